@@ -1,0 +1,144 @@
+//! Store configuration.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::StoreError;
+use crate::fs::{RealFs, StoreFs};
+
+/// When the writer makes appends durable, and so what a crash may lose.
+///
+/// | mode | an `Ok` receipt means | lost on process crash | lost on power loss / kernel crash |
+/// |------|----------------------|-----------------------|------------------------------------|
+/// | `EveryGroup` (default) | on disk (`fdatasync` returned) | nothing | nothing |
+/// | `IntervalMs(n)` | written to the OS | nothing | appends acknowledged in the last `n` ms (about) |
+/// | `OsBuffered` | written to the OS | nothing | everything since the last `sync()`, rotation or close |
+///
+/// Receipts carry `durable: true` only when the event was on disk before the
+/// receipt was returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SyncMode {
+    /// One `fdatasync` per group of appends, before any of them is acknowledged.
+    #[default]
+    EveryGroup,
+    /// Acknowledge after the write; the writer syncs at most this many milliseconds later.
+    IntervalMs(u32),
+    /// Acknowledge after the write; sync only on `sync()`, segment rotation and close.
+    OsBuffered,
+}
+
+/// What to do with an incomplete write at the end of the active segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TailPolicy {
+    /// Truncate to the last whole frame (or whole batch), log it and report it in [`crate::OpenReport`].
+    #[default]
+    RecoverTornTail,
+    /// Refuse to open with [`StoreError::TornTail`].
+    FailClosed,
+}
+
+/// Configuration of a store. Defaults are the safe side of every choice.
+///
+/// ```
+/// use batpak::prelude::*;
+/// let cfg = StoreConfig::new("/tmp/data")
+///     .with_segment_max_bytes(8 << 20)
+///     .with_sync_mode(SyncMode::EveryGroup);
+/// assert_eq!(cfg.dir(), std::path::Path::new("/tmp/data"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub(crate) dir: PathBuf,
+    pub(crate) fs: Arc<dyn StoreFs>,
+    pub(crate) segment_max_bytes: u64,
+    pub(crate) max_payload_bytes: usize,
+    pub(crate) sync_mode: SyncMode,
+    pub(crate) tail_policy: TailPolicy,
+    pub(crate) writer_queue: usize,
+    pub(crate) max_group: usize,
+}
+
+impl StoreConfig {
+    /// Default segment size limit: 64 MiB.
+    pub const DEFAULT_SEGMENT_MAX_BYTES: u64 = 64 << 20;
+    /// Default payload size limit: 16 MiB.
+    pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 16 << 20;
+
+    /// A configuration for the data directory `dir` with safe defaults.
+    pub fn new(dir: impl AsRef<Path>) -> Self {
+        Self {
+            dir: dir.as_ref().to_path_buf(),
+            fs: Arc::new(RealFs),
+            segment_max_bytes: Self::DEFAULT_SEGMENT_MAX_BYTES,
+            max_payload_bytes: Self::DEFAULT_MAX_PAYLOAD_BYTES,
+            sync_mode: SyncMode::default(),
+            tail_policy: TailPolicy::default(),
+            writer_queue: 4096,
+            max_group: 1024,
+        }
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Uses another file-system implementation (for fault-injection tests).
+    pub fn with_fs(mut self, fs: Arc<dyn StoreFs>) -> Self {
+        self.fs = fs;
+        self
+    }
+
+    /// Rotates to a new segment once the active one reaches this size (at least 4 KiB).
+    pub fn with_segment_max_bytes(mut self, bytes: u64) -> Self {
+        self.segment_max_bytes = bytes;
+        self
+    }
+
+    /// Refuses payloads larger than this many encoded bytes (at most 256 MiB).
+    pub fn with_max_payload_bytes(mut self, bytes: usize) -> Self {
+        self.max_payload_bytes = bytes;
+        self
+    }
+
+    /// Chooses when appends become durable; see [`SyncMode`] for what each may lose.
+    pub fn with_sync_mode(mut self, mode: SyncMode) -> Self {
+        self.sync_mode = mode;
+        self
+    }
+
+    /// Chooses how a torn tail is handled at open.
+    pub fn with_tail_policy(mut self, policy: TailPolicy) -> Self {
+        self.tail_policy = policy;
+        self
+    }
+
+    /// Capacity of the writer's request queue (back-pressure beyond it).
+    pub fn with_writer_queue(mut self, capacity: usize) -> Self {
+        self.writer_queue = capacity;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), StoreError> {
+        let bad = |reason: &str| {
+            Err(StoreError::Configuration {
+                reason: reason.to_owned(),
+            })
+        };
+        if self.segment_max_bytes < 4096 || self.segment_max_bytes > (1 << 40) {
+            return bad("segment_max_bytes must be between 4 KiB and 1 TiB");
+        }
+        if self.max_payload_bytes == 0 || self.max_payload_bytes > (256 << 20) {
+            return bad("max_payload_bytes must be between 1 byte and 256 MiB");
+        }
+        if self.writer_queue == 0 {
+            return bad("writer_queue must be at least 1");
+        }
+        if let SyncMode::IntervalMs(0) = self.sync_mode {
+            return bad("SyncMode::IntervalMs needs a positive interval");
+        }
+        Ok(())
+    }
+}

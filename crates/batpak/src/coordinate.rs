@@ -1,0 +1,152 @@
+//! Validated `(entity, scope)` coordinates.
+
+use std::sync::Arc;
+
+use crate::error::{CoordinateProblem, StoreError};
+
+/// Where an event belongs: the entity whose history it extends and the scope it is filed under.
+///
+/// Cheap to clone (two reference-counted strings). Each part is 1 to
+/// [`Coordinate::MAX_LEN`] bytes of UTF-8 without NUL, control characters or
+/// path-traversal shapes.
+///
+/// ```
+/// use batpak::prelude::*;
+/// let c = Coordinate::new("order:42", "tenant:7")?;
+/// assert_eq!(c.entity(), "order:42");
+/// assert!(Coordinate::new("", "tenant:7").is_err());
+/// # Ok::<(), StoreError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Coordinate {
+    entity: Arc<str>,
+    scope: Arc<str>,
+}
+
+impl Coordinate {
+    /// Longest accepted part, in bytes.
+    pub const MAX_LEN: usize = 256;
+
+    /// Validates both parts and builds a coordinate.
+    pub fn new(entity: impl AsRef<str>, scope: impl AsRef<str>) -> Result<Self, StoreError> {
+        let entity = entity.as_ref();
+        let scope = scope.as_ref();
+        validate_part("entity", entity)?;
+        validate_part("scope", scope)?;
+        Ok(Self {
+            entity: Arc::from(entity),
+            scope: Arc::from(scope),
+        })
+    }
+
+    /// Builds from already-shared strings (used when the index interns names).
+    pub(crate) fn from_shared(entity: Arc<str>, scope: Arc<str>) -> Result<Self, StoreError> {
+        validate_part("entity", &entity)?;
+        validate_part("scope", &scope)?;
+        Ok(Self { entity, scope })
+    }
+
+    /// The entity name.
+    pub fn entity(&self) -> &str {
+        &self.entity
+    }
+
+    /// The scope name.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    pub(crate) fn entity_arc(&self) -> &Arc<str> {
+        &self.entity
+    }
+
+    pub(crate) fn scope_arc(&self) -> &Arc<str> {
+        &self.scope
+    }
+}
+
+impl std::fmt::Debug for Coordinate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Coordinate({:?} @ {:?})", &*self.entity, &*self.scope)
+    }
+}
+
+impl std::fmt::Display for Coordinate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.entity, self.scope)
+    }
+}
+
+/// Checks one coordinate part; the single place these rules live.
+pub(crate) fn validate_part(part: &'static str, value: &str) -> Result<(), StoreError> {
+    let problem = if value.is_empty() {
+        Some(CoordinateProblem::Empty)
+    } else if value.len() > Coordinate::MAX_LEN {
+        Some(CoordinateProblem::TooLong)
+    } else if value.contains('\0') {
+        Some(CoordinateProblem::NulByte)
+    } else if value.chars().any(char::is_control) {
+        Some(CoordinateProblem::ControlChar)
+    } else if is_traversal(value) {
+        Some(CoordinateProblem::PathTraversal)
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(StoreError::InvalidCoordinate {
+            part,
+            value: value.chars().take(64).collect(),
+            problem,
+        }),
+    }
+}
+
+fn is_traversal(value: &str) -> bool {
+    value.starts_with('/')
+        || value.starts_with('\\')
+        || value.split(['/', '\\']).any(|seg| seg == "..")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn rejects_every_bad_shape() {
+        let long = "x".repeat(Coordinate::MAX_LEN + 1);
+        let cases: [(&str, CoordinateProblem); 8] = [
+            ("", CoordinateProblem::Empty),
+            (&long, CoordinateProblem::TooLong),
+            ("a\0b", CoordinateProblem::NulByte),
+            ("a\nb", CoordinateProblem::ControlChar),
+            ("a\u{7f}", CoordinateProblem::ControlChar),
+            ("../etc", CoordinateProblem::PathTraversal),
+            ("/abs", CoordinateProblem::PathTraversal),
+            ("a\\..\\b", CoordinateProblem::PathTraversal),
+        ];
+        for (value, expected) in cases {
+            match Coordinate::new(value, "s") {
+                Err(StoreError::InvalidCoordinate { part, problem, .. }) => {
+                    assert_eq!(part, "entity");
+                    assert_eq!(problem, expected, "{value:?}");
+                }
+                other => panic!("{value:?} gave {other:?}"),
+            }
+            match Coordinate::new("e", value) {
+                Err(StoreError::InvalidCoordinate { part, .. }) => assert_eq!(part, "scope"),
+                other => panic!("{value:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn accepts_ordinary_names_at_the_limit() {
+        let max = "y".repeat(Coordinate::MAX_LEN);
+        let c = Coordinate::new(&max, "a..b").unwrap();
+        assert_eq!(c.entity().len(), Coordinate::MAX_LEN);
+        assert_eq!(c.scope(), "a..b");
+        assert_eq!(c.to_string(), format!("{max}@a..b"));
+    }
+}

@@ -1,0 +1,225 @@
+//! The store's error type and its handling classes.
+
+use std::path::PathBuf;
+
+use crate::id::EventId;
+
+/// How a caller should react to a [`StoreError`].
+///
+/// ```
+/// use batpak::prelude::*;
+/// let err = StoreError::NotFound { event_id: EventId::from_u128(1) };
+/// assert_eq!(err.handling_class(), HandlingClass::Domain);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HandlingClass {
+    /// The request itself is wrong or refers to something absent: fix the input.
+    Domain,
+    /// A transient condition: the same call may succeed later.
+    RetryableOperational,
+    /// The store cannot prove its state is sound: stop and investigate or reopen.
+    FailClosedOperational,
+}
+
+/// Why a coordinate was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CoordinateProblem {
+    /// The part is empty.
+    Empty,
+    /// The part is longer than [`crate::Coordinate::MAX_LEN`] bytes.
+    TooLong,
+    /// The part contains a NUL byte.
+    NulByte,
+    /// The part contains a control character.
+    ControlChar,
+    /// The part looks like a path traversal (`..`, leading `/` or `\`).
+    PathTraversal,
+}
+
+impl std::fmt::Display for CoordinateProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Empty => "is empty",
+            Self::TooLong => "is longer than 256 bytes",
+            Self::NulByte => "contains a NUL byte",
+            Self::ControlChar => "contains a control character",
+            Self::PathTraversal => "looks like a path traversal",
+        })
+    }
+}
+
+/// Every error the store reports.
+///
+/// Each variant carries its context as data; [`StoreError::handling_class`]
+/// says whose problem it is and whether retrying can help.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An operating-system I/O call failed.
+    #[error("I/O error during {op} on {}: {source}", path.display())]
+    Io {
+        /// The operation that failed (for example `fsync`).
+        op: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process (or another `Store` in this one) holds the writer lock.
+    #[error("store at {} is locked by another writer", path.display())]
+    StoreLocked {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// A coordinate part is invalid.
+    #[error("invalid coordinate {part} {value:?}: {problem}")]
+    InvalidCoordinate {
+        /// `"entity"` or `"scope"`.
+        part: &'static str,
+        /// The rejected value (truncated to 64 characters).
+        value: String,
+        /// What is wrong with it.
+        problem: CoordinateProblem,
+    },
+    /// An event kind uses a reserved category or an out-of-range value.
+    #[error("invalid event kind {kind:#06x}: {reason}")]
+    InvalidKind {
+        /// The raw kind.
+        kind: u16,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A checkpoint, cursor or other name is invalid.
+    #[error("invalid name {value:?}: {reason}")]
+    InvalidName {
+        /// The rejected value.
+        value: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// No committed event has this id.
+    #[error("event {event_id} not found")]
+    NotFound {
+        /// The id that was looked up.
+        event_id: EventId,
+    },
+    /// A payload could not be encoded.
+    #[error("payload could not be encoded: {reason}")]
+    Serialization {
+        /// The encoder's message.
+        reason: String,
+    },
+    /// A stored payload could not be decoded into the requested type.
+    #[error("payload of event {event_id} could not be decoded: {reason}")]
+    Deserialization {
+        /// The event whose payload failed.
+        event_id: EventId,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// A payload is larger than the configured limit.
+    #[error("payload of {size} bytes exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The encoded size.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// Bytes before the tail of the log are damaged.
+    #[error("corrupt segment {} at byte {offset}: {reason}", segment.display())]
+    CorruptSegment {
+        /// The segment file.
+        segment: PathBuf,
+        /// Byte offset of the damaged frame or structure.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A frame read for an event failed its CRC or did not decode.
+    #[error("corrupt frame in {} at byte {offset}: {reason}", segment.display())]
+    CorruptFrame {
+        /// The segment file.
+        segment: PathBuf,
+        /// Byte offset of the frame.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The active segment ends in an incomplete write and the tail policy is `FailClosed`.
+    #[error("torn tail in {} at byte {offset} ({dropped_bytes} bytes after the last whole frame); tail policy is FailClosed", segment.display())]
+    TornTail {
+        /// The segment file.
+        segment: PathBuf,
+        /// Offset where the last whole frame ends.
+        offset: u64,
+        /// Bytes that would have to be dropped.
+        dropped_bytes: u64,
+    },
+    /// A file written by a newer or unknown format version.
+    #[error("{} has format version {found}, this build reads {supported}", path.display())]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version found in the file.
+        found: u16,
+        /// The version this build reads.
+        supported: u16,
+    },
+    /// A configuration value is invalid or a combination is refused.
+    #[error("invalid configuration: {reason}")]
+    Configuration {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The writer stopped after an I/O failure; reopen the store to continue.
+    #[error("writer is fail-stopped after an earlier I/O failure ({cause}); reopen the store")]
+    WriterFailed {
+        /// The first failure.
+        cause: String,
+    },
+    /// The store was closed.
+    #[error("store is closed")]
+    Closed,
+    /// The writer thread ended unexpectedly.
+    #[error("writer thread crashed")]
+    WriterCrashed,
+}
+
+impl StoreError {
+    /// Says whether the caller, a transient condition, or the store's own state is at fault.
+    pub fn handling_class(&self) -> HandlingClass {
+        match self {
+            Self::InvalidCoordinate { .. }
+            | Self::InvalidKind { .. }
+            | Self::InvalidName { .. }
+            | Self::NotFound { .. }
+            | Self::Serialization { .. }
+            | Self::Deserialization { .. }
+            | Self::PayloadTooLarge { .. }
+            | Self::Configuration { .. }
+            | Self::Closed => HandlingClass::Domain,
+            Self::StoreLocked { .. } => HandlingClass::RetryableOperational,
+            Self::Io { .. }
+            | Self::CorruptSegment { .. }
+            | Self::CorruptFrame { .. }
+            | Self::TornTail { .. }
+            | Self::UnsupportedVersion { .. }
+            | Self::WriterFailed { .. }
+            | Self::WriterCrashed => HandlingClass::FailClosedOperational,
+        }
+    }
+
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Shorthand for results whose error is [`StoreError`].
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,85 @@
+//! Events as readers see them.
+
+use serde::Serialize;
+
+use crate::coordinate::Coordinate;
+use crate::id::{CorrelationId, EventId, HlcPoint};
+use crate::kind::EventKind;
+
+/// Everything the store records about an event besides its payload and coordinate.
+///
+/// All three hashes are blake3 digests; see the crate documentation for the
+/// exact bytes they cover.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct EventHeader {
+    /// Unique id (UUIDv7).
+    pub event_id: EventId,
+    /// Position in the store's commit order, from 0.
+    pub global_sequence: u64,
+    /// Position in the entity's history, from 0.
+    pub entity_sequence: u64,
+    /// What kind of event this is.
+    pub kind: EventKind,
+    /// Wall-clock milliseconds when the writer accepted it.
+    pub wall_ms: u64,
+    /// Hybrid logical clock point, strictly increasing in commit order.
+    pub hlc: HlcPoint,
+    /// Correlation id, if the appender set one.
+    pub correlation_id: Option<CorrelationId>,
+    /// The event that caused this one, if any.
+    pub causation_id: Option<EventId>,
+    /// Schema version of the payload.
+    pub payload_version: u16,
+    /// `event_hash` of the entity's previous event; zeros at genesis.
+    pub prev_hash: [u8; 32],
+    /// blake3 of the stored payload bytes.
+    pub content_hash: [u8; 32],
+    /// blake3 over the domain tag, canonical header bytes and `content_hash`.
+    pub event_hash: [u8; 32],
+}
+
+/// A header with its payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Event<P> {
+    /// The header.
+    pub header: EventHeader,
+    /// The payload: decoded (`serde_json::Value`, a typed struct) or raw bytes.
+    pub payload: P,
+}
+
+/// An event as read back from the store, with its coordinate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoredEvent<P> {
+    /// The event.
+    pub event: Event<P>,
+    /// The entity and scope it belongs to.
+    pub coordinate: Coordinate,
+}
+
+impl<P> StoredEvent<P> {
+    /// Shorthand for `self.event.header`.
+    pub fn header(&self) -> &EventHeader {
+        &self.event.header
+    }
+
+    /// Shorthand for `self.event.payload`.
+    pub fn payload(&self) -> &P {
+        &self.event.payload
+    }
+
+    /// Shorthand for the event id.
+    pub fn event_id(&self) -> EventId {
+        self.event.header.event_id
+    }
+}
+
+impl Serialize for Coordinate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Coordinate", 2)?;
+        st.serialize_field("entity", self.entity())?;
+        st.serialize_field("scope", self.scope())?;
+        st.end()
+    }
+}

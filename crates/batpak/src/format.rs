@@ -1,0 +1,701 @@
+//! Every byte layout the store writes: segment header, frame, footer.
+//!
+//! Decision code (writer, recovery) never touches offsets directly; it calls
+//! these encoders and decoders. `docs/FORMAT.md` describes the same layouts.
+
+use crate::id::{CorrelationId, EventId, HlcPoint};
+use crate::kind::EventKind;
+
+/// Version of the segment format this build writes and reads.
+pub const SEGMENT_FORMAT_VERSION: u16 = 1;
+/// First eight bytes of every segment file.
+pub const SEGMENT_MAGIC: [u8; 8] = *b"BATPAKSG";
+/// Size of the fixed segment header.
+pub const SEGMENT_HEADER_LEN: usize = 32;
+const HDR_VERSION: usize = 8;
+const HDR_RESERVED: usize = HDR_VERSION + 2;
+const HDR_SEGMENT_ID: usize = HDR_RESERVED + 2;
+const HDR_CREATED: usize = HDR_SEGMENT_ID + 8;
+const HDR_CRC: usize = HDR_CREATED + 8;
+
+/// Bytes before each frame body: `[len u32 LE][crc32 u32 LE]`.
+pub const FRAME_PREFIX_LEN: usize = 8;
+/// Smallest body a valid frame can have (an event with one-byte names and an empty payload).
+pub(crate) const MIN_FRAME_BODY_LEN: usize = 90;
+/// Largest body a frame may declare.
+pub(crate) const MAX_FRAME_BODY_LEN: usize = 1 << 30;
+/// Number of fields in a version-1 frame body array.
+const FRAME_FIELDS: u32 = 16;
+
+/// Last eight bytes of a sealed segment.
+pub const FOOTER_MAGIC: [u8; 8] = *b"BATPAKFT";
+/// Size of the trailer `[footer_len u32 LE][footer_crc u32 LE][FOOTER_MAGIC]`.
+pub const TRAILER_LEN: usize = 16;
+const FOOTER_FIELDS: u32 = 7;
+const FOOTER_ENTRY_FIELDS: u32 = 10;
+
+/// File name of segment `id`.
+pub(crate) fn segment_file_name(id: u64) -> String {
+    format!("{id:020}.seg")
+}
+
+/// Parses a segment file name back to its id.
+pub(crate) fn parse_segment_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".seg")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// A decoded segment header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SegmentHeader {
+    pub(crate) segment_id: u64,
+    pub(crate) created_ms: u64,
+}
+
+/// Why bytes did not decode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum DecodeError {
+    /// Fewer bytes than the structure needs.
+    Incomplete,
+    /// The structure is a different version.
+    Version(u16),
+    /// Checksum mismatch.
+    Crc,
+    /// Anything else, with a reason.
+    Malformed(String),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Incomplete => f.write_str("truncated"),
+            Self::Version(v) => write!(f, "unsupported version {v}"),
+            Self::Crc => f.write_str("CRC mismatch"),
+            Self::Malformed(r) => f.write_str(r),
+        }
+    }
+}
+
+fn malformed(reason: impl Into<String>) -> DecodeError {
+    DecodeError::Malformed(reason.into())
+}
+
+/// Encodes a segment header.
+pub(crate) fn encode_segment_header(h: SegmentHeader) -> [u8; SEGMENT_HEADER_LEN] {
+    let mut b = [0u8; SEGMENT_HEADER_LEN];
+    b[..HDR_VERSION].copy_from_slice(&SEGMENT_MAGIC);
+    b[HDR_VERSION..HDR_RESERVED].copy_from_slice(&SEGMENT_FORMAT_VERSION.to_le_bytes());
+    b[HDR_SEGMENT_ID..HDR_CREATED].copy_from_slice(&h.segment_id.to_le_bytes());
+    b[HDR_CREATED..HDR_CRC].copy_from_slice(&h.created_ms.to_le_bytes());
+    let crc = crc32fast::hash(&b[..HDR_CRC]);
+    b[HDR_CRC..].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Decodes and checks a segment header.
+pub(crate) fn decode_segment_header(b: &[u8]) -> Result<SegmentHeader, DecodeError> {
+    if b.len() < SEGMENT_HEADER_LEN {
+        return Err(DecodeError::Incomplete);
+    }
+    if b[..HDR_VERSION] != SEGMENT_MAGIC {
+        return Err(malformed("bad segment magic"));
+    }
+    let crc = u32::from_le_bytes(arr(&b[HDR_CRC..SEGMENT_HEADER_LEN]));
+    if crc != crc32fast::hash(&b[..HDR_CRC]) {
+        return Err(DecodeError::Crc);
+    }
+    let version = u16::from_le_bytes(arr(&b[HDR_VERSION..HDR_RESERVED]));
+    if version != SEGMENT_FORMAT_VERSION {
+        return Err(DecodeError::Version(version));
+    }
+    Ok(SegmentHeader {
+        segment_id: u64::from_le_bytes(arr(&b[HDR_SEGMENT_ID..HDR_CREATED])),
+        created_ms: u64::from_le_bytes(arr(&b[HDR_CREATED..HDR_CRC])),
+    })
+}
+
+/// Copies a slice of known length into an array; callers slice exactly `N` bytes.
+fn arr<const N: usize>(s: &[u8]) -> [u8; N] {
+    let mut a = [0u8; N];
+    a.copy_from_slice(&s[..N]);
+    a
+}
+
+/// The fields of one frame body, borrowed from a buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FrameFields<'a> {
+    pub(crate) event_id: EventId,
+    pub(crate) global_sequence: u64,
+    pub(crate) entity_sequence: u64,
+    pub(crate) kind: EventKind,
+    pub(crate) entity: &'a str,
+    pub(crate) scope: &'a str,
+    pub(crate) wall_ms: u64,
+    pub(crate) hlc: HlcPoint,
+    pub(crate) correlation_id: Option<CorrelationId>,
+    pub(crate) causation_id: Option<EventId>,
+    pub(crate) payload_version: u16,
+    /// Frames that follow this one in the same atomic batch (0: last or single).
+    pub(crate) batch_remaining: u32,
+    pub(crate) prev_hash: [u8; 32],
+    pub(crate) event_hash: [u8; 32],
+    pub(crate) payload: &'a [u8],
+}
+
+/// Appends one whole frame (prefix and body) to `out`.
+pub(crate) fn encode_frame(out: &mut Vec<u8>, f: &FrameFields<'_>) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; FRAME_PREFIX_LEN]);
+    write_body(out, f);
+    let body_len = out.len() - start - FRAME_PREFIX_LEN;
+    let crc = crc32fast::hash(&out[start + FRAME_PREFIX_LEN..]);
+    // Body length is bounded by MAX_FRAME_BODY_LEN through the payload limit.
+    let len = u32::try_from(body_len).unwrap_or(u32::MAX);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn write_body(out: &mut Vec<u8>, f: &FrameFields<'_>) {
+    // Writing into a Vec cannot fail, so the encoder results are ignored.
+    let w = out;
+    let _ = rmp::encode::write_array_len(w, FRAME_FIELDS);
+    let _ = rmp::encode::write_bin(w, &f.event_id.to_bytes());
+    let _ = rmp::encode::write_uint(w, f.global_sequence);
+    let _ = rmp::encode::write_uint(w, f.entity_sequence);
+    let _ = rmp::encode::write_uint(w, u64::from(f.kind.as_u16()));
+    let _ = rmp::encode::write_str(w, f.entity);
+    let _ = rmp::encode::write_str(w, f.scope);
+    let _ = rmp::encode::write_uint(w, f.wall_ms);
+    // The HLC's physical part is stored as its (usually zero) lead over wall_ms.
+    let _ = rmp::encode::write_uint(w, f.hlc.physical_ms.saturating_sub(f.wall_ms));
+    let _ = rmp::encode::write_uint(w, u64::from(f.hlc.logical));
+    write_opt_id(w, f.correlation_id.map(CorrelationId::as_u128));
+    write_opt_id(w, f.causation_id.map(EventId::as_u128));
+    let _ = rmp::encode::write_uint(w, u64::from(f.payload_version));
+    let _ = rmp::encode::write_uint(w, u64::from(f.batch_remaining));
+    let _ = rmp::encode::write_bin(w, &f.prev_hash);
+    let _ = rmp::encode::write_bin(w, &f.event_hash);
+    let _ = rmp::encode::write_bin(w, f.payload);
+}
+
+fn write_opt_id(w: &mut Vec<u8>, id: Option<u128>) {
+    match id {
+        None => {
+            let _ = rmp::encode::write_nil(w);
+        }
+        Some(v) => {
+            let _ = rmp::encode::write_bin(w, &v.to_be_bytes());
+        }
+    }
+}
+
+/// Reads the frame prefix at the start of `b`: `(body_len, crc)`.
+pub(crate) fn read_frame_prefix(b: &[u8]) -> Result<(usize, u32), DecodeError> {
+    if b.len() < FRAME_PREFIX_LEN {
+        return Err(DecodeError::Incomplete);
+    }
+    let len = u32::from_le_bytes(arr(&b[..4])) as usize;
+    let crc = u32::from_le_bytes(arr(&b[4..8]));
+    if !(MIN_FRAME_BODY_LEN..=MAX_FRAME_BODY_LEN).contains(&len) {
+        return Err(malformed(format!("frame length {len} out of range")));
+    }
+    Ok((len, crc))
+}
+
+/// Decodes the frame at the start of `b`; returns it and the bytes it spans.
+pub(crate) fn decode_frame(b: &[u8]) -> Result<(FrameFields<'_>, usize), DecodeError> {
+    let (len, crc) = read_frame_prefix(b)?;
+    let end = FRAME_PREFIX_LEN + len;
+    if b.len() < end {
+        return Err(DecodeError::Incomplete);
+    }
+    let body = &b[FRAME_PREFIX_LEN..end];
+    if crc32fast::hash(body) != crc {
+        return Err(DecodeError::Crc);
+    }
+    Ok((decode_body(body)?, end))
+}
+
+/// Decodes a frame body whose CRC has been checked.
+pub(crate) fn decode_body(body: &[u8]) -> Result<FrameFields<'_>, DecodeError> {
+    let mut r = Reader { buf: body };
+    let n = r.array_len()?;
+    if n != FRAME_FIELDS {
+        return Err(malformed(format!("frame has {n} fields, expected {FRAME_FIELDS}")));
+    }
+    let event_id = EventId::from_bytes(r.bin_exact::<16>()?);
+    let global_sequence = r.uint()?;
+    let entity_sequence = r.uint()?;
+    let kind = EventKind::from_u16(r.uint_as::<u16>("kind")?);
+    let entity = r.str()?;
+    let scope = r.str()?;
+    let wall_ms = r.uint()?;
+    let lead = r.uint()?;
+    let logical = r.uint_as::<u32>("hlc logical")?;
+    let correlation_id = r.opt_id()?.map(CorrelationId::from_u128);
+    let causation_id = r.opt_id()?.map(EventId::from_u128);
+    let payload_version = r.uint_as::<u16>("payload version")?;
+    let batch_remaining = r.uint_as::<u32>("batch remaining")?;
+    let prev_hash = r.bin_exact::<32>()?;
+    let event_hash = r.bin_exact::<32>()?;
+    let payload = r.bin()?;
+    if !r.buf.is_empty() {
+        return Err(malformed("trailing bytes after frame body"));
+    }
+    let physical_ms = wall_ms
+        .checked_add(lead)
+        .ok_or_else(|| malformed("hlc overflow"))?;
+    Ok(FrameFields {
+        event_id,
+        global_sequence,
+        entity_sequence,
+        kind,
+        entity,
+        scope,
+        wall_ms,
+        hlc: HlcPoint::new(physical_ms, logical),
+        correlation_id,
+        causation_id,
+        payload_version,
+        batch_remaining,
+        prev_hash,
+        event_hash,
+        payload,
+    })
+}
+
+/// A bounded MessagePack reader for the few types our structures use.
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.buf.len() < n {
+            return Err(malformed("msgpack value runs past the end"));
+        }
+        let (head, tail) = self.buf.split_at(n);
+        self.buf = tail;
+        Ok(head)
+    }
+
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn be(&mut self, n: usize) -> Result<u64, DecodeError> {
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    }
+
+    fn array_len(&mut self) -> Result<u32, DecodeError> {
+        match self.byte()? {
+            m @ 0x90..=0x9f => Ok(u32::from(m & 0x0f)),
+            0xdc => Ok(self.be(2)? as u32),
+            0xdd => Ok(self.be(4)? as u32),
+            m => Err(malformed(format!("expected array, found marker {m:#04x}"))),
+        }
+    }
+
+    fn uint(&mut self) -> Result<u64, DecodeError> {
+        match self.byte()? {
+            m @ 0x00..=0x7f => Ok(u64::from(m)),
+            0xcc => self.be(1),
+            0xcd => self.be(2),
+            0xce => self.be(4),
+            0xcf => self.be(8),
+            m => Err(malformed(format!("expected unsigned integer, found marker {m:#04x}"))),
+        }
+    }
+
+    fn uint_as<T: TryFrom<u64>>(&mut self, what: &str) -> Result<T, DecodeError> {
+        let v = self.uint()?;
+        T::try_from(v).map_err(|_| malformed(format!("{what} {v} out of range")))
+    }
+
+    fn str(&mut self) -> Result<&'a str, DecodeError> {
+        let len = match self.byte()? {
+            m @ 0xa0..=0xbf => usize::from(m & 0x1f),
+            0xd9 => self.be(1)? as usize,
+            0xda => self.be(2)? as usize,
+            0xdb => self.be(4)? as usize,
+            m => return Err(malformed(format!("expected string, found marker {m:#04x}"))),
+        };
+        std::str::from_utf8(self.take(len)?).map_err(|_| malformed("string is not UTF-8"))
+    }
+
+    fn bin(&mut self) -> Result<&'a [u8], DecodeError> {
+        let len = match self.byte()? {
+            0xc4 => self.be(1)? as usize,
+            0xc5 => self.be(2)? as usize,
+            0xc6 => self.be(4)? as usize,
+            m => return Err(malformed(format!("expected bin, found marker {m:#04x}"))),
+        };
+        self.take(len)
+    }
+
+    fn bin_exact<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let b = self.bin()?;
+        if b.len() != N {
+            return Err(malformed(format!("expected {N} bytes, found {}", b.len())));
+        }
+        Ok(arr(b))
+    }
+
+    fn opt_id(&mut self) -> Result<Option<u128>, DecodeError> {
+        if self.buf.first() == Some(&0xc0) {
+            self.buf = &self.buf[1..];
+            return Ok(None);
+        }
+        Ok(Some(u128::from_be_bytes(self.bin_exact::<16>()?)))
+    }
+}
+
+/// One event as the footer of a sealed segment lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FooterEntry {
+    /// Bytes the frame spans (prefix and body).
+    pub(crate) frame_len: u32,
+    pub(crate) event_id: EventId,
+    pub(crate) entity_sequence: u64,
+    pub(crate) kind: EventKind,
+    pub(crate) entity: u32,
+    pub(crate) scope: u32,
+    pub(crate) wall_ms: u64,
+    pub(crate) correlation_id: Option<CorrelationId>,
+    pub(crate) causation_id: Option<EventId>,
+    pub(crate) payload_version: u16,
+}
+
+/// The footer of a sealed segment: enough to rebuild the index without reading frames.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Footer {
+    /// Global sequence of the segment's first event.
+    pub(crate) base_global_sequence: u64,
+    /// Offset where the footer starts (the end of the frames).
+    pub(crate) frames_end: u64,
+    /// HLC of the segment's last event.
+    pub(crate) last_hlc: HlcPoint,
+    /// Entity names and the `event_hash` of each one's last event in this segment.
+    pub(crate) entities: Vec<(String, [u8; 32])>,
+    /// Scope names.
+    pub(crate) scopes: Vec<String>,
+    /// Events in commit order; the first frame starts at `SEGMENT_HEADER_LEN`.
+    pub(crate) entries: Vec<FooterEntry>,
+}
+
+/// Encodes a footer followed by its trailer.
+pub(crate) fn encode_footer(f: &Footer) -> Vec<u8> {
+    let mut w = Vec::with_capacity(64 + f.entries.len() * 48);
+    let _ = rmp::encode::write_array_len(&mut w, FOOTER_FIELDS);
+    let _ = rmp::encode::write_uint(&mut w, 1);
+    let _ = rmp::encode::write_uint(&mut w, f.base_global_sequence);
+    let _ = rmp::encode::write_uint(&mut w, f.frames_end);
+    let _ = rmp::encode::write_uint(&mut w, f.last_hlc.physical_ms);
+    let _ = rmp::encode::write_uint(&mut w, u64::from(f.last_hlc.logical));
+    let _ = rmp::encode::write_array_len(&mut w, len_u32(f.entities.len()));
+    for (name, tip) in &f.entities {
+        let _ = rmp::encode::write_str(&mut w, name);
+        let _ = rmp::encode::write_bin(&mut w, tip);
+    }
+    let _ = rmp::encode::write_array_len(&mut w, len_u32(f.scopes.len()));
+    for name in &f.scopes {
+        let _ = rmp::encode::write_str(&mut w, name);
+    }
+    let _ = rmp::encode::write_array_len(&mut w, len_u32(f.entries.len()));
+    for e in &f.entries {
+        let _ = rmp::encode::write_array_len(&mut w, FOOTER_ENTRY_FIELDS);
+        let _ = rmp::encode::write_uint(&mut w, u64::from(e.frame_len));
+        let _ = rmp::encode::write_bin(&mut w, &e.event_id.to_bytes());
+        let _ = rmp::encode::write_uint(&mut w, e.entity_sequence);
+        let _ = rmp::encode::write_uint(&mut w, u64::from(e.kind.as_u16()));
+        let _ = rmp::encode::write_uint(&mut w, u64::from(e.entity));
+        let _ = rmp::encode::write_uint(&mut w, u64::from(e.scope));
+        let _ = rmp::encode::write_uint(&mut w, e.wall_ms);
+        write_opt_id(&mut w, e.correlation_id.map(CorrelationId::as_u128));
+        write_opt_id(&mut w, e.causation_id.map(EventId::as_u128));
+        let _ = rmp::encode::write_uint(&mut w, u64::from(e.payload_version));
+    }
+    let crc = crc32fast::hash(&w);
+    let len = len_u32(w.len());
+    w.extend_from_slice(&len.to_le_bytes());
+    w.extend_from_slice(&crc.to_le_bytes());
+    w.extend_from_slice(&FOOTER_MAGIC);
+    w
+}
+
+fn len_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Reads a trailer (the last [`TRAILER_LEN`] bytes of a file): `(footer_len, footer_crc)`,
+/// or `None` if the magic is absent.
+pub(crate) fn decode_trailer(b: &[u8]) -> Option<(u64, u32)> {
+    if b.len() != TRAILER_LEN || b[8..] != FOOTER_MAGIC {
+        return None;
+    }
+    Some((
+        u64::from(u32::from_le_bytes(arr(&b[..4]))),
+        u32::from_le_bytes(arr(&b[4..8])),
+    ))
+}
+
+/// Decodes a footer body whose CRC matched and checks its internal references.
+pub(crate) fn decode_footer(body: &[u8], crc: u32) -> Result<Footer, DecodeError> {
+    if crc32fast::hash(body) != crc {
+        return Err(DecodeError::Crc);
+    }
+    let mut r = Reader { buf: body };
+    if r.array_len()? != FOOTER_FIELDS {
+        return Err(malformed("footer field count"));
+    }
+    let version = r.uint_as::<u16>("footer version")?;
+    if version != 1 {
+        return Err(DecodeError::Version(version));
+    }
+    let base_global_sequence = r.uint()?;
+    let frames_end = r.uint()?;
+    let last_hlc = HlcPoint::new(r.uint()?, r.uint_as::<u32>("hlc logical")?);
+    let n_entities = r.array_len()? as usize;
+    let mut entities = Vec::with_capacity(n_entities.min(body.len()));
+    for _ in 0..n_entities {
+        entities.push((r.str()?.to_owned(), r.bin_exact::<32>()?));
+    }
+    let n_scopes = r.array_len()? as usize;
+    let mut scopes = Vec::with_capacity(n_scopes.min(body.len()));
+    for _ in 0..n_scopes {
+        scopes.push(r.str()?.to_owned());
+    }
+    let n_entries = r.array_len()? as usize;
+    let mut entries = Vec::with_capacity(n_entries.min(body.len()));
+    for _ in 0..n_entries {
+        if r.array_len()? != FOOTER_ENTRY_FIELDS {
+            return Err(malformed("footer entry field count"));
+        }
+        let e = FooterEntry {
+            frame_len: r.uint_as::<u32>("frame length")?,
+            event_id: EventId::from_bytes(r.bin_exact::<16>()?),
+            entity_sequence: r.uint()?,
+            kind: EventKind::from_u16(r.uint_as::<u16>("kind")?),
+            entity: r.uint_as::<u32>("entity index")?,
+            scope: r.uint_as::<u32>("scope index")?,
+            wall_ms: r.uint()?,
+            correlation_id: r.opt_id()?.map(CorrelationId::from_u128),
+            causation_id: r.opt_id()?.map(EventId::from_u128),
+            payload_version: r.uint_as::<u16>("payload version")?,
+        };
+        if e.entity as usize >= entities.len() || e.scope as usize >= scopes.len() {
+            return Err(malformed("footer entry names an unknown entity or scope"));
+        }
+        if (e.frame_len as usize) < FRAME_PREFIX_LEN + MIN_FRAME_BODY_LEN {
+            return Err(malformed("footer entry frame length too small"));
+        }
+        entries.push(e);
+    }
+    if !r.buf.is_empty() {
+        return Err(malformed("trailing bytes after footer"));
+    }
+    let spanned: u64 = entries.iter().map(|e| u64::from(e.frame_len)).sum();
+    if SEGMENT_HEADER_LEN as u64 + spanned != frames_end {
+        return Err(malformed("footer entries do not span the frame region"));
+    }
+    Ok(Footer {
+        base_global_sequence,
+        frames_end,
+        last_hlc,
+        entities,
+        scopes,
+        entries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample<'a>(entity: &'a str, scope: &'a str, payload: &'a [u8]) -> FrameFields<'a> {
+        FrameFields {
+            event_id: EventId::from_u128(42),
+            global_sequence: 1 << 40,
+            entity_sequence: 3,
+            kind: EventKind::custom(0xE, 7),
+            entity,
+            scope,
+            wall_ms: 1_700_000_000_000,
+            hlc: HlcPoint::new(1_700_000_000_002, 9),
+            correlation_id: Some(CorrelationId::from_u128(7)),
+            causation_id: None,
+            payload_version: 1,
+            batch_remaining: 0,
+            prev_hash: [1; 32],
+            event_hash: [2; 32],
+            payload,
+        }
+    }
+
+    #[test]
+    fn frame_roundtrip_and_payload_is_bin() {
+        let mut out = Vec::new();
+        let f = sample("e", "s", b"\x81\xa1n\x01");
+        encode_frame(&mut out, &f);
+        let (back, used) = decode_frame(&out).unwrap();
+        assert_eq!(back, f);
+        assert_eq!(used, out.len());
+        // The payload is the last field, stored as msgpack bin8: marker 0xc4, length, bytes.
+        let tail = &out[out.len() - 6..];
+        assert_eq!(tail, &[0xc4, 4, 0x81, 0xa1, b'n', 1]);
+    }
+
+    #[test]
+    fn smallest_frame_meets_minimum() {
+        let mut out = Vec::new();
+        let mut f = sample("e", "s", b"");
+        f.correlation_id = None;
+        f.global_sequence = 0;
+        f.entity_sequence = 0;
+        f.wall_ms = 0;
+        f.hlc = HlcPoint::new(0, 0);
+        f.kind = EventKind::from_u16(1);
+        encode_frame(&mut out, &f);
+        assert!(out.len() - FRAME_PREFIX_LEN >= MIN_FRAME_BODY_LEN);
+    }
+
+    #[test]
+    fn every_truncation_fails_cleanly() {
+        let mut out = Vec::new();
+        encode_frame(&mut out, &sample("entity", "scope", b"payload bytes"));
+        for cut in 0..out.len() {
+            assert!(decode_frame(&out[..cut]).is_err(), "prefix {cut} decoded");
+        }
+    }
+
+    #[test]
+    fn every_body_byte_flip_is_caught_by_crc() {
+        let mut out = Vec::new();
+        encode_frame(&mut out, &sample("entity", "scope", b"payload"));
+        for i in FRAME_PREFIX_LEN..out.len() {
+            let mut bad = out.clone();
+            bad[i] ^= 0x40;
+            assert_eq!(decode_frame(&bad).unwrap_err(), DecodeError::Crc, "byte {i}");
+        }
+    }
+
+    #[test]
+    fn segment_header_roundtrip_and_checks() {
+        let h = SegmentHeader {
+            segment_id: 12,
+            created_ms: 99,
+        };
+        let b = encode_segment_header(h);
+        assert_eq!(decode_segment_header(&b).unwrap(), h);
+        assert_eq!(decode_segment_header(&b[..31]), Err(DecodeError::Incomplete));
+        let mut bad = b;
+        bad[0] = b'X';
+        assert!(matches!(decode_segment_header(&bad), Err(DecodeError::Malformed(_))));
+        let mut bad = b;
+        bad[13] ^= 1;
+        assert_eq!(decode_segment_header(&bad), Err(DecodeError::Crc));
+        let mut v2 = b;
+        v2[HDR_VERSION] = 2;
+        let crc = crc32fast::hash(&v2[..HDR_CRC]);
+        v2[HDR_CRC..].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(decode_segment_header(&v2), Err(DecodeError::Version(2)));
+    }
+
+    #[test]
+    fn segment_names_roundtrip() {
+        assert_eq!(segment_file_name(7), "00000000000000000007.seg");
+        assert_eq!(parse_segment_file_name(&segment_file_name(7)), Some(7));
+        assert_eq!(parse_segment_file_name("7.seg"), None);
+        assert_eq!(parse_segment_file_name("0000000000000000000x.seg"), None);
+    }
+
+    fn footer() -> Footer {
+        let entries = vec![FooterEntry {
+            frame_len: 120,
+            event_id: EventId::from_u128(5),
+            entity_sequence: 0,
+            kind: EventKind::custom(0xE, 1),
+            entity: 0,
+            scope: 0,
+            wall_ms: 10,
+            correlation_id: None,
+            causation_id: Some(EventId::from_u128(4)),
+            payload_version: 1,
+        }];
+        Footer {
+            base_global_sequence: 100,
+            frames_end: SEGMENT_HEADER_LEN as u64 + 120,
+            last_hlc: HlcPoint::new(10, 0),
+            entities: vec![("e".into(), [3; 32])],
+            scopes: vec!["s".into()],
+            entries,
+        }
+    }
+
+    #[test]
+    fn footer_roundtrip_and_trailer() {
+        let f = footer();
+        let bytes = encode_footer(&f);
+        let (len, crc) = decode_trailer(&bytes[bytes.len() - TRAILER_LEN..]).unwrap();
+        assert_eq!(len as usize, bytes.len() - TRAILER_LEN);
+        let back = decode_footer(&bytes[..len as usize], crc).unwrap();
+        assert_eq!(back, f);
+        let mut bad = bytes.clone();
+        bad[3] ^= 1;
+        assert_eq!(decode_footer(&bad[..len as usize], crc), Err(DecodeError::Crc));
+    }
+
+    #[test]
+    fn footer_with_inconsistent_span_is_refused() {
+        let mut f = footer();
+        f.frames_end += 1;
+        let bytes = encode_footer(&f);
+        let (len, crc) = decode_trailer(&bytes[bytes.len() - TRAILER_LEN..]).unwrap();
+        assert!(matches!(
+            decode_footer(&bytes[..len as usize], crc),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn frame_encode_decode_roundtrip(
+            id in any::<u128>(), gs in any::<u64>(), es in any::<u64>(), kind in any::<u16>(),
+            entity in "[a-z:0-9]{1,40}", scope in "[a-z:0-9]{1,40}",
+            wall in 0u64..(1 << 50), lead in 0u64..1000, logical in any::<u32>(),
+            corr in proptest::option::of(any::<u128>()), caus in proptest::option::of(any::<u128>()),
+            pv in any::<u16>(), batch in any::<u32>(),
+            prev in any::<[u8; 32]>(), hash in any::<[u8; 32]>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..600),
+        ) {
+            let f = FrameFields {
+                event_id: EventId::from_u128(id), global_sequence: gs, entity_sequence: es,
+                kind: EventKind::from_u16(kind), entity: &entity, scope: &scope, wall_ms: wall,
+                hlc: HlcPoint::new(wall + lead, logical),
+                correlation_id: corr.map(CorrelationId::from_u128), causation_id: caus.map(EventId::from_u128),
+                payload_version: pv, batch_remaining: batch, prev_hash: prev, event_hash: hash, payload: &payload,
+            };
+            let mut out = Vec::new();
+            encode_frame(&mut out, &f);
+            let (back, used) = decode_frame(&out).unwrap();
+            prop_assert_eq!(used, out.len());
+            prop_assert_eq!(back, f);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode_frame(&bytes);
+            let _ = decode_body(&bytes);
+            let _ = decode_footer(&bytes, crc32fast::hash(&bytes));
+            let _ = decode_segment_header(&bytes);
+        }
+    }
+}

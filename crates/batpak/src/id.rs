@@ -1,0 +1,170 @@
+//! Event identifiers and hybrid logical clock points.
+
+use serde::{Deserialize, Serialize};
+
+/// A 128-bit event id (UUIDv7: time-ordered).
+///
+/// ```
+/// use batpak::prelude::*;
+/// let id = EventId::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001);
+/// assert_eq!(id.as_u128(), 0x0190_0000_0000_7000_8000_0000_0000_0001);
+/// assert_eq!(id.to_string().len(), 36);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventId(u128);
+
+impl EventId {
+    /// Wraps a raw value.
+    pub const fn from_u128(raw: u128) -> Self {
+        Self(raw)
+    }
+
+    /// The raw value.
+    pub const fn as_u128(self) -> u128 {
+        self.0
+    }
+
+    /// Big-endian bytes (the UUID byte order).
+    pub const fn to_bytes(self) -> [u8; 16] {
+        self.0.to_be_bytes()
+    }
+
+    /// From big-endian bytes.
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(u128::from_be_bytes(bytes))
+    }
+
+    /// A fresh UUIDv7.
+    pub(crate) fn new_v7() -> Self {
+        Self(uuid::Uuid::now_v7().as_u128())
+    }
+}
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&uuid::Uuid::from_u128(self.0).hyphenated(), f)
+    }
+}
+
+impl std::fmt::Debug for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EventId({self})")
+    }
+}
+
+impl std::str::FromStr for EventId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(uuid::Uuid::parse_str(s)?.as_u128()))
+    }
+}
+
+/// A hybrid logical clock point: wall-clock milliseconds and a counter that
+/// orders events within one millisecond (and across a clock step back).
+///
+/// ```
+/// use batpak::prelude::*;
+/// let a = HlcPoint::new(10, 0);
+/// assert!(a < HlcPoint::new(10, 1) && HlcPoint::new(10, 1) < HlcPoint::new(11, 0));
+/// ```
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub struct HlcPoint {
+    /// Milliseconds since the Unix epoch, never behind the previous point.
+    pub physical_ms: u64,
+    /// Tie-breaking counter within `physical_ms`.
+    pub logical: u32,
+}
+
+impl HlcPoint {
+    /// Builds a point.
+    pub const fn new(physical_ms: u64, logical: u32) -> Self {
+        Self {
+            physical_ms,
+            logical,
+        }
+    }
+
+    /// The next point after `self` given the wall clock `now_ms`.
+    pub(crate) fn tick(self, now_ms: u64) -> Self {
+        if now_ms > self.physical_ms {
+            Self::new(now_ms, 0)
+        } else if self.logical == u32::MAX {
+            Self::new(self.physical_ms + 1, 0)
+        } else {
+            Self::new(self.physical_ms, self.logical + 1)
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch from the system clock (0 if the clock is before 1970).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hlc_never_goes_back() {
+        let p = HlcPoint::new(100, 5);
+        assert_eq!(p.tick(50), HlcPoint::new(100, 6));
+        assert_eq!(p.tick(100), HlcPoint::new(100, 6));
+        assert_eq!(p.tick(101), HlcPoint::new(101, 0));
+        assert_eq!(HlcPoint::new(7, u32::MAX).tick(0), HlcPoint::new(8, 0));
+    }
+
+    #[test]
+    fn id_bytes_roundtrip() {
+        let id = EventId::new_v7();
+        assert_eq!(EventId::from_bytes(id.to_bytes()), id);
+        let parsed: EventId = id.to_string().parse().unwrap_or(EventId::from_u128(0));
+        assert_eq!(parsed, id);
+    }
+}
+
+/// An id shared by every event of one logical operation or conversation.
+///
+/// ```
+/// use batpak::prelude::*;
+/// let c = CorrelationId::from_u128(9);
+/// assert_eq!(c.as_u128(), 9);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CorrelationId(u128);
+
+impl CorrelationId {
+    /// Wraps a raw value.
+    pub const fn from_u128(raw: u128) -> Self {
+        Self(raw)
+    }
+
+    /// The raw value.
+    pub const fn as_u128(self) -> u128 {
+        self.0
+    }
+
+    /// A fresh random-ish, time-ordered id.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().as_u128())
+    }
+}
+
+impl std::fmt::Display for CorrelationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&uuid::Uuid::from_u128(self.0).hyphenated(), f)
+    }
+}
+
+impl std::fmt::Debug for CorrelationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CorrelationId({self})")
+    }
+}

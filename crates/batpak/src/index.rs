@@ -1,0 +1,317 @@
+//! The in-memory index: every committed event's metadata and where its frame lives.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use foldhash::fast::RandomState;
+
+use crate::coordinate::Coordinate;
+use crate::id::{CorrelationId, EventId, HlcPoint};
+use crate::kind::EventKind;
+use crate::region::{EntityMatch, KindFilter, Region};
+
+/// Where a frame lives on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Location {
+    pub(crate) segment: u64,
+    pub(crate) offset: u64,
+    pub(crate) len: u32,
+}
+
+/// One committed event as the index knows it (no payload).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub(crate) event_id: EventId,
+    pub(crate) global_sequence: u64,
+    pub(crate) entity_sequence: u64,
+    pub(crate) kind: EventKind,
+    pub(crate) coordinate: Coordinate,
+    pub(crate) wall_ms: u64,
+    pub(crate) payload_version: u16,
+    pub(crate) location: Location,
+}
+
+impl IndexEntry {
+    /// The event id.
+    pub fn event_id(&self) -> EventId {
+        self.event_id
+    }
+    /// Position in commit order.
+    pub fn global_sequence(&self) -> u64 {
+        self.global_sequence
+    }
+    /// Position in the entity's history.
+    pub fn entity_sequence(&self) -> u64 {
+        self.entity_sequence
+    }
+    /// The event kind.
+    pub fn kind(&self) -> EventKind {
+        self.kind
+    }
+    /// Entity and scope.
+    pub fn coordinate(&self) -> &Coordinate {
+        &self.coordinate
+    }
+    /// Wall-clock milliseconds at acceptance.
+    pub fn wall_ms(&self) -> u64 {
+        self.wall_ms
+    }
+    /// Payload schema version.
+    pub fn payload_version(&self) -> u16 {
+        self.payload_version
+    }
+}
+
+type Map<K, V> = HashMap<K, V, RandomState>;
+
+/// Per-entity state: positions of its events and the `event_hash` of the last one.
+#[derive(Debug, Default)]
+pub(crate) struct EntityState {
+    pub(crate) positions: Vec<usize>,
+    pub(crate) tip: [u8; 32],
+}
+
+/// Everything the index holds. Mutated only by the writer (and by open).
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    entries: Vec<IndexEntry>,
+    by_id: Map<EventId, usize>,
+    entities: Map<Arc<str>, EntityState>,
+    scopes: Map<Arc<str>, Vec<usize>>,
+    kinds: Map<EventKind, Vec<usize>>,
+    by_correlation: Map<CorrelationId, Vec<usize>>,
+    by_causation: Map<EventId, Vec<usize>>,
+    pub(crate) last_hlc: HlcPoint,
+}
+
+impl Index {
+    /// Number of committed events.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The global sequence the next event gets.
+    pub(crate) fn next_global_sequence(&self) -> u64 {
+        self.entries.last().map_or(0, |e| e.global_sequence + 1)
+    }
+
+    /// Shares the index's copy of a name so every entry of an entity points at one string.
+    pub(crate) fn intern(&self, entity: &str, scope: &str) -> (Option<Arc<str>>, Option<Arc<str>>) {
+        (
+            self.entities.get_key_value(entity).map(|(k, _)| k.clone()),
+            self.scopes.get_key_value(scope).map(|(k, _)| k.clone()),
+        )
+    }
+
+    /// A coordinate whose strings are shared with the index where possible.
+    pub(crate) fn interned_coordinate(&self, c: &Coordinate) -> Coordinate {
+        match self.intern(c.entity(), c.scope()) {
+            (Some(e), Some(s)) => Coordinate::from_shared(e, s).unwrap_or_else(|_| c.clone()),
+            _ => c.clone(),
+        }
+    }
+
+    /// `(next entity_sequence, tip hash)` of an entity.
+    pub(crate) fn entity_tip(&self, entity: &str) -> (u64, [u8; 32]) {
+        match self.entities.get(entity) {
+            Some(st) => (st.positions.len() as u64, st.tip),
+            None => (0, [0; 32]),
+        }
+    }
+
+    /// Adds a committed event. `entry.global_sequence` must be the next one.
+    pub(crate) fn push(
+        &mut self,
+        entry: IndexEntry,
+        tip: Option<[u8; 32]>,
+        correlation: Option<CorrelationId>,
+        causation: Option<EventId>,
+    ) {
+        let pos = self.entries.len();
+        self.by_id.insert(entry.event_id, pos);
+        let ent = entry.coordinate.entity_arc().clone();
+        let st = self.entities.entry(ent).or_default();
+        st.positions.push(pos);
+        if let Some(t) = tip {
+            st.tip = t;
+        }
+        self.scopes
+            .entry(entry.coordinate.scope_arc().clone())
+            .or_default()
+            .push(pos);
+        self.kinds.entry(entry.kind).or_default().push(pos);
+        if let Some(c) = correlation {
+            self.by_correlation.entry(c).or_default().push(pos);
+        }
+        if let Some(c) = causation {
+            self.by_causation.entry(c).or_default().push(pos);
+        }
+        self.entries.push(entry);
+    }
+
+    /// Sets an entity's tip hash (used when a footer supplies tips per segment).
+    pub(crate) fn set_tip(&mut self, entity: &str, tip: [u8; 32]) {
+        if let Some(st) = self.entities.get_mut(entity) {
+            st.tip = tip;
+        }
+    }
+
+    /// The entry of an event id.
+    pub(crate) fn get(&self, id: EventId) -> Option<&IndexEntry> {
+        self.by_id.get(&id).map(|&p| &self.entries[p])
+    }
+
+    pub(crate) fn entries(&self) -> &[IndexEntry] {
+        &self.entries
+    }
+
+    pub(crate) fn entity_names(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.entities.keys()
+    }
+
+    pub(crate) fn caused_by(&self, id: EventId) -> Vec<IndexEntry> {
+        self.collect(self.by_causation.get(&id).map(Vec::as_slice).unwrap_or(&[]))
+    }
+
+    pub(crate) fn correlated(&self, id: CorrelationId) -> Vec<IndexEntry> {
+        self.collect(self.by_correlation.get(&id).map(Vec::as_slice).unwrap_or(&[]))
+    }
+
+    fn collect(&self, positions: &[usize]) -> Vec<IndexEntry> {
+        positions.iter().map(|&p| self.entries[p].clone()).collect()
+    }
+
+    /// Entries in `region` with a global sequence after `after`, in commit order, at most `limit`.
+    pub(crate) fn query(&self, region: &Region, after: Option<u64>, limit: usize) -> Vec<IndexEntry> {
+        let start_seq = after.map_or(0, |a| a.saturating_add(1));
+        if after == Some(u64::MAX) {
+            return Vec::new();
+        }
+        let candidates: Option<Vec<usize>> = self.candidate_positions(region);
+        let mut out = Vec::new();
+        match candidates {
+            Some(list) => {
+                let from = list.partition_point(|&p| self.entries[p].global_sequence < start_seq);
+                for &p in &list[from..] {
+                    if out.len() >= limit {
+                        break;
+                    }
+                    let e = &self.entries[p];
+                    if region.matches(e) {
+                        out.push(e.clone());
+                    }
+                }
+            }
+            None => {
+                let from = self
+                    .entries
+                    .partition_point(|e| e.global_sequence < start_seq);
+                for e in &self.entries[from..] {
+                    if out.len() >= limit {
+                        break;
+                    }
+                    if region.matches(e) {
+                        out.push(e.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The narrowest position list that covers the region, sorted; `None` means "scan all".
+    fn candidate_positions(&self, region: &Region) -> Option<Vec<usize>> {
+        const EMPTY: &[usize] = &[];
+        if let Some(EntityMatch::Exact(e)) = region.entity_match() {
+            return Some(self.entities.get(e).map_or(EMPTY, |s| &s.positions).to_vec());
+        }
+        if let Some(s) = region.scope_name() {
+            return Some(self.scopes.get(s).map_or(EMPTY, Vec::as_slice).to_vec());
+        }
+        if let Some(KindFilter::Kinds(ks)) = region.kind_filter() {
+            let mut v: Vec<usize> = ks
+                .iter()
+                .flat_map(|k| self.kinds.get(k).map_or(EMPTY, Vec::as_slice))
+                .copied()
+                .collect();
+            v.sort_unstable();
+            return Some(v);
+        }
+        if let Some(EntityMatch::Prefix(p)) = region.entity_match() {
+            let mut v: Vec<usize> = self
+                .entities
+                .iter()
+                .filter(|(name, _)| name.starts_with(&**p))
+                .flat_map(|(_, s)| s.positions.iter().copied())
+                .collect();
+            v.sort_unstable();
+            return Some(v);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn entry(pos: u64, entity: &str, scope: &str, kind: EventKind, es: u64) -> IndexEntry {
+        IndexEntry {
+            event_id: EventId::from_u128(u128::from(pos) + 1),
+            global_sequence: pos,
+            entity_sequence: es,
+            kind,
+            coordinate: Coordinate::new(entity, scope).unwrap(),
+            wall_ms: 0,
+            payload_version: 1,
+            location: Location {
+                segment: 0,
+                offset: 0,
+                len: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn query_paths_agree_with_a_full_scan() {
+        let a = EventKind::custom(0xE, 1);
+        let b = EventKind::custom(0xA, 2);
+        let mut idx = Index::default();
+        let names = ["ent-1", "ent-10", "ent-2", "other"];
+        let mut counts = [0u64; 4];
+        for i in 0..200u64 {
+            let n = (i * 7 % 4) as usize;
+            let kind = if i % 3 == 0 { a } else { b };
+            let scope = if i % 2 == 0 { "s0" } else { "s1" };
+            idx.push(entry(i, names[n], scope, kind, counts[n]), Some([0; 32]), None, None);
+            counts[n] += 1;
+        }
+        let regions = [
+            Region::all(),
+            Region::entity("ent-1"),
+            Region::entity_prefix("ent-1"),
+            Region::scope("s1"),
+            Region::all().with_kind(a),
+            Region::entity("ent-2").with_scope("s0").with_kind(b),
+            Region::entity_prefix("ent").with_category(0xA),
+            Region::entity("missing"),
+        ];
+        for r in &regions {
+            for after in [None, Some(0), Some(57), Some(199), Some(u64::MAX)] {
+                let start = after.map_or(0, |a: u64| a.saturating_add(1));
+                let want: Vec<u64> = idx
+                    .entries()
+                    .iter()
+                    .filter(|e| after != Some(u64::MAX) && e.global_sequence >= start && r.matches(e))
+                    .map(|e| e.global_sequence)
+                    .take(50)
+                    .collect();
+                let got: Vec<u64> = idx.query(r, after, 50).iter().map(|e| e.global_sequence).collect();
+                assert_eq!(got, want, "{r:?} after {after:?}");
+            }
+        }
+        assert_eq!(idx.entity_tip("ent-1").0, counts[0]);
+        assert_eq!(idx.next_global_sequence(), 200);
+    }
+}

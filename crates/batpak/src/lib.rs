@@ -1,0 +1,73 @@
+//! An embedded, sync-first event store with a tamper-evident history.
+//!
+//! Events are appended to per-entity hash chains (blake3) in an append-only
+//! segment log, indexed in memory, and read back by id, entity, scope, kind or
+//! [`Region`]. One writer thread groups concurrent appends into one write and
+//! one `fdatasync`; readers run on their own threads.
+//!
+//! ```
+//! use batpak::prelude::*;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(StoreConfig::new(dir.path()))?;
+//! let coord = Coordinate::new("entity:a", "scope:1")?;
+//! const NOTED: EventKind = EventKind::custom(0xE, 0x22);
+//! let first = store.append(&coord, NOTED, &serde_json::json!({"n": 1}))?;
+//! let second = store.append(&coord, NOTED, &serde_json::json!({"n": 2}))?;
+//! assert_eq!(second.prev_hash, first.event_hash);
+//! let page = store.query_entries_after(&Region::all(), Some(first.global_sequence), 100);
+//! assert_eq!(page.len(), 1);
+//! store.close()?;
+//! let ro = Store::open_read_only(StoreConfig::new(dir.path()))?;
+//! assert_eq!(ro.by_entity("entity:a").len(), 2);
+//! # Ok(()) }
+//! ```
+//!
+//! The bytes each hash covers are documented in [`chain`]; every file layout in
+//! `docs/FORMAT.md`; what each [`SyncMode`] may lose in a crash on [`SyncMode`].
+
+pub mod chain;
+mod config;
+mod coordinate;
+mod error;
+mod event;
+mod format;
+pub mod fs;
+mod id;
+mod index;
+mod kind;
+mod receipt;
+mod recovery;
+mod region;
+mod segment;
+mod store;
+mod writer;
+
+pub use config::{StoreConfig, SyncMode, TailPolicy};
+pub use coordinate::Coordinate;
+pub use error::{CoordinateProblem, HandlingClass, Result, StoreError};
+pub use event::{Event, EventHeader, StoredEvent};
+pub use id::{CorrelationId, EventId, HlcPoint};
+pub use index::IndexEntry;
+pub use kind::EventKind;
+pub use receipt::AppendReceipt;
+pub use recovery::{OpenReport, TornTail};
+pub use region::{EntityMatch, KindFilter, Region};
+pub use store::{ReadOnlyStore, Store, StoreReader, LOCK_FILE};
+
+/// Format constants a third party needs to read segment files.
+pub mod format_constants {
+    pub use crate::format::{
+        FOOTER_MAGIC, FRAME_PREFIX_LEN, SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC,
+        TRAILER_LEN,
+    };
+}
+
+/// The names most programs need: `use batpak::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        AppendReceipt, Coordinate, CorrelationId, Event, EventHeader, EventId, EventKind,
+        HandlingClass, HlcPoint, IndexEntry, OpenReport, ReadOnlyStore, Region, Store,
+        StoreConfig, StoreError, StoredEvent, SyncMode, TailPolicy,
+    };
+}

@@ -1,0 +1,36 @@
+//! What the store returns for an accepted append.
+
+use serde::Serialize;
+
+use crate::id::{EventId, HlcPoint};
+
+/// Proof of an accepted append: ids, sequences and hashes of the stored event.
+///
+/// `durable` is true only if the event was on disk before this receipt was returned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct AppendReceipt {
+    /// The new event's id.
+    pub event_id: EventId,
+    /// Its position in commit order.
+    pub global_sequence: u64,
+    /// Its position in its entity's history.
+    pub entity_sequence: u64,
+    /// blake3 of the stored payload bytes.
+    pub content_hash: [u8; 32],
+    /// blake3 over domain tag, canonical header and content hash.
+    pub event_hash: [u8; 32],
+    /// The entity's previous `event_hash` (zeros at genesis).
+    pub prev_hash: [u8; 32],
+    /// The event's hybrid logical clock point.
+    pub hlc: HlcPoint,
+    /// True if the event was durable when the receipt was issued.
+    pub durable: bool,
+}
+
+impl AppendReceipt {
+    /// The event's hybrid logical clock point.
+    pub fn hlc_point(&self) -> HlcPoint {
+        self.hlc
+    }
+}

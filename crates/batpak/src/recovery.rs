@@ -1,0 +1,511 @@
+//! Cold start: rebuild the index from segment footers and, for the active
+//! segment, from its frames; apply the torn-tail policy.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::{StoreConfig, TailPolicy};
+use crate::coordinate::{validate_part, Coordinate};
+use crate::error::StoreError;
+use crate::format::{
+    self, decode_frame, decode_segment_header, decode_trailer, DecodeError, Footer, FrameFields,
+    FRAME_PREFIX_LEN, MAX_FRAME_BODY_LEN, MIN_FRAME_BODY_LEN, SEGMENT_HEADER_LEN, TRAILER_LEN,
+};
+use crate::fs::{OpenMode, StoreFile};
+use crate::index::{Index, IndexEntry, Location};
+use crate::segment::FooterBuilder;
+
+/// What opening found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenReport {
+    /// Segment files read.
+    pub segments: usize,
+    /// Segments whose index came from their footer.
+    pub segments_from_footer: usize,
+    /// Frames decoded one by one (segments without a footer).
+    pub frames_scanned: u64,
+    /// Committed events found.
+    pub events: u64,
+    /// A torn tail that was dropped (or, read-only, ignored).
+    pub torn_tail: Option<TornTail>,
+}
+
+/// An incomplete write found at the end of the active segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TornTail {
+    /// The segment file.
+    pub segment: PathBuf,
+    /// Where the last whole frame (or whole batch) ends: the new end of the file.
+    pub offset: u64,
+    /// Bytes after `offset` that were dropped.
+    pub dropped_bytes: u64,
+    /// Whole frames dropped because their batch was incomplete.
+    pub dropped_batch_frames: u64,
+}
+
+/// How the directory is being opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// The exclusive writer: may truncate a torn tail.
+    Writer,
+    /// A reader: changes nothing on disk.
+    ReadOnly,
+}
+
+/// The last segment, as the writer will continue it.
+#[derive(Debug)]
+pub(crate) struct Tail {
+    pub(crate) id: u64,
+    pub(crate) footer: FooterBuilder,
+    /// The file still ends in a footer that must be cut before appending.
+    pub(crate) sealed: bool,
+}
+
+/// Everything rebuilt at open.
+#[derive(Debug)]
+pub(crate) struct Recovered {
+    pub(crate) index: Index,
+    pub(crate) files: BTreeMap<u64, Arc<dyn StoreFile>>,
+    pub(crate) tail: Option<Tail>,
+    pub(crate) report: OpenReport,
+}
+
+/// Lists segment ids in the data directory, ascending.
+pub(crate) fn segment_ids(cfg: &StoreConfig) -> Result<Vec<u64>, StoreError> {
+    let names = cfg
+        .fs
+        .list_dir(&cfg.dir)
+        .map_err(|e| StoreError::io("list directory", &cfg.dir, e))?;
+    let mut ids: Vec<u64> = names
+        .iter()
+        .filter_map(|n| format::parse_segment_file_name(n))
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format::segment_file_name(id))
+}
+
+/// Rebuilds the index from the directory.
+pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, StoreError> {
+    let ids = segment_ids(cfg)?;
+    let mut out = Recovered {
+        index: Index::default(),
+        files: BTreeMap::new(),
+        tail: None,
+        report: OpenReport::default(),
+    };
+    for (i, &id) in ids.iter().enumerate() {
+        let is_last = i + 1 == ids.len();
+        let path = segment_path(&cfg.dir, id);
+        let mode = if is_last && access == Access::Writer {
+            OpenMode::ReadWrite
+        } else {
+            OpenMode::Read
+        };
+        let file = cfg
+            .fs
+            .open(&path, mode)
+            .map_err(|e| StoreError::io("open segment", &path, e))?;
+        let bytes = read_file(file.as_ref(), &path)?;
+        out.report.segments += 1;
+        match load_segment(cfg, access, &path, id, &bytes, is_last, &file, &mut out)? {
+            Loaded::Kept(tail) => {
+                out.files.insert(id, file);
+                // The last kept segment is the one the writer continues.
+                out.tail = Some(tail);
+            }
+            Loaded::Discarded => {}
+        }
+    }
+    out.report.events = out.index.len() as u64;
+    Ok(out)
+}
+
+fn read_file(file: &dyn StoreFile, path: &Path) -> Result<Vec<u8>, StoreError> {
+    let len = file
+        .len()
+        .map_err(|e| StoreError::io("stat segment", path, e))?;
+    let len = usize::try_from(len).map_err(|_| StoreError::CorruptSegment {
+        segment: path.to_path_buf(),
+        offset: 0,
+        reason: "segment larger than memory".into(),
+    })?;
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, 0)
+        .map_err(|e| StoreError::io("read segment", path, e))?;
+    Ok(buf)
+}
+
+enum Loaded {
+    Kept(Tail),
+    Discarded,
+}
+
+fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> StoreError {
+    StoreError::CorruptSegment {
+        segment: path.to_path_buf(),
+        offset,
+        reason: reason.into(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn load_segment(
+    cfg: &StoreConfig,
+    access: Access,
+    path: &Path,
+    id: u64,
+    bytes: &[u8],
+    is_last: bool,
+    file: &Arc<dyn StoreFile>,
+    out: &mut Recovered,
+) -> Result<Loaded, StoreError> {
+    match decode_segment_header(bytes) {
+        Ok(h) if h.segment_id == id => {}
+        Ok(h) => {
+            return Err(corrupt(
+                path,
+                0,
+                format!("header names segment {} but file is {id}", h.segment_id),
+            ))
+        }
+        Err(DecodeError::Incomplete) if is_last => {
+            // A crash while the segment was being created: nothing was ever committed in it.
+            handle_torn(cfg, access, path, file, 0, bytes.len() as u64, 0, &mut out.report)?;
+            return Ok(Loaded::Discarded);
+        }
+        Err(DecodeError::Version(found)) => {
+            return Err(StoreError::UnsupportedVersion {
+                path: path.to_path_buf(),
+                found,
+                supported: format::SEGMENT_FORMAT_VERSION,
+            })
+        }
+        Err(e) => return Err(corrupt(path, 0, format!("segment header: {e}"))),
+    }
+    if let Some(footer) = read_footer(path, bytes)? {
+        load_from_footer(path, id, &footer, &mut out.index)?;
+        out.report.segments_from_footer += 1;
+        return Ok(Loaded::Kept(Tail {
+            id,
+            footer: FooterBuilder::from_footer(footer),
+            sealed: true,
+        }));
+    }
+    if !is_last {
+        return Err(corrupt(
+            path,
+            bytes.len() as u64,
+            "sealed segment has no valid footer",
+        ));
+    }
+    let footer = scan_frames(cfg, access, path, id, bytes, file, out)?;
+    Ok(Loaded::Kept(Tail {
+        id,
+        footer,
+        sealed: false,
+    }))
+}
+
+/// The footer of a sealed segment, `None` if the file has no trailer.
+fn read_footer(path: &Path, bytes: &[u8]) -> Result<Option<Footer>, StoreError> {
+    if bytes.len() < SEGMENT_HEADER_LEN + TRAILER_LEN {
+        return Ok(None);
+    }
+    let Some((len, crc)) = decode_trailer(&bytes[bytes.len() - TRAILER_LEN..]) else {
+        return Ok(None);
+    };
+    let start = (bytes.len() - TRAILER_LEN) as u64;
+    let Some(footer_start) = start.checked_sub(len).filter(|s| *s >= SEGMENT_HEADER_LEN as u64)
+    else {
+        return Err(corrupt(path, start, "footer length out of range"));
+    };
+    let body = &bytes[footer_start as usize..start as usize];
+    match format::decode_footer(body, crc) {
+        Ok(f) if f.frames_end == footer_start => Ok(Some(f)),
+        Ok(_) => Err(corrupt(path, footer_start, "footer does not end the frame region")),
+        Err(e) => Err(corrupt(path, footer_start, format!("footer: {e}"))),
+    }
+}
+
+fn load_from_footer(path: &Path, id: u64, f: &Footer, index: &mut Index) -> Result<(), StoreError> {
+    if f.base_global_sequence != index.next_global_sequence() {
+        return Err(corrupt(
+            path,
+            f.frames_end,
+            format!(
+                "segment starts at global sequence {}, expected {}",
+                f.base_global_sequence,
+                index.next_global_sequence()
+            ),
+        ));
+    }
+    let mut entities = Vec::with_capacity(f.entities.len());
+    for (name, _) in &f.entities {
+        validate_part("entity", name).map_err(|e| corrupt(path, f.frames_end, e.to_string()))?;
+        let (shared, _) = index.intern(name, "");
+        entities.push(shared.unwrap_or_else(|| Arc::from(name.as_str())));
+    }
+    let mut scopes = Vec::with_capacity(f.scopes.len());
+    for name in &f.scopes {
+        validate_part("scope", name).map_err(|e| corrupt(path, f.frames_end, e.to_string()))?;
+        let (_, shared) = index.intern("", name);
+        scopes.push(shared.unwrap_or_else(|| Arc::from(name.as_str())));
+    }
+    let mut offset = SEGMENT_HEADER_LEN as u64;
+    for (i, e) in f.entries.iter().enumerate() {
+        let entity = &entities[e.entity as usize];
+        let (expected_es, _) = index.entity_tip(entity);
+        if e.entity_sequence != expected_es {
+            return Err(corrupt(
+                path,
+                offset,
+                format!(
+                    "entity {entity:?} sequence {} where {expected_es} was expected",
+                    e.entity_sequence
+                ),
+            ));
+        }
+        let coordinate = Coordinate::from_shared(entity.clone(), scopes[e.scope as usize].clone())
+            .map_err(|err| corrupt(path, offset, err.to_string()))?;
+        index.push(
+            IndexEntry {
+                event_id: e.event_id,
+                global_sequence: f.base_global_sequence + i as u64,
+                entity_sequence: e.entity_sequence,
+                kind: e.kind,
+                coordinate,
+                wall_ms: e.wall_ms,
+                payload_version: e.payload_version,
+                location: Location {
+                    segment: id,
+                    offset,
+                    len: e.frame_len,
+                },
+            },
+            None,
+            e.correlation_id,
+            e.causation_id,
+        );
+        offset += u64::from(e.frame_len);
+    }
+    for (name, tip) in &f.entities {
+        index.set_tip(name, *tip);
+    }
+    if f.last_hlc > index.last_hlc {
+        index.last_hlc = f.last_hlc;
+    }
+    Ok(())
+}
+
+/// Decodes the active segment frame by frame, applying the tail policy.
+fn scan_frames(
+    cfg: &StoreConfig,
+    access: Access,
+    path: &Path,
+    id: u64,
+    bytes: &[u8],
+    file: &Arc<dyn StoreFile>,
+    out: &mut Recovered,
+) -> Result<FooterBuilder, StoreError> {
+    let base = out.index.next_global_sequence();
+    let mut frames: Vec<(FrameFields<'_>, usize, usize)> = Vec::new();
+    let mut pos = SEGMENT_HEADER_LEN;
+    // (offset of the batch's first frame, index in `frames`, frames still expected)
+    let mut open_batch: Option<(usize, usize, u32)> = None;
+    let mut bad_at: Option<usize> = None;
+    while pos < bytes.len() {
+        let (f, n) = match decode_frame(&bytes[pos..]) {
+            Ok(ok) => ok,
+            Err(_) => {
+                bad_at = Some(pos);
+                break;
+            }
+        };
+        let expected_gs = base + frames.len() as u64;
+        if f.global_sequence != expected_gs {
+            return Err(corrupt(
+                path,
+                pos as u64,
+                format!("frame has global sequence {}, expected {expected_gs}", f.global_sequence),
+            ));
+        }
+        open_batch = match open_batch {
+            Some((start, first, expected)) => {
+                if f.batch_remaining + 1 != expected {
+                    return Err(corrupt(path, pos as u64, "batch frame out of order"));
+                }
+                (f.batch_remaining > 0).then_some((start, first, f.batch_remaining))
+            }
+            None => (f.batch_remaining > 0).then_some((pos, frames.len(), f.batch_remaining)),
+        };
+        out.report.frames_scanned += 1;
+        frames.push((f, pos, n));
+        pos += n;
+    }
+    let mut valid_end = pos;
+    if let Some(bad) = bad_at {
+        if let Some(next) = find_frame_after(bytes, bad) {
+            return Err(corrupt(
+                path,
+                bad as u64,
+                format!("frame does not decode but a whole frame follows at byte {next}"),
+            ));
+        }
+        valid_end = bad;
+    }
+    let mut dropped_batch_frames = 0u64;
+    if let Some((start, first, _)) = open_batch {
+        dropped_batch_frames = (frames.len() - first) as u64;
+        frames.truncate(first);
+        valid_end = start;
+    }
+    if valid_end < bytes.len() {
+        handle_torn(
+            cfg,
+            access,
+            path,
+            file,
+            valid_end as u64,
+            bytes.len() as u64,
+            dropped_batch_frames,
+            &mut out.report,
+        )?;
+    }
+    let mut footer = FooterBuilder::new(base);
+    for (f, offset, n) in &frames {
+        push_frame(path, id, f, *offset, *n, &mut out.index)?;
+        footer.push(f, *n);
+    }
+    Ok(footer)
+}
+
+fn push_frame(
+    path: &Path,
+    id: u64,
+    f: &FrameFields<'_>,
+    offset: usize,
+    n: usize,
+    index: &mut Index,
+) -> Result<(), StoreError> {
+    let (expected_es, _) = index.entity_tip(f.entity);
+    if f.entity_sequence != expected_es {
+        return Err(corrupt(
+            path,
+            offset as u64,
+            format!(
+                "entity {:?} sequence {} where {expected_es} was expected",
+                f.entity, f.entity_sequence
+            ),
+        ));
+    }
+    let coordinate = match index.intern(f.entity, f.scope) {
+        (Some(e), Some(s)) => Coordinate::from_shared(e, s),
+        (Some(e), None) => Coordinate::from_shared(e, Arc::from(f.scope)),
+        (None, Some(s)) => Coordinate::from_shared(Arc::from(f.entity), s),
+        (None, None) => Coordinate::new(f.entity, f.scope),
+    }
+    .map_err(|e| corrupt(path, offset as u64, e.to_string()))?;
+    index.push(
+        IndexEntry {
+            event_id: f.event_id,
+            global_sequence: f.global_sequence,
+            entity_sequence: f.entity_sequence,
+            kind: f.kind,
+            coordinate,
+            wall_ms: f.wall_ms,
+            payload_version: f.payload_version,
+            location: Location {
+                segment: id,
+                offset: offset as u64,
+                len: u32::try_from(n).unwrap_or(u32::MAX),
+            },
+        },
+        Some(f.event_hash),
+        f.correlation_id,
+        f.causation_id,
+    );
+    if f.hlc > index.last_hlc {
+        index.last_hlc = f.hlc;
+    }
+    Ok(())
+}
+
+/// Looks for any whole, CRC-valid frame starting after `bad`. Finding one means
+/// the damage is not a torn tail but corruption in the middle of the log.
+fn find_frame_after(bytes: &[u8], bad: usize) -> Option<usize> {
+    // A version-1 body always starts with an array16 marker of 16 fields.
+    const BODY_START: [u8; 3] = [0xdc, 0x00, 0x10];
+    let mut p = bad + 1;
+    while p + FRAME_PREFIX_LEN + MIN_FRAME_BODY_LEN <= bytes.len() {
+        let body_at = p + FRAME_PREFIX_LEN;
+        if bytes[body_at..].starts_with(&BODY_START) {
+            let len = u32::from_le_bytes([bytes[p], bytes[p + 1], bytes[p + 2], bytes[p + 3]]) as usize;
+            if (MIN_FRAME_BODY_LEN..=MAX_FRAME_BODY_LEN).contains(&len)
+                && body_at + len <= bytes.len()
+                && decode_frame(&bytes[p..]).is_ok()
+            {
+                return Some(p);
+            }
+        }
+        p += 1;
+    }
+    None
+}
+
+#[allow(clippy::too_many_arguments)]
+fn handle_torn(
+    cfg: &StoreConfig,
+    access: Access,
+    path: &Path,
+    file: &Arc<dyn StoreFile>,
+    valid_end: u64,
+    file_len: u64,
+    dropped_batch_frames: u64,
+    report: &mut OpenReport,
+) -> Result<(), StoreError> {
+    let dropped_bytes = file_len - valid_end;
+    if cfg.tail_policy == TailPolicy::FailClosed {
+        return Err(StoreError::TornTail {
+            segment: path.to_path_buf(),
+            offset: valid_end,
+            dropped_bytes,
+        });
+    }
+    if access == Access::Writer {
+        if valid_end < SEGMENT_HEADER_LEN as u64 {
+            drop_unborn_segment(cfg, path)?;
+        } else {
+            file.set_len(valid_end)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| StoreError::io("truncate torn tail", path, e))?;
+        }
+        tracing::warn!(
+            segment = %path.display(),
+            offset = valid_end,
+            dropped_bytes,
+            dropped_batch_frames,
+            "recovered torn tail"
+        );
+    }
+    report.torn_tail = Some(TornTail {
+        segment: path.to_path_buf(),
+        offset: valid_end,
+        dropped_bytes,
+        dropped_batch_frames,
+    });
+    Ok(())
+}
+
+fn drop_unborn_segment(cfg: &StoreConfig, path: &Path) -> Result<(), StoreError> {
+    cfg.fs
+        .remove_file(path)
+        .and_then(|()| cfg.fs.sync_dir(&cfg.dir))
+        .map_err(|e| StoreError::io("remove incomplete segment", path, e))
+}

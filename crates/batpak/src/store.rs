@@ -1,0 +1,471 @@
+//! `Store` (the exclusive writer), `ReadOnlyStore`, and the read methods they share.
+
+use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::{Mutex, RwLock};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::StoreConfig;
+use crate::coordinate::Coordinate;
+use crate::error::StoreError;
+use crate::event::{Event, EventHeader, StoredEvent};
+use crate::format::decode_frame;
+use crate::fs::{FsLock, StoreFile};
+use crate::id::{CorrelationId, EventId};
+use crate::index::{Index, IndexEntry};
+use crate::kind::EventKind;
+use crate::receipt::AppendReceipt;
+use crate::recovery::{self, segment_path, Access, OpenReport};
+use crate::region::Region;
+use crate::writer::{Command, PreparedItem, Writer};
+
+/// State shared by readers and the writer thread.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) cfg: StoreConfig,
+    pub(crate) index: RwLock<Index>,
+    pub(crate) files: RwLock<BTreeMap<u64, Arc<dyn StoreFile>>>,
+    failed: AtomicBool,
+    /// One past the last global sequence written to the OS.
+    written: AtomicU64,
+    /// One past the last global sequence known durable.
+    durable: AtomicU64,
+    report: Mutex<OpenReport>,
+}
+
+impl Shared {
+    pub(crate) fn mark_failed(&self, _cause: &str) {
+        self.failed.store(true, Ordering::Release);
+    }
+    pub(crate) fn mark_written(&self, next: u64) {
+        self.written.fetch_max(next, Ordering::AcqRel);
+    }
+    pub(crate) fn mark_durable(&self, next: u64) {
+        self.durable.fetch_max(next, Ordering::AcqRel);
+    }
+}
+
+/// The read side of a store, shared by [`Store`] and [`ReadOnlyStore`]
+/// (both dereference to it). Reads run on the caller's thread and never
+/// wait for a write or sync in progress.
+#[derive(Debug)]
+pub struct StoreReader {
+    shared: Arc<Shared>,
+}
+
+impl StoreReader {
+    /// The event with this id, payload decoded as JSON.
+    pub fn get(&self, id: EventId) -> Result<StoredEvent<serde_json::Value>, StoreError> {
+        self.get_as(id)
+    }
+
+    /// The event with this id, payload decoded into `T`.
+    pub fn get_as<T: DeserializeOwned>(&self, id: EventId) -> Result<StoredEvent<T>, StoreError> {
+        let raw = self.read_raw(id)?;
+        let payload = rmp_serde::from_slice(&raw.event.payload).map_err(|e| {
+            StoreError::Deserialization {
+                event_id: id,
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(StoredEvent {
+            event: Event {
+                header: raw.event.header,
+                payload,
+            },
+            coordinate: raw.coordinate,
+        })
+    }
+
+    /// The event with this id and its payload exactly as stored (MessagePack bytes).
+    pub fn read_raw(&self, id: EventId) -> Result<StoredEvent<Vec<u8>>, StoreError> {
+        let entry = self
+            .shared
+            .index
+            .read()
+            .get(id)
+            .cloned()
+            .ok_or(StoreError::NotFound { event_id: id })?;
+        self.read_entry(&entry)
+    }
+
+    /// Reads and checks the frame an index entry points at.
+    pub(crate) fn read_entry(&self, entry: &IndexEntry) -> Result<StoredEvent<Vec<u8>>, StoreError> {
+        let loc = entry.location;
+        let path = segment_path(&self.shared.cfg.dir, loc.segment);
+        let file = self
+            .shared
+            .files
+            .read()
+            .get(&loc.segment)
+            .cloned()
+            .ok_or_else(|| StoreError::CorruptFrame {
+                segment: path.clone(),
+                offset: loc.offset,
+                reason: "segment file is not open".into(),
+            })?;
+        let mut buf = vec![0u8; loc.len as usize];
+        file.read_exact_at(&mut buf, loc.offset)
+            .map_err(|e| StoreError::io("read frame", &path, e))?;
+        let bad = |reason: String| StoreError::CorruptFrame {
+            segment: path.clone(),
+            offset: loc.offset,
+            reason,
+        };
+        let (f, used) = decode_frame(&buf).map_err(|e| bad(e.to_string()))?;
+        if used != buf.len() || f.event_id != entry.event_id {
+            return Err(bad(format!("frame does not hold event {}", entry.event_id)));
+        }
+        let header = EventHeader {
+            event_id: f.event_id,
+            global_sequence: f.global_sequence,
+            entity_sequence: f.entity_sequence,
+            kind: f.kind,
+            wall_ms: f.wall_ms,
+            hlc: f.hlc,
+            correlation_id: f.correlation_id,
+            causation_id: f.causation_id,
+            payload_version: f.payload_version,
+            prev_hash: f.prev_hash,
+            content_hash: crate::chain::content_hash(f.payload),
+            event_hash: f.event_hash,
+        };
+        Ok(StoredEvent {
+            event: Event {
+                header,
+                payload: f.payload.to_vec(),
+            },
+            coordinate: entry.coordinate.clone(),
+        })
+    }
+
+    /// Every committed event in `region`, in commit order.
+    pub fn query(&self, region: &Region) -> Vec<IndexEntry> {
+        self.shared.index.read().query(region, None, usize::MAX)
+    }
+
+    /// At most `limit` events in `region` whose global sequence is after `after`
+    /// (from the start when `None`), in commit order: a page of a scan.
+    pub fn query_entries_after(
+        &self,
+        region: &Region,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Vec<IndexEntry> {
+        self.shared.index.read().query(region, after, limit)
+    }
+
+    /// Every event of exactly this entity, in order.
+    pub fn by_entity(&self, entity: &str) -> Vec<IndexEntry> {
+        self.query(&Region::entity(entity))
+    }
+
+    /// Every event filed under exactly this scope, in commit order.
+    pub fn by_scope(&self, scope: &str) -> Vec<IndexEntry> {
+        self.query(&Region::scope(scope))
+    }
+
+    /// Every event of this kind, in commit order.
+    pub fn by_fact(&self, kind: EventKind) -> Vec<IndexEntry> {
+        self.query(&Region::all().with_kind(kind))
+    }
+
+    /// Events whose causation id is `parent`, in commit order.
+    pub fn caused_by(&self, parent: EventId) -> Vec<IndexEntry> {
+        self.shared.index.read().caused_by(parent)
+    }
+
+    /// Events carrying this correlation id, in commit order.
+    pub fn correlated(&self, id: CorrelationId) -> Vec<IndexEntry> {
+        self.shared.index.read().correlated(id)
+    }
+
+    /// The index entry of an event.
+    pub fn entry(&self, id: EventId) -> Option<IndexEntry> {
+        self.shared.index.read().get(id).cloned()
+    }
+
+    /// Number of committed events visible to readers.
+    pub fn len(&self) -> u64 {
+        self.shared.index.read().len() as u64
+    }
+
+    /// True if no event is committed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Names of every entity with at least one event (unordered).
+    pub fn entities(&self) -> Vec<String> {
+        self.shared
+            .index
+            .read()
+            .entity_names()
+            .map(|n| n.to_string())
+            .collect()
+    }
+
+    /// What opening the store found (segments, events, a recovered torn tail).
+    pub fn open_report(&self) -> OpenReport {
+        self.shared.report.lock().clone()
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.cfg.dir
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+fn build_shared(cfg: StoreConfig, rec: &mut recovery::Recovered) -> Arc<Shared> {
+    let index = std::mem::take(&mut rec.index);
+    let next = index.next_global_sequence();
+    Arc::new(Shared {
+        cfg,
+        index: RwLock::new(index),
+        files: RwLock::new(std::mem::take(&mut rec.files)),
+        failed: AtomicBool::new(false),
+        written: AtomicU64::new(next),
+        durable: AtomicU64::new(next),
+        report: Mutex::new(rec.report.clone()),
+    })
+}
+
+/// An open store: the one writer of its data directory, and a reader.
+///
+/// `Store` is `Send + Sync`; share it in an `Arc`. Read methods come from
+/// [`StoreReader`].
+///
+/// ```
+/// use batpak::prelude::*;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(StoreConfig::new(dir.path()))?;
+/// let coord = Coordinate::new("entity:a", "scope:1")?;
+/// const NOTED: EventKind = EventKind::custom(0xE, 0x22);
+/// let receipt = store.append(&coord, NOTED, &serde_json::json!({"n": 1}))?;
+/// assert!(receipt.durable);
+/// let ev = store.get(receipt.event_id)?;
+/// assert_eq!(ev.event.payload["n"], 1);
+/// assert_eq!(store.query(&Region::entity("entity:a")).len(), 1);
+/// store.close()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Store {
+    reader: StoreReader,
+    tx: flume::Sender<Command>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    _lock: Box<dyn FsLock>,
+}
+
+impl Deref for Store {
+    type Target = StoreReader;
+    fn deref(&self) -> &StoreReader {
+        &self.reader
+    }
+}
+
+/// Name of the lock file in a data directory.
+pub const LOCK_FILE: &str = "LOCK";
+
+impl Store {
+    /// Opens (creating if needed) the store in `cfg.dir()` as its exclusive writer.
+    ///
+    /// Fails with [`StoreError::StoreLocked`] if another writer has it open.
+    pub fn open(cfg: StoreConfig) -> Result<Self, StoreError> {
+        cfg.validate()?;
+        cfg.fs
+            .create_dir_all(&cfg.dir)
+            .map_err(|e| StoreError::io("create data directory", &cfg.dir, e))?;
+        let lock_path = cfg.dir.join(LOCK_FILE);
+        let lock = cfg
+            .fs
+            .try_lock_exclusive(&lock_path)
+            .map_err(|e| StoreError::io("lock", &lock_path, e))?
+            .ok_or_else(|| StoreError::StoreLocked {
+                path: cfg.dir.clone(),
+            })?;
+        let mut rec = recovery::recover(&cfg, Access::Writer)?;
+        let tail = rec.tail.take();
+        let shared = build_shared(cfg.clone(), &mut rec);
+        let (tx, rx) = flume::bounded(cfg.writer_queue);
+        let writer = Writer::new(shared.clone(), rx, tail)?;
+        let thread = std::thread::Builder::new()
+            .name("batpak-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| StoreError::io("spawn writer thread", &cfg.dir, e))?;
+        Ok(Self {
+            reader: StoreReader { shared },
+            tx,
+            thread: Mutex::new(Some(thread)),
+            _lock: lock,
+        })
+    }
+
+    /// Opens a store for reading only; see [`ReadOnlyStore`].
+    pub fn open_read_only(cfg: StoreConfig) -> Result<ReadOnlyStore, StoreError> {
+        ReadOnlyStore::open(cfg)
+    }
+
+    /// Appends one event to `coordinate`'s entity and returns its receipt.
+    ///
+    /// The payload is any `Serialize` value, stored as MessagePack. Under the
+    /// default [`crate::SyncMode`] the receipt is returned only once the event is durable.
+    pub fn append<P: Serialize + ?Sized>(
+        &self,
+        coordinate: &Coordinate,
+        kind: EventKind,
+        payload: &P,
+    ) -> Result<AppendReceipt, StoreError> {
+        let item = self.prepare(coordinate, kind, payload)?;
+        let mut receipts = self.submit_items(vec![item])?;
+        receipts.pop().ok_or(StoreError::WriterCrashed)
+    }
+
+    fn prepare<P: Serialize + ?Sized>(
+        &self,
+        coordinate: &Coordinate,
+        kind: EventKind,
+        payload: &P,
+    ) -> Result<PreparedItem, StoreError> {
+        if kind.is_reserved() {
+            return Err(StoreError::InvalidKind {
+                kind: kind.as_u16(),
+                reason: "categories 0x0 and 0xD are reserved for the store",
+            });
+        }
+        let bytes = encode_payload(payload)?;
+        let limit = self.shared().cfg.max_payload_bytes;
+        if bytes.len() > limit {
+            return Err(StoreError::PayloadTooLarge {
+                size: bytes.len(),
+                limit,
+            });
+        }
+        Ok(PreparedItem {
+            coordinate: coordinate.clone(),
+            kind,
+            payload: bytes,
+            payload_version: 1,
+            correlation_id: None,
+            causation_id: None,
+        })
+    }
+
+    fn submit_items(&self, items: Vec<PreparedItem>) -> Result<Vec<AppendReceipt>, StoreError> {
+        let (reply, rx) = flume::bounded(1);
+        self.tx
+            .send(Command::Append { items, reply })
+            .map_err(|_| StoreError::Closed)?;
+        rx.recv().map_err(|_| StoreError::WriterCrashed)?
+    }
+
+    /// Makes every acknowledged append durable (useful under the non-durable sync modes).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let (reply, rx) = flume::bounded(1);
+        self.tx
+            .send(Command::Sync(reply))
+            .map_err(|_| StoreError::Closed)?;
+        rx.recv().map_err(|_| StoreError::WriterCrashed)?
+    }
+
+    /// Syncs, seals the active segment (so the next open reads its footer),
+    /// stops the writer and releases the lock.
+    pub fn close(self) -> Result<(), StoreError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&self) -> Result<(), StoreError> {
+        let Some(handle) = self.thread.lock().take() else {
+            return Ok(());
+        };
+        let (reply, rx) = flume::bounded(1);
+        let sent = self.tx.send(Command::Shutdown(reply)).is_ok();
+        let result = if sent {
+            rx.recv().unwrap_or(Err(StoreError::WriterCrashed))
+        } else {
+            Err(StoreError::WriterCrashed)
+        };
+        if handle.join().is_err() {
+            return Err(StoreError::WriterCrashed);
+        }
+        result
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!(error = %e, "closing store on drop failed");
+        }
+    }
+}
+
+/// Encodes a payload as MessagePack with named struct fields.
+pub(crate) fn encode_payload<P: Serialize + ?Sized>(payload: &P) -> Result<Vec<u8>, StoreError> {
+    rmp_serde::to_vec_named(payload).map_err(|e| StoreError::Serialization {
+        reason: e.to_string(),
+    })
+}
+
+/// A store opened for reading only: no lock, no writer, no write methods.
+///
+/// It can open beside a live writer in another process and sees the
+/// committed prefix as of its open; [`ReadOnlyStore::refresh`] catches up.
+/// It never changes a file: an incomplete tail is ignored (and reported),
+/// whatever the tail policy.
+#[derive(Debug)]
+pub struct ReadOnlyStore {
+    reader: StoreReader,
+}
+
+impl Deref for ReadOnlyStore {
+    type Target = StoreReader;
+    fn deref(&self) -> &StoreReader {
+        &self.reader
+    }
+}
+
+impl ReadOnlyStore {
+    /// Opens `cfg.dir()` for reading; the directory must exist.
+    pub fn open(mut cfg: StoreConfig) -> Result<Self, StoreError> {
+        cfg.validate()?;
+        cfg.tail_policy = crate::config::TailPolicy::RecoverTornTail;
+        let exists = cfg
+            .fs
+            .exists(&cfg.dir)
+            .map_err(|e| StoreError::io("stat data directory", &cfg.dir, e))?;
+        if !exists {
+            return Err(StoreError::io(
+                "open data directory",
+                &cfg.dir,
+                std::io::ErrorKind::NotFound.into(),
+            ));
+        }
+        let mut rec = recovery::recover(&cfg, Access::ReadOnly)?;
+        let shared = build_shared(cfg, &mut rec);
+        Ok(Self {
+            reader: StoreReader { shared },
+        })
+    }
+
+    /// Re-reads the directory to see events committed since open (or the last refresh).
+    pub fn refresh(&self) -> Result<(), StoreError> {
+        let shared = self.reader.shared();
+        let mut rec = recovery::recover(&shared.cfg, Access::ReadOnly)?;
+        *shared.files.write() = std::mem::take(&mut rec.files);
+        *shared.index.write() = std::mem::take(&mut rec.index);
+        *shared.report.lock() = rec.report;
+        Ok(())
+    }
+}

@@ -1,0 +1,217 @@
+//! Cold-start recovery: torn tails are cut to the last whole frame, damage
+//! before the tail fails closed naming segment and offset.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use batpak::prelude::*;
+
+const K: EventKind = EventKind::custom(0xE, 1);
+
+/// Copies the segment files of a live store: what a crash at this instant leaves on disk.
+fn crash_image(src: &Path) -> tempfile::TempDir {
+    let dst = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if name.to_string_lossy().ends_with(".seg") {
+            std::fs::copy(e.path(), dst.path().join(name)).unwrap();
+        }
+    }
+    dst
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Frame start offsets of an unsealed segment, parsed from the documented layout.
+fn frame_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut p = batpak::format_constants::SEGMENT_HEADER_LEN;
+    while p + 8 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
+        starts.push(p);
+        p += 8 + len;
+    }
+    assert_eq!(p, bytes.len());
+    starts
+}
+
+/// A live store with `n` events in one unsealed segment, and a crash image of it.
+fn live_image(n: u64) -> (tempfile::TempDir, Vec<AppendReceipt>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let receipts: Vec<AppendReceipt> = (0..n)
+        .map(|i| store.append(&Coordinate::new(format!("e{}", i % 3), "s").unwrap(), K, &i).unwrap())
+        .collect();
+    let image = crash_image(dir.path());
+    store.close().unwrap();
+    (image, receipts)
+}
+
+#[test]
+fn truncation_at_every_offset_of_the_last_frames_recovers_whole_frames() {
+    let (image, receipts) = live_image(8);
+    let seg = segments(image.path()).pop().unwrap();
+    let bytes = std::fs::read(&seg).unwrap();
+    let starts = frame_starts(&bytes);
+    assert_eq!(starts.len(), 8);
+    for cut in starts[5]..=bytes.len() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(seg.file_name().unwrap());
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let whole = starts.iter().filter(|&&s| s < cut).count() - usize::from(cut < bytes.len() && !starts.contains(&cut));
+        let expected = if cut == bytes.len() { 8 } else { starts.iter().take_while(|&&s| s < cut).count() - usize::from(!starts.contains(&cut)) };
+        assert_eq!(whole, expected);
+        let store = Store::open(StoreConfig::new(d.path())).unwrap();
+        assert_eq!(store.len() as usize, expected, "cut at {cut}");
+        let report = store.open_report();
+        if starts.contains(&cut) || cut == bytes.len() {
+            assert!(report.torn_tail.is_none(), "cut {cut} on a boundary is clean");
+        } else {
+            let torn = report.torn_tail.expect("torn tail reported");
+            assert_eq!(torn.offset as usize, starts[expected]);
+            assert_eq!(torn.dropped_bytes as usize, cut - starts[expected]);
+        }
+        for r in &receipts[..expected] {
+            assert_eq!(store.get(r.event_id).unwrap().event.header.event_hash, r.event_hash);
+        }
+        // The file was cut back and the store keeps appending with a linked chain.
+        let next = store.append(&Coordinate::new("e0", "s").unwrap(), K, &99).unwrap();
+        assert_eq!(next.global_sequence as usize, expected);
+        store.close().unwrap();
+        let store = Store::open(StoreConfig::new(d.path())).unwrap();
+        assert_eq!(store.len() as usize, expected + 1);
+        assert!(store.open_report().torn_tail.is_none());
+    }
+}
+
+#[test]
+fn fail_closed_policy_refuses_a_torn_tail() {
+    let (image, _) = live_image(3);
+    let seg = segments(image.path()).pop().unwrap();
+    let bytes = std::fs::read(&seg).unwrap();
+    std::fs::write(&seg, &bytes[..bytes.len() - 5]).unwrap();
+    let err = Store::open(StoreConfig::new(image.path()).with_tail_policy(TailPolicy::FailClosed)).unwrap_err();
+    match &err {
+        StoreError::TornTail { segment, offset, dropped_bytes } => {
+            assert_eq!(segment, &seg);
+            assert_eq!(*offset as usize, frame_starts(&bytes)[2]);
+            assert_eq!(*dropped_bytes as usize, bytes.len() - 5 - frame_starts(&bytes)[2]);
+        }
+        other => panic!("expected TornTail, got {other:?}"),
+    }
+    assert_eq!(err.handling_class(), HandlingClass::FailClosedOperational);
+    assert_eq!(std::fs::metadata(&seg).unwrap().len() as usize, bytes.len() - 5, "nothing was cut");
+}
+
+#[test]
+fn a_flipped_byte_in_an_earlier_frame_fails_closed_with_segment_and_offset() {
+    let (image, _) = live_image(6);
+    let seg = segments(image.path()).pop().unwrap();
+    let bytes = std::fs::read(&seg).unwrap();
+    let starts = frame_starts(&bytes);
+    for (frame, delta) in [(1usize, 20usize), (2, 60), (4, 9), (3, 2)] {
+        let mut bad = bytes.clone();
+        bad[starts[frame] + delta] ^= 0x55;
+        std::fs::write(&seg, &bad).unwrap();
+        let err = Store::open(StoreConfig::new(image.path())).unwrap_err();
+        match &err {
+            StoreError::CorruptSegment { segment, offset, .. } => {
+                assert_eq!(segment, &seg);
+                assert_eq!(*offset as usize, starts[frame], "frame {frame} byte {delta}: {err}");
+            }
+            other => panic!("frame {frame} byte {delta}: expected CorruptSegment, got {other:?}"),
+        }
+        assert!(err.to_string().contains(&seg.display().to_string()));
+        assert_eq!(std::fs::read(&seg).unwrap(), bad, "a failed open changes nothing");
+    }
+}
+
+#[test]
+fn a_damaged_sealed_segment_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || StoreConfig::new(dir.path()).with_segment_max_bytes(4096);
+    let store = Store::open(cfg()).unwrap();
+    for i in 0..100u32 {
+        store.append(&Coordinate::new("e", "s").unwrap(), K, &i).unwrap();
+    }
+    store.close().unwrap();
+    let segs = segments(dir.path());
+    assert!(segs.len() >= 3);
+    let first = &segs[0];
+    let good = std::fs::read(first).unwrap();
+    // Damage inside the footer.
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 30] ^= 1;
+    std::fs::write(first, &bad).unwrap();
+    let err = Store::open(cfg()).unwrap_err();
+    assert!(matches!(&err, StoreError::CorruptSegment { segment, .. } if segment == first), "{err}");
+    // A sealed segment cut short loses its footer: also refused, never silently skipped.
+    std::fs::write(first, &good[..good.len() - 1]).unwrap();
+    let err = Store::open(cfg()).unwrap_err();
+    assert!(matches!(&err, StoreError::CorruptSegment { segment, .. } if segment == first), "{err}");
+    // A missing middle segment breaks the global sequence.
+    std::fs::write(first, &good).unwrap();
+    std::fs::remove_file(&segs[1]).unwrap();
+    let err = Store::open(cfg()).unwrap_err();
+    assert!(matches!(&err, StoreError::CorruptSegment { .. }), "{err}");
+}
+
+#[test]
+fn a_zero_filled_tail_is_a_torn_tail() {
+    let (image, _) = live_image(4);
+    let seg = segments(image.path()).pop().unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let clean_len = bytes.len();
+    // Zero-filled tail, as a file system may leave after a crash.
+    bytes.extend_from_slice(&[0u8; 300]);
+    std::fs::write(&seg, &bytes).unwrap();
+    let store = Store::open(StoreConfig::new(image.path())).unwrap();
+    assert_eq!(store.len(), 4);
+    let torn = store.open_report().torn_tail.unwrap();
+    assert_eq!((torn.offset as usize, torn.dropped_bytes), (clean_len, 300));
+    store.close().unwrap();
+}
+
+#[test]
+fn an_unborn_segment_after_a_sealed_one_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    for i in 0..4u8 {
+        store.append(&Coordinate::new("e", "s").unwrap(), K, &i).unwrap();
+    }
+    store.close().unwrap();
+    // A crash while the next segment was being created leaves a file shorter than its header.
+    let next = dir.path().join("00000000000000000002.seg");
+    std::fs::write(&next, b"BATPAK").unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    assert_eq!(store.len(), 4);
+    assert!(!next.exists(), "the unborn segment was removed");
+    let r = store.append(&Coordinate::new("e", "s").unwrap(), K, &9u8).unwrap();
+    assert_eq!(r.entity_sequence, 4);
+    store.close().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    assert_eq!(store.len(), 5);
+    assert!(store.open_report().torn_tail.is_none());
+}
+
+#[test]
+fn read_only_ignores_a_torn_tail_without_touching_the_file() {
+    let (image, _) = live_image(3);
+    let seg = segments(image.path()).pop().unwrap();
+    let bytes = std::fs::read(&seg).unwrap();
+    std::fs::write(&seg, &bytes[..bytes.len() - 3]).unwrap();
+    let ro = Store::open_read_only(StoreConfig::new(image.path()).with_tail_policy(TailPolicy::FailClosed)).unwrap();
+    assert_eq!(ro.len(), 2);
+    assert!(ro.open_report().torn_tail.is_some());
+    assert_eq!(std::fs::metadata(&seg).unwrap().len() as usize, bytes.len() - 3);
+}
