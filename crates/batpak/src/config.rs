@@ -5,6 +5,19 @@ use std::sync::Arc;
 
 use crate::error::StoreError;
 use crate::fs::{RealFs, StoreFs};
+use crate::sign::{ReceiptSigner, SigningPolicy};
+
+/// Whether opening the store recomputes every hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ChainVerification {
+    /// Trust frame and footer CRCs at open (fast); call `verify_chain` when you need more.
+    #[default]
+    Crc,
+    /// Recompute every `content_hash` and `event_hash` and check every link at open;
+    /// refuse to open with [`StoreError::ChainVerificationFailed`] on any problem.
+    Recompute,
+}
 
 /// When the writer makes appends durable, and so what a crash may lose.
 ///
@@ -58,6 +71,10 @@ pub struct StoreConfig {
     pub(crate) tail_policy: TailPolicy,
     pub(crate) writer_queue: usize,
     pub(crate) max_group: usize,
+    pub(crate) signer: Option<Arc<dyn ReceiptSigner>>,
+    pub(crate) signing_policy: SigningPolicy,
+    pub(crate) signing_downgrade_allowed: bool,
+    pub(crate) chain_verification: ChainVerification,
 }
 
 impl StoreConfig {
@@ -77,6 +94,10 @@ impl StoreConfig {
             tail_policy: TailPolicy::default(),
             writer_queue: 4096,
             max_group: 1024,
+            signer: None,
+            signing_policy: SigningPolicy::default(),
+            signing_downgrade_allowed: false,
+            chain_verification: ChainVerification::default(),
         }
     }
 
@@ -121,6 +142,36 @@ impl StoreConfig {
         self
     }
 
+    /// Signs every receipt with this ed25519 key.
+    pub fn with_signing_key(self, key: ed25519_dalek::SigningKey) -> Self {
+        self.with_signer(Arc::new(key))
+    }
+
+    /// Signs every receipt with this signer (for keys held outside the process).
+    pub fn with_signer(mut self, signer: Arc<dyn ReceiptSigner>) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// Whether a signing key is required to open.
+    pub fn with_signing_policy(mut self, policy: SigningPolicy) -> Self {
+        self.signing_policy = policy;
+        self
+    }
+
+    /// Risky: when the signer fails, issue an unsigned receipt instead of failing the append.
+    /// Refused together with [`SigningPolicy::Required`].
+    pub fn with_signing_downgrade_allowed(mut self, allowed: bool) -> Self {
+        self.signing_downgrade_allowed = allowed;
+        self
+    }
+
+    /// Whether opening recomputes every hash.
+    pub fn with_chain_verification(mut self, mode: ChainVerification) -> Self {
+        self.chain_verification = mode;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), StoreError> {
         let bad = |reason: &str| {
             Err(StoreError::Configuration {
@@ -135,6 +186,14 @@ impl StoreConfig {
         }
         if self.writer_queue == 0 {
             return bad("writer_queue must be at least 1");
+        }
+        if self.signing_policy == SigningPolicy::Required {
+            if self.signer.is_none() {
+                return bad("SigningPolicy::Required needs a signing key");
+            }
+            if self.signing_downgrade_allowed {
+                return bad("signing downgrade cannot be allowed under SigningPolicy::Required");
+            }
         }
         if let SyncMode::IntervalMs(0) = self.sync_mode {
             return bad("SyncMode::IntervalMs needs a positive interval");

@@ -180,6 +180,22 @@ pub enum StoreError {
         /// The first failure.
         cause: String,
     },
+    /// The configured signer failed and signing downgrade is not allowed; nothing was written.
+    #[error("receipt signing failed, append refused: {reason}")]
+    SigningFailed {
+        /// The signer's message.
+        reason: String,
+    },
+    /// `ChainVerification::Recompute` found problems at open.
+    #[error("chain verification failed at open: {mismatches} hash mismatches, {dangling} dangling links (first: {first:?})")]
+    ChainVerificationFailed {
+        /// Events whose recomputed hashes differ from the stored ones.
+        mismatches: usize,
+        /// Events whose `prev_hash` does not name their predecessor.
+        dangling: usize,
+        /// The first event with a problem.
+        first: Option<EventId>,
+    },
     /// The store was closed.
     #[error("store is closed")]
     Closed,
@@ -201,6 +217,8 @@ impl StoreError {
             | Self::PayloadTooLarge { .. }
             | Self::Configuration { .. }
             | Self::Closed => HandlingClass::Domain,
+            Self::SigningFailed { .. } => HandlingClass::RetryableOperational,
+            Self::ChainVerificationFailed { .. } => HandlingClass::FailClosedOperational,
             Self::StoreLocked { .. } => HandlingClass::RetryableOperational,
             Self::Io { .. }
             | Self::CorruptSegment { .. }

@@ -161,6 +161,13 @@ impl Index {
         self.by_id.get(&id).map(|&p| &self.entries[p])
     }
 
+    /// The event of `entity` at `entity_sequence`.
+    pub(crate) fn entity_event_at(&self, entity: &str, entity_sequence: u64) -> Option<&IndexEntry> {
+        let st = self.entities.get(entity)?;
+        let pos = *st.positions.get(usize::try_from(entity_sequence).ok()?)?;
+        Some(&self.entries[pos])
+    }
+
     pub(crate) fn entries(&self) -> &[IndexEntry] {
         &self.entries
     }

@@ -40,10 +40,12 @@ mod receipt;
 mod recovery;
 mod region;
 mod segment;
+pub mod sign;
 mod store;
+mod verify;
 mod writer;
 
-pub use config::{StoreConfig, SyncMode, TailPolicy};
+pub use config::{ChainVerification, StoreConfig, SyncMode, TailPolicy};
 pub use coordinate::Coordinate;
 pub use error::{CoordinateProblem, HandlingClass, Result, StoreError};
 pub use event::{Event, EventHeader, StoredEvent};
@@ -53,7 +55,11 @@ pub use kind::EventKind;
 pub use receipt::AppendReceipt;
 pub use recovery::{OpenReport, TornTail};
 pub use region::{EntityMatch, KindFilter, Region};
+pub use sign::{ReceiptSigner, ReceiptVerificationError, SigningPolicy};
 pub use store::{ReadOnlyStore, Store, StoreReader, LOCK_FILE};
+pub use verify::{
+    AncestorWalk, AncestryBoundary, ChainVerificationReport, ReceiptVerification, VerifyProgress,
+};
 
 /// Format constants a third party needs to read segment files.
 pub mod format_constants {
@@ -66,8 +72,9 @@ pub mod format_constants {
 /// The names most programs need: `use batpak::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AppendReceipt, Coordinate, CorrelationId, Event, EventHeader, EventId, EventKind,
-        HandlingClass, HlcPoint, IndexEntry, OpenReport, ReadOnlyStore, Region, Store,
+        AncestorWalk, AncestryBoundary, AppendReceipt, ChainVerification, ChainVerificationReport,
+        Coordinate, CorrelationId, Event, EventHeader, EventId, EventKind, HandlingClass, HlcPoint,
+        IndexEntry, OpenReport, ReadOnlyStore, ReceiptVerification, Region, SigningPolicy, Store,
         StoreConfig, StoreError, StoredEvent, SyncMode, TailPolicy,
     };
 }

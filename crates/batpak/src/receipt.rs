@@ -26,6 +26,20 @@ pub struct AppendReceipt {
     pub hlc: HlcPoint,
     /// True if the event was durable when the receipt was issued.
     pub durable: bool,
+    /// The signer's ed25519 public key, when the receipt is signed.
+    pub key_id: Option<[u8; 32]>,
+    /// ed25519 signature over [`crate::sign::receipt_cover`], when signed.
+    #[serde(with = "opt_sig")]
+    pub signature: Option<[u8; 64]>,
+}
+
+mod opt_sig {
+    pub(super) fn serialize<S: serde::Serializer>(v: &Option<[u8; 64]>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(sig) => s.serialize_some(&sig[..]),
+            None => s.serialize_none(),
+        }
+    }
 }
 
 impl AppendReceipt {

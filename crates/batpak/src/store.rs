@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::config::StoreConfig;
+use crate::config::{ChainVerification, StoreConfig};
 use crate::coordinate::Coordinate;
 use crate::error::StoreError;
 use crate::event::{Event, EventHeader, StoredEvent};
@@ -298,6 +298,11 @@ impl Store {
         let mut rec = recovery::recover(&cfg, Access::Writer)?;
         let tail = rec.tail.take();
         let shared = build_shared(cfg.clone(), &mut rec);
+        if cfg.chain_verification == ChainVerification::Recompute {
+            crate::verify::verify_at_open(&StoreReader {
+                shared: shared.clone(),
+            })?;
+        }
         let (tx, rx) = flume::bounded(cfg.writer_queue);
         let writer = Writer::new(shared.clone(), rx, tail)?;
         let thread = std::thread::Builder::new()
@@ -453,10 +458,13 @@ impl ReadOnlyStore {
             ));
         }
         let mut rec = recovery::recover(&cfg, Access::ReadOnly)?;
+        let verify = cfg.chain_verification == ChainVerification::Recompute;
         let shared = build_shared(cfg, &mut rec);
-        Ok(Self {
-            reader: StoreReader { shared },
-        })
+        let reader = StoreReader { shared };
+        if verify {
+            crate::verify::verify_at_open(&reader)?;
+        }
+        Ok(Self { reader })
     }
 
     /// Re-reads the directory to see events committed since open (or the last refresh).

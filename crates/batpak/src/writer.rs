@@ -27,6 +27,7 @@ use crate::kind::EventKind;
 use crate::receipt::AppendReceipt;
 use crate::recovery::{segment_path, Tail};
 use crate::segment::{ActiveSegment, FooterBuilder, FooterItem};
+use crate::sign::SigningState;
 use crate::store::Shared;
 
 /// One event to append, validated and encoded by the caller.
@@ -81,6 +82,7 @@ pub(crate) struct Writer {
     /// Written but not yet synced (for the non-durable sync modes).
     dirty_since: Option<Instant>,
     failed: Option<String>,
+    signing: SigningState,
 }
 
 impl Writer {
@@ -94,6 +96,10 @@ impl Writer {
             let idx = shared.index.read();
             (idx.next_global_sequence(), idx.last_hlc)
         };
+        let signing = SigningState {
+            signer: shared.cfg.signer.clone(),
+            downgrade_allowed: shared.cfg.signing_downgrade_allowed,
+        };
         let mut w = Self {
             shared,
             rx,
@@ -104,6 +110,7 @@ impl Writer {
             hlc,
             dirty_since: None,
             failed: None,
+            signing,
         };
         if let Some(t) = tail {
             let path = segment_path(&w.shared.cfg.dir, t.id);
@@ -311,7 +318,7 @@ impl Writer {
             encode_frame(&mut frames, &fields);
             let len = frames.len() - start;
             local.insert(ent, (es + 1, event_hash));
-            receipts.push(AppendReceipt {
+            let mut receipt = AppendReceipt {
                 event_id: header.event_id,
                 global_sequence: header.global_sequence,
                 entity_sequence: es,
@@ -320,7 +327,13 @@ impl Writer {
                 prev_hash: prev,
                 hlc,
                 durable: false,
-            });
+                key_id: None,
+                signature: None,
+            };
+            self.signing
+                .sign(&mut receipt)
+                .map_err(|reason| StoreError::SigningFailed { reason })?;
+            receipts.push(receipt);
             staged.push(Staged {
                 entry: IndexEntry {
                     event_id: header.event_id,

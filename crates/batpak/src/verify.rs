@@ -1,0 +1,327 @@
+//! Verification: recompute hashes from the bytes on disk, check links,
+//! check receipts, walk ancestry.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::chain;
+use crate::error::StoreError;
+use crate::event::StoredEvent;
+use crate::id::EventId;
+use crate::index::IndexEntry;
+use crate::receipt::AppendReceipt;
+use crate::sign::{receipt_cover, SigningState};
+use crate::store::StoreReader;
+
+/// The result of [`StoreReader::verify_chain`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChainVerificationReport {
+    /// Events whose frames were read and rehashed.
+    pub events_checked: u64,
+    /// Events whose recomputed `content_hash`/`event_hash` differ from the stored
+    /// ones, or whose frame could not be read or decoded.
+    pub mismatches: Vec<EventId>,
+    /// Events whose `prev_hash` is not their entity predecessor's `event_hash`
+    /// (or not zeros at genesis).
+    pub dangling: Vec<EventId>,
+}
+
+impl ChainVerificationReport {
+    /// True when nothing was found wrong.
+    pub fn is_intact(&self) -> bool {
+        self.mismatches.is_empty() && self.dangling.is_empty()
+    }
+}
+
+/// Progress of a long verification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifyProgress {
+    /// Events checked so far.
+    pub checked: u64,
+    /// Events that will be checked in total.
+    pub total: u64,
+}
+
+/// What [`StoreReader::verify_append_receipt`] concluded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReceiptVerification {
+    /// The receipt matches the stored event and its signature verifies.
+    ValidSigned {
+        /// The signer's public key.
+        key_id: [u8; 32],
+    },
+    /// The receipt matches the stored event but carries no signature.
+    ValidUnsigned,
+    /// The receipt matches the stored event but its signature does not verify
+    /// (or was made by a key other than the store's).
+    SignatureInvalid,
+    /// The stored event differs from the receipt, or its bytes no longer hash to it.
+    Mismatch {
+        /// The first field that differs.
+        field: &'static str,
+    },
+    /// No committed event has the receipt's id.
+    NotFound,
+}
+
+impl ReceiptVerification {
+    /// The receipt describes an event the store holds, byte for byte.
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Self::ValidSigned { .. } | Self::ValidUnsigned)
+    }
+
+    /// The receipt carries a signature that verifies. Ask this separately from
+    /// [`Self::is_valid`] when you need cryptographic proof.
+    pub fn is_signed(&self) -> bool {
+        matches!(self, Self::ValidSigned { .. })
+    }
+}
+
+/// Why an ancestry walk stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AncestryBoundary {
+    /// The walk reached the entity's first event.
+    ReachedGenesis,
+    /// The walk collected `limit` events.
+    LimitReached,
+    /// The parent of `child` is not in the store (or does not hash to `child.prev_hash`).
+    MissingParent {
+        /// The last event collected.
+        child: EventId,
+    },
+    /// Reading `event_id` failed.
+    ReadFailure {
+        /// The event that could not be read.
+        event_id: EventId,
+    },
+    /// The walk came back to `event_id`.
+    Cycle {
+        /// The event seen twice.
+        event_id: EventId,
+    },
+}
+
+/// An ancestry walk: the events found, newest first, and why it stopped.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct AncestorWalk {
+    /// The starting event and its ancestors, newest first.
+    pub ancestors: Vec<StoredEvent<serde_json::Value>>,
+    /// Why the walk stopped.
+    pub boundary: AncestryBoundary,
+}
+
+impl AncestorWalk {
+    /// True if the walk reached the entity's first event.
+    pub fn reached_genesis(&self) -> bool {
+        self.boundary == AncestryBoundary::ReachedGenesis
+    }
+
+    /// The last event collected when the walk stopped before genesis.
+    pub fn truncated_at(&self) -> Option<EventId> {
+        if self.reached_genesis() {
+            None
+        } else {
+            self.ancestors.last().map(StoredEvent::event_id)
+        }
+    }
+}
+
+const CHUNK: usize = 4096;
+
+impl StoreReader {
+    /// Recomputes `content_hash` and `event_hash` of every committed event
+    /// from the bytes on disk and checks every `prev_hash` link.
+    ///
+    /// Checks the prefix committed when it starts; appends may continue meanwhile.
+    pub fn verify_chain(&self) -> Result<ChainVerificationReport, StoreError> {
+        self.verify_chain_with_progress(|_| {})
+    }
+
+    /// [`Self::verify_chain`], calling `progress` after every few thousand events.
+    pub fn verify_chain_with_progress(
+        &self,
+        mut progress: impl FnMut(VerifyProgress),
+    ) -> Result<ChainVerificationReport, StoreError> {
+        let total = self.shared().index.read().len();
+        let mut report = ChainVerificationReport::default();
+        // entity -> event_hash as stored of its latest event checked so far
+        let mut tips: HashMap<std::sync::Arc<str>, [u8; 32], foldhash::fast::RandomState> =
+            HashMap::default();
+        let mut start = 0;
+        while start < total {
+            let end = (start + CHUNK).min(total);
+            let chunk: Vec<IndexEntry> = self.shared().index.read().entries()[start..end].to_vec();
+            for entry in &chunk {
+                self.check_event(entry, &mut tips, &mut report);
+            }
+            report.events_checked = end as u64;
+            progress(VerifyProgress {
+                checked: end as u64,
+                total: total as u64,
+            });
+            start = end;
+        }
+        Ok(report)
+    }
+
+    fn check_event(
+        &self,
+        entry: &IndexEntry,
+        tips: &mut HashMap<std::sync::Arc<str>, [u8; 32], foldhash::fast::RandomState>,
+        report: &mut ChainVerificationReport,
+    ) {
+        let ent = entry.coordinate.entity_arc().clone();
+        let raw = match self.read_entry(entry) {
+            Ok(raw) => raw,
+            Err(_) => {
+                report.mismatches.push(entry.event_id);
+                // The link of the next event cannot be judged against unreadable bytes.
+                tips.remove(&ent);
+                return;
+            }
+        };
+        let h = &raw.event.header;
+        let recomputed = chain::event_hash(h, &raw.coordinate);
+        let header_matches_index = h.global_sequence == entry.global_sequence
+            && h.entity_sequence == entry.entity_sequence
+            && h.kind == entry.kind
+            && raw.coordinate == entry.coordinate;
+        if recomputed != h.event_hash || !header_matches_index {
+            report.mismatches.push(entry.event_id);
+        }
+        let expected_prev = if h.entity_sequence == 0 {
+            Some(chain::GENESIS_HASH)
+        } else {
+            tips.get(&ent).copied()
+        };
+        if expected_prev != Some(h.prev_hash) {
+            report.dangling.push(entry.event_id);
+        }
+        tips.insert(ent, h.event_hash);
+    }
+
+    /// Checks a receipt against the stored event, recomputing its hashes from
+    /// the bytes on disk, and checks the receipt's signature.
+    ///
+    /// A signed receipt is checked against the store's configured key; on a
+    /// store without one, against the receipt's own `key_id` (compare that with
+    /// the key you trust).
+    pub fn verify_append_receipt(&self, receipt: &AppendReceipt) -> ReceiptVerification {
+        let Some(entry) = self.entry(receipt.event_id) else {
+            return ReceiptVerification::NotFound;
+        };
+        let raw = match self.read_entry(&entry) {
+            Ok(raw) => raw,
+            Err(_) => return ReceiptVerification::Mismatch { field: "frame" },
+        };
+        let h = &raw.event.header;
+        let checks: [(&'static str, bool); 6] = [
+            ("global_sequence", h.global_sequence == receipt.global_sequence),
+            ("entity_sequence", h.entity_sequence == receipt.entity_sequence),
+            ("content_hash", h.content_hash == receipt.content_hash),
+            ("event_hash", chain::event_hash(h, &raw.coordinate) == receipt.event_hash),
+            ("stored_event_hash", h.event_hash == receipt.event_hash),
+            ("prev_hash", h.prev_hash == receipt.prev_hash),
+        ];
+        if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
+            return ReceiptVerification::Mismatch { field };
+        }
+        let (Some(key_id), Some(sig)) = (receipt.key_id, receipt.signature) else {
+            return ReceiptVerification::ValidUnsigned;
+        };
+        let state = SigningState {
+            signer: self.shared().cfg.signer.clone(),
+            downgrade_allowed: false,
+        };
+        let key = match state.verifying_key() {
+            Some(k) if k.to_bytes() != key_id => return ReceiptVerification::SignatureInvalid,
+            Some(k) => k,
+            None => match ed25519_dalek::VerifyingKey::from_bytes(&key_id) {
+                Ok(k) => k,
+                Err(_) => return ReceiptVerification::SignatureInvalid,
+            },
+        };
+        let cover = receipt_cover(receipt, &key_id);
+        match ed25519_dalek::Verifier::verify(&key, &cover, &ed25519_dalek::Signature::from_bytes(&sig)) {
+            Ok(()) => ReceiptVerification::ValidSigned { key_id },
+            Err(_) => ReceiptVerification::SignatureInvalid,
+        }
+    }
+
+    /// The event and its entity ancestors, newest first, at most `limit` events.
+    pub fn walk_ancestors(
+        &self,
+        id: EventId,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent<serde_json::Value>>, StoreError> {
+        Ok(self.walk_ancestors_outcome(id, limit)?.ancestors)
+    }
+
+    /// Like [`Self::walk_ancestors`], also saying why the walk stopped.
+    /// Fails only if the starting event is absent or unreadable.
+    pub fn walk_ancestors_outcome(&self, id: EventId, limit: usize) -> Result<AncestorWalk, StoreError> {
+        let mut ancestors = Vec::new();
+        let mut seen = HashSet::new();
+        let mut current = self.get(id)?;
+        loop {
+            let h = current.event.header.clone();
+            seen.insert(h.event_id);
+            let entity = current.coordinate.entity().to_owned();
+            ancestors.push(current);
+            if h.entity_sequence == 0 && h.prev_hash == chain::GENESIS_HASH {
+                return Ok(walk(ancestors, AncestryBoundary::ReachedGenesis));
+            }
+            if ancestors.len() >= limit {
+                return Ok(walk(ancestors, AncestryBoundary::LimitReached));
+            }
+            let parent = h
+                .entity_sequence
+                .checked_sub(1)
+                .and_then(|es| self.shared().index.read().entity_event_at(&entity, es).cloned());
+            let Some(parent) = parent else {
+                return Ok(walk(ancestors, AncestryBoundary::MissingParent { child: h.event_id }));
+            };
+            if seen.contains(&parent.event_id) {
+                return Ok(walk(ancestors, AncestryBoundary::Cycle { event_id: parent.event_id }));
+            }
+            current = match self.get(parent.event_id) {
+                Ok(ev) => ev,
+                Err(_) => {
+                    return Ok(walk(ancestors, AncestryBoundary::ReadFailure { event_id: parent.event_id }))
+                }
+            };
+            if current.event.header.event_hash != h.prev_hash {
+                let ancestors_so_far = ancestors;
+                return Ok(walk(ancestors_so_far, AncestryBoundary::MissingParent { child: h.event_id }));
+            }
+        }
+    }
+}
+
+fn walk(ancestors: Vec<StoredEvent<serde_json::Value>>, boundary: AncestryBoundary) -> AncestorWalk {
+    AncestorWalk { ancestors, boundary }
+}
+
+/// Runs the open-time check for `ChainVerification::Recompute`.
+pub(crate) fn verify_at_open(reader: &StoreReader) -> Result<(), StoreError> {
+    let report = reader.verify_chain()?;
+    if report.is_intact() {
+        return Ok(());
+    }
+    let first = report
+        .mismatches
+        .first()
+        .into_iter()
+        .chain(report.dangling.first())
+        .min_by_key(|id| reader.entry(**id).map(|e| e.global_sequence))
+        .copied();
+    Err(StoreError::ChainVerificationFailed {
+        mismatches: report.mismatches.len(),
+        dangling: report.dangling.len(),
+        first,
+    })
+}

@@ -1,0 +1,342 @@
+//! Tamper evidence, signed receipts, the signing policy and ancestry walks.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use batpak::prelude::*;
+use batpak::{ReceiptSigner, ReceiptVerificationError};
+
+const K: EventKind = EventKind::custom(0xE, 1);
+
+fn crash_image(src: &Path) -> tempfile::TempDir {
+    let dst = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        if e.file_name().to_string_lossy().ends_with(".seg") {
+            std::fs::copy(e.path(), dst.path().join(e.file_name())).unwrap();
+        }
+    }
+    dst
+}
+
+fn only_segment(dir: &Path) -> PathBuf {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    assert_eq!(v.len(), 1);
+    v.pop().unwrap()
+}
+
+/// Splits an unsealed segment into its header and decoded frame bodies.
+fn frames(bytes: &[u8]) -> (Vec<u8>, Vec<rmpv::Value>) {
+    let mut p = 32;
+    let mut out = Vec::new();
+    while p < bytes.len() {
+        let len = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
+        let body = &bytes[p + 8..p + 8 + len];
+        out.push(rmpv::decode::read_value(&mut &body[..]).unwrap());
+        p += 8 + len;
+    }
+    (bytes[..32].to_vec(), out)
+}
+
+/// Re-encodes frames with valid CRCs: what an attacker who knows the format writes.
+fn reassemble(header: &[u8], frames: &[rmpv::Value]) -> Vec<u8> {
+    let mut out = header.to_vec();
+    for f in frames {
+        let mut body = Vec::new();
+        rmpv::encode::write_value(&mut body, f).unwrap();
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        out.extend_from_slice(&body);
+    }
+    out
+}
+
+fn field(frame: &mut rmpv::Value, i: usize) -> &mut rmpv::Value {
+    match frame {
+        rmpv::Value::Array(a) => &mut a[i],
+        _ => panic!("frame is an array"),
+    }
+}
+
+/// A live store with 6 events of entity `e` (and 2 of `f`), as a crash image.
+fn image() -> (tempfile::TempDir, Vec<AppendReceipt>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let mut rs = Vec::new();
+    for i in 0..8u32 {
+        let entity = if i == 3 || i == 6 { "f" } else { "e" };
+        rs.push(store.append(&Coordinate::new(entity, "s").unwrap(), K, &format!("payload {i}")).unwrap());
+    }
+    let img = crash_image(dir.path());
+    store.close().unwrap();
+    (img, rs)
+}
+
+fn assert_tamper_caught(dir: &Path, expect_mismatch: &[EventId], expect_dangling: &[EventId]) {
+    let store = Store::open(StoreConfig::new(dir)).unwrap();
+    let report = store.verify_chain().unwrap();
+    assert!(!report.is_intact());
+    assert_eq!(report.mismatches, expect_mismatch);
+    assert_eq!(report.dangling, expect_dangling);
+    drop(store);
+    let err = Store::open(StoreConfig::new(dir).with_chain_verification(ChainVerification::Recompute)).unwrap_err();
+    match err {
+        StoreError::ChainVerificationFailed { mismatches, dangling, .. } => {
+            assert_eq!((mismatches, dangling), (expect_mismatch.len(), expect_dangling.len()));
+        }
+        other => panic!("expected ChainVerificationFailed, got {other:?}"),
+    }
+    let err = Store::open_read_only(StoreConfig::new(dir).with_chain_verification(ChainVerification::Recompute)).unwrap_err();
+    assert!(matches!(err, StoreError::ChainVerificationFailed { .. }));
+}
+
+#[test]
+fn untampered_store_is_intact_both_ways() {
+    let (img, rs) = image();
+    let store = Store::open(StoreConfig::new(img.path()).with_chain_verification(ChainVerification::Recompute)).unwrap();
+    let mut seen = Vec::new();
+    let report = store.verify_chain_with_progress(|p| seen.push(p)).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.events_checked, rs.len() as u64);
+    assert_eq!(seen.last().unwrap().checked, rs.len() as u64);
+    store.close().unwrap();
+    // And after sealing (footer path).
+    let store = Store::open(StoreConfig::new(img.path()).with_chain_verification(ChainVerification::Recompute)).unwrap();
+    assert!(store.verify_chain().unwrap().is_intact());
+}
+
+#[test]
+fn rewritten_payload_with_fixed_crc_is_caught() {
+    let (img, rs) = image();
+    let seg = only_segment(img.path());
+    let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
+    if let rmpv::Value::Binary(b) = field(&mut fs[4], 15) {
+        let last = b.len() - 1;
+        b[last] ^= 1;
+    }
+    std::fs::write(&seg, reassemble(&hdr, &fs)).unwrap();
+    assert_tamper_caught(img.path(), &[rs[4].event_id], &[]);
+}
+
+#[test]
+fn changed_header_fields_with_fixed_crc_are_caught() {
+    // kind, coordinate scope, and timestamp: each covered by event_hash.
+    for (idx, value) in [
+        (3usize, rmpv::Value::from(EventKind::custom(0xE, 2).as_u16())),
+        (5, rmpv::Value::from("t")),
+        (6, rmpv::Value::from(1u64)),
+    ] {
+        let (img, rs) = image();
+        let seg = only_segment(img.path());
+        let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
+        *field(&mut fs[2], idx) = value;
+        std::fs::write(&seg, reassemble(&hdr, &fs)).unwrap();
+        assert_tamper_caught(img.path(), &[rs[2].event_id], &[]);
+    }
+}
+
+#[test]
+fn removed_middle_frame_leaves_a_dangling_link() {
+    let (img, rs) = image();
+    let seg = only_segment(img.path());
+    let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
+    // Remove event 2 (entity e, es 2) and renumber what follows so the log still opens.
+    fs.remove(2);
+    for f in fs.iter_mut().skip(2) {
+        let gs = field(f, 1).as_u64().unwrap();
+        *field(f, 1) = rmpv::Value::from(gs - 1);
+        let is_e = field(f, 4).as_str() == Some("e");
+        if is_e {
+            let es = field(f, 2).as_u64().unwrap();
+            *field(f, 2) = rmpv::Value::from(es - 1);
+        }
+    }
+    std::fs::write(&seg, reassemble(&hdr, &fs)).unwrap();
+    // Every renumbered event's hash no longer matches; the event after the gap dangles.
+    let renumbered: Vec<EventId> = rs[3..].iter().map(|r| r.event_id).collect();
+    assert_tamper_caught(img.path(), &renumbered, &[rs[4].event_id]);
+}
+
+struct FailingSigner([u8; 32]);
+
+impl std::fmt::Debug for FailingSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FailingSigner")
+    }
+}
+
+impl ReceiptSigner for FailingSigner {
+    fn key_id(&self) -> [u8; 32] {
+        self.0
+    }
+    fn sign(&self, _cover: &[u8]) -> Result<[u8; 64], String> {
+        Err("hardware token unplugged".into())
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Key {
+    None,
+    Good,
+    Failing,
+}
+
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    RefusedAtOpen,
+    Signed,
+    Unsigned,
+    AppendFails,
+}
+
+#[test]
+fn signing_policy_table() {
+    use Key::*;
+    use Outcome::*;
+    let table = [
+        (None, SigningPolicy::Optional, false, Unsigned),
+        (None, SigningPolicy::Optional, true, Unsigned),
+        (None, SigningPolicy::Required, false, RefusedAtOpen),
+        (None, SigningPolicy::Required, true, RefusedAtOpen),
+        (Good, SigningPolicy::Optional, false, Signed),
+        (Good, SigningPolicy::Optional, true, Signed),
+        (Good, SigningPolicy::Required, false, Signed),
+        (Good, SigningPolicy::Required, true, RefusedAtOpen),
+        (Failing, SigningPolicy::Optional, false, AppendFails),
+        (Failing, SigningPolicy::Optional, true, Unsigned),
+        (Failing, SigningPolicy::Required, false, AppendFails),
+        (Failing, SigningPolicy::Required, true, RefusedAtOpen),
+    ];
+    for (key, policy, downgrade, want) in table {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = StoreConfig::new(dir.path())
+            .with_signing_policy(policy)
+            .with_signing_downgrade_allowed(downgrade);
+        cfg = match key {
+            None => cfg,
+            Good => cfg.with_signing_key(ed25519_dalek::SigningKey::from_bytes(&[3; 32])),
+            Failing => cfg.with_signer(Arc::new(FailingSigner([1; 32]))),
+        };
+        let got = match Store::open(cfg) {
+            Err(StoreError::Configuration { .. }) => RefusedAtOpen,
+            Err(e) => panic!("{key:?} {policy:?} {downgrade}: unexpected {e}"),
+            Ok(store) => match store.append(&Coordinate::new("e", "s").unwrap(), K, &1u8) {
+                Ok(r) if r.signature.is_some() => {
+                    assert!(store.verify_append_receipt(&r).is_signed());
+                    Signed
+                }
+                Ok(r) => {
+                    let v = store.verify_append_receipt(&r);
+                    assert!(v.is_valid() && !v.is_signed());
+                    Unsigned
+                }
+                Err(StoreError::SigningFailed { .. }) => {
+                    assert!(store.is_empty(), "a failed signature writes nothing");
+                    AppendFails
+                }
+                Err(e) => panic!("{key:?} {policy:?} {downgrade}: unexpected {e}"),
+            },
+        };
+        assert_eq!(got, want, "{key:?} {policy:?} downgrade={downgrade}");
+    }
+}
+
+#[test]
+fn receipt_verifies_with_an_independent_ed25519_implementation() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let public = key.verifying_key().to_bytes();
+    let store = Store::open(StoreConfig::new(dir.path()).with_signing_key(key).with_signing_policy(SigningPolicy::Required)).unwrap();
+    let c = Coordinate::new("e", "s").unwrap();
+    store.append(&c, K, &0u8).unwrap();
+    let r = store.append(&c, K, &serde_json::json!({"amount": 5})).unwrap();
+    // Cover built here from the documented layout alone.
+    let mut cover = b"batpak/receipt1\n".to_vec();
+    cover.extend_from_slice(&r.event_id.as_u128().to_be_bytes());
+    cover.extend_from_slice(&r.global_sequence.to_le_bytes());
+    cover.extend_from_slice(&r.entity_sequence.to_le_bytes());
+    cover.extend_from_slice(&r.content_hash);
+    cover.extend_from_slice(&r.event_hash);
+    cover.extend_from_slice(&r.prev_hash);
+    cover.extend_from_slice(&public);
+    assert_eq!(cover.len(), 176);
+    assert_eq!(r.key_id, Some(public));
+    let verifier = ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public);
+    verifier.verify(&cover, &r.signature.unwrap()).expect("ring verifies our receipt");
+    let mut tampered = cover.clone();
+    tampered[40] ^= 1;
+    assert!(verifier.verify(&tampered, &r.signature.unwrap()).is_err());
+    // Our own checks agree.
+    assert_eq!(r.verify_signature(&ed25519_dalek::VerifyingKey::from_bytes(&public).unwrap()), Ok(()));
+    let v = store.verify_append_receipt(&r);
+    assert!(v.is_valid() && v.is_signed());
+}
+
+#[test]
+fn receipt_verification_distinguishes_every_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let other = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
+    let store = Store::open(StoreConfig::new(dir.path()).with_signing_key(key.clone())).unwrap();
+    let r = store.append(&Coordinate::new("e", "s").unwrap(), K, &1u8).unwrap();
+    assert!(matches!(store.verify_append_receipt(&r), ReceiptVerification::ValidSigned { .. }));
+    let mut unsigned = r.clone();
+    unsigned.signature = None;
+    unsigned.key_id = None;
+    assert_eq!(store.verify_append_receipt(&unsigned), ReceiptVerification::ValidUnsigned);
+    assert_eq!(unsigned.verify_signature(&key.verifying_key()), Err(ReceiptVerificationError::Unsigned));
+    let mut bad_sig = r.clone();
+    bad_sig.signature.as_mut().unwrap()[0] ^= 1;
+    assert_eq!(store.verify_append_receipt(&bad_sig), ReceiptVerification::SignatureInvalid);
+    assert_eq!(bad_sig.verify_signature(&key.verifying_key()), Err(ReceiptVerificationError::BadSignature));
+    assert_eq!(r.verify_signature(&other.verifying_key()), Err(ReceiptVerificationError::WrongKey));
+    let mut forged = r.clone();
+    forged.content_hash[0] ^= 1;
+    assert_eq!(store.verify_append_receipt(&forged), ReceiptVerification::Mismatch { field: "content_hash" });
+    let mut moved = r.clone();
+    moved.entity_sequence = 1;
+    assert_eq!(store.verify_append_receipt(&moved), ReceiptVerification::Mismatch { field: "entity_sequence" });
+    let mut missing = r.clone();
+    missing.event_id = EventId::from_u128(1);
+    assert_eq!(store.verify_append_receipt(&missing), ReceiptVerification::NotFound);
+}
+
+#[test]
+fn ancestry_walks_report_their_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let c = Coordinate::new("e", "s").unwrap();
+    let rs: Vec<AppendReceipt> = (0..5u8).map(|i| store.append(&c, K, &i).unwrap()).collect();
+    store.append(&Coordinate::new("other", "s").unwrap(), K, &9u8).unwrap();
+    let walk = store.walk_ancestors_outcome(rs[4].event_id, 100).unwrap();
+    assert!(walk.reached_genesis());
+    assert_eq!(walk.truncated_at(), None);
+    let ids: Vec<EventId> = walk.ancestors.iter().map(|e| e.event_id()).collect();
+    let want: Vec<EventId> = rs.iter().rev().map(|r| r.event_id).collect();
+    assert_eq!(ids, want, "newest first, only this entity");
+    let walk = store.walk_ancestors_outcome(rs[4].event_id, 2).unwrap();
+    assert_eq!(walk.boundary, AncestryBoundary::LimitReached);
+    assert_eq!(walk.truncated_at(), Some(rs[3].event_id));
+    assert_eq!(store.walk_ancestors(rs[2].event_id, 10).unwrap().len(), 3);
+    assert!(matches!(store.walk_ancestors_outcome(EventId::from_u128(7), 3), Err(StoreError::NotFound { .. })));
+}
+
+#[test]
+fn ancestry_walk_reports_a_parent_that_no_longer_hashes() {
+    let (img, rs) = image();
+    let seg = only_segment(img.path());
+    let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
+    // Rewrite event 1's payload: its stored hash stays but event 2's prev_hash no longer
+    // names a readable, matching parent once the frame's event_hash is recomputed by the attacker.
+    *field(&mut fs[1], 14) = rmpv::Value::Binary(vec![7; 32]);
+    std::fs::write(&seg, reassemble(&hdr, &fs)).unwrap();
+    let store = Store::open(StoreConfig::new(img.path())).unwrap();
+    let walk = store.walk_ancestors_outcome(rs[2].event_id, 10).unwrap();
+    assert_eq!(walk.boundary, AncestryBoundary::MissingParent { child: rs[2].event_id });
+    assert_eq!(walk.ancestors.len(), 1);
+}
