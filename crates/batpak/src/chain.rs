@@ -19,6 +19,7 @@
 //! | hlc.logical        | 4                                       |
 //! | correlation_id     | 1 (`0` absent, `1` present) + 16 if present, big-endian |
 //! | causation_id       | 1 (`0` absent, `1` present) + 16 if present, big-endian |
+//! | idempotency_key    | 1 (`0` absent, `1` present) + 16 if present |
 //! | payload_version    | 2                                       |
 //! | entity             | 4 (length) + UTF-8 bytes                |
 //! | scope              | 4 (length) + UTF-8 bytes                |
@@ -62,7 +63,7 @@ pub fn content_hash(payload: &[u8]) -> [u8; 32] {
 /// `header.content_hash` and `header.event_hash` are not part of them.
 pub fn canonical_header_bytes(header: &EventHeader, coordinate: &Coordinate) -> Vec<u8> {
     let mut out = Vec::with_capacity(
-        16 + 8 * 4 + 4 + 2 * 17 + 2 + 8 + coordinate.entity().len() + coordinate.scope().len() + 32,
+        16 + 8 * 4 + 4 + 3 * 17 + 2 + 8 + coordinate.entity().len() + coordinate.scope().len() + 32,
     );
     write_canonical(&mut out, header, coordinate);
     out
@@ -78,6 +79,7 @@ fn write_canonical(out: &mut Vec<u8>, h: &EventHeader, c: &Coordinate) {
     out.extend_from_slice(&h.hlc.logical.to_le_bytes());
     write_optional_id(out, h.correlation_id.map(|c| c.as_u128()));
     write_optional_id(out, h.causation_id.map(|c| c.as_u128()));
+    write_optional_id(out, h.idempotency_key.map(|k| u128::from_be_bytes(*k.as_bytes())));
     out.extend_from_slice(&h.payload_version.to_le_bytes());
     write_str(out, c.entity());
     write_str(out, c.scope());
@@ -129,6 +131,7 @@ mod tests {
             hlc: HlcPoint::new(1_700_000_000_001, 2),
             correlation_id: Some(CorrelationId::from_u128(5)),
             causation_id: None,
+            idempotency_key: None,
             payload_version: 1,
             prev_hash: [9; 32],
             content_hash: content_hash(b"payload"),
@@ -147,13 +150,14 @@ mod tests {
         assert_eq!(b[54], 1, "correlation present");
         assert_eq!(&b[55..71], &5u128.to_be_bytes());
         assert_eq!(b[71], 0, "causation absent");
-        assert_eq!(&b[72..74], &1u16.to_le_bytes());
-        assert_eq!(&b[74..78], &3u32.to_le_bytes());
-        assert_eq!(&b[78..81], b"ent");
-        assert_eq!(&b[81..85], &2u32.to_le_bytes());
-        assert_eq!(&b[85..87], b"sc");
-        assert_eq!(&b[87..], &[9u8; 32]);
-        assert_eq!(b.len(), 119);
+        assert_eq!(b[72], 0, "idempotency key absent");
+        assert_eq!(&b[73..75], &1u16.to_le_bytes());
+        assert_eq!(&b[75..79], &3u32.to_le_bytes());
+        assert_eq!(&b[79..82], b"ent");
+        assert_eq!(&b[82..86], &2u32.to_le_bytes());
+        assert_eq!(&b[86..88], b"sc");
+        assert_eq!(&b[88..], &[9u8; 32]);
+        assert_eq!(b.len(), 120);
     }
 
     #[test]
@@ -187,6 +191,9 @@ mod tests {
         variants.push(h);
         let mut h = header();
         h.causation_id = Some(EventId::from_u128(3));
+        variants.push(h);
+        let mut h = header();
+        h.idempotency_key = Some(crate::id::IdempotencyKey::from_bytes([4; 16]));
         variants.push(h);
         let mut h = header();
         h.payload_version = 2;

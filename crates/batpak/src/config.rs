@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::error::StoreError;
 use crate::fs::{RealFs, StoreFs};
+use crate::registry::EventPayloadValidation;
 use crate::sign::{ReceiptSigner, SigningPolicy};
 
 /// Whether opening the store recomputes every hash.
@@ -28,7 +29,17 @@ pub enum ChainVerification {
 /// | `OsBuffered` | written to the OS | nothing | everything since the last `sync()`, rotation or close |
 ///
 /// Receipts carry `durable: true` only when the event was on disk before the
-/// receipt was returned.
+/// receipt was returned. Under every mode, a crash never loses an append
+/// whose receipt said `durable: true`, nor one acknowledged before a
+/// `sync()` or `close()` that returned `Ok`; only receipts with
+/// `durable: false` acknowledged since then may be lost (under
+/// `EveryGroup` there are none). What survives is always a prefix: whole
+/// events and whole batches, chains intact.
+///
+/// If an fsync fails, the writer stops (every later append and `sync()`
+/// fails with [`StoreError::WriterFailed`]) rather than retry: after a failed
+/// fsync the OS may have dropped the unwritten pages, and a later fsync that
+/// returns `Ok` would vouch for data that is gone. Reopen the store to go on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SyncMode {
@@ -75,6 +86,11 @@ pub struct StoreConfig {
     pub(crate) signing_policy: SigningPolicy,
     pub(crate) signing_downgrade_allowed: bool,
     pub(crate) chain_verification: ChainVerification,
+    pub(crate) payload_validation: EventPayloadValidation,
+    pub(crate) max_batch_items: usize,
+    pub(crate) max_batch_bytes: usize,
+    pub(crate) idempotency_window: u64,
+    pub(crate) idempotency_capacity: usize,
 }
 
 impl StoreConfig {
@@ -98,6 +114,11 @@ impl StoreConfig {
             signing_policy: SigningPolicy::default(),
             signing_downgrade_allowed: false,
             chain_verification: ChainVerification::default(),
+            payload_validation: EventPayloadValidation::default(),
+            max_batch_items: 10_000,
+            max_batch_bytes: 64 << 20,
+            idempotency_window: 1_000_000,
+            idempotency_capacity: 1_000_000,
         }
     }
 
@@ -172,6 +193,37 @@ impl StoreConfig {
         self
     }
 
+    /// What opening does when the payload registry has a problem (two types
+    /// claiming one kind, an incomplete upcast chain). The default,
+    /// [`EventPayloadValidation::FailFast`], refuses to open.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// // Risky: a program whose registry has problems opens anyway, with a warning.
+    /// let cfg = StoreConfig::new("/tmp/data").with_payload_validation(EventPayloadValidation::Warn);
+    /// # let _ = cfg;
+    /// ```
+    pub fn with_payload_validation(mut self, mode: EventPayloadValidation) -> Self {
+        self.payload_validation = mode;
+        self
+    }
+
+    /// Limits of one atomic batch: item count (default 10,000) and total payload bytes (default 64 MiB).
+    pub fn with_batch_limits(mut self, max_items: usize, max_bytes: usize) -> Self {
+        self.max_batch_items = max_items;
+        self.max_batch_bytes = max_bytes;
+        self
+    }
+
+    /// Idempotency retention: a key is honoured at least while its event is
+    /// within `window` global sequences of the newest event (default 1,000,000);
+    /// beyond that, keys are evicted oldest first once more than `capacity` are held.
+    pub fn with_idempotency_retention(mut self, window: u64, capacity: usize) -> Self {
+        self.idempotency_window = window;
+        self.idempotency_capacity = capacity;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), StoreError> {
         let bad = |reason: &str| {
             Err(StoreError::Configuration {
@@ -194,6 +246,9 @@ impl StoreConfig {
             if self.signing_downgrade_allowed {
                 return bad("signing downgrade cannot be allowed under SigningPolicy::Required");
             }
+        }
+        if self.max_batch_items == 0 || self.max_batch_bytes == 0 {
+            return bad("batch limits must be positive");
         }
         if let SyncMode::IntervalMs(0) = self.sync_mode {
             return bad("SyncMode::IntervalMs needs a positive interval");

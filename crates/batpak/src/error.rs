@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use crate::id::EventId;
+use crate::id::{EventId, IdempotencyKey};
+use crate::options::ExpectedSequence;
 
 /// How a caller should react to a [`StoreError`].
 ///
@@ -196,6 +197,128 @@ pub enum StoreError {
         /// The first event with a problem.
         first: Option<EventId>,
     },
+    /// An expected-sequence check failed; nothing was written.
+    #[error("entity {entity:?}: expected {expected:?}, but its last entity_sequence is {actual:?}")]
+    SequenceMismatch {
+        /// The entity.
+        entity: String,
+        /// What the appender expected.
+        expected: ExpectedSequence,
+        /// The entity's last `entity_sequence` (`None`: no events).
+        actual: Option<u64>,
+    },
+    /// A causation reference names no committed event or no earlier batch item.
+    #[error("invalid causation: {reason}")]
+    InvalidCausation {
+        /// What is wrong.
+        reason: String,
+    },
+    /// An idempotency key was reused for a different append.
+    #[error("idempotency key {key:?} was first used for a different append ({reason})")]
+    IdempotencyConflict {
+        /// The key.
+        key: IdempotencyKey,
+        /// What differs.
+        reason: &'static str,
+    },
+    /// Some but not all items of a retried batch match earlier appends.
+    #[error("batch retry matches earlier appends for only some of its items")]
+    IdempotencyPartialBatch,
+    /// A batch has no items or too many.
+    #[error("batch of {items} items is outside 1..={limit}")]
+    BatchTooLarge {
+        /// Items in the batch.
+        items: usize,
+        /// Configured limit.
+        limit: usize,
+    },
+    /// A batch's payloads together exceed the byte limit.
+    #[error("batch item {index} brings the batch to {bytes} bytes, over the limit of {limit}")]
+    BatchItemTooLarge {
+        /// Index of the item that crossed the limit.
+        index: usize,
+        /// Total payload bytes up to and including it.
+        bytes: usize,
+        /// Configured limit.
+        limit: usize,
+    },
+    /// The writer's queue is full (`try_submit`); retry later.
+    #[error("writer queue is full")]
+    Backpressure,
+    /// A wait ran out of time.
+    #[error("timed out after {waited_ms} ms waiting for {what}")]
+    WaitTimeout {
+        /// What was awaited.
+        what: &'static str,
+        /// How long.
+        waited_ms: u64,
+    },
+    /// Two registered payload types claim the same event kind.
+    #[error("payload kind {kind} is claimed by two types: {first} and {second}")]
+    PayloadKindCollision {
+        /// The contested kind.
+        kind: crate::kind::EventKind,
+        /// One claimant's type name.
+        first: &'static str,
+        /// The other claimant's type name.
+        second: &'static str,
+    },
+    /// A payload version is not reachable from an older one by registered upcast steps.
+    #[error("payload kind {kind} at version {version} has no upcast step for {}", crate::registry::hops(.missing))]
+    UpcastChainIncomplete {
+        /// The payload kind.
+        kind: crate::kind::EventKind,
+        /// The version to reach.
+        version: u16,
+        /// Hops `(from, to)` without a registered step.
+        missing: Vec<(u16, u16)>,
+    },
+    /// Two registered upcast steps lift the same kind from the same version.
+    #[error("payload kind {kind}: upcast from version {from} is registered twice: {first} and {second}")]
+    DuplicateUpcastStep {
+        /// The payload kind.
+        kind: crate::kind::EventKind,
+        /// The version both steps read.
+        from: u16,
+        /// One step's type name.
+        first: &'static str,
+        /// The other step's type name.
+        second: &'static str,
+    },
+    /// A typed read met a payload written by a newer schema than the reader's type.
+    #[error("event {event_id} of kind {kind} has payload version {stored}; this reader supports up to {supported}")]
+    FutureVersion {
+        /// The event.
+        event_id: EventId,
+        /// Its kind.
+        kind: crate::kind::EventKind,
+        /// The version in its header.
+        stored: u16,
+        /// The reader type's `PAYLOAD_VERSION`.
+        supported: u16,
+    },
+    /// A typed read asked for a type whose kind is not the event's.
+    #[error("event {event_id} has kind {found}, not {expected}")]
+    KindMismatch {
+        /// The event.
+        event_id: EventId,
+        /// The reader type's kind.
+        expected: crate::kind::EventKind,
+        /// The event's kind.
+        found: crate::kind::EventKind,
+    },
+    /// A registered upcast step refused a stored payload.
+    #[error("upcast of event {event_id} (kind {kind}) from version {from} failed: {reason}")]
+    UpcastFailed {
+        /// The event.
+        event_id: EventId,
+        /// Its kind.
+        kind: crate::kind::EventKind,
+        /// The version the failing step reads.
+        from: u16,
+        /// The step's message.
+        reason: String,
+    },
     /// The store was closed.
     #[error("store is closed")]
     Closed,
@@ -216,7 +339,20 @@ impl StoreError {
             | Self::Deserialization { .. }
             | Self::PayloadTooLarge { .. }
             | Self::Configuration { .. }
+            | Self::SequenceMismatch { .. }
+            | Self::InvalidCausation { .. }
+            | Self::IdempotencyConflict { .. }
+            | Self::IdempotencyPartialBatch
+            | Self::BatchTooLarge { .. }
+            | Self::BatchItemTooLarge { .. }
+            | Self::PayloadKindCollision { .. }
+            | Self::UpcastChainIncomplete { .. }
+            | Self::DuplicateUpcastStep { .. }
+            | Self::FutureVersion { .. }
+            | Self::KindMismatch { .. }
+            | Self::UpcastFailed { .. }
             | Self::Closed => HandlingClass::Domain,
+            Self::Backpressure | Self::WaitTimeout { .. } => HandlingClass::RetryableOperational,
             Self::SigningFailed { .. } => HandlingClass::RetryableOperational,
             Self::ChainVerificationFailed { .. } => HandlingClass::FailClosedOperational,
             Self::StoreLocked { .. } => HandlingClass::RetryableOperational,

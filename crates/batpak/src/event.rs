@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::coordinate::Coordinate;
-use crate::id::{CorrelationId, EventId, HlcPoint};
+use crate::id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
 use crate::kind::EventKind;
 
 /// Everything the store records about an event besides its payload and coordinate.
@@ -29,6 +29,8 @@ pub struct EventHeader {
     pub correlation_id: Option<CorrelationId>,
     /// The event that caused this one, if any.
     pub causation_id: Option<EventId>,
+    /// Idempotency key, if the appender set one.
+    pub idempotency_key: Option<IdempotencyKey>,
     /// Schema version of the payload.
     pub payload_version: u16,
     /// `event_hash` of the entity's previous event; zeros at genesis.

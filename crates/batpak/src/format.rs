@@ -3,7 +3,7 @@
 //! Decision code (writer, recovery) never touches offsets directly; it calls
 //! these encoders and decoders. `docs/FORMAT.md` describes the same layouts.
 
-use crate::id::{CorrelationId, EventId, HlcPoint};
+use crate::id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
 use crate::kind::EventKind;
 
 /// Version of the segment format this build writes and reads.
@@ -25,7 +25,7 @@ pub(crate) const MIN_FRAME_BODY_LEN: usize = 90;
 /// Largest body a frame may declare.
 pub(crate) const MAX_FRAME_BODY_LEN: usize = 1 << 30;
 /// Number of fields in a version-1 frame body array.
-const FRAME_FIELDS: u32 = 16;
+const FRAME_FIELDS: u32 = 17;
 
 /// Last eight bytes of a sealed segment.
 pub const FOOTER_MAGIC: [u8; 8] = *b"BATPAKFT";
@@ -137,6 +137,7 @@ pub(crate) struct FrameFields<'a> {
     pub(crate) hlc: HlcPoint,
     pub(crate) correlation_id: Option<CorrelationId>,
     pub(crate) causation_id: Option<EventId>,
+    pub(crate) idempotency_key: Option<IdempotencyKey>,
     pub(crate) payload_version: u16,
     /// Frames that follow this one in the same atomic batch (0: last or single).
     pub(crate) batch_remaining: u32,
@@ -174,6 +175,7 @@ fn write_body(out: &mut Vec<u8>, f: &FrameFields<'_>) {
     let _ = rmp::encode::write_uint(w, u64::from(f.hlc.logical));
     write_opt_id(w, f.correlation_id.map(CorrelationId::as_u128));
     write_opt_id(w, f.causation_id.map(EventId::as_u128));
+    write_opt_id(w, f.idempotency_key.map(|k| u128::from_be_bytes(*k.as_bytes())));
     let _ = rmp::encode::write_uint(w, u64::from(f.payload_version));
     let _ = rmp::encode::write_uint(w, u64::from(f.batch_remaining));
     let _ = rmp::encode::write_bin(w, &f.prev_hash);
@@ -237,6 +239,9 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<FrameFields<'_>, DecodeError> {
     let logical = r.uint_as::<u32>("hlc logical")?;
     let correlation_id = r.opt_id()?.map(CorrelationId::from_u128);
     let causation_id = r.opt_id()?.map(EventId::from_u128);
+    let idempotency_key = r
+        .opt_id()?
+        .map(|k| IdempotencyKey::from_bytes(k.to_be_bytes()));
     let payload_version = r.uint_as::<u16>("payload version")?;
     let batch_remaining = r.uint_as::<u32>("batch remaining")?;
     let prev_hash = r.bin_exact::<32>()?;
@@ -259,6 +264,7 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<FrameFields<'_>, DecodeError> {
         hlc: HlcPoint::new(physical_ms, logical),
         correlation_id,
         causation_id,
+        idempotency_key,
         payload_version,
         batch_remaining,
         prev_hash,
@@ -514,6 +520,75 @@ pub(crate) fn decode_footer(body: &[u8], crc: u32) -> Result<Footer, DecodeError
     })
 }
 
+/// Magic of the idempotency sidecar file.
+pub const IDEMPOTENCY_MAGIC: [u8; 8] = *b"BPKIDEM1";
+/// Version of the idempotency sidecar format.
+pub const IDEMPOTENCY_VERSION: u16 = 1;
+const IDEM_HEADER_LEN: usize = 24;
+const IDEM_ENTRY_LEN: usize = 72;
+
+/// One remembered idempotency key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KeyRecord {
+    pub(crate) key: IdempotencyKey,
+    pub(crate) event_id: EventId,
+    pub(crate) global_sequence: u64,
+    pub(crate) content_hash: [u8; 32],
+}
+
+/// Encodes the idempotency sidecar: keys of events before `through`.
+pub(crate) fn encode_idempotency(through: u64, records: &[KeyRecord]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(IDEM_HEADER_LEN + records.len() * IDEM_ENTRY_LEN + 4);
+    b.extend_from_slice(&IDEMPOTENCY_MAGIC);
+    b.extend_from_slice(&IDEMPOTENCY_VERSION.to_le_bytes());
+    b.extend_from_slice(&[0, 0]);
+    b.extend_from_slice(&through.to_le_bytes());
+    b.extend_from_slice(&len_u32(records.len()).to_le_bytes());
+    for r in records {
+        b.extend_from_slice(r.key.as_bytes());
+        b.extend_from_slice(&r.event_id.to_bytes());
+        b.extend_from_slice(&r.global_sequence.to_le_bytes());
+        b.extend_from_slice(&r.content_hash);
+    }
+    let crc = crc32fast::hash(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Decodes the idempotency sidecar: `(through, records)`.
+pub(crate) fn decode_idempotency(b: &[u8]) -> Result<(u64, Vec<KeyRecord>), DecodeError> {
+    if b.len() < IDEM_HEADER_LEN + 4 {
+        return Err(DecodeError::Incomplete);
+    }
+    if b[..8] != IDEMPOTENCY_MAGIC {
+        return Err(malformed("bad idempotency sidecar magic"));
+    }
+    let (body, crc) = b.split_at(b.len() - 4);
+    if crc32fast::hash(body) != u32::from_le_bytes(arr(crc)) {
+        return Err(DecodeError::Crc);
+    }
+    let version = u16::from_le_bytes(arr(&b[8..10]));
+    if version != IDEMPOTENCY_VERSION {
+        return Err(DecodeError::Version(version));
+    }
+    let through = u64::from_le_bytes(arr(&b[12..20]));
+    let count = u32::from_le_bytes(arr(&b[20..24])) as usize;
+    let entries = &body[IDEM_HEADER_LEN..];
+    if entries.len() != count.saturating_mul(IDEM_ENTRY_LEN) {
+        return Err(malformed("idempotency sidecar length does not match its count"));
+    }
+    let records = entries
+        .chunks_exact(IDEM_ENTRY_LEN)
+        .map(|e| KeyRecord {
+            key: IdempotencyKey::from_bytes(arr(&e[..16])),
+            event_id: EventId::from_bytes(arr(&e[16..32])),
+            global_sequence: u64::from_le_bytes(arr(&e[32..40])),
+            content_hash: arr(&e[40..72]),
+        })
+        .collect();
+    Ok((through, records))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
@@ -532,6 +607,7 @@ mod tests {
             hlc: HlcPoint::new(1_700_000_000_002, 9),
             correlation_id: Some(CorrelationId::from_u128(7)),
             causation_id: None,
+            idempotency_key: Some(IdempotencyKey::from_bytes([8; 16])),
             payload_version: 1,
             batch_remaining: 0,
             prev_hash: [1; 32],
@@ -558,6 +634,7 @@ mod tests {
         let mut out = Vec::new();
         let mut f = sample("e", "s", b"");
         f.correlation_id = None;
+        f.idempotency_key = None;
         f.global_sequence = 0;
         f.entity_sequence = 0;
         f.wall_ms = 0;
@@ -665,6 +742,24 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn idempotency_sidecar_roundtrip_and_checks() {
+        let recs = vec![KeyRecord {
+            key: IdempotencyKey::from_bytes([1; 16]),
+            event_id: EventId::from_u128(9),
+            global_sequence: 4,
+            content_hash: [2; 32],
+        }];
+        let b = encode_idempotency(10, &recs);
+        assert_eq!(decode_idempotency(&b).unwrap(), (10, recs));
+        for cut in 0..b.len() {
+            assert!(decode_idempotency(&b[..cut]).is_err());
+        }
+        let mut bad = b.clone();
+        bad[30] ^= 1;
+        assert_eq!(decode_idempotency(&bad), Err(DecodeError::Crc));
+    }
+
     proptest! {
         #[test]
         fn frame_encode_decode_roundtrip(
@@ -681,6 +776,7 @@ mod tests {
                 kind: EventKind::from_u16(kind), entity: &entity, scope: &scope, wall_ms: wall,
                 hlc: HlcPoint::new(wall + lead, logical),
                 correlation_id: corr.map(CorrelationId::from_u128), causation_id: caus.map(EventId::from_u128),
+                idempotency_key: caus.map(|c| IdempotencyKey::from_bytes(c.to_le_bytes())),
                 payload_version: pv, batch_remaining: batch, prev_hash: prev, event_hash: hash, payload: &payload,
             };
             let mut out = Vec::new();

@@ -129,6 +129,39 @@ mod tests {
     }
 }
 
+/// A caller-chosen key that makes an append idempotent: a retry with the
+/// same key returns the first append's receipt instead of writing again.
+///
+/// ```
+/// use batpak::IdempotencyKey;
+/// let k = IdempotencyKey::from_bytes(*b"order-42-attempt");
+/// assert_eq!(k.as_bytes(), b"order-42-attempt");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IdempotencyKey([u8; 16]);
+
+impl IdempotencyKey {
+    /// Wraps 16 bytes.
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// The 16 bytes.
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IdempotencyKey(")?;
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, ")")
+    }
+}
+
 /// An id shared by every event of one logical operation or conversation.
 ///
 /// ```

@@ -34,22 +34,32 @@ mod event;
 mod format;
 pub mod fs;
 mod id;
+mod idempotency;
 mod index;
 mod kind;
+mod options;
 mod receipt;
 mod recovery;
 mod region;
+mod registry;
 mod segment;
 pub mod sign;
+#[cfg(feature = "sim")]
+pub mod sim;
+#[cfg(feature = "startup-registry-check")]
+mod startup;
 mod store;
 mod verify;
 mod writer;
+mod typed;
+mod upcast;
 
 pub use config::{ChainVerification, StoreConfig, SyncMode, TailPolicy};
 pub use coordinate::Coordinate;
 pub use error::{CoordinateProblem, HandlingClass, Result, StoreError};
 pub use event::{Event, EventHeader, StoredEvent};
-pub use id::{CorrelationId, EventId, HlcPoint};
+pub use id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
+pub use options::{AppendOptions, AppendTicket, BatchAppendItem, CausationRef, ExpectedSequence};
 pub use index::IndexEntry;
 pub use kind::EventKind;
 pub use receipt::AppendReceipt;
@@ -57,6 +67,20 @@ pub use recovery::{OpenReport, TornTail};
 pub use region::{EntityMatch, KindFilter, Region};
 pub use sign::{ReceiptSigner, ReceiptVerificationError, SigningPolicy};
 pub use store::{ReadOnlyStore, Store, StoreReader, LOCK_FILE};
+pub use typed::EventPayload;
+pub use upcast::Upcast;
+
+/// `#[derive(EventPayload)]`: binds a type to an event kind and registers it.
+pub use batpak_macros::EventPayload;
+pub use registry::{
+    registry_report, verify_registry, EventPayloadValidation, RegisteredPayload,
+    RegisteredUpcast, RegistryProblem, RegistryReport,
+};
+/// The neutral MessagePack value [`Upcast`] steps work on.
+pub use rmpv;
+
+#[doc(hidden)]
+pub use registry::private as __private;
 pub use verify::{
     AncestorWalk, AncestryBoundary, ChainVerificationReport, ReceiptVerification, VerifyProgress,
 };
@@ -64,15 +88,17 @@ pub use verify::{
 /// Format constants a third party needs to read segment files.
 pub mod format_constants {
     pub use crate::format::{
-        FOOTER_MAGIC, FRAME_PREFIX_LEN, SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC,
-        TRAILER_LEN,
+        FOOTER_MAGIC, FRAME_PREFIX_LEN, IDEMPOTENCY_MAGIC, IDEMPOTENCY_VERSION,
+        SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, TRAILER_LEN,
     };
 }
 
 /// The names most programs need: `use batpak::prelude::*;`.
 pub mod prelude {
+    pub use crate::{EventPayload, EventPayloadValidation, Upcast};
     pub use crate::{
-        AncestorWalk, AncestryBoundary, AppendReceipt, ChainVerification, ChainVerificationReport,
+        AncestorWalk, AncestryBoundary, AppendOptions, AppendReceipt, AppendTicket, BatchAppendItem,
+        CausationRef, ExpectedSequence, IdempotencyKey, ChainVerification, ChainVerificationReport,
         Coordinate, CorrelationId, Event, EventHeader, EventId, EventKind, HandlingClass, HlcPoint,
         IndexEntry, OpenReport, ReadOnlyStore, ReceiptVerification, Region, SigningPolicy, Store,
         StoreConfig, StoreError, StoredEvent, SyncMode, TailPolicy,

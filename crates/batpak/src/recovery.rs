@@ -9,11 +9,12 @@ use crate::config::{StoreConfig, TailPolicy};
 use crate::coordinate::{validate_part, Coordinate};
 use crate::error::StoreError;
 use crate::format::{
-    self, decode_frame, decode_segment_header, decode_trailer, DecodeError, Footer, FrameFields,
+    self, decode_frame, decode_segment_header, decode_trailer, DecodeError, Footer, FrameFields, KeyRecord,
     FRAME_PREFIX_LEN, MAX_FRAME_BODY_LEN, MIN_FRAME_BODY_LEN, SEGMENT_HEADER_LEN, TRAILER_LEN,
 };
 use crate::fs::{OpenMode, StoreFile};
 use crate::index::{Index, IndexEntry, Location};
+use crate::idempotency::SIDECAR_FILE;
 use crate::segment::FooterBuilder;
 
 /// What opening found and did.
@@ -30,6 +31,12 @@ pub struct OpenReport {
     pub events: u64,
     /// A torn tail that was dropped (or, read-only, ignored).
     pub torn_tail: Option<TornTail>,
+    /// Idempotency keys loaded from the sidecar file.
+    pub idempotency_keys_from_sidecar: u64,
+    /// Idempotency keys recovered by reading frames (events after the sidecar's snapshot).
+    pub idempotency_keys_from_log: u64,
+    /// Why the sidecar could not be used, when it was rebuilt from the log.
+    pub idempotency_sidecar_problem: Option<String>,
 }
 
 /// An incomplete write found at the end of the active segment.
@@ -71,6 +78,12 @@ pub(crate) struct Recovered {
     pub(crate) files: BTreeMap<u64, Arc<dyn StoreFile>>,
     pub(crate) tail: Option<Tail>,
     pub(crate) report: OpenReport,
+    /// Idempotency keys to seed the writer with (writer opens only).
+    pub(crate) keys: Vec<KeyRecord>,
+    /// Keys found while scanning the active segment's frames.
+    scanned_keys: Vec<KeyRecord>,
+    /// `(segment id, first global sequence, end global sequence, scanned)`.
+    ranges: Vec<(u64, u64, u64, bool)>,
 }
 
 /// Lists segment ids in the data directory, ascending.
@@ -99,6 +112,9 @@ pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, St
         files: BTreeMap::new(),
         tail: None,
         report: OpenReport::default(),
+        keys: Vec::new(),
+        scanned_keys: Vec::new(),
+        ranges: Vec::new(),
     };
     for (i, &id) in ids.iter().enumerate() {
         let is_last = i + 1 == ids.len();
@@ -112,11 +128,13 @@ pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, St
             .fs
             .open(&path, mode)
             .map_err(|e| StoreError::io("open segment", &path, e))?;
-        let bytes = read_file(file.as_ref(), &path)?;
         out.report.segments += 1;
-        match load_segment(cfg, access, &path, id, &bytes, is_last, &file, &mut out)? {
+        let base = out.index.next_global_sequence();
+        match load_segment(cfg, access, &path, id, is_last, &file, &mut out)? {
             Loaded::Kept(tail) => {
                 out.files.insert(id, file);
+                out.ranges
+                    .push((id, base, out.index.next_global_sequence(), !tail.sealed));
                 // The last kept segment is the one the writer continues.
                 out.tail = Some(tail);
             }
@@ -124,7 +142,107 @@ pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, St
         }
     }
     out.report.events = out.index.len() as u64;
+    if access == Access::Writer {
+        recover_keys(cfg, &mut out)?;
+    }
     Ok(out)
+}
+
+/// Seeds the writer's idempotency keys: the sidecar snapshot if it checks
+/// out against the index, then every keyed frame after it.
+fn recover_keys(cfg: &StoreConfig, out: &mut Recovered) -> Result<(), StoreError> {
+    let next = out.index.next_global_sequence();
+    let window_start = next.saturating_sub(cfg.idempotency_window);
+    let path = cfg.dir.join(SIDECAR_FILE);
+    let exists = cfg
+        .fs
+        .exists(&path)
+        .map_err(|e| StoreError::io("stat idempotency sidecar", &path, e))?;
+    let loaded = if exists {
+        let checked = crate::fs::read_all(cfg.fs.as_ref(), &path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| format::decode_idempotency(&b).map_err(|e| e.to_string()))
+            .and_then(|(through, recs)| check_sidecar(&out.index, next, through, recs));
+        match checked {
+            Ok(ok) => Some(ok),
+            Err(problem) => {
+                tracing::warn!(%problem, path = %path.display(), "idempotency sidecar rejected; rebuilding keys from the log");
+                out.report.idempotency_sidecar_problem = Some(problem);
+                None
+            }
+        }
+    } else {
+        if out.ranges.iter().any(|r| !r.3) {
+            out.report.idempotency_sidecar_problem = Some("sidecar file is missing".into());
+        }
+        None
+    };
+    let (mut keys, from) = match loaded {
+        Some((through, recs)) => (recs, through.max(window_start)),
+        None => (Vec::new(), window_start),
+    };
+    out.report.idempotency_keys_from_sidecar = keys.len() as u64;
+    for &(id, base, end, scanned) in &out.ranges {
+        if scanned || end <= from {
+            continue;
+        }
+        let path = segment_path(&cfg.dir, id);
+        let Some(file) = out.files.get(&id) else {
+            continue;
+        };
+        let bytes = read_file(file.as_ref(), &path)?;
+        let mut pos = SEGMENT_HEADER_LEN;
+        let mut gs = base;
+        while gs < end {
+            let (f, n) = decode_frame(&bytes[pos.min(bytes.len())..])
+                .map_err(|e| corrupt(&path, pos as u64, format!("frame: {e}")))?;
+            if let Some(key) = f.idempotency_key.filter(|_| gs >= from) {
+                keys.push(KeyRecord {
+                    key,
+                    event_id: f.event_id,
+                    global_sequence: gs,
+                    content_hash: crate::chain::content_hash(f.payload),
+                });
+                out.report.idempotency_keys_from_log += 1;
+            }
+            pos += n;
+            gs += 1;
+        }
+    }
+    let scanned = std::mem::take(&mut out.scanned_keys);
+    for k in scanned.into_iter().filter(|k| k.global_sequence >= from) {
+        out.report.idempotency_keys_from_log += 1;
+        keys.push(k);
+    }
+    out.keys = keys;
+    Ok(())
+}
+
+/// A sidecar is trusted only if every record names the event the index has at that sequence.
+fn check_sidecar(
+    index: &Index,
+    next: u64,
+    through: u64,
+    recs: Vec<KeyRecord>,
+) -> Result<(u64, Vec<KeyRecord>), String> {
+    if through > next {
+        return Err(format!("sidecar covers {through} events but the log has {next}"));
+    }
+    let entries = index.entries();
+    for r in &recs {
+        let ok = r.global_sequence < through
+            && usize::try_from(r.global_sequence)
+                .ok()
+                .and_then(|i| entries.get(i))
+                .is_some_and(|e| e.event_id == r.event_id);
+        if !ok {
+            return Err(format!(
+                "sidecar record for sequence {} does not match the log",
+                r.global_sequence
+            ));
+        }
+    }
+    Ok((through, recs))
 }
 
 fn read_file(file: &dyn StoreFile, path: &Path) -> Result<Vec<u8>, StoreError> {
@@ -155,18 +273,22 @@ fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> StoreError {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn load_segment(
     cfg: &StoreConfig,
     access: Access,
     path: &Path,
     id: u64,
-    bytes: &[u8],
     is_last: bool,
     file: &Arc<dyn StoreFile>,
     out: &mut Recovered,
 ) -> Result<Loaded, StoreError> {
-    match decode_segment_header(bytes) {
+    let len = file
+        .len()
+        .map_err(|e| StoreError::io("stat segment", path, e))?;
+    let mut head = vec![0u8; SEGMENT_HEADER_LEN.min(usize::try_from(len).unwrap_or(usize::MAX))];
+    file.read_exact_at(&mut head, 0)
+        .map_err(|e| StoreError::io("read segment header", path, e))?;
+    match decode_segment_header(&head) {
         Ok(h) if h.segment_id == id => {}
         Ok(h) => {
             return Err(corrupt(
@@ -175,9 +297,17 @@ fn load_segment(
                 format!("header names segment {} but file is {id}", h.segment_id),
             ))
         }
-        Err(DecodeError::Incomplete) if is_last => {
-            // A crash while the segment was being created: nothing was ever committed in it.
-            handle_torn(cfg, access, path, file, 0, bytes.len() as u64, 0, &mut out.report)?;
+        Err(e)
+            if is_last
+                && (e == DecodeError::Incomplete
+                    || (len <= SEGMENT_HEADER_LEN as u64 && !matches!(e, DecodeError::Version(_)))) =>
+        {
+            // A crash while the segment was being created: nothing was ever
+            // committed in it. Frames are written only after the header is
+            // synced, so a last file no longer than a header whose bytes did
+            // not all reach the disk (a torn or zero-filled header) is unborn;
+            // a bad header in front of more bytes is damage and fails closed.
+            handle_torn(cfg, access, path, file, 0, len, 0, &mut out.report)?;
             return Ok(Loaded::Discarded);
         }
         Err(DecodeError::Version(found)) => {
@@ -189,7 +319,7 @@ fn load_segment(
         }
         Err(e) => return Err(corrupt(path, 0, format!("segment header: {e}"))),
     }
-    if let Some(footer) = read_footer(path, bytes)? {
+    if let Some(footer) = read_footer(path, file.as_ref(), len)? {
         load_from_footer(path, id, &footer, &mut out.index)?;
         out.report.segments_from_footer += 1;
         return Ok(Loaded::Kept(Tail {
@@ -199,13 +329,10 @@ fn load_segment(
         }));
     }
     if !is_last {
-        return Err(corrupt(
-            path,
-            bytes.len() as u64,
-            "sealed segment has no valid footer",
-        ));
+        return Err(corrupt(path, len, "sealed segment has no valid footer"));
     }
-    let footer = scan_frames(cfg, access, path, id, bytes, file, out)?;
+    let bytes = read_file(file.as_ref(), path)?;
+    let footer = scan_frames(cfg, access, path, id, &bytes, file, out)?;
     Ok(Loaded::Kept(Tail {
         id,
         footer,
@@ -213,21 +340,27 @@ fn load_segment(
     }))
 }
 
-/// The footer of a sealed segment, `None` if the file has no trailer.
-fn read_footer(path: &Path, bytes: &[u8]) -> Result<Option<Footer>, StoreError> {
-    if bytes.len() < SEGMENT_HEADER_LEN + TRAILER_LEN {
+/// The footer of a sealed segment (reading only the trailer and footer),
+/// `None` if the file has no trailer.
+fn read_footer(path: &Path, file: &dyn StoreFile, file_len: u64) -> Result<Option<Footer>, StoreError> {
+    if file_len < (SEGMENT_HEADER_LEN + TRAILER_LEN) as u64 {
         return Ok(None);
     }
-    let Some((len, crc)) = decode_trailer(&bytes[bytes.len() - TRAILER_LEN..]) else {
+    let start = file_len - TRAILER_LEN as u64;
+    let mut trailer = [0u8; TRAILER_LEN];
+    file.read_exact_at(&mut trailer, start)
+        .map_err(|e| StoreError::io("read segment trailer", path, e))?;
+    let Some((len, crc)) = decode_trailer(&trailer) else {
         return Ok(None);
     };
-    let start = (bytes.len() - TRAILER_LEN) as u64;
     let Some(footer_start) = start.checked_sub(len).filter(|s| *s >= SEGMENT_HEADER_LEN as u64)
     else {
         return Err(corrupt(path, start, "footer length out of range"));
     };
-    let body = &bytes[footer_start as usize..start as usize];
-    match format::decode_footer(body, crc) {
+    let mut body = vec![0u8; len as usize];
+    file.read_exact_at(&mut body, footer_start)
+        .map_err(|e| StoreError::io("read segment footer", path, e))?;
+    match format::decode_footer(&body, crc) {
         Ok(f) if f.frames_end == footer_start => Ok(Some(f)),
         Ok(_) => Err(corrupt(path, footer_start, "footer does not end the frame region")),
         Err(e) => Err(corrupt(path, footer_start, format!("footer: {e}"))),
@@ -382,6 +515,14 @@ fn scan_frames(
     for (f, offset, n) in &frames {
         push_frame(path, id, f, *offset, *n, &mut out.index)?;
         footer.push(f, *n);
+        if let Some(key) = f.idempotency_key {
+            out.scanned_keys.push(KeyRecord {
+                key,
+                event_id: f.event_id,
+                global_sequence: f.global_sequence,
+                content_hash: crate::chain::content_hash(f.payload),
+            });
+        }
     }
     Ok(footer)
 }
@@ -440,8 +581,8 @@ fn push_frame(
 /// Looks for any whole, CRC-valid frame starting after `bad`. Finding one means
 /// the damage is not a torn tail but corruption in the middle of the log.
 fn find_frame_after(bytes: &[u8], bad: usize) -> Option<usize> {
-    // A version-1 body always starts with an array16 marker of 16 fields.
-    const BODY_START: [u8; 3] = [0xdc, 0x00, 0x10];
+    // A version-1 body always starts with an array16 marker of 17 fields.
+    const BODY_START: [u8; 3] = [0xdc, 0x00, 0x11];
     let mut p = bad + 1;
     while p + FRAME_PREFIX_LEN + MIN_FRAME_BODY_LEN <= bytes.len() {
         let body_at = p + FRAME_PREFIX_LEN;

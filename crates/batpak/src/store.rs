@@ -23,6 +23,7 @@ use crate::kind::EventKind;
 use crate::receipt::AppendReceipt;
 use crate::recovery::{self, segment_path, Access, OpenReport};
 use crate::region::Region;
+use crate::options::{AppendOptions, AppendTicket, BatchAppendItem};
 use crate::writer::{Command, PreparedItem, Writer};
 
 /// State shared by readers and the writer thread.
@@ -48,6 +49,9 @@ impl Shared {
     }
     pub(crate) fn mark_durable(&self, next: u64) {
         self.durable.fetch_max(next, Ordering::AcqRel);
+    }
+    pub(crate) fn is_durable(&self, global_sequence: u64) -> bool {
+        global_sequence < self.durable.load(Ordering::Acquire)
     }
 }
 
@@ -97,52 +101,7 @@ impl StoreReader {
 
     /// Reads and checks the frame an index entry points at.
     pub(crate) fn read_entry(&self, entry: &IndexEntry) -> Result<StoredEvent<Vec<u8>>, StoreError> {
-        let loc = entry.location;
-        let path = segment_path(&self.shared.cfg.dir, loc.segment);
-        let file = self
-            .shared
-            .files
-            .read()
-            .get(&loc.segment)
-            .cloned()
-            .ok_or_else(|| StoreError::CorruptFrame {
-                segment: path.clone(),
-                offset: loc.offset,
-                reason: "segment file is not open".into(),
-            })?;
-        let mut buf = vec![0u8; loc.len as usize];
-        file.read_exact_at(&mut buf, loc.offset)
-            .map_err(|e| StoreError::io("read frame", &path, e))?;
-        let bad = |reason: String| StoreError::CorruptFrame {
-            segment: path.clone(),
-            offset: loc.offset,
-            reason,
-        };
-        let (f, used) = decode_frame(&buf).map_err(|e| bad(e.to_string()))?;
-        if used != buf.len() || f.event_id != entry.event_id {
-            return Err(bad(format!("frame does not hold event {}", entry.event_id)));
-        }
-        let header = EventHeader {
-            event_id: f.event_id,
-            global_sequence: f.global_sequence,
-            entity_sequence: f.entity_sequence,
-            kind: f.kind,
-            wall_ms: f.wall_ms,
-            hlc: f.hlc,
-            correlation_id: f.correlation_id,
-            causation_id: f.causation_id,
-            payload_version: f.payload_version,
-            prev_hash: f.prev_hash,
-            content_hash: crate::chain::content_hash(f.payload),
-            event_hash: f.event_hash,
-        };
-        Ok(StoredEvent {
-            event: Event {
-                header,
-                payload: f.payload.to_vec(),
-            },
-            coordinate: entry.coordinate.clone(),
-        })
+        read_entry(&self.shared, entry)
     }
 
     /// Every committed event in `region`, in commit order.
@@ -226,6 +185,57 @@ impl StoreReader {
     }
 }
 
+
+/// Reads and checks the frame an index entry points at.
+pub(crate) fn read_entry(shared: &Shared, entry: &IndexEntry) -> Result<StoredEvent<Vec<u8>>, StoreError> {
+    let loc = entry.location;
+    let path = segment_path(&shared.cfg.dir, loc.segment);
+    let file = shared
+    .files
+        .read()
+        .get(&loc.segment)
+        .cloned()
+        .ok_or_else(|| StoreError::CorruptFrame {
+            segment: path.clone(),
+            offset: loc.offset,
+            reason: "segment file is not open".into(),
+        })?;
+    let mut buf = vec![0u8; loc.len as usize];
+    file.read_exact_at(&mut buf, loc.offset)
+        .map_err(|e| StoreError::io("read frame", &path, e))?;
+    let bad = |reason: String| StoreError::CorruptFrame {
+        segment: path.clone(),
+        offset: loc.offset,
+        reason,
+    };
+    let (f, used) = decode_frame(&buf).map_err(|e| bad(e.to_string()))?;
+    if used != buf.len() || f.event_id != entry.event_id {
+        return Err(bad(format!("frame does not hold event {}", entry.event_id)));
+    }
+    let header = EventHeader {
+        event_id: f.event_id,
+        global_sequence: f.global_sequence,
+        entity_sequence: f.entity_sequence,
+        kind: f.kind,
+        wall_ms: f.wall_ms,
+        hlc: f.hlc,
+        correlation_id: f.correlation_id,
+        causation_id: f.causation_id,
+        idempotency_key: f.idempotency_key,
+        payload_version: f.payload_version,
+        prev_hash: f.prev_hash,
+        content_hash: crate::chain::content_hash(f.payload),
+        event_hash: f.event_hash,
+    };
+    Ok(StoredEvent {
+        event: Event {
+            header,
+            payload: f.payload.to_vec(),
+        },
+        coordinate: entry.coordinate.clone(),
+    })
+}
+
 fn build_shared(cfg: StoreConfig, rec: &mut recovery::Recovered) -> Arc<Shared> {
     let index = std::mem::take(&mut rec.index);
     let next = index.next_global_sequence();
@@ -284,6 +294,7 @@ impl Store {
     /// Fails with [`StoreError::StoreLocked`] if another writer has it open.
     pub fn open(cfg: StoreConfig) -> Result<Self, StoreError> {
         cfg.validate()?;
+        crate::registry::check_at_open(cfg.payload_validation)?;
         cfg.fs
             .create_dir_all(&cfg.dir)
             .map_err(|e| StoreError::io("create data directory", &cfg.dir, e))?;
@@ -304,7 +315,8 @@ impl Store {
             })?;
         }
         let (tx, rx) = flume::bounded(cfg.writer_queue);
-        let writer = Writer::new(shared.clone(), rx, tail)?;
+        let keys = std::mem::take(&mut rec.keys);
+        let writer = Writer::new(shared.clone(), rx, tail, keys)?;
         let thread = std::thread::Builder::new()
             .name("batpak-writer".into())
             .spawn(move || writer.run())
@@ -337,11 +349,92 @@ impl Store {
         receipts.pop().ok_or(StoreError::WriterCrashed)
     }
 
+    /// Appends one event with options (expected sequence, idempotency key,
+    /// correlation, causation). A retry with the same idempotency key returns
+    /// the first receipt and writes nothing.
+    pub fn append_with_options<P: Serialize + ?Sized>(
+        &self,
+        coordinate: &Coordinate,
+        kind: EventKind,
+        payload: &P,
+        options: AppendOptions,
+    ) -> Result<AppendReceipt, StoreError> {
+        let item = self.prepare_with(coordinate.clone(), kind, encode_payload(payload)?, options)?;
+        let mut receipts = self.submit_items(vec![item])?;
+        receipts.pop().ok_or(StoreError::WriterCrashed)
+    }
+
+    /// Appends every item or none, even across a crash. Items may name
+    /// different entities; each entity's chain stays linked in item order.
+    pub fn append_batch(&self, items: Vec<BatchAppendItem>) -> Result<Vec<AppendReceipt>, StoreError> {
+        self.submit_batch(items)?.wait_batch()
+    }
+
+    /// Queues one append and returns at once with a ticket to wait on.
+    /// Blocks only while the writer's queue is full.
+    pub fn submit<P: Serialize + ?Sized>(
+        &self,
+        coordinate: &Coordinate,
+        kind: EventKind,
+        payload: &P,
+    ) -> Result<AppendTicket, StoreError> {
+        let item = self.prepare(coordinate, kind, payload)?;
+        self.send(vec![item], true)
+    }
+
+    /// Like [`Store::submit`], but fails with [`StoreError::Backpressure`]
+    /// instead of blocking when the writer's queue is full.
+    pub fn try_submit<P: Serialize + ?Sized>(
+        &self,
+        coordinate: &Coordinate,
+        kind: EventKind,
+        payload: &P,
+    ) -> Result<AppendTicket, StoreError> {
+        let item = self.prepare(coordinate, kind, payload)?;
+        self.send(vec![item], false)
+    }
+
+    /// Queues an atomic batch and returns at once with a ticket.
+    pub fn submit_batch(&self, items: Vec<BatchAppendItem>) -> Result<AppendTicket, StoreError> {
+        let cfg = &self.shared().cfg;
+        if items.is_empty() || items.len() > cfg.max_batch_items {
+            return Err(StoreError::BatchTooLarge {
+                items: items.len(),
+                limit: cfg.max_batch_items,
+            });
+        }
+        let mut total = 0usize;
+        let mut prepared = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            total += item.payload.len();
+            if total > cfg.max_batch_bytes {
+                return Err(StoreError::BatchItemTooLarge {
+                    index,
+                    bytes: total,
+                    limit: cfg.max_batch_bytes,
+                });
+            }
+            prepared.push(self.prepare_with(item.coordinate, item.kind, item.payload, item.options)?);
+        }
+        self.send(prepared, true)
+    }
+
     fn prepare<P: Serialize + ?Sized>(
         &self,
         coordinate: &Coordinate,
         kind: EventKind,
         payload: &P,
+    ) -> Result<PreparedItem, StoreError> {
+        self.prepare_with(coordinate.clone(), kind, encode_payload(payload)?, AppendOptions::default())
+    }
+
+    /// Checks what can be checked without the writer's state.
+    fn prepare_with(
+        &self,
+        coordinate: Coordinate,
+        kind: EventKind,
+        payload: Vec<u8>,
+        options: AppendOptions,
     ) -> Result<PreparedItem, StoreError> {
         if kind.is_reserved() {
             return Err(StoreError::InvalidKind {
@@ -349,30 +442,49 @@ impl Store {
                 reason: "categories 0x0 and 0xD are reserved for the store",
             });
         }
-        let bytes = encode_payload(payload)?;
         let limit = self.shared().cfg.max_payload_bytes;
-        if bytes.len() > limit {
+        if payload.len() > limit {
             return Err(StoreError::PayloadTooLarge {
-                size: bytes.len(),
+                size: payload.len(),
                 limit,
             });
         }
         Ok(PreparedItem {
-            coordinate: coordinate.clone(),
+            coordinate,
             kind,
-            payload: bytes,
-            payload_version: 1,
-            correlation_id: None,
-            causation_id: None,
+            payload,
+            payload_version: options.payload_version.unwrap_or(1),
+            correlation_id: options.correlation_id,
+            causation: options.causation,
+            expected: options.expected,
+            idempotency_key: options.idempotency_key,
         })
     }
 
     fn submit_items(&self, items: Vec<PreparedItem>) -> Result<Vec<AppendReceipt>, StoreError> {
+        self.send(items, true)?.wait_batch()
+    }
+
+    fn send(&self, items: Vec<PreparedItem>, block: bool) -> Result<AppendTicket, StoreError> {
+        if self.shared().failed.load(Ordering::Acquire) {
+            // Answer through the writer so the message names the first failure.
+            let (reply, rx) = flume::bounded(1);
+            self.tx
+                .send(Command::Append { items, reply })
+                .map_err(|_| StoreError::Closed)?;
+            return Ok(AppendTicket { rx });
+        }
         let (reply, rx) = flume::bounded(1);
-        self.tx
-            .send(Command::Append { items, reply })
-            .map_err(|_| StoreError::Closed)?;
-        rx.recv().map_err(|_| StoreError::WriterCrashed)?
+        let cmd = Command::Append { items, reply };
+        if block {
+            self.tx.send(cmd).map_err(|_| StoreError::Closed)?;
+        } else {
+            self.tx.try_send(cmd).map_err(|e| match e {
+                flume::TrySendError::Full(_) => StoreError::Backpressure,
+                flume::TrySendError::Disconnected(_) => StoreError::Closed,
+            })?;
+        }
+        Ok(AppendTicket { rx })
     }
 
     /// Makes every acknowledged append durable (useful under the non-durable sync modes).
@@ -445,6 +557,7 @@ impl ReadOnlyStore {
     /// Opens `cfg.dir()` for reading; the directory must exist.
     pub fn open(mut cfg: StoreConfig) -> Result<Self, StoreError> {
         cfg.validate()?;
+        crate::registry::check_at_open(cfg.payload_validation)?;
         cfg.tail_policy = crate::config::TailPolicy::RecoverTornTail;
         let exists = cfg
             .fs

@@ -21,14 +21,17 @@ use crate::error::StoreError;
 use crate::event::EventHeader;
 use crate::format::{self, encode_frame, FrameFields, SegmentHeader};
 use crate::fs::OpenMode;
-use crate::id::{self, CorrelationId, EventId, HlcPoint};
+use crate::format::KeyRecord;
+use crate::id::{self, CorrelationId, EventId, HlcPoint, IdempotencyKey};
+use crate::idempotency::{KeyIndex, SIDECAR_FILE};
+use crate::options::{CausationRef, ExpectedSequence};
 use crate::index::{IndexEntry, Location};
 use crate::kind::EventKind;
 use crate::receipt::AppendReceipt;
 use crate::recovery::{segment_path, Tail};
 use crate::segment::{ActiveSegment, FooterBuilder, FooterItem};
 use crate::sign::SigningState;
-use crate::store::Shared;
+use crate::store::{read_entry, Shared};
 
 /// One event to append, validated and encoded by the caller.
 #[derive(Debug)]
@@ -38,7 +41,35 @@ pub(crate) struct PreparedItem {
     pub(crate) payload: Vec<u8>,
     pub(crate) payload_version: u16,
     pub(crate) correlation_id: Option<CorrelationId>,
-    pub(crate) causation_id: Option<EventId>,
+    pub(crate) causation: CausationRef,
+    pub(crate) expected: ExpectedSequence,
+    pub(crate) idempotency_key: Option<IdempotencyKey>,
+}
+
+/// The outcome of staging one request.
+enum Staging {
+    /// New frames, to be written.
+    Staged(Vec<AppendReceipt>, Vec<Staged>),
+    /// A retry of earlier appends: their receipts.
+    Deduped(Vec<AppendReceipt>),
+}
+
+fn check_expected(entity: &str, expected: ExpectedSequence, next_es: u64) -> Result<(), StoreError> {
+    let actual = next_es.checked_sub(1);
+    let ok = match expected {
+        ExpectedSequence::Any => true,
+        ExpectedSequence::NoStream => actual.is_none(),
+        ExpectedSequence::Exact(n) => actual == Some(n),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::SequenceMismatch {
+            entity: entity.to_owned(),
+            expected,
+            actual,
+        })
+    }
 }
 
 /// Work for the writer.
@@ -61,6 +92,8 @@ struct Staged {
     event_hash: [u8; 32],
     correlation_id: Option<CorrelationId>,
     causation_id: Option<EventId>,
+    idempotency_key: Option<IdempotencyKey>,
+    content_hash: [u8; 32],
 }
 
 /// A request whose frames are in the group buffer, waiting for the write and sync.
@@ -68,6 +101,8 @@ struct Pending {
     reply: Sender<Result<Vec<AppendReceipt>, StoreError>>,
     receipts: Vec<AppendReceipt>,
     staged: Vec<Staged>,
+    /// A retry answered with earlier receipts.
+    deduped: bool,
 }
 
 pub(crate) struct Writer {
@@ -83,6 +118,7 @@ pub(crate) struct Writer {
     dirty_since: Option<Instant>,
     failed: Option<String>,
     signing: SigningState,
+    keys: KeyIndex,
 }
 
 impl Writer {
@@ -91,6 +127,7 @@ impl Writer {
         shared: Arc<Shared>,
         rx: Receiver<Command>,
         tail: Option<Tail>,
+        keys: Vec<KeyRecord>,
     ) -> Result<Self, StoreError> {
         let (next_global_sequence, hlc) = {
             let idx = shared.index.read();
@@ -100,6 +137,7 @@ impl Writer {
             signer: shared.cfg.signer.clone(),
             downgrade_allowed: shared.cfg.signing_downgrade_allowed,
         };
+        let key_index = KeyIndex::new(shared.cfg.idempotency_window, shared.cfg.idempotency_capacity);
         let mut w = Self {
             shared,
             rx,
@@ -111,7 +149,11 @@ impl Writer {
             dirty_since: None,
             failed: None,
             signing,
+            keys: key_index,
         };
+        for rec in keys {
+            w.keys.insert(rec, next_global_sequence);
+        }
         if let Some(t) = tail {
             let path = segment_path(&w.shared.cfg.dir, t.id);
             let file = w
@@ -120,6 +162,13 @@ impl Writer {
                 .fs
                 .open(&path, OpenMode::ReadWrite)
                 .map_err(|e| StoreError::io("open segment for writing", &path, e))?;
+            // Recovery may have read the tail from the OS cache only (a writer
+            // that failed before its fsync, a directory fsync that failed after
+            // the segment was created). Make the tail and its directory entry
+            // durable before building on it and calling what it holds durable.
+            file.sync_all()
+                .and_then(|()| w.shared.cfg.fs.sync_dir(&w.shared.cfg.dir))
+                .map_err(|e| StoreError::io("sync recovered tail", &path, e))?;
             w.shared.files.write().insert(t.id, file.clone());
             w.next_segment_id = t.id + 1;
             w.sealed_on_disk = t.sealed;
@@ -183,6 +232,7 @@ impl Writer {
         let mut stop = false;
         let mut syncs: Vec<Sender<Result<(), StoreError>>> = Vec::new();
         let mut shutdown: Option<Sender<Result<(), StoreError>>> = None;
+        let mut group_keys: HashMap<IdempotencyKey, AppendReceipt, RandomState> = HashMap::default();
         for cmd in group {
             match cmd {
                 Command::Append { items, reply } => {
@@ -192,11 +242,25 @@ impl Writer {
                         }));
                         continue;
                     }
-                    match self.stage(items, &mut buf, &mut overlay) {
-                        Ok((receipts, staged)) => pending.push(Pending {
+                    match self.stage(items, &mut buf, &mut overlay, &group_keys) {
+                        Ok(Staging::Staged(receipts, staged)) => {
+                            for (r, s) in receipts.iter().zip(&staged) {
+                                if let Some(k) = s.idempotency_key {
+                                    group_keys.insert(k, r.clone());
+                                }
+                            }
+                            pending.push(Pending {
+                                reply,
+                                receipts,
+                                staged,
+                                deduped: false,
+                            });
+                        }
+                        Ok(Staging::Deduped(receipts)) => pending.push(Pending {
                             reply,
                             receipts,
-                            staged,
+                            staged: Vec::new(),
+                            deduped: true,
                         }),
                         Err(e) => {
                             let _ = reply.send(Err(e));
@@ -259,16 +323,21 @@ impl Writer {
         }
     }
 
-    /// Assigns sequences and hashes to a request's items and encodes their frames into `buf`.
+    /// Validates a request against the current state, then assigns sequences
+    /// and hashes and encodes its frames into `buf`. Nothing is changed when
+    /// it returns an error.
     fn stage(
         &mut self,
         items: Vec<PreparedItem>,
         buf: &mut Vec<u8>,
         overlay: &mut HashMap<Arc<str>, (u64, [u8; 32]), RandomState>,
-    ) -> Result<(Vec<AppendReceipt>, Vec<Staged>), StoreError> {
-        // Encode the whole request first so it never straddles a segment boundary.
+        group_keys: &HashMap<IdempotencyKey, AppendReceipt, RandomState>,
+    ) -> Result<Staging, StoreError> {
+        if let Some(receipts) = self.dedupe(&items, group_keys)? {
+            return Ok(Staging::Deduped(receipts));
+        }
         let mut frames = Vec::new();
-        let mut receipts = Vec::with_capacity(items.len());
+        let mut receipts: Vec<AppendReceipt> = Vec::with_capacity(items.len());
         let mut staged = Vec::with_capacity(items.len());
         let mut local: HashMap<Arc<str>, (u64, [u8; 32]), RandomState> = HashMap::default();
         let mut hlc = self.hlc;
@@ -281,6 +350,8 @@ impl Writer {
                 Some(&t) => t,
                 None => self.shared.index.read().entity_tip(&ent),
             };
+            check_expected(&ent, item.expected, es)?;
+            let causation_id = self.resolve_causation(&item, i, &receipts)?;
             hlc = hlc.tick(wall);
             let header = EventHeader {
                 event_id: EventId::new_v7(),
@@ -290,7 +361,8 @@ impl Writer {
                 wall_ms: wall,
                 hlc,
                 correlation_id: item.correlation_id,
-                causation_id: item.causation_id,
+                causation_id,
+                idempotency_key: item.idempotency_key,
                 payload_version: item.payload_version,
                 prev_hash: prev,
                 content_hash: chain::content_hash(&item.payload),
@@ -298,24 +370,27 @@ impl Writer {
             };
             let event_hash = chain::event_hash(&header, &coordinate);
             let start = frames.len();
-            let fields = FrameFields {
-                event_id: header.event_id,
-                global_sequence: header.global_sequence,
-                entity_sequence: es,
-                kind: item.kind,
-                entity: coordinate.entity(),
-                scope: coordinate.scope(),
-                wall_ms: wall,
-                hlc,
-                correlation_id: item.correlation_id,
-                causation_id: item.causation_id,
-                payload_version: item.payload_version,
-                batch_remaining: u32::try_from(n - 1 - i).unwrap_or(u32::MAX),
-                prev_hash: prev,
-                event_hash,
-                payload: &item.payload,
-            };
-            encode_frame(&mut frames, &fields);
+            encode_frame(
+                &mut frames,
+                &FrameFields {
+                    event_id: header.event_id,
+                    global_sequence: header.global_sequence,
+                    entity_sequence: es,
+                    kind: item.kind,
+                    entity: coordinate.entity(),
+                    scope: coordinate.scope(),
+                    wall_ms: wall,
+                    hlc,
+                    correlation_id: item.correlation_id,
+                    causation_id,
+                    idempotency_key: item.idempotency_key,
+                    payload_version: item.payload_version,
+                    batch_remaining: u32::try_from(n - 1 - i).unwrap_or(u32::MAX),
+                    prev_hash: prev,
+                    event_hash,
+                    payload: &item.payload,
+                },
+            );
             let len = frames.len() - start;
             local.insert(ent, (es + 1, event_hash));
             let mut receipt = AppendReceipt {
@@ -352,10 +427,13 @@ impl Writer {
                 hlc,
                 event_hash,
                 correlation_id: item.correlation_id,
-                causation_id: item.causation_id,
+                causation_id,
+                idempotency_key: item.idempotency_key,
+                content_hash: header.content_hash,
             });
         }
-        // Place the request: rotate first if it would overflow a non-empty segment.
+        // Place the request: rotate first if it would overflow a non-empty segment,
+        // so a batch never straddles two segments.
         self.make_room(buf, frames.len() as u64)?;
         let active = self.active.as_mut().ok_or(StoreError::WriterCrashed)?;
         let base = active.footer.frames_end() + buf.len() as u64;
@@ -386,7 +464,107 @@ impl Writer {
         for (k, v) in local {
             overlay.insert(k, v);
         }
-        Ok((receipts, staged))
+        Ok(Staging::Staged(receipts, staged))
+    }
+
+    /// Finds earlier appends with the same idempotency keys. `Ok(Some)` holds
+    /// the original receipts of a full retry.
+    fn dedupe(
+        &self,
+        items: &[PreparedItem],
+        group_keys: &HashMap<IdempotencyKey, AppendReceipt, RandomState>,
+    ) -> Result<Option<Vec<AppendReceipt>>, StoreError> {
+        let mut found = Vec::new();
+        for item in items {
+            let Some(key) = item.idempotency_key else {
+                found.push(None);
+                continue;
+            };
+            let content = chain::content_hash(&item.payload);
+            if let Some(r) = group_keys.get(&key) {
+                if r.content_hash != content {
+                    return Err(StoreError::IdempotencyConflict { key, reason: "payload differs" });
+                }
+                found.push(Some(r.clone()));
+                continue;
+            }
+            match self.keys.get(&key) {
+                None => found.push(None),
+                Some(rec) => {
+                    if rec.content_hash != content {
+                        return Err(StoreError::IdempotencyConflict { key, reason: "payload differs" });
+                    }
+                    found.push(Some(self.original_receipt(rec, item)?));
+                }
+            }
+        }
+        let hits = found.iter().filter(|f| f.is_some()).count();
+        if hits == 0 {
+            Ok(None)
+        } else if hits < found.len() {
+            Err(StoreError::IdempotencyPartialBatch)
+        } else {
+            Ok(Some(found.into_iter().flatten().collect()))
+        }
+    }
+
+    /// Rebuilds (and re-signs) the receipt of a committed event from its frame.
+    fn original_receipt(&self, rec: &KeyRecord, item: &PreparedItem) -> Result<AppendReceipt, StoreError> {
+        let entry = self
+            .shared
+            .index
+            .read()
+            .get(rec.event_id)
+            .cloned()
+            .ok_or(StoreError::NotFound { event_id: rec.event_id })?;
+        if entry.coordinate != item.coordinate || entry.kind != item.kind {
+            return Err(StoreError::IdempotencyConflict {
+                key: rec.key,
+                reason: "coordinate or kind differs",
+            });
+        }
+        let raw = read_entry(&self.shared, &entry)?;
+        let h = raw.event.header;
+        let mut r = AppendReceipt {
+            event_id: h.event_id,
+            global_sequence: h.global_sequence,
+            entity_sequence: h.entity_sequence,
+            content_hash: h.content_hash,
+            event_hash: h.event_hash,
+            prev_hash: h.prev_hash,
+            hlc: h.hlc,
+            durable: self.shared.is_durable(h.global_sequence),
+            key_id: None,
+            signature: None,
+        };
+        self.signing
+            .sign(&mut r)
+            .map_err(|reason| StoreError::SigningFailed { reason })?;
+        Ok(r)
+    }
+
+    fn resolve_causation(
+        &self,
+        item: &PreparedItem,
+        index: usize,
+        earlier: &[AppendReceipt],
+    ) -> Result<Option<EventId>, StoreError> {
+        match item.causation {
+            CausationRef::None => Ok(None),
+            CausationRef::Event(id) => {
+                if self.shared.index.read().get(id).is_some() {
+                    Ok(Some(id))
+                } else {
+                    Err(StoreError::InvalidCausation {
+                        reason: format!("event {id} is not committed"),
+                    })
+                }
+            }
+            CausationRef::PriorItem(p) if p < index => Ok(earlier.get(p).map(|r| r.event_id)),
+            CausationRef::PriorItem(p) => Err(StoreError::InvalidCausation {
+                reason: format!("item {index} refers to item {p}, which is not earlier in the batch"),
+            }),
+        }
     }
 
     /// Ensures an active segment with room for `need` more bytes (a full,
@@ -401,15 +579,20 @@ impl Writer {
                 Some(non_empty && used + need > max)
             }
         };
-        match full {
+        let result = match full {
             Some(false) => self.unseal(),
-            Some(true) => {
-                self.flush(buf)?;
-                self.seal()?;
-                self.create_segment()
-            }
+            Some(true) => self
+                .flush(buf)
+                .and_then(|()| self.seal())
+                .and_then(|()| self.create_segment()),
             None => self.create_segment(),
+        };
+        // A failed unseal, seal or segment creation leaves the disk state
+        // unknown, like any other write-path failure: stop.
+        if let Err(e) = &result {
+            self.fail(e.to_string());
         }
+        result
     }
 
     /// Cuts the footer of a reopened sealed segment so frames can follow.
@@ -447,9 +630,14 @@ impl Writer {
         self.check_failed()?;
         if let Some(a) = &self.active {
             let path = segment_path(&self.shared.cfg.dir, a.id);
-            a.file
-                .sync_data()
-                .map_err(|e| self.io_failure("fsync segment", &path, e))?;
+            if let Err(e) = a.file.sync_data() {
+                // Never retry an fsync: after a failure the kernel may have
+                // dropped the dirty pages, and a later "successful" fsync
+                // would vouch for data that is gone. Stop instead.
+                let err = self.io_failure("fsync segment", &path, e);
+                self.fail(err.to_string());
+                return Err(err);
+            }
             self.shared.mark_durable(self.next_global_sequence);
         }
         self.dirty_since = None;
@@ -476,7 +664,25 @@ impl Writer {
             .map_err(|e| self.io_failure("seal segment", &path, e))?;
         self.sealed_on_disk = true;
         self.shared.mark_durable(self.next_global_sequence);
+        self.write_sidecar();
         Ok(())
+    }
+
+    /// Snapshots the idempotency keys of published events. A failure only costs
+    /// a rebuild from the log at the next open, so it is logged, not fatal.
+    fn write_sidecar(&self) {
+        let through = self.shared.index.read().next_global_sequence();
+        let records: Vec<KeyRecord> = self
+            .keys
+            .records()
+            .into_iter()
+            .filter(|r| r.global_sequence < through)
+            .collect();
+        let bytes = format::encode_idempotency(through, &records);
+        let path = self.shared.cfg.dir.join(SIDECAR_FILE);
+        if let Err(e) = crate::fs::write_atomic(self.shared.cfg.fs.as_ref(), &path, &bytes) {
+            tracing::warn!(error = %e, path = %path.display(), "could not write idempotency sidecar; it will be rebuilt from the log");
+        }
     }
 
     /// Creates the next segment file and makes its existence durable.
@@ -528,10 +734,24 @@ impl Writer {
             idx.last_hlc = self.hlc;
         }
         self.shared.mark_written(self.next_global_sequence);
+        for p in &pending {
+            for s in &p.staged {
+                if let Some(key) = s.idempotency_key {
+                    let rec = KeyRecord {
+                        key,
+                        event_id: s.entry.event_id,
+                        global_sequence: s.entry.global_sequence,
+                        content_hash: s.content_hash,
+                    };
+                    self.keys.insert(rec, self.next_global_sequence);
+                }
+            }
+        }
         for p in pending {
             let mut receipts = p.receipts;
             for r in &mut receipts {
-                r.durable = durable;
+                // A retry of an older append keeps its own durability unless this group synced.
+                r.durable = durable || (p.deduped && r.durable);
             }
             let _ = p.reply.send(Ok(receipts));
         }
@@ -544,6 +764,8 @@ impl Writer {
         let has_frames = self.active.as_ref().is_some_and(|a| !a.footer.is_empty());
         if has_frames {
             self.seal()?;
+        } else if self.keys.len() > 0 {
+            self.write_sidecar();
         }
         Ok(())
     }

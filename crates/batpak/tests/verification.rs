@@ -115,7 +115,7 @@ fn rewritten_payload_with_fixed_crc_is_caught() {
     let (img, rs) = image();
     let seg = only_segment(img.path());
     let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
-    if let rmpv::Value::Binary(b) = field(&mut fs[4], 15) {
+    if let rmpv::Value::Binary(b) = field(&mut fs[4], 16) {
         let last = b.len() - 1;
         b[last] ^= 1;
     }
@@ -333,7 +333,7 @@ fn ancestry_walk_reports_a_parent_that_no_longer_hashes() {
     let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
     // Rewrite event 1's payload: its stored hash stays but event 2's prev_hash no longer
     // names a readable, matching parent once the frame's event_hash is recomputed by the attacker.
-    *field(&mut fs[1], 14) = rmpv::Value::Binary(vec![7; 32]);
+    *field(&mut fs[1], 15) = rmpv::Value::Binary(vec![7; 32]);
     std::fs::write(&seg, reassemble(&hdr, &fs)).unwrap();
     let store = Store::open(StoreConfig::new(img.path())).unwrap();
     let walk = store.walk_ancestors_outcome(rs[2].event_id, 10).unwrap();

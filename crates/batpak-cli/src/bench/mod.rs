@@ -1,0 +1,608 @@
+//! `batpak bench`: batpak and SQLite side by side on the same machine, in the
+//! same run, with the same payloads, in fresh temporary directories.
+//!
+//! | id | batpak | SQLite (WAL) | target |
+//! |----|--------|--------------|--------|
+//! | W1 | single appends, `SyncMode::OsBuffered` | autocommit inserts, `synchronous=NORMAL` | ≥ 1.5× SQLite |
+//! | W2 | single appends, durable before return, 1 thread | `synchronous=FULL` | ≥ 1.0× SQLite |
+//! | W2c | durable appends from 4 threads | `FULL`, 4 connections | ≥ 2.5× batpak's own W2 |
+//! | W3 | atomic batches of 100, each durable | `FULL`, one transaction per 100 | ≥ 2× SQLite |
+//! | W4 | cold open of the W1 data set + count | open + `count(*)` | ≤ 50 ms at 100k events, ≤ 400 ms at 1M |
+//! | W5 | N random point reads by id | by primary key | ≥ 2× SQLite |
+//! | W6 | every event of each entity, decoded | `WHERE entity = ?` | ≥ 1× SQLite |
+//! | disk | bytes per event of the W1 data set | file sizes | ≤ 1.5× SQLite |
+//!
+//! The library never prints; [`render_human`] returns the table as text.
+
+mod machine;
+mod ours;
+mod sqlite;
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use tempfile::TempDir;
+
+use crate::datadir::dir_bytes;
+use crate::error::{CliError, DirProblem};
+use crate::progress::Progress;
+use crate::table::{human_number, Align, Table};
+
+pub use machine::Machine;
+use machine::ProbeMode;
+pub use workload::BenchPayload;
+
+/// Progress is reported every this many operations.
+pub(crate) const TICK: usize = 256;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// Events of the non-durable workloads (W1, W3, W4, W5, W6, disk).
+    pub events: u64,
+    /// Where to create the temporary data directories (the system's temp directory if `None`).
+    pub dir: Option<PathBuf>,
+    /// Writer threads (and SQLite connections) in W2c.
+    pub threads: usize,
+    /// How long each fsync probe (append, then overwrite) runs.
+    pub fsync_probe: Duration,
+    /// Repetitions of each cold open (the median is reported).
+    pub open_repetitions: usize,
+}
+
+impl BenchConfig {
+    /// The defaults for `events` events: 4 threads, 1 s per fsync probe, 5 cold opens.
+    pub fn new(events: u64) -> Self {
+        Self {
+            events,
+            dir: None,
+            threads: 4,
+            fsync_probe: Duration::from_secs(1),
+            open_repetitions: 5,
+        }
+    }
+
+    /// Events of the durable single-append workloads W2 and W2c: `events / 20`
+    /// (at least 20, a multiple of the thread count). They wait for one fsync
+    /// per append or group, so they would take minutes at full size.
+    pub fn durable_events(&self) -> u64 {
+        let threads = self.threads.max(1) as u64;
+        let n = (self.events / 20).max(20);
+        n.div_ceil(threads) * threads
+    }
+
+    /// Events of W3: `events` rounded up to whole batches of 100.
+    pub fn batch_events(&self) -> u64 {
+        self.events.div_ceil(workload::BATCH as u64).max(1) * workload::BATCH as u64
+    }
+}
+
+/// Operations done and the seconds they took.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Measured {
+    ops: u64,
+    seconds: f64,
+}
+
+impl Measured {
+    pub(crate) fn new(ops: u64, seconds: f64) -> Self {
+        Self {
+            ops,
+            // A clock too coarse to see the work must not divide by zero.
+            seconds: seconds.max(1e-9),
+        }
+    }
+
+    fn per_sec(self) -> f64 {
+        self.ops as f64 / self.seconds
+    }
+}
+
+/// The median of `v` (empty: 0).
+pub(crate) fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// One system's figure for one workload.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BenchResult {
+    /// `W1`, `W2`, `W2c`, `W3`, `W4`, `W5`, `W6` or `disk`.
+    pub workload: &'static str,
+    /// `batpak` or `sqlite`.
+    pub system: &'static str,
+    /// Operations measured (events; for W4 one open).
+    pub ops: u64,
+    /// Operations per second: events per second; W4 opens per second; for
+    /// `disk` the W1 write rate of the measured data set.
+    pub ops_per_sec: f64,
+    /// Seconds the measured section took (W4: the median open + count).
+    pub seconds: f64,
+    /// `disk` only: bytes on disk divided by events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_per_event: Option<f64>,
+    /// Durable workloads only: commits per second (appends, or batches for W3)
+    /// as a fraction of the machine's fsync rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fsync_fraction: Option<f64>,
+    /// W2c, batpak only: this rate divided by batpak's single-thread W2 rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vs_own_w2: Option<f64>,
+    /// batpak ÷ SQLite: of `ops_per_sec`, except W4 (SQLite seconds ÷ batpak
+    /// seconds) and `disk` (batpak bytes ÷ SQLite bytes). The same on both rows.
+    pub ratio: Option<f64>,
+    /// The workload's target, in words. The same on both rows.
+    pub target: String,
+    /// Whether batpak met the target. The same on both rows.
+    pub met: bool,
+}
+
+/// Run parameters echoed in the report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Settings {
+    /// `--events`.
+    pub events: u64,
+    /// Events of W2 and W2c.
+    pub durable_events: u64,
+    /// Events of W3.
+    pub batch_events: u64,
+    /// Events per W3 batch.
+    pub batch_size: usize,
+    /// Entities written round robin.
+    pub entities: usize,
+    /// Encoded payload size in bytes.
+    pub payload_bytes: usize,
+    /// Threads (connections) in W2c.
+    pub threads: usize,
+    /// Cold opens per system in W4 (median reported).
+    pub open_repetitions: usize,
+}
+
+/// The whole benchmark outcome: what `--json` prints.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BenchReport {
+    /// The machine and its fsync rate.
+    pub machine: Machine,
+    /// Run parameters.
+    pub settings: Settings,
+    /// Two rows per workload, batpak first.
+    pub results: Vec<BenchResult>,
+    /// How to read the figures.
+    pub notes: Vec<String>,
+}
+
+impl BenchReport {
+    /// The row of `workload` for `system`.
+    pub fn result(&self, workload: &str, system: &str) -> Option<&BenchResult> {
+        self.results
+            .iter()
+            .find(|r| r.workload == workload && r.system == system)
+    }
+}
+
+/// Cold-open target in seconds for `events` events: 50 ms up to 100k,
+/// rising linearly to 400 ms at 1M and at the same slope beyond.
+pub fn cold_open_target_seconds(events: u64) -> f64 {
+    const BASE_EVENTS: f64 = 100_000.0;
+    const BASE: f64 = 0.050;
+    const PER_EVENT: f64 = (0.400 - 0.050) / 900_000.0;
+    BASE + (events as f64 - BASE_EVENTS).max(0.0) * PER_EVENT
+}
+
+fn temp_dir(parent: &Path, label: &str) -> Result<TempDir, CliError> {
+    tempfile::Builder::new()
+        .prefix(&format!("batpak-bench-{label}-"))
+        .tempdir_in(parent)
+        .map_err(|e| CliError::io("create temporary directory", parent, e))
+}
+
+fn check_parent(dir: &Path) -> Result<(), CliError> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(CliError::Directory {
+            path: dir.to_path_buf(),
+            problem: DirProblem::NotADirectory,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CliError::Directory {
+            path: dir.to_path_buf(),
+            problem: DirProblem::Missing,
+        }),
+        Err(e) => Err(CliError::Directory {
+            path: dir.to_path_buf(),
+            problem: DirProblem::Unreadable {
+                reason: e.to_string(),
+            },
+        }),
+    }
+}
+
+/// A pair of rows before targets are applied.
+struct Pair {
+    workload: &'static str,
+    ours: Measured,
+    theirs: Measured,
+}
+
+/// Runs every workload for both systems.
+pub fn run(cfg: &BenchConfig, progress: &dyn Progress) -> Result<BenchReport, CliError> {
+    let parent = cfg.dir.clone().unwrap_or_else(std::env::temp_dir);
+    check_parent(&parent)?;
+    if cfg.events == 0 || cfg.threads == 0 || cfg.open_repetitions == 0 {
+        return Err(CliError::BenchCheck {
+            what: "events, threads and open repetitions must be positive".into(),
+        });
+    }
+    let n = usize::try_from(cfg.events).map_err(|_| CliError::BenchCheck {
+        what: "too many events for this platform".into(),
+    })?;
+    let durable = cfg.durable_events() as usize;
+    let batched = cfg.batch_events() as usize;
+    let fx = workload::Fixture::new(n.max(durable).max(batched))?;
+
+    let probe = temp_dir(&parent, "fsync")?;
+    let fsync_per_sec =
+        machine::fsync_rate(probe.path(), ProbeMode::Append, cfg.fsync_probe, progress)?;
+    let fsync_overwrite_per_sec = machine::fsync_rate(
+        probe.path(),
+        ProbeMode::Overwrite,
+        cfg.fsync_probe,
+        progress,
+    )?;
+    drop(probe);
+
+    // W1, and the data sets W4, W5, W6 and disk reuse.
+    let ours_w1_dir = temp_dir(&parent, "w1-batpak")?;
+    let (ours_w1, ours_ids) = ours::single_appends_buffered(ours_w1_dir.path(), &fx, n, progress)?;
+    let sql_w1_dir = temp_dir(&parent, "w1-sqlite")?;
+    let (sql_w1, sql_ids) = sqlite::single_appends_buffered(sql_w1_dir.path(), &fx, n, progress)?;
+
+    let ours_bytes = dir_bytes(ours_w1_dir.path())?;
+    let sql_bytes = dir_bytes(sql_w1_dir.path())?;
+
+    let w2 = {
+        let d1 = temp_dir(&parent, "w2-batpak")?;
+        let ours = ours::single_appends_durable(d1.path(), &fx, durable, progress)?;
+        let d2 = temp_dir(&parent, "w2-sqlite")?;
+        let theirs = sqlite::single_appends_durable(d2.path(), &fx, durable, progress)?;
+        Pair {
+            workload: "W2",
+            ours,
+            theirs,
+        }
+    };
+    let w2c = {
+        let d1 = temp_dir(&parent, "w2c-batpak")?;
+        let ours =
+            ours::concurrent_appends_durable(d1.path(), &fx, durable, cfg.threads, progress)?;
+        let d2 = temp_dir(&parent, "w2c-sqlite")?;
+        let theirs =
+            sqlite::concurrent_appends_durable(d2.path(), &fx, durable, cfg.threads, progress)?;
+        Pair {
+            workload: "W2c",
+            ours,
+            theirs,
+        }
+    };
+    let w3 = {
+        let d1 = temp_dir(&parent, "w3-batpak")?;
+        let ours = ours::batches_durable(d1.path(), &fx, batched, progress)?;
+        let d2 = temp_dir(&parent, "w3-sqlite")?;
+        let theirs = sqlite::batches_durable(d2.path(), &fx, batched, progress)?;
+        Pair {
+            workload: "W3",
+            ours,
+            theirs,
+        }
+    };
+
+    progress.begin("W4: cold opens", None);
+    let ours_open = ours::cold_open(ours_w1_dir.path(), n as u64, cfg.open_repetitions)?;
+    let sql_open = sqlite::cold_open(sql_w1_dir.path(), n as u64, cfg.open_repetitions)?;
+    progress.end();
+
+    let w5 = Pair {
+        workload: "W5",
+        ours: ours::point_reads(ours_w1_dir.path(), &ours_ids, n, progress)?,
+        theirs: sqlite::point_reads(sql_w1_dir.path(), &sql_ids, n, progress)?,
+    };
+    let w6 = Pair {
+        workload: "W6",
+        ours: ours::entity_reads(ours_w1_dir.path(), &fx, progress)?,
+        theirs: sqlite::entity_reads(sql_w1_dir.path(), &fx, progress)?,
+    };
+
+    let mut results = Vec::with_capacity(16);
+    let w1 = Pair {
+        workload: "W1",
+        ours: ours_w1,
+        theirs: sql_w1,
+    };
+    push_ratio_pair(&mut results, &w1, 1.5, None);
+    push_ratio_pair(&mut results, &w2, 1.0, Some((fsync_per_sec, 1)));
+    let own_w2 = w2.ours.per_sec();
+    push_concurrent_pair(&mut results, &w2c, own_w2, fsync_per_sec, cfg.threads);
+    push_ratio_pair(
+        &mut results,
+        &w3,
+        2.0,
+        Some((fsync_per_sec, workload::BATCH)),
+    );
+    push_open_pair(&mut results, n as u64, ours_open, sql_open);
+    push_ratio_pair(&mut results, &w5, 2.0, None);
+    push_ratio_pair(&mut results, &w6, 1.0, None);
+    push_disk_pair(
+        &mut results,
+        n as u64,
+        (ours_bytes, ours_w1),
+        (sql_bytes, sql_w1),
+    );
+
+    let settings = Settings {
+        events: cfg.events,
+        durable_events: durable as u64,
+        batch_events: batched as u64,
+        batch_size: workload::BATCH,
+        entities: workload::ENTITIES,
+        payload_bytes: fx.payload_bytes()?,
+        threads: cfg.threads,
+        open_repetitions: cfg.open_repetitions,
+    };
+    Ok(BenchReport {
+        machine: machine::describe(fsync_per_sec, fsync_overwrite_per_sec, &parent),
+        notes: notes(&settings),
+        settings,
+        results,
+    })
+}
+
+fn notes(s: &Settings) -> Vec<String> {
+    vec![
+        format!(
+            "W2 and W2c write {} events (--events / 20): every append waits for an fsync, so they are bound by the disk, not the CPU.",
+            s.durable_events
+        ),
+        "fsync_fraction: durable commits per second (appends; batches for W3) divided by the probe's 4 KiB append + fdatasync rate (machine.fsync_per_sec). Overwriting already written blocks syncs faster (machine.fsync_overwrite_per_sec): no file size to make durable.".into(),
+        "W4 opens the closed W1 data set (page cache warm) and counts its events; ops_per_sec is opens per second, seconds the median.".into(),
+        "W5 reads return the stored payload bytes undecoded; W6 decodes every payload.".into(),
+        "disk: every file of the W1 data set after a clean close; its ops_per_sec repeats the W1 rate of that data set.".into(),
+        "SQLite runs in WAL mode with the blake3 chain per entity computed by the bench and stored in prev_hash/hash columns.".into(),
+    ]
+}
+
+fn row(workload: &'static str, system: &'static str, m: Measured) -> BenchResult {
+    BenchResult {
+        workload,
+        system,
+        ops: m.ops,
+        ops_per_sec: m.per_sec(),
+        seconds: m.seconds,
+        bytes_per_event: None,
+        fsync_fraction: None,
+        vs_own_w2: None,
+        ratio: None,
+        target: String::new(),
+        met: false,
+    }
+}
+
+fn finish_pair(
+    out: &mut Vec<BenchResult>,
+    mut ours: BenchResult,
+    mut theirs: BenchResult,
+    ratio: Option<f64>,
+    target: String,
+    met: bool,
+) {
+    for r in [&mut ours, &mut theirs] {
+        r.ratio = ratio;
+        r.target = target.clone();
+        r.met = met;
+    }
+    out.push(ours);
+    out.push(theirs);
+}
+
+/// A throughput pair whose target is `ours / theirs >= min`. `fsync` is the
+/// machine's fsync rate and the events per commit, for durable workloads.
+fn push_ratio_pair(out: &mut Vec<BenchResult>, p: &Pair, min: f64, fsync: Option<(f64, usize)>) {
+    let mut ours = row(p.workload, "batpak", p.ours);
+    let mut theirs = row(p.workload, "sqlite", p.theirs);
+    if let Some((rate, per_commit)) = fsync {
+        for r in [&mut ours, &mut theirs] {
+            r.fsync_fraction = Some(r.ops_per_sec / per_commit as f64 / rate);
+        }
+    }
+    let ratio = ours.ops_per_sec / theirs.ops_per_sec;
+    finish_pair(
+        out,
+        ours,
+        theirs,
+        Some(ratio),
+        format!(">= {min}x sqlite"),
+        ratio >= min,
+    );
+}
+
+fn push_concurrent_pair(
+    out: &mut Vec<BenchResult>,
+    p: &Pair,
+    own_w2: f64,
+    fsync_rate: f64,
+    threads: usize,
+) {
+    const MIN: f64 = 2.5;
+    let mut ours = row(p.workload, "batpak", p.ours);
+    let mut theirs = row(p.workload, "sqlite", p.theirs);
+    for r in [&mut ours, &mut theirs] {
+        r.fsync_fraction = Some(r.ops_per_sec / fsync_rate);
+    }
+    let vs_own = ours.ops_per_sec / own_w2;
+    ours.vs_own_w2 = Some(vs_own);
+    let ratio = ours.ops_per_sec / theirs.ops_per_sec;
+    let target = format!(">= {MIN}x batpak W2 ({threads} threads)");
+    finish_pair(out, ours, theirs, Some(ratio), target, vs_own >= MIN);
+}
+
+fn push_open_pair(out: &mut Vec<BenchResult>, events: u64, ours_s: f64, theirs_s: f64) {
+    let limit = cold_open_target_seconds(events);
+    let ours = row("W4", "batpak", Measured::new(1, ours_s));
+    let theirs = row("W4", "sqlite", Measured::new(1, theirs_s));
+    let ratio = theirs.seconds / ours.seconds;
+    let met = ours.seconds <= limit;
+    finish_pair(
+        out,
+        ours,
+        theirs,
+        Some(ratio),
+        format!("<= {:.0} ms", limit * 1000.0),
+        met,
+    );
+}
+
+fn push_disk_pair(
+    out: &mut Vec<BenchResult>,
+    events: u64,
+    ours: (u64, Measured),
+    theirs: (u64, Measured),
+) {
+    const MAX: f64 = 1.5;
+    let per_event = |b: u64| b as f64 / events.max(1) as f64;
+    let mut o = row("disk", "batpak", ours.1);
+    o.bytes_per_event = Some(per_event(ours.0));
+    let mut t = row("disk", "sqlite", theirs.1);
+    t.bytes_per_event = Some(per_event(theirs.0));
+    let ratio = per_event(ours.0) / per_event(theirs.0).max(f64::MIN_POSITIVE);
+    finish_pair(
+        out,
+        o,
+        t,
+        Some(ratio),
+        format!("<= {MAX}x sqlite bytes"),
+        ratio <= MAX,
+    );
+}
+
+const DESCRIPTIONS: [(&str, &str); 8] = [
+    ("W1", "single appends, not fsynced per append"),
+    ("W2", "single appends, durable, 1 thread"),
+    ("W2c", "durable appends, concurrent threads"),
+    ("W3", "batches of 100, each durable"),
+    ("W4", "cold open + count"),
+    ("W5", "random point reads by id"),
+    ("W6", "read each entity's events, decoded"),
+    ("disk", "bytes per event on disk"),
+];
+
+/// The report as a table for a terminal.
+pub fn render_human(r: &BenchReport) -> String {
+    let s = &r.settings;
+    let m = &r.machine;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "batpak bench: {} events, {} entities round robin, {}-byte MessagePack payload; batpak and SQLite {} (WAL) in one run\n",
+        human_number(s.events as f64, 0),
+        human_number(s.entities as f64, 0),
+        s.payload_bytes,
+        m.sqlite_version
+    ));
+    out.push_str(&format!(
+        "durable single appends (W2, W2c) use {} events (--events / 20): they are bound by fsync; W3 uses {} events\n",
+        human_number(s.durable_events as f64, 0),
+        human_number(s.batch_events as f64, 0)
+    ));
+    out.push_str(&format!(
+        "machine: {}, kernel {}, {} cores, {}\n",
+        m.os,
+        m.kernel.as_deref().unwrap_or("?"),
+        m.cores,
+        m.cpu_model.as_deref().unwrap_or("unknown CPU"),
+    ));
+    out.push_str(&format!(
+        "fsync in {}: 4 KiB append + fdatasync {}/s; 4 KiB overwrite + fdatasync {}/s\n\n",
+        m.bench_dir,
+        human_number(m.fsync_per_sec, 0),
+        human_number(m.fsync_overwrite_per_sec, 0),
+    ));
+    let mut t = Table::new(&[
+        ("workload", Align::Left),
+        ("what", Align::Left),
+        ("batpak", Align::Right),
+        ("sqlite", Align::Right),
+        ("ratio", Align::Right),
+        ("of fsync rate", Align::Right),
+        ("target", Align::Left),
+        ("met", Align::Left),
+    ]);
+    let mut met = 0;
+    let mut total = 0;
+    for (id, what) in DESCRIPTIONS {
+        let (Some(o), Some(q)) = (r.result(id, "batpak"), r.result(id, "sqlite")) else {
+            continue;
+        };
+        total += 1;
+        met += usize::from(o.met);
+        let cell = |x: &BenchResult| match id {
+            "W4" => format!("{:.1} ms", x.seconds * 1000.0),
+            "disk" => format!("{:.1} B", x.bytes_per_event.unwrap_or(0.0)),
+            _ => format!("{} ev/s", human_number(x.ops_per_sec, 0)),
+        };
+        let fsync = match (o.fsync_fraction, q.fsync_fraction) {
+            (Some(a), Some(b)) => format!("{:.0}% | {:.0}%", a * 100.0, b * 100.0),
+            _ => String::new(),
+        };
+        let what = match id {
+            "W2c" => format!("{what} ({} threads)", s.threads),
+            "W4" => format!("{what} ({} events)", human_number(s.events as f64, 0)),
+            _ => what.to_owned(),
+        };
+        let mut target = o.target.clone();
+        if let Some(v) = o.vs_own_w2 {
+            target.push_str(&format!(": {v:.2}x"));
+        }
+        t.row(vec![
+            id.to_owned(),
+            what,
+            cell(o),
+            cell(q),
+            o.ratio.map_or_else(String::new, |x| format!("{x:.2}x")),
+            fsync,
+            target,
+            if o.met { "yes" } else { "NO" }.into(),
+        ]);
+    }
+    out.push_str(&t.render());
+    out.push_str(&format!("\ntargets met: {met} of {total}\n"));
+    out.push_str("ratio: batpak / sqlite throughput; W4: sqlite time / batpak time; disk: batpak bytes / sqlite bytes.\n");
+    out.push_str("of fsync rate: durable commits per second (batpak | sqlite) as a share of the append + fdatasync rate; W3 counts batches.\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_rules() {
+        let c = BenchConfig::new(100_000);
+        assert_eq!(c.durable_events(), 5_000);
+        assert_eq!(c.batch_events(), 100_000);
+        let small = BenchConfig::new(150);
+        assert_eq!(small.durable_events(), 20);
+        assert_eq!(small.batch_events(), 200);
+        assert!((cold_open_target_seconds(100_000) - 0.050).abs() < 1e-9);
+        assert!((cold_open_target_seconds(1_000_000) - 0.400).abs() < 1e-9);
+        assert!((cold_open_target_seconds(10_000) - 0.050).abs() < 1e-9);
+    }
+
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+}

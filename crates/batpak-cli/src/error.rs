@@ -1,0 +1,183 @@
+//! The command's error type and its exit codes.
+
+use std::path::PathBuf;
+
+use batpak::StoreError;
+
+/// The process exit status of a `batpak` run.
+///
+/// | code | meaning |
+/// |------|---------|
+/// | 0 | success |
+/// | 1 | verification found problems (hash mismatches or broken links) |
+/// | 2 | usage or bad input: unknown option, directory missing, not a directory, unreadable, no segments |
+/// | 3 | I/O error or corruption that stopped the command |
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitStatus {
+    /// Everything worked (and `verify` found the chain intact).
+    Success,
+    /// `verify` found at least one mismatch or dangling link.
+    ProblemsFound,
+    /// The arguments or the directory named by them are not usable.
+    BadInput,
+    /// An I/O error or corruption stopped the command.
+    Failure,
+}
+
+impl ExitStatus {
+    /// The numeric process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Success => 0,
+            Self::ProblemsFound => 1,
+            Self::BadInput => 2,
+            Self::Failure => 3,
+        }
+    }
+}
+
+/// What is wrong with a directory given on the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DirProblem {
+    /// Nothing exists at the path.
+    Missing,
+    /// The path exists but is not a directory.
+    NotADirectory,
+    /// The directory (or a file in it) cannot be read.
+    Unreadable {
+        /// The operating system's message.
+        reason: String,
+    },
+    /// The directory holds no segment file.
+    NoSegments,
+}
+
+impl std::fmt::Display for DirProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missing => f.write_str("no such directory"),
+            Self::NotADirectory => f.write_str("not a directory"),
+            Self::Unreadable { reason } => write!(f, "cannot be read: {reason}"),
+            Self::NoSegments => f.write_str(
+                "holds no segment files (NNNNNNNNNNNNNNNNNNNN.seg); is this a batpak data directory?",
+            ),
+        }
+    }
+}
+
+/// Everything that can stop a `batpak` subcommand.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// A directory named on the command line is not usable.
+    #[error("{}: {problem}", path.display())]
+    Directory {
+        /// The path as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: DirProblem,
+    },
+    /// The store refused to open or failed while reading.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// A file-system call of the command itself failed.
+    #[error("I/O error during {op} on {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing the command's output failed.
+    #[error("writing output failed: {0}")]
+    Output(#[source] std::io::Error),
+    /// An event could not be read back while exporting it.
+    #[error("event {event_id} could not be read: {source}")]
+    UnreadableEvent {
+        /// The event.
+        event_id: batpak::EventId,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+    /// SQLite failed during the benchmark.
+    #[error("SQLite failed during {op}: {source}")]
+    Sqlite {
+        /// What was being done.
+        op: &'static str,
+        /// The underlying error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A benchmark payload could not be encoded or decoded.
+    #[error("benchmark payload codec failed: {reason}")]
+    Codec {
+        /// The codec's message.
+        reason: String,
+    },
+    /// A benchmark sanity check failed (a count or setting was not what the run needs).
+    #[error("benchmark check failed: {what}")]
+    BenchCheck {
+        /// What was found.
+        what: String,
+    },
+    /// A benchmark worker thread panicked.
+    #[error("benchmark worker thread panicked during {workload}")]
+    WorkerPanicked {
+        /// The workload it was running.
+        workload: &'static str,
+    },
+}
+
+impl CliError {
+    /// The exit status this error ends the process with.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Self::Directory { .. } => ExitStatus::BadInput,
+            Self::Store(StoreError::Configuration { .. }) => ExitStatus::BadInput,
+            _ => ExitStatus::Failure,
+        }
+    }
+
+    /// True when the reader of our output went away (`batpak export | head`).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Self::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn sqlite(op: &'static str) -> impl FnOnce(rusqlite::Error) -> Self {
+        move |source| Self::Sqlite { op, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_stable() {
+        assert_eq!(ExitStatus::Success.code(), 0);
+        assert_eq!(ExitStatus::ProblemsFound.code(), 1);
+        assert_eq!(ExitStatus::BadInput.code(), 2);
+        assert_eq!(ExitStatus::Failure.code(), 3);
+        let missing = CliError::Directory {
+            path: "x".into(),
+            problem: DirProblem::Missing,
+        };
+        assert_eq!(missing.exit_status(), ExitStatus::BadInput);
+        let io = CliError::io("read", "x", std::io::ErrorKind::Other.into());
+        assert_eq!(io.exit_status(), ExitStatus::Failure);
+    }
+}

@@ -1,0 +1,21 @@
+//! The library behind the `batpak` command.
+//!
+//! Each subcommand's work lives in a module that returns data and never
+//! prints: [`inspect`], [`verify`], [`export`] and [`bench`]. The binary
+//! (`src/main.rs`) parses arguments, draws progress bars, renders the data
+//! as a table or JSON and maps errors to the exit codes in [`ExitStatus`].
+//!
+//! Subcommands that read a data directory open it with
+//! [`batpak::Store::open_read_only`]: they take no lock, change no file and
+//! work beside a live writer, seeing the prefix committed when they opened.
+
+pub mod bench;
+pub mod datadir;
+mod error;
+pub mod export;
+pub mod inspect;
+pub mod progress;
+pub mod table;
+pub mod verify;
+
+pub use error::{CliError, DirProblem, ExitStatus};

@@ -1,0 +1,261 @@
+//! The `batpak` command: inspect, verify and export a data directory, and
+//! benchmark batpak against SQLite. See the crate README for the export
+//! format and the exit codes.
+
+// The binary is the one place in the workspace that writes to the terminal.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use batpak_cli::bench::{self, BenchConfig};
+use batpak_cli::progress::Progress;
+use batpak_cli::{datadir, export, inspect, verify, CliError, ExitStatus};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (verify: the chain is intact)
+  1  verify found problems: hash mismatches or dangling prev_hash links
+  2  usage or bad input: unknown option, directory missing, not a directory,
+     unreadable, or holding no segment files
+  3  I/O error or corruption that stopped the command
+
+inspect, verify and export open the directory read-only: they take no lock,
+change no file and work while another process writes to it.";
+
+/// Inspect, verify, export and benchmark batpak data directories.
+#[derive(Debug, Parser)]
+#[command(name = "batpak", version, after_help = EXIT_CODES)]
+struct Cli {
+    /// Hide progress bars (they are also hidden when stderr is not a terminal).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Segments, events, entities, sizes, last sequence and any torn tail.
+    Inspect {
+        /// The data directory.
+        dir: PathBuf,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute every content_hash and event_hash from the bytes on disk and
+    /// check every prev_hash link; exit 1 on any problem.
+    Verify {
+        /// The data directory.
+        dir: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every event, one JSON object per line: header fields, hex hashes,
+    /// canonical header bytes, payload as stored (base64) and decoded.
+    Export {
+        /// The data directory.
+        dir: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+        format: Format,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// batpak and SQLite side by side: the same payloads, the same machine, one run.
+    Bench {
+        /// Events per workload; the durable single-append workloads (W2, W2c) use a twentieth.
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(100..))]
+        events: u64,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Create the temporary data directories here (default: the system temp directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Writer threads (SQLite connections) in W2c.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        threads: u16,
+        /// How long each fsync probe (append, overwrite) runs, in milliseconds.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+        fsync_probe_ms: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// JSON Lines: one object per event.
+    Jsonl,
+}
+
+/// Draws one indicatif bar per stage on stderr, or nothing.
+struct Bars {
+    enabled: bool,
+    current: Mutex<Option<ProgressBar>>,
+}
+
+impl Bars {
+    fn new(quiet: bool) -> Self {
+        Self {
+            enabled: !quiet && std::io::stderr().is_terminal(),
+            current: Mutex::new(None),
+        }
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
+        // A panic while holding this lock only affects drawing.
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Progress for Bars {
+    fn begin(&self, label: &str, total: Option<u64>) {
+        if !self.enabled {
+            return;
+        }
+        let bar = match total {
+            Some(total) => {
+                let style = ProgressStyle::with_template(
+                    "{msg} [{wide_bar}] {human_pos}/{human_len} {rate} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", s.per_sec());
+                })
+                .progress_chars("=> ");
+                ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+                    .with_style(style)
+            }
+            None => {
+                let style = ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+                    .with_style(style);
+                bar.enable_steady_tick(Duration::from_millis(100));
+                bar
+            }
+        };
+        bar.set_message(label.to_owned());
+        if let Some(old) = self.slot().replace(bar) {
+            old.finish_and_clear();
+        }
+    }
+
+    fn set(&self, done: u64) {
+        if let Some(bar) = self.slot().as_ref() {
+            bar.set_position(done);
+        }
+    }
+
+    fn end(&self) {
+        if let Some(bar) = self.slot().take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value).map_err(|e| CliError::Output(e.into()))?;
+    out.write_all(b"\n").map_err(CliError::Output)?;
+    out.flush().map_err(CliError::Output)
+}
+
+fn print_text(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).map_err(CliError::Output)?;
+    out.flush().map_err(CliError::Output)
+}
+
+fn run(cli: Cli) -> Result<ExitStatus, CliError> {
+    let bars = Bars::new(cli.quiet);
+    match cli.command {
+        Command::Inspect { dir, json } => {
+            let report = inspect::inspect(&datadir::check(&dir)?)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                print_text(&inspect::render_human(&report))?;
+            }
+            Ok(ExitStatus::Success)
+        }
+        Command::Verify { dir, json } => {
+            let report = verify::verify(&datadir::check(&dir)?, &bars)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                print_text(&verify::render_human(&report))?;
+            }
+            Ok(if report.intact {
+                ExitStatus::Success
+            } else {
+                ExitStatus::ProblemsFound
+            })
+        }
+        Command::Export {
+            dir,
+            format,
+            output,
+        } => {
+            let Format::Jsonl = format;
+            let data = datadir::check(&dir)?;
+            match output {
+                Some(path) => {
+                    let file = File::create(&path).map_err(|e| CliError::Io {
+                        op: "create output file",
+                        path: path.clone(),
+                        source: e,
+                    })?;
+                    let mut w = BufWriter::with_capacity(1 << 20, file);
+                    export::export_dir(&data, &mut w, &bars)?;
+                }
+                None => {
+                    let mut w = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+                    export::export_dir(&data, &mut w, &bars)?;
+                }
+            }
+            Ok(ExitStatus::Success)
+        }
+        Command::Bench {
+            events,
+            json,
+            dir,
+            threads,
+            fsync_probe_ms,
+        } => {
+            let mut cfg = BenchConfig::new(events);
+            cfg.dir = dir;
+            cfg.threads = usize::from(threads);
+            cfg.fsync_probe = Duration::from_millis(fsync_probe_ms);
+            let report = bench::run(&cfg, &bars)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                print_text(&bench::render_human(&report))?;
+            }
+            Ok(ExitStatus::Success)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(status) => ExitCode::from(status.code()),
+        // The reader went away (`batpak export ... | head`): not an error of ours.
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("batpak: error: {e}");
+            ExitCode::from(e.exit_status().code())
+        }
+    }
+}

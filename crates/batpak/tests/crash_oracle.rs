@@ -1,0 +1,1108 @@
+//! Crash oracle: seeded workloads over a fault-injecting `SimFs`, then a
+//! simulated power loss, a reopen, and the checks that define crash safety:
+//!
+//! 1. every append acknowledged as durable is there, byte for byte, and its
+//!    receipt still verifies;
+//! 2. nothing appears that was never appended, and nothing appears twice;
+//! 3. every batch is all or nothing;
+//! 4. every chain links (`verify_chain` is intact);
+//! 5. idempotency keys of surviving appends still deduplicate;
+//! 6. the reopened store accepts new appends.
+//!
+//! While the workload runs, every error must be typed and explained by an
+//! injected fault, and after a write-path failure the store must refuse
+//! every append until it is reopened (fail-stop).
+//!
+//! `BATPAK_ORACLE_SEEDS=N` changes how many seeds the sweep runs (default
+//! 300); `BATPAK_SEED=S` with the `replay` test reruns one seed verbosely.
+#![cfg(feature = "sim")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    clippy::print_stdout
+)]
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use batpak::prelude::*;
+use batpak::sim::{FaultKind, FaultPlan, FiredFault, OpClass, SimFs, SimRng};
+use batpak::{AppendOptions, BatchAppendItem, CausationRef, IdempotencyKey};
+
+const DIR: &str = "/sim/oracle";
+const KINDS: [EventKind; 2] = [EventKind::custom(0xE, 0x31), EventKind::custom(0xE, 0x32)];
+const DEFAULT_SEEDS: u64 = 300;
+
+/// What is known about one append attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    /// Sent, not acknowledged (failed or never answered): may or may not exist.
+    Unacked,
+    /// Acknowledged with `durable: false`: may be lost in a crash.
+    AckedVolatile,
+    /// Acknowledged as durable, or seen after a crash: must survive.
+    MustSurvive,
+    /// Absent after a crash: must never reappear.
+    Lost,
+}
+
+#[derive(Clone, Debug)]
+struct Attempt {
+    coord: Coordinate,
+    kind: EventKind,
+    value: serde_json::Value,
+    /// The payload exactly as the store keeps it (canonical MessagePack).
+    bytes: Vec<u8>,
+    /// Order of the first acknowledgement since the last crash check.
+    ack_order: Option<u64>,
+    key: Option<IdempotencyKey>,
+    receipt: Option<AppendReceipt>,
+    /// The event id seen after the last crash check, for attempts without a receipt.
+    seen_id: Option<EventId>,
+    fate: Fate,
+}
+
+type Check = Result<(), String>;
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+/// One seeded run: the store under test, the disk, and the model of what must hold.
+struct Oracle {
+    seed: u64,
+    sim: SimFs,
+    cfg: StoreConfig,
+    mode: SyncMode,
+    store: Option<Store>,
+    attempts: Vec<Attempt>,
+    by_bytes: HashMap<Vec<u8>, usize>,
+    batches: Vec<Vec<usize>>,
+    /// The first write-path failure since the last open: every append must now be refused.
+    failed: Option<String>,
+    /// A failed fsync since the last crash: its pages are gone, so the next step is a crash.
+    lost_sync: bool,
+    fired_seen: usize,
+    acks: u64,
+    log: Vec<String>,
+    verbose: bool,
+    stats: Stats,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Stats {
+    acked: u64,
+    errors: u64,
+    crashes: u64,
+    reopens: u64,
+    batches: u64,
+    dedupes: u64,
+}
+
+fn is_segment(f: &FiredFault) -> bool {
+    f.path.extension().is_some_and(|e| e == "seg")
+}
+
+fn describe(faults: &[FiredFault]) -> String {
+    let v: Vec<String> = faults.iter().map(ToString::to_string).collect();
+    format!("[{}]", v.join(", "))
+}
+
+impl Oracle {
+    fn new(seed: u64, plan: FaultPlan, mode: SyncMode) -> Self {
+        let sim = SimFs::with_plan(plan);
+        let cfg = StoreConfig::new(DIR)
+            .with_fs(Arc::new(sim.clone()))
+            .with_segment_max_bytes(4096)
+            .with_sync_mode(mode);
+        Self {
+            seed,
+            sim,
+            cfg,
+            mode,
+            store: None,
+            attempts: Vec::new(),
+            by_bytes: HashMap::new(),
+            batches: Vec::new(),
+            failed: None,
+            lost_sync: false,
+            fired_seen: 0,
+            acks: 0,
+            log: Vec::new(),
+            verbose: false,
+            stats: Stats::default(),
+        }
+    }
+
+    fn note(&mut self, line: String) {
+        if self.verbose {
+            eprintln!("  {line}");
+        }
+        self.log.push(line);
+    }
+
+    fn store(&self) -> Result<&Store, String> {
+        self.store.as_ref().ok_or_else(|| "no open store".to_owned())
+    }
+
+    /// Faults that fired since the last call.
+    fn new_faults(&mut self) -> Vec<FiredFault> {
+        let all = self.sim.fired();
+        let new = all[self.fired_seen.min(all.len())..].to_vec();
+        self.fired_seen = all.len();
+        if new.iter().any(|f| f.kind == Some(FaultKind::FailSync)) {
+            self.lost_sync = true;
+        }
+        if !new.is_empty() {
+            self.note(format!("faults fired: {}", describe(&new)));
+        }
+        new
+    }
+
+    fn new_attempt(
+        &mut self,
+        coord: Coordinate,
+        kind: EventKind,
+        fill: usize,
+        key: Option<IdempotencyKey>,
+    ) -> usize {
+        let n = self.attempts.len();
+        let value = serde_json::json!({ "attempt": n, "seed": self.seed, "fill": "x".repeat(fill) });
+        let bytes = rmp_serde::to_vec_named(&value).unwrap();
+        self.by_bytes.insert(bytes.clone(), n);
+        self.attempts.push(Attempt {
+            coord,
+            kind,
+            value,
+            bytes,
+            ack_order: None,
+            key,
+            receipt: None,
+            seen_id: None,
+            fate: Fate::Unacked,
+        });
+        n
+    }
+
+    /// Opens the store; an open that fails must be explained by a fault.
+    fn open(&mut self) -> Check {
+        self.failed = None;
+        for round in 0..4 {
+            if round == 3 {
+                self.note("healing the disk to reopen".into());
+                self.sim.heal();
+            }
+            match Store::open(self.cfg.clone()) {
+                Ok(s) => {
+                    self.new_faults();
+                    if let Some(t) = s.open_report().torn_tail {
+                        self.note(format!("open recovered a torn tail: {t:?}"));
+                    }
+                    self.store = Some(s);
+                    return Ok(());
+                }
+                Err(e) => {
+                    let faults = self.new_faults();
+                    ensure!(
+                        !faults.is_empty(),
+                        "open failed without an injected fault: {e}"
+                    );
+                    ensure!(
+                        matches!(e, StoreError::Io { .. }),
+                        "open failed with {e:?} after {}; only a typed I/O error is acceptable",
+                        describe(&faults)
+                    );
+                    self.note(format!("open failed as expected: {e}"));
+                }
+            }
+        }
+        Err("the store does not reopen on a healed disk".into())
+    }
+
+    /// Judges the outcome of a write-path call (append, batch, sync).
+    fn judge(&mut self, what: &str, outcome: Result<(), StoreError>) -> Result<bool, String> {
+        let faults = self.new_faults();
+        match outcome {
+            Ok(()) => {
+                if let Some(cause) = &self.failed {
+                    return Err(format!(
+                        "{what} was acknowledged after the writer failed ({cause}): fail-stop broken"
+                    ));
+                }
+                let hidden: Vec<FiredFault> = faults
+                    .iter()
+                    .filter(|f| is_segment(f) && f.op != OpClass::Read && !f.kind.is_some_and(FaultKind::is_silent))
+                    .cloned()
+                    .collect();
+                ensure!(
+                    hidden.is_empty(),
+                    "{what} was acknowledged although a segment operation failed under it: {}",
+                    describe(&hidden)
+                );
+                Ok(true)
+            }
+            Err(e) => {
+                self.stats.errors += 1;
+                self.note(format!("{what} failed: {e}"));
+                if let Some(cause) = &self.failed {
+                    ensure!(
+                        matches!(e, StoreError::WriterFailed { .. }),
+                        "after the writer failed ({cause}) {what} returned {e:?} instead of WriterFailed"
+                    );
+                    return Ok(false);
+                }
+                ensure!(
+                    !faults.is_empty(),
+                    "{what} failed with no injected fault: {e:?}"
+                );
+                match &e {
+                    StoreError::Io { op, .. } if op.starts_with("read") => {
+                        ensure!(
+                            faults.iter().any(|f| f.op == OpClass::Read),
+                            "{what} reported a read failure but no read fault fired: {e:?}"
+                        );
+                    }
+                    StoreError::Io { .. } | StoreError::WriterFailed { .. } => {
+                        self.failed = Some(e.to_string());
+                    }
+                    other => {
+                        return Err(format!(
+                            "{what} failed with {other:?} after {}; expected a typed I/O error or WriterFailed",
+                            describe(&faults)
+                        ))
+                    }
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    /// Records receipts of an acknowledged request and checks them against the attempts.
+    fn acknowledge(&mut self, idxs: &[usize], receipts: Vec<AppendReceipt>) -> Check {
+        ensure!(
+            receipts.len() == idxs.len(),
+            "{} receipts for {} items",
+            receipts.len(),
+            idxs.len()
+        );
+        for (&i, r) in idxs.iter().zip(receipts) {
+            let a = &mut self.attempts[i];
+            ensure!(
+                r.content_hash == *blake3::hash(&a.bytes).as_bytes(),
+                "receipt of attempt {i} names another payload"
+            );
+            // A retry answered from an event already in the log is not a new append.
+            let fresh = a.receipt.is_none() && a.seen_id.is_none();
+            if let Some(seen) = a.seen_id {
+                ensure!(
+                    seen == r.event_id,
+                    "retry of attempt {i} produced event {} instead of the surviving {seen}",
+                    r.event_id
+                );
+            }
+            if let Some(old) = &a.receipt {
+                ensure!(
+                    old.event_id == r.event_id,
+                    "retry of attempt {i} (key {:?}) produced event {} instead of the original {}",
+                    a.key,
+                    r.event_id,
+                    old.event_id
+                );
+                self.stats.dedupes += 1;
+            }
+            if self.mode == SyncMode::EveryGroup {
+                ensure!(r.durable, "EveryGroup acknowledged attempt {i} as not durable");
+            }
+            if r.durable {
+                a.fate = Fate::MustSurvive;
+            } else if a.fate != Fate::MustSurvive {
+                a.fate = Fate::AckedVolatile;
+            }
+            a.receipt = Some(r);
+            if fresh {
+                a.ack_order = Some(self.acks);
+                self.acks += 1;
+            }
+            self.stats.acked += 1;
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, coord: Coordinate, kind: EventKind, fill: usize, key: Option<IdempotencyKey>) -> Check {
+        let i = self.new_attempt(coord, kind, fill, key);
+        self.send_single(i)
+    }
+
+    /// Sends attempt `i` as a single append (first try or idempotent retry).
+    fn send_single(&mut self, i: usize) -> Check {
+        let a = self.attempts[i].clone();
+        let store = self.store()?;
+        let res = match a.key {
+            Some(k) => store.append_with_options(
+                &a.coord,
+                a.kind,
+                &a.value,
+                AppendOptions::default().with_idempotency_key(k),
+            ),
+            None => store.append(&a.coord, a.kind, &a.value),
+        };
+        let (outcome, receipt) = match res {
+            Ok(r) => (Ok(()), Some(r)),
+            Err(e) => (Err(e), None),
+        };
+        let what = format!("append #{i} ({}, {} bytes, key {})", a.coord.entity(), a.bytes.len(), a.key.is_some());
+        if self.judge(&what, outcome)? {
+            self.acknowledge(&[i], receipt.into_iter().collect())?;
+            self.note(format!("{what} acknowledged"));
+        }
+        Ok(())
+    }
+
+    fn batch(&mut self, items: Vec<(Coordinate, EventKind, usize)>) -> Check {
+        let b = self.batches.len();
+        let idxs: Vec<usize> = items
+            .into_iter()
+            .map(|(c, k, fill)| self.new_attempt(c, k, fill, None))
+            .collect();
+        self.batches.push(idxs.clone());
+        self.stats.batches += 1;
+        let built: Vec<BatchAppendItem> = idxs
+            .iter()
+            .map(|&i| {
+                let a = &self.attempts[i];
+                BatchAppendItem::new(a.coord.clone(), a.kind, &a.value, AppendOptions::default(), CausationRef::None)
+                    .unwrap()
+            })
+            .collect();
+        let res = self.store()?.append_batch(built);
+        let (outcome, receipts) = match res {
+            Ok(r) => (Ok(()), r),
+            Err(e) => (Err(e), Vec::new()),
+        };
+        let what = format!("batch #{b} of {} items", idxs.len());
+        if self.judge(&what, outcome)? {
+            self.acknowledge(&idxs, receipts)?;
+            self.note(format!("{what} acknowledged"));
+        }
+        Ok(())
+    }
+
+    fn promote_volatile(&mut self) {
+        for a in &mut self.attempts {
+            if a.fate == Fate::AckedVolatile {
+                a.fate = Fate::MustSurvive;
+            }
+        }
+    }
+
+    fn sync(&mut self) -> Check {
+        let outcome = self.store()?.sync();
+        if self.judge("sync", outcome)? {
+            // Everything acknowledged before a successful sync is durable.
+            self.promote_volatile();
+        }
+        Ok(())
+    }
+
+    /// Closes (or just drops) the store and opens it again without a crash.
+    fn reopen(&mut self, clean: bool) -> Check {
+        self.stats.reopens += 1;
+        let store = self.store.take().ok_or("no open store")?;
+        if clean {
+            let res = store.close();
+            let faults = self.new_faults();
+            match res {
+                Ok(()) => {
+                    ensure!(self.failed.is_none(), "close succeeded after the writer failed");
+                    self.promote_volatile();
+                }
+                Err(e) => ensure!(
+                    self.failed.is_some() || !faults.is_empty(),
+                    "close failed with no injected fault: {e:?}"
+                ),
+            }
+        } else {
+            drop(store);
+            self.new_faults();
+        }
+        self.note(format!("reopen (clean close: {clean})"));
+        self.open()
+    }
+
+    /// A read of an event that must exist: right bytes, or a typed error from an injected read fault.
+    fn read_one(&mut self, pick: u64) -> Check {
+        let known: Vec<(usize, EventId)> = self
+            .attempts
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.fate == Fate::MustSurvive)
+            .filter_map(|(i, a)| a.receipt.as_ref().map(|r| r.event_id).or(a.seen_id).map(|id| (i, id)))
+            .collect();
+        if known.is_empty() {
+            return Ok(());
+        }
+        let (i, id) = known[(pick % known.len() as u64) as usize];
+        let res = self.store()?.read_raw(id);
+        let faults = self.new_faults();
+        match res {
+            Ok(raw) => ensure!(
+                raw.event.payload == self.attempts[i].bytes,
+                "read of attempt {i} returned other bytes"
+            ),
+            Err(e) => {
+                ensure!(
+                    faults.iter().any(|f| f.op == OpClass::Read),
+                    "read of attempt {i} failed without a read fault: {e:?}"
+                );
+                ensure!(
+                    matches!(e, StoreError::Io { .. }),
+                    "a failed read must be a typed I/O error, got {e:?}"
+                );
+                self.note(format!("read of attempt {i} failed as injected: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Power loss, reopen, and every check; then the model learns what survived.
+    fn crash_and_check(&mut self, heal: bool) -> Check {
+        self.stats.crashes += 1;
+        let report = self.sim.crash();
+        self.note(format!("CRASH: {report}"));
+        drop(self.store.take());
+        self.new_faults();
+        self.lost_sync = false;
+        if heal {
+            self.sim.heal();
+        }
+        self.open()?;
+        self.sim.set_paused(true);
+        let result = self.check_survivors();
+        self.sim.set_paused(false);
+        result
+    }
+
+    fn check_survivors(&mut self) -> Check {
+        let store = self.store.as_ref().ok_or("no open store")?;
+        let mut present: HashMap<usize, EventId> = HashMap::new();
+        for e in store.query(&Region::all()) {
+            let raw = store
+                .read_raw(e.event_id())
+                .map_err(|err| format!("event {} is indexed but unreadable: {err}", e.event_id()))?;
+            let Some(&i) = self.by_bytes.get(&raw.event.payload) else {
+                return Err(format!(
+                    "event {} (entity {}, sequence {}) holds a payload that was never appended",
+                    e.event_id(),
+                    e.coordinate().entity(),
+                    e.global_sequence()
+                ));
+            };
+            let a = &self.attempts[i];
+            ensure!(
+                present.insert(i, e.event_id()).is_none(),
+                "attempt {i} is stored twice"
+            );
+            ensure!(
+                a.coord == *e.coordinate() && a.kind == e.kind(),
+                "attempt {i} is stored under another coordinate or kind"
+            );
+            ensure!(a.fate != Fate::Lost, "attempt {i}, lost in an earlier crash, reappeared");
+        }
+        // (1) acknowledged-durable appends survive, byte-identical, receipts verify.
+        for (i, a) in self.attempts.iter().enumerate() {
+            let here = present.get(&i);
+            if a.fate == Fate::MustSurvive {
+                ensure!(
+                    here.is_some(),
+                    "attempt {i} was acknowledged as durable (receipt {:?}) but is gone after the crash",
+                    a.receipt.as_ref().map(|r| r.event_id)
+                );
+            }
+            if let (Some(r), Some(&id)) = (&a.receipt, here) {
+                ensure!(id == r.event_id, "attempt {i} survived under another event id");
+                let v = store.verify_append_receipt(r);
+                ensure!(v.is_valid(), "receipt of attempt {i} no longer verifies: {v:?}");
+            }
+        }
+        // What survives is a prefix: no acknowledged append is missing while a later one is there.
+        let mut order: Vec<(u64, usize)> = self
+            .attempts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| a.ack_order.map(|o| (o, i)))
+            .collect();
+        order.sort_unstable();
+        if let Some(&(_, gap)) = order.iter().find(|(_, i)| !present.contains_key(i)) {
+            if let Some(&(_, later)) = order.iter().rev().find(|(_, i)| present.contains_key(i)) {
+                ensure!(
+                    self.attempts[later].ack_order < self.attempts[gap].ack_order,
+                    "acknowledged attempt {gap} is gone but attempt {later}, acknowledged after it, survived"
+                );
+            }
+        }
+        // (3) batches are all or nothing.
+        for (b, idxs) in self.batches.iter().enumerate() {
+            let n = idxs.iter().filter(|i| present.contains_key(i)).count();
+            ensure!(
+                n == 0 || n == idxs.len(),
+                "batch #{b} is partly present: {n} of {} items",
+                idxs.len()
+            );
+        }
+        // (4) every chain links.
+        let chain = store.verify_chain().map_err(|e| format!("verify_chain failed: {e}"))?;
+        ensure!(chain.is_intact(), "chain is broken after the crash: {chain:?}");
+        let before = store.len();
+        // (5) keys of surviving appends still deduplicate.
+        let keyed: Vec<(usize, EventId)> = present
+            .iter()
+            .filter(|(i, _)| self.attempts[**i].key.is_some())
+            .map(|(i, id)| (*i, *id))
+            .collect();
+        for (i, id) in keyed {
+            let a = &self.attempts[i];
+            let opts = AppendOptions::default().with_idempotency_key(a.key.ok_or("no key")?);
+            let r = store
+                .append_with_options(&a.coord, a.kind, &a.value, opts)
+                .map_err(|e| format!("idempotent retry of surviving attempt {i} failed: {e}"))?;
+            ensure!(
+                r.event_id == id,
+                "idempotent retry of attempt {i} wrote event {} instead of returning {id}",
+                r.event_id
+            );
+        }
+        ensure!(store.len() == before, "idempotent retries wrote new events");
+        // The model learns what survived: present is now on disk, absent is lost.
+        for (i, a) in self.attempts.iter_mut().enumerate() {
+            match present.get(&i) {
+                Some(&id) => {
+                    a.fate = Fate::MustSurvive;
+                    a.seen_id = Some(id);
+                }
+                None => a.fate = Fate::Lost,
+            }
+            a.ack_order = None;
+        }
+        self.note(format!("checks passed: {} events survive", present.len()));
+        Ok(())
+    }
+
+    /// (6) the store accepts new appends after everything else.
+    fn final_append(&mut self) -> Check {
+        self.sim.set_paused(true);
+        let coord = Coordinate::new("entity:after", "scope:after").unwrap();
+        let i = self.new_attempt(coord.clone(), KINDS[0], 8, None);
+        let value = self.attempts[i].value.clone();
+        let store = self.store.as_ref().ok_or("no open store")?;
+        let r = store
+            .append(&coord, KINDS[0], &value)
+            .map_err(|e| format!("the reopened store refuses a new append: {e}"))?;
+        ensure!(
+            store.verify_append_receipt(&r).is_valid(),
+            "receipt of the post-crash append does not verify"
+        );
+        if self.mode == SyncMode::EveryGroup {
+            ensure!(r.durable, "post-crash append not durable under EveryGroup");
+        }
+        let chain = store.verify_chain().map_err(|e| e.to_string())?;
+        ensure!(chain.is_intact(), "chain broken after the post-crash append");
+        self.sim.set_paused(false);
+        Ok(())
+    }
+
+    fn failure_report(&self, problem: &str) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "crash oracle failed for seed {}", self.seed);
+        let _ = writeln!(s, "  schedule: {}", self.sim.plan());
+        let _ = writeln!(s, "  sync mode: {:?}", self.mode);
+        let _ = writeln!(s, "  fired: {}", describe(&self.sim.fired()));
+        let _ = writeln!(s, "  counters: {}", self.sim.counters());
+        let _ = writeln!(s, "  problem: {problem}");
+        let _ = writeln!(s, "  last steps:");
+        for line in self.log.iter().rev().take(25).collect::<Vec<_>>().into_iter().rev() {
+            let _ = writeln!(s, "    {line}");
+        }
+        let _ = writeln!(
+            s,
+            "  replay: BATPAK_SEED={} cargo test -p batpak --features sim --test crash_oracle replay -- --nocapture",
+            self.seed
+        );
+        s
+    }
+}
+
+/// Runs the random workload of `seed` with the schedule derived from it.
+fn run_seed(seed: u64, verbose: bool) -> Result<Stats, String> {
+    let mut rng = SimRng::new(seed);
+    let mode = if rng.one_in(5) {
+        SyncMode::OsBuffered
+    } else {
+        SyncMode::EveryGroup
+    };
+    run_workload(seed, FaultPlan::random(seed), mode, verbose)
+}
+
+fn run_workload(seed: u64, plan: FaultPlan, mode: SyncMode, verbose: bool) -> Result<Stats, String> {
+    let mut o = Oracle::new(seed, plan, mode);
+    o.verbose = verbose;
+    if verbose {
+        eprintln!("seed {seed}: schedule {} mode {mode:?}", o.sim.plan());
+    }
+    match drive(&mut o, seed) {
+        Ok(()) => Ok(o.stats),
+        Err(problem) => Err(o.failure_report(&problem)),
+    }
+}
+
+fn drive(o: &mut Oracle, seed: u64) -> Check {
+    let mut rng = SimRng::new(seed.rotate_left(17) ^ 0xA11C_E5ED);
+    let entities: Vec<Coordinate> = (0..5)
+        .map(|i| Coordinate::new(format!("entity:{i}"), format!("scope:{}", i % 2)).unwrap())
+        .collect();
+    let pick = |rng: &mut SimRng| entities[rng.below(entities.len() as u64) as usize].clone();
+    o.open()?;
+    let steps = 20 + rng.below(50);
+    for _ in 0..steps {
+        if o.lost_sync {
+            // Pages a failed fsync could not write are gone for good; only a
+            // restart from what is durable is consistent again.
+            o.crash_and_check(false)?;
+            continue;
+        }
+        if o.failed.is_some() && rng.one_in(2) {
+            o.reopen(rng.one_in(2))?;
+            continue;
+        }
+        let fill = if rng.one_in(6) {
+            800 + rng.below(2400) as usize
+        } else {
+            rng.below(300) as usize
+        };
+        let kind = KINDS[rng.below(2) as usize];
+        match rng.below(100) {
+            0..=49 => {
+                let key = rng
+                    .one_in(3)
+                    .then(|| IdempotencyKey::from_bytes((u128::from(rng.next_u64()) << 64 | u128::from(seed)).to_be_bytes()));
+                o.append(pick(&mut rng), kind, fill, key)?;
+            }
+            50..=64 => {
+                let n = 2 + rng.below(4) as usize;
+                let items = (0..n)
+                    .map(|_| (pick(&mut rng), KINDS[rng.below(2) as usize], rng.below(400) as usize))
+                    .collect();
+                o.batch(items)?;
+            }
+            65..=72 => {
+                // An idempotent retry of an earlier keyed attempt.
+                let keyed: Vec<usize> = (0..o.attempts.len()).filter(|&i| o.attempts[i].key.is_some()).collect();
+                if let Some(&i) = keyed.get(rng.below(keyed.len().max(1) as u64) as usize) {
+                    if o.attempts[i].fate == Fate::Lost {
+                        // Lost in a crash: the retry writes it afresh.
+                        o.attempts[i].fate = Fate::Unacked;
+                        o.attempts[i].receipt = None;
+                        o.attempts[i].seen_id = None;
+                    }
+                    o.note(format!("retrying attempt {i}"));
+                    o.send_single(i)?;
+                }
+            }
+            73..=79 => o.sync()?,
+            80..=85 => o.reopen(rng.one_in(2))?,
+            86..=89 => o.crash_and_check(false)?,
+            _ => o.read_one(rng.next_u64())?,
+        }
+    }
+    o.crash_and_check(true)?;
+    o.final_append()
+}
+
+fn seed_count() -> u64 {
+    std::env::var("BATPAK_ORACLE_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_SEEDS)
+}
+
+#[test]
+fn oracle_sweep() {
+    let n = seed_count();
+    let base: u64 = std::env::var("BATPAK_ORACLE_BASE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let started = Instant::now();
+    let mut total = Stats::default();
+    let mut failures = Vec::new();
+    for seed in base..base + n {
+        match run_seed(seed, false) {
+            Ok(s) => {
+                total.acked += s.acked;
+                total.errors += s.errors;
+                total.crashes += s.crashes;
+                total.reopens += s.reopens;
+                total.batches += s.batches;
+                total.dedupes += s.dedupes;
+            }
+            Err(report) => {
+                failures.push(report);
+                if failures.len() >= 3 {
+                    break;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "crash oracle: {n} seeds from {base} in {:.2?}: {} acknowledged, {} batches, {} dedupes, {} injected errors, {} crashes, {} reopens",
+        started.elapsed(),
+        total.acked,
+        total.batches,
+        total.dedupes,
+        total.errors,
+        total.crashes,
+        total.reopens
+    );
+    if let Some(first) = failures.first() {
+        panic!("{} seed(s) failed; first:\n{first}", failures.len());
+    }
+}
+
+/// Reruns one seed with every step printed: `BATPAK_SEED=1234`.
+#[test]
+fn replay() {
+    let seed = std::env::var("BATPAK_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0xC0DE);
+    if let Err(report) = run_seed(seed, true) {
+        panic!("{report}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Focused fault tests: each kind of fault, and what the store must do with it.
+// ---------------------------------------------------------------------------
+
+fn coord(n: u32) -> Coordinate {
+    Coordinate::new(format!("entity:{n}"), "scope:f").unwrap()
+}
+
+fn sim_cfg(sim: &SimFs, dir: &str) -> StoreConfig {
+    StoreConfig::new(dir)
+        .with_fs(Arc::new(sim.clone()))
+        .with_segment_max_bytes(4096)
+}
+
+fn assert_fail_stopped(store: &Store) {
+    for n in 0..3 {
+        match store.append(&coord(9), KINDS[0], &n) {
+            Err(StoreError::WriterFailed { .. }) => {}
+            other => panic!("a fail-stopped writer must refuse appends with WriterFailed, got {other:?}"),
+        }
+    }
+    assert!(
+        matches!(store.sync(), Err(StoreError::WriterFailed { .. })),
+        "a fail-stopped writer must refuse sync"
+    );
+}
+
+#[test]
+fn failed_write_fails_the_append_stops_the_writer_and_reopen_recovers() {
+    for kind in [FaultKind::FailWrite, FaultKind::TornWrite] {
+        let sim = SimFs::with_plan(FaultPlan::none(11));
+        let cfg = sim_cfg(&sim, "/sim/failed-write");
+        let store = Store::open(cfg.clone()).unwrap();
+        let kept: Vec<AppendReceipt> = (0..5).map(|n| store.append(&coord(1), KINDS[0], &n).unwrap()).collect();
+        sim.arm(kind, 1);
+        let err = store.append(&coord(1), KINDS[0], &"doomed").unwrap_err();
+        assert!(
+            matches!(err, StoreError::WriterFailed { .. } | StoreError::Io { .. }),
+            "{kind:?}: expected a typed failure, got {err:?}"
+        );
+        assert_fail_stopped(&store);
+        drop(store);
+        // Reopen over the live image (no crash): a torn frame is cut, the rest is intact.
+        let store = Store::open(cfg).unwrap();
+        assert_eq!(store.len(), 5, "{kind:?}: only acknowledged events remain");
+        for r in &kept {
+            assert!(store.verify_append_receipt(r).is_valid());
+        }
+        assert!(store.verify_chain().unwrap().is_intact());
+        let r = store.append(&coord(1), KINDS[0], &"after").unwrap();
+        assert!(r.durable && store.verify_append_receipt(&r).is_valid());
+    }
+}
+
+#[test]
+fn failed_fsync_is_not_acknowledged_and_stops_the_writer() {
+    let sim = SimFs::with_plan(FaultPlan::none(12));
+    let cfg = sim_cfg(&sim, "/sim/failed-fsync");
+    let store = Store::open(cfg.clone()).unwrap();
+    let kept = store.append(&coord(1), KINDS[0], &"kept").unwrap();
+    sim.arm(FaultKind::FailSync, 1);
+    let err = store.append(&coord(1), KINDS[0], &"unsynced").unwrap_err();
+    assert!(matches!(err, StoreError::WriterFailed { .. }), "got {err:?}");
+    assert_fail_stopped(&store);
+    sim.crash();
+    drop(store);
+    let store = Store::open(cfg).unwrap();
+    assert!(store.verify_append_receipt(&kept).is_valid());
+    assert_eq!(store.len(), 1);
+}
+
+/// Three appends that fill the first segment; the next one of the same size rotates.
+fn fill_first_segment(store: &Store, big: &str) -> Vec<AppendReceipt> {
+    (0..3).map(|_| store.append(&coord(2), KINDS[0], &big).unwrap()).collect()
+}
+
+#[test]
+fn failed_rotation_steps_are_typed_errors_and_stop_the_writer() {
+    let big = "r".repeat(900);
+    let seg = |n: u64| format!("{n:020}.seg");
+    // Dry run on an honest disk: record the operations of the rotating append.
+    let sim = SimFs::with_plan(FaultPlan::none(15));
+    let store = Store::open(sim_cfg(&sim, "/sim/rotation")).unwrap();
+    fill_first_segment(&store, &big);
+    sim.start_trace();
+    store.append(&coord(2), KINDS[0], &big).unwrap();
+    let trace = sim.take_trace();
+    drop(store);
+    let find = |op: OpClass, file: &str| {
+        trace
+            .iter()
+            .find(|t| t.op == op && t.path.ends_with(file))
+            .unwrap_or_else(|| panic!("no {op} on {file} in the rotation: {trace:?}"))
+            .nth
+    };
+    let create = trace
+        .iter()
+        .position(|t| t.op == OpClass::Create && t.path.ends_with(seg(2)))
+        .expect("the rotation creates segment 2");
+    let dir_sync = trace[create..]
+        .iter()
+        .find(|t| t.op == OpClass::SyncDir)
+        .expect("the new segment's directory entry is synced")
+        .nth;
+    // A rotation: footer write + fsync, create, header write + fsync, directory fsync.
+    let steps = [
+        (FaultKind::FailWrite, find(OpClass::Write, &seg(1)), "footer write"),
+        (FaultKind::TornWrite, find(OpClass::Write, &seg(1)), "torn footer write"),
+        (FaultKind::FailSync, find(OpClass::Sync, &seg(1)), "footer fsync"),
+        (FaultKind::FailCreate, find(OpClass::Create, &seg(2)), "create"),
+        (FaultKind::FailWrite, find(OpClass::Write, &seg(2)), "header write"),
+        (FaultKind::FailSync, find(OpClass::Sync, &seg(2)), "header fsync"),
+        (FaultKind::FailSyncDir, dir_sync, "directory fsync"),
+    ];
+    for (kind, nth, step) in steps {
+        let sim = SimFs::with_plan(FaultPlan::none(15).with_fault(kind, nth));
+        let cfg = sim_cfg(&sim, "/sim/rotation");
+        let store = Store::open(cfg.clone()).unwrap();
+        let kept = fill_first_segment(&store, &big);
+        let err = store.append(&coord(2), KINDS[0], &big).unwrap_err();
+        assert_eq!(sim.fired().len(), 1, "{step}: the fault fired");
+        assert!(
+            matches!(err, StoreError::Io { .. } | StoreError::WriterFailed { .. }),
+            "{step}: expected a typed error, got {err:?}"
+        );
+        assert_fail_stopped(&store);
+        sim.crash();
+        drop(store);
+        let store = Store::open(cfg).unwrap();
+        for r in &kept {
+            assert!(store.verify_append_receipt(r).is_valid(), "{step}: lost {r:?}");
+        }
+        let r = store.append(&coord(2), KINDS[0], &big).unwrap();
+        assert!(store.verify_append_receipt(&r).is_valid(), "{step}");
+        assert!(store.verify_chain().unwrap().is_intact(), "{step}");
+    }
+}
+
+#[test]
+fn disk_full_is_a_typed_error_and_stops_the_writer() {
+    let sim = SimFs::with_plan(FaultPlan::none(16));
+    let cfg = sim_cfg(&sim, "/sim/full");
+    let store = Store::open(cfg.clone()).unwrap();
+    let kept = store.append(&coord(3), KINDS[0], &"fits").unwrap();
+    let used: u64 = sim
+        .live_files(std::path::Path::new("/sim/full"))
+        .iter()
+        .filter_map(|n| sim.file_lens(&std::path::Path::new("/sim/full").join(n)))
+        .map(|(live, _)| live)
+        .sum();
+    sim.set_disk_budget(Some(used + 20));
+    let err = store.append(&coord(3), KINDS[0], &"x".repeat(200)).unwrap_err();
+    let full = sim.fired().iter().any(|f| f.kind.is_none());
+    assert!(full, "the disk budget refused the write");
+    let mentions_enospc = match &err {
+        StoreError::WriterFailed { cause } => cause.contains("ENOSPC"),
+        StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+        _ => false,
+    };
+    assert!(mentions_enospc, "the error must carry the disk-full cause, got {err:?}");
+    assert_fail_stopped(&store);
+    drop(store);
+    sim.set_disk_budget(None);
+    let store = Store::open(cfg).unwrap();
+    assert!(store.verify_append_receipt(&kept).is_valid());
+    assert_eq!(store.len(), 1, "the partial frame was cut at reopen");
+    store.append(&coord(3), KINDS[0], &"room again").unwrap();
+}
+
+#[test]
+fn read_errors_are_typed_and_the_store_keeps_working() {
+    let sim = SimFs::with_plan(FaultPlan::none(17));
+    let cfg = sim_cfg(&sim, "/sim/read-error");
+    let store = Store::open(cfg).unwrap();
+    let r = store.append(&coord(4), KINDS[0], &"readable").unwrap();
+    sim.arm(FaultKind::FailRead, 1);
+    let err = store.get(r.event_id).unwrap_err();
+    assert!(matches!(err, StoreError::Io { .. }), "got {err:?}");
+    assert_eq!(store.get(r.event_id).unwrap().event.payload, "readable");
+    let r2 = store.append(&coord(4), KINDS[0], &"still writable").unwrap();
+    assert!(store.verify_append_receipt(&r2).is_valid());
+}
+
+#[test]
+fn short_reads_are_completed() {
+    let sim = SimFs::with_plan(FaultPlan::none(18));
+    let cfg = sim_cfg(&sim, "/sim/short-read");
+    let store = Store::open(cfg.clone()).unwrap();
+    let receipts: Vec<AppendReceipt> = (0..40)
+        .map(|n| store.append(&coord(n % 3), KINDS[0], &"s".repeat(n as usize * 10)).unwrap())
+        .collect();
+    store.close().unwrap();
+    sim.set_short_reads(true);
+    sim.arm(FaultKind::ShortRead, 1);
+    let store = Store::open(cfg).unwrap();
+    assert_eq!(store.len(), 40);
+    for (n, r) in receipts.iter().enumerate() {
+        let ev = store.get(r.event_id).unwrap();
+        assert_eq!(ev.event.payload, serde_json::json!("s".repeat(n * 10)));
+        assert!(store.verify_append_receipt(r).is_valid());
+    }
+    assert!(store.verify_chain().unwrap().is_intact());
+}
+
+#[test]
+fn a_torn_tail_left_by_a_crash_is_cut_at_reopen() {
+    for keep_frac in [1u64, 2, 3, 5, 7] {
+        let sim = SimFs::with_plan(FaultPlan::none(19));
+        let cfg = sim_cfg(&sim, "/sim/torn").with_segment_max_bytes(1 << 20).with_sync_mode(SyncMode::OsBuffered);
+        let store = Store::open(cfg.clone()).unwrap();
+        let durable: Vec<AppendReceipt> = (0..4).map(|n| store.append(&coord(5), KINDS[0], &n).unwrap()).collect();
+        store.sync().unwrap();
+        for n in 0..4 {
+            store.append(&coord(5), KINDS[0], &(100 + n)).unwrap();
+        }
+        // Keep a part of the unsynced frames that ends inside a frame.
+        let report = sim.crash_with(|_, unsynced| unsynced * keep_frac / 8 + 1);
+        assert!(!report.torn.is_empty());
+        drop(store);
+        let store = Store::open(cfg).unwrap();
+        let torn = store.open_report().torn_tail.expect("a torn tail is reported");
+        assert!(torn.dropped_bytes > 0);
+        for r in &durable {
+            assert!(store.verify_append_receipt(r).is_valid());
+        }
+        assert!(store.len() >= 4 && store.len() < 8);
+        assert!(store.verify_chain().unwrap().is_intact());
+        store.append(&coord(5), KINDS[0], &"next").unwrap();
+    }
+}
+
+#[test]
+fn a_dropped_fsync_loses_acknowledged_data_and_the_oracle_notices() {
+    // A disk that lies about fsync cannot be detected by the store. This test
+    // proves the oracle has teeth: the same workload passes on an honest
+    // disk and fails on one that drops fsyncs.
+    let seed = 21;
+    let honest = run_workload(seed, FaultPlan::none(seed), SyncMode::EveryGroup, false);
+    assert!(honest.is_ok(), "honest disk: {}", honest.unwrap_err());
+    let plan = FaultPlan::none(seed).with_faults(FaultKind::DropSync, 1, u64::MAX / 2);
+    let report = run_workload(seed, plan, SyncMode::EveryGroup, false)
+        .expect_err("the oracle must detect what the dropped fsyncs lost");
+    // What the lie costs depends on which fsync it was: acknowledged events
+    // vanish, or a segment whose header never reached the disk makes the
+    // store refuse to open. Either way the oracle must say so.
+    assert!(
+        report.contains("gone after the crash") || report.contains("open failed"),
+        "unexpected report:\n{report}"
+    );
+    assert!(report.contains("replay: BATPAK_SEED=21"), "the report names the replay command");
+}
+
+#[test]
+fn a_dropped_directory_fsync_loses_a_segment_and_the_oracle_notices() {
+    let seed = 22;
+    let plan = FaultPlan::none(seed).with_faults(FaultKind::DropSyncDir, 1, u64::MAX / 2);
+    let report = run_workload(seed, plan, SyncMode::EveryGroup, false)
+        .expect_err("a segment whose directory entry never became durable is lost");
+    assert!(report.contains("gone after the crash"), "unexpected report:\n{report}");
+}
+
+// ---------------------------------------------------------------------------
+// SyncMode promises (see the table on `SyncMode`).
+// ---------------------------------------------------------------------------
+
+#[test]
+fn os_buffered_may_lose_volatile_receipts_but_never_durable_ones() {
+    let sim = SimFs::with_plan(FaultPlan::none(31));
+    let cfg = sim_cfg(&sim, "/sim/os-buffered")
+        .with_sync_mode(SyncMode::OsBuffered)
+        .with_segment_max_bytes(1 << 20);
+    let store = Store::open(cfg.clone()).unwrap();
+    let mut durable = Vec::new();
+    let mut volatile = Vec::new();
+    for n in 0..30u32 {
+        let r = store.append(&coord(n % 4), KINDS[0], &n).unwrap();
+        assert!(!r.durable, "OsBuffered acknowledges before any fsync");
+        volatile.push(r);
+        if n % 10 == 9 {
+            store.sync().unwrap();
+            // Everything acknowledged before a successful sync is durable now.
+            durable.append(&mut volatile);
+        }
+    }
+    let tail: Vec<AppendReceipt> = (0..5)
+        .map(|n| store.append(&coord(n % 4), KINDS[0], &(1000 + n)).unwrap())
+        .collect();
+    sim.crash();
+    drop(store);
+    let store = Store::open(cfg).unwrap();
+    for r in &durable {
+        assert!(store.verify_append_receipt(r).is_valid(), "synced append lost: {r:?}");
+    }
+    let lost = tail.iter().filter(|r| !store.verify_append_receipt(r).is_valid()).count();
+    assert_eq!(lost, tail.len(), "a clean crash drops every unsynced append under OsBuffered");
+    assert_eq!(store.len(), 30);
+    assert!(store.verify_chain().unwrap().is_intact());
+}
+
+#[test]
+fn every_group_loses_nothing_acknowledged() {
+    for torn in [false, true] {
+        let sim = SimFs::with_plan(FaultPlan::none(32).with_torn_crash(torn));
+        let cfg = sim_cfg(&sim, "/sim/every-group");
+        let store = Store::open(cfg.clone()).unwrap();
+        let receipts: Vec<AppendReceipt> = (0..60u32)
+            .map(|n| store.append(&coord(n % 4), KINDS[n as usize % 2], &"e".repeat(n as usize * 7)).unwrap())
+            .collect();
+        assert!(receipts.iter().all(|r| r.durable));
+        sim.crash();
+        drop(store);
+        let store = Store::open(cfg).unwrap();
+        assert_eq!(store.len(), 60);
+        for r in &receipts {
+            assert!(store.verify_append_receipt(r).is_valid());
+        }
+        assert!(store.verify_chain().unwrap().is_intact());
+    }
+}

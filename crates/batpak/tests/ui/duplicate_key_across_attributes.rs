@@ -1,0 +1,11 @@
+use batpak::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, EventPayload)]
+#[batpak(category = 0xE, type_id = 1)]
+#[batpak(type_id = 2)]
+struct Payload {
+    n: u64,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use batpak::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, EventPayload)]
+#[batpak(category = 0xE, type_id = -1)]
+struct Payload {
+    n: u64,
+}
+
+fn main() {}
