@@ -436,7 +436,8 @@ impl Writer {
         // so a batch never straddles two segments.
         self.make_room(buf, frames.len() as u64)?;
         let active = self.active.as_mut().ok_or(StoreError::WriterCrashed)?;
-        let base = active.footer.frames_end() + buf.len() as u64;
+        // The footer already counts the frames buffered earlier in this group.
+        let base = active.footer.frames_end();
         for s in &mut staged {
             s.entry.location.segment = active.id;
             let e = &s.entry;
@@ -574,7 +575,8 @@ impl Writer {
         let full = match &self.active {
             None => None,
             Some(a) => {
-                let used = a.footer.frames_end() + buf.len() as u64;
+                // frames_end already counts the buffered frames.
+                let used = a.footer.frames_end();
                 let non_empty = !a.footer.is_empty() || !buf.is_empty();
                 Some(non_empty && used + need > max)
             }
