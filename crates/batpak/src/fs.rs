@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// An open file, addressed by offset so that readers and the writer never share a cursor.
+#[allow(clippy::len_without_is_empty)] // a file's length is a size, not a collection's
 pub trait StoreFile: Send + Sync + Debug {
     /// Reads up to `buf.len()` bytes at `offset`; returns how many were read (0 at end of file).
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;

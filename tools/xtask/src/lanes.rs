@@ -50,6 +50,10 @@ pub struct Lane {
     /// Cargo features enabled for the builds.
     #[serde(default)]
     pub features: Vec<String>,
+    /// Extra arguments for the test run of each mutant (e.g. `--lib`,
+    /// `--test`, `verification`) to keep a lane to the tests that judge it.
+    #[serde(default)]
+    pub test_args: Vec<String>,
     /// Time limit, in seconds, for the tests of one mutant.
     pub timeout_secs: u64,
     /// Minimum kill rate, in percent (0–100).

@@ -572,6 +572,9 @@ pub fn run_lane(opts: &RunOptions, log: &mut dyn Write) -> Result<LaneReport> {
     for package in &lane.packages {
         cmd.arg("--test-package").arg(package);
     }
+    for arg in &lane.test_args {
+        cmd.arg(format!("--cargo-test-arg={arg}"));
+    }
     cmd.args(["--test-tool", "nextest", "--cap-lints", "true"])
         .arg("--timeout")
         .arg(lane.timeout_secs.to_string())
@@ -702,6 +705,7 @@ mod tests {
             files: vec!["src/lib.rs".to_owned()],
             packages: vec!["p".to_owned()],
             features: Vec::new(),
+            test_args: Vec::new(),
             timeout_secs: 10,
             floor,
             exclusions,
