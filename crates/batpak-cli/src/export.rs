@@ -60,6 +60,13 @@ pub struct ExportedEvent {
     pub content_hash: String,
     /// The stored `event_hash`, hex.
     pub event_hash: String,
+    /// How the event passed its gates (`{"type": "passed", "gates": [...]}` or
+    /// `{"type": "bypassed", "ticket": ..., "reason": ...}`), or null.
+    pub attestation: Option<serde_json::Value>,
+    /// The attestation's tag in the canonical header: 0 absent, 1 gates passed, 2 bypass.
+    pub attestation_tag: Option<u8>,
+    /// The attestation's strings in canonical order (gate names; or ticket, reason).
+    pub attestation_strings: Vec<String>,
     /// The canonical header bytes hashed into `event_hash`, hex.
     pub canonical_header_hex: String,
     /// The stored payload bytes (MessagePack), standard base64 with padding.
@@ -95,6 +102,12 @@ impl ExportedEvent {
             Ok(v) => (v, None),
             Err(e) => (serde_json::Value::Null, Some(e.to_string())),
         };
+        let canonical = canonical_header_bytes(h, &raw.coordinate);
+        let attestation = canonical_attestation(
+            &canonical,
+            raw.coordinate.entity().len() + raw.coordinate.scope().len(),
+            h,
+        );
         let correlation = h.correlation_id.map(|c| c.as_u128());
         let causation = h.causation_id.map(|c| c.as_u128());
         Self {
@@ -118,12 +131,60 @@ impl ExportedEvent {
             prev_hash: hex(&h.prev_hash),
             content_hash: hex(&h.content_hash),
             event_hash: hex(&h.event_hash),
-            canonical_header_hex: hex(&canonical_header_bytes(h, &raw.coordinate)),
+            attestation: h
+                .attestation
+                .as_ref()
+                .and_then(|a| serde_json::to_value(a).ok()),
+            attestation_tag: attestation.as_ref().map(|a| a.0),
+            attestation_strings: attestation.map(|a| a.1).unwrap_or_default(),
+            canonical_header_hex: hex(&canonical),
             payload_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
             payload,
             payload_error,
         }
     }
+}
+
+/// Bytes of the canonical header before the attestation, minus the entity
+/// and scope bytes: ids, integers, three optional-id tags, two length
+/// prefixes and `prev_hash` (see `batpak::chain`).
+const CANONICAL_FIXED: usize = 16 + 8 + 8 + 2 + 8 + 8 + 4 + 3 + 2 + 4 + 4 + 32;
+/// Bytes each present optional id adds.
+const OPTIONAL_ID: usize = 16;
+
+/// The attestation section at the end of the canonical header: its tag and
+/// strings, read from the bytes that are hashed (so they match whatever
+/// `event_hash` covers). `None` if the section does not parse.
+fn canonical_attestation(
+    canonical: &[u8],
+    names_len: usize,
+    h: &batpak::EventHeader,
+) -> Option<(u8, Vec<String>)> {
+    let ids = [
+        h.correlation_id.is_some(),
+        h.causation_id.is_some(),
+        h.idempotency_key.is_some(),
+    ];
+    let start = CANONICAL_FIXED + names_len + OPTIONAL_ID * ids.iter().filter(|p| **p).count();
+    let mut rest = canonical.get(start..)?;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let (head, tail) = (rest.get(..n)?, rest.get(n..)?);
+        rest = tail;
+        Some(head)
+    };
+    let u32_at =
+        |b: &[u8]| -> Option<usize> { Some(u32::from_le_bytes(b.try_into().ok()?) as usize) };
+    let tag = *take(1)?.first()?;
+    let mut strings = Vec::new();
+    if tag != 0 {
+        let _section_len = u32_at(take(4)?)?;
+        let count = u32_at(take(4)?)?;
+        for _ in 0..count {
+            let len = u32_at(take(4)?)?;
+            strings.push(String::from_utf8(take(len)?.to_vec()).ok()?);
+        }
+    }
+    rest.is_empty().then_some((tag, strings))
 }
 
 /// Writes every committed event of `store`, in commit order, one JSON object

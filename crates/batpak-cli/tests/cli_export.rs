@@ -10,7 +10,10 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use batpak::prelude::*;
-use batpak::{AppendOptions, CausationRef, IdempotencyKey};
+use batpak::{
+    AppendOptions, BypassReason, CausationRef, Denial, Gate, GateSet, IdempotencyKey, Pipeline,
+    Proposal,
+};
 use common::{batpak, path_str, stderr, NOTED};
 use serde_json::Value;
 
@@ -61,7 +64,31 @@ fn canonical(line: &Value) -> Vec<u8> {
     sized(&mut b, line["entity"].as_str().unwrap());
     sized(&mut b, line["scope"].as_str().unwrap());
     b.extend(unhex(line["prev_hash"].as_str().unwrap()));
+    // Attestation: tag byte; if present, u32 section length, u32 count, then
+    // each string as u32 length + UTF-8 bytes.
+    let tag = u64_of(line, "attestation_tag") as u8;
+    b.push(tag);
+    if tag != 0 {
+        let strings = line["attestation_strings"].as_array().unwrap();
+        let mut section = (strings.len() as u32).to_le_bytes().to_vec();
+        for s in strings {
+            sized(&mut section, s.as_str().unwrap());
+        }
+        b.extend((section.len() as u32).to_le_bytes());
+        b.extend(section);
+    }
     b
+}
+
+struct Named(&'static str);
+
+impl Gate<()> for Named {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+    fn evaluate(&self, _: &()) -> Result<(), Denial> {
+        Ok(())
+    }
 }
 
 fn event_hash(canonical: &[u8], content_hash: &[u8]) -> [u8; 32] {
@@ -76,11 +103,27 @@ fn event_hash(canonical: &[u8], content_hash: &[u8]) -> [u8; 32] {
 fn exported_lines_rehash_and_link_without_batpak_code() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig::new(tmp.path())).unwrap();
+    let gated: Pipeline<()> = Pipeline::new(
+        GateSet::new()
+            .with(Named("amount_positive"))
+            .with(Named("limit")),
+    );
     let mut written = Vec::new();
     for i in 0..12u32 {
         let coord = Coordinate::new(format!("order:{}", i % 3), "shop:eu").unwrap();
         let payload = serde_json::json!({"i": i, "items": ["a", "b"], "total": f64::from(i) * 1.5});
-        let r = if i % 4 == 3 {
+        let r = if i == 5 {
+            let approved = gated
+                .evaluate(&(), Proposal::new(NOTED, &payload).unwrap())
+                .unwrap();
+            gated.commit(&store, &coord, approved).unwrap()
+        } else if i == 9 {
+            let proposal = Proposal::new(NOTED, &payload).unwrap();
+            let approved = gated
+                .bypass(proposal, BypassReason::new("INC-7", "gate service down"))
+                .unwrap();
+            gated.commit(&store, &coord, approved).unwrap()
+        } else if i % 4 == 3 {
             // Present correlation, causation and idempotency ids exercise the optional-id encoding.
             let opts = AppendOptions::default()
                 .with_idempotency_key(IdempotencyKey::from_bytes([i as u8; 16]))
@@ -171,6 +214,20 @@ fn exported_lines_rehash_and_link_without_batpak_code() {
     );
     assert_eq!(with_ids["idempotency_key_hex"], "03".repeat(16));
     assert!(lines[2]["idempotency_key_hex"].is_null());
+    assert_eq!(lines[5]["attestation"]["type"], "passed");
+    assert_eq!(lines[5]["attestation_tag"], 1);
+    assert_eq!(
+        lines[5]["attestation_strings"],
+        serde_json::json!(["amount_positive", "limit"])
+    );
+    assert_eq!(lines[9]["attestation"]["type"], "bypassed");
+    assert_eq!(lines[9]["attestation_tag"], 2);
+    assert_eq!(
+        lines[9]["attestation_strings"],
+        serde_json::json!(["INC-7", "gate service down"])
+    );
+    assert!(lines[0]["attestation"].is_null());
+    assert_eq!(lines[0]["attestation_tag"], 0);
 }
 
 #[test]

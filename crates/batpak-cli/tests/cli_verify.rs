@@ -10,6 +10,7 @@ use common::{
 };
 
 use batpak::format_constants::FRAME_PREFIX_LEN;
+use batpak::prelude::*;
 
 #[test]
 fn verify_exits_0_on_an_intact_store() {
@@ -36,15 +37,26 @@ fn verify_exits_0_on_an_intact_store() {
 fn verify_exits_1_when_a_payload_byte_was_rewritten() {
     let tmp = tempfile::tempdir().unwrap();
     let receipts = make_store(tmp.path(), 2, 4);
+    let target = 5;
+    let payload = {
+        let ro = Store::open_read_only(StoreConfig::new(tmp.path())).unwrap();
+        ro.read_raw(receipts[target].event_id)
+            .unwrap()
+            .payload()
+            .clone()
+    };
     let seg = only_segment(tmp.path());
     let mut bytes = std::fs::read(&seg).unwrap();
     let end = frames_end_of_sealed(&bytes);
-    let target = 5;
     let (off, len) = frames(&bytes, end)[target];
     let body = off + FRAME_PREFIX_LEN..off + FRAME_PREFIX_LEN + len;
-    // The payload is the body's last field (msgpack bin); its last byte is the
-    // final letter of the "note" string, so the payload still decodes.
-    let last = body.end - 1;
+    // The payload is stored as a msgpack bin inside the body; find those bytes
+    // and change the final letter of its "note" string, so it still decodes.
+    let at = bytes[body.clone()]
+        .windows(payload.len())
+        .position(|w| w == payload.as_slice())
+        .expect("payload bytes inside the frame body");
+    let last = body.start + at + payload.len() - 1;
     assert_eq!(bytes[last], b'o');
     bytes[last] = b'x';
     let crc = crc32fast::hash(&bytes[body.clone()]);

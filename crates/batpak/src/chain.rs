@@ -24,6 +24,12 @@
 //! | entity             | 4 (length) + UTF-8 bytes                |
 //! | scope              | 4 (length) + UTF-8 bytes                |
 //! | prev_hash          | 32                                      |
+//! | attestation        | 1 tag (`0` absent, `1` gates passed, `2` bypass) + if present 4 (length) + canonical attestation |
+//!
+//! The canonical attestation is a list of strings: 4 (count), then per string
+//! 4 (length) + UTF-8 bytes. Passed gates list their names in evaluation
+//! order; a bypass lists exactly `[ticket, reason]`. An ordinary append costs
+//! one byte (`0`).
 //!
 //! `EVENT_HASH_DOMAIN` is the 16 ASCII bytes `batpak/event/v1\n`.
 //!
@@ -45,6 +51,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::attestation::{GateAttestation, TAG_ABSENT};
 use crate::coordinate::Coordinate;
 use crate::event::EventHeader;
 
@@ -84,6 +91,33 @@ fn write_canonical(out: &mut Vec<u8>, h: &EventHeader, c: &Coordinate) {
     write_str(out, c.entity());
     write_str(out, c.scope());
     out.extend_from_slice(&h.prev_hash);
+    write_attestation(out, h.attestation.as_ref());
+}
+
+fn write_attestation(out: &mut Vec<u8>, attestation: Option<&GateAttestation>) {
+    let Some(a) = attestation else {
+        out.push(TAG_ABSENT);
+        return;
+    };
+    let (tag, strings) = a.parts();
+    out.push(tag);
+    let len_at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    write_len(out, strings.len());
+    for s in strings {
+        write_str(out, s);
+    }
+    let body_len = out.len() - len_at - 4;
+    out[len_at..len_at + 4].copy_from_slice(&len_u32(body_len).to_le_bytes());
+}
+
+fn write_len(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&len_u32(n).to_le_bytes());
+}
+
+// Attestations are bounded far below 4 GiB by the frame size limit.
+fn len_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 fn write_optional_id(out: &mut Vec<u8>, id: Option<u128>) {
@@ -133,6 +167,7 @@ mod tests {
             causation_id: None,
             idempotency_key: None,
             payload_version: 1,
+            attestation: None,
             prev_hash: [9; 32],
             content_hash: content_hash(b"payload"),
             event_hash: [0; 32],
@@ -156,8 +191,42 @@ mod tests {
         assert_eq!(&b[79..82], b"ent");
         assert_eq!(&b[82..86], &2u32.to_le_bytes());
         assert_eq!(&b[86..88], b"sc");
-        assert_eq!(&b[88..], &[9u8; 32]);
-        assert_eq!(b.len(), 120);
+        assert_eq!(&b[88..120], &[9u8; 32]);
+        assert_eq!(b[120], 0, "attestation absent");
+        assert_eq!(b.len(), 121);
+    }
+
+    #[test]
+    fn attestation_layout_is_exact() {
+        let c = Coordinate::new("ent", "sc").unwrap();
+        let mut h = header();
+        h.attestation = Some(GateAttestation::passed(["ab", "c"]));
+        let b = canonical_header_bytes(&h, &c);
+        let tail = &b[120..];
+        let mut want = vec![1u8];
+        want.extend(15u32.to_le_bytes()); // 4 (count) + (4 + 2) + (4 + 1)
+        want.extend(2u32.to_le_bytes());
+        want.extend(2u32.to_le_bytes());
+        want.extend(b"ab");
+        want.extend(1u32.to_le_bytes());
+        want.extend(b"c");
+        assert_eq!(tail, &want[..]);
+        h.attestation = Some(GateAttestation::Bypassed {
+            ticket: "T".into(),
+            reason: "rs".into(),
+        });
+        let b = canonical_header_bytes(&h, &c);
+        let mut want = vec![2u8];
+        want.extend(15u32.to_le_bytes());
+        want.extend(2u32.to_le_bytes());
+        want.extend(1u32.to_le_bytes());
+        want.extend(b"T");
+        want.extend(2u32.to_le_bytes());
+        want.extend(b"rs");
+        assert_eq!(&b[120..], &want[..]);
+        h.attestation = Some(GateAttestation::passed(Vec::<String>::new()));
+        let b = canonical_header_bytes(&h, &c);
+        assert_eq!(&b[120..], &[1, 4, 0, 0, 0, 0, 0, 0, 0]);
     }
 
     #[test]
@@ -202,10 +271,31 @@ mod tests {
         h.prev_hash[31] ^= 1;
         variants.push(h);
         let mut h = header();
+        h.attestation = Some(GateAttestation::passed(Vec::<String>::new()));
+        variants.push(h);
+        let mut h = header();
+        h.attestation = Some(GateAttestation::passed(["gate"]));
+        variants.push(h);
+        let mut h = header();
+        h.attestation = Some(GateAttestation::passed(["gatf"]));
+        variants.push(h);
+        let mut h = header();
+        h.attestation = Some(GateAttestation::passed(["ga", "te"]));
+        variants.push(h);
+        let mut h = header();
+        h.attestation = Some(GateAttestation::Bypassed {
+            ticket: "gate".into(),
+            reason: "x".into(),
+        });
+        variants.push(h);
+        let mut h = header();
         h.content_hash[0] ^= 1;
         variants.push(h);
         for (i, v) in variants.iter().enumerate() {
             assert_ne!(event_hash(v, &c), base, "variant {i} not covered");
+            for (j, w) in variants.iter().enumerate().skip(i + 1) {
+                assert_ne!(event_hash(v, &c), event_hash(w, &c), "variants {i} and {j} collide");
+            }
         }
         assert_ne!(event_hash(&header(), &Coordinate::new("enu", "sc").unwrap()), base);
         assert_ne!(event_hash(&header(), &Coordinate::new("ent", "sd").unwrap()), base);

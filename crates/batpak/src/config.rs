@@ -91,6 +91,7 @@ pub struct StoreConfig {
     pub(crate) max_batch_bytes: usize,
     pub(crate) idempotency_window: u64,
     pub(crate) idempotency_capacity: usize,
+    pub(crate) projection_cache: crate::projection::ProjectionCache,
 }
 
 impl StoreConfig {
@@ -119,6 +120,7 @@ impl StoreConfig {
             max_batch_bytes: 64 << 20,
             idempotency_window: 1_000_000,
             idempotency_capacity: 1_000_000,
+            projection_cache: crate::projection::ProjectionCache::default(),
         }
     }
 
@@ -221,6 +223,19 @@ impl StoreConfig {
     pub fn with_idempotency_retention(mut self, window: u64, capacity: usize) -> Self {
         self.idempotency_window = window;
         self.idempotency_capacity = capacity;
+        self
+    }
+
+    /// Where projection states are cached between calls (default: in memory,
+    /// 4096 states); see [`crate::ProjectionCache`].
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// let cfg = StoreConfig::new("/tmp/data").with_projection_cache(ProjectionCache::Disabled);
+    /// # let _ = cfg;
+    /// ```
+    pub fn with_projection_cache(mut self, cache: crate::projection::ProjectionCache) -> Self {
+        self.projection_cache = cache;
         self
     }
 

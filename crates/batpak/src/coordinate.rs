@@ -46,6 +46,11 @@ impl Coordinate {
         Ok(Self { entity, scope })
     }
 
+    /// Builds from strings that already passed [`validate_part`].
+    pub(crate) fn from_validated(entity: Arc<str>, scope: Arc<str>) -> Self {
+        Self { entity, scope }
+    }
+
     /// The entity name.
     pub fn entity(&self) -> &str {
         &self.entity

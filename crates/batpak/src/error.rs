@@ -319,6 +319,53 @@ pub enum StoreError {
         /// The step's message.
         reason: String,
     },
+    /// A gate name, denial, bypass ticket or reason is empty, too long or malformed.
+    #[error("invalid gate record: {field} {problem}")]
+    InvalidGateRecord {
+        /// Which value (`"gate name"`, `"bypass reason"`, ...).
+        field: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The operation writes a file, and the store was opened read-only.
+    #[error("cannot {operation}: the store is open read-only")]
+    ReadOnly {
+        /// What was refused.
+        operation: &'static str,
+    },
+    /// No cursor checkpoint has this name.
+    #[error("cursor checkpoint {checkpoint:?} does not exist")]
+    CursorCheckpointNotFound {
+        /// The checkpoint name.
+        checkpoint: String,
+    },
+    /// A cursor checkpoint was saved for a different region than the cursor's.
+    #[error("cursor checkpoint {checkpoint:?} was saved for a different region")]
+    CursorCheckpointRegionMismatch {
+        /// The checkpoint name.
+        checkpoint: String,
+    },
+    /// A cursor checkpoint file is damaged (bad magic, CRC, length or contents).
+    #[error("corrupt cursor checkpoint {}: {reason}", path.display())]
+    CursorCheckpointCorrupt {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A cursor checkpoint names an event this store does not hold at its position:
+    /// the log lost its tail after the checkpoint was saved, or a read-only
+    /// store opened before that event was written (refresh it).
+    #[error("cursor checkpoint {checkpoint:?} is past this store's log (its last event, at global sequence {global_sequence}, is not here)")]
+    CursorCheckpointAhead {
+        /// The checkpoint name.
+        checkpoint: String,
+        /// Global sequence of the event the checkpoint was taken after.
+        global_sequence: u64,
+    },
+    /// A reactor's handler panicked; the reactor stopped.
+    #[error("reactor handler panicked")]
+    ReactorPanicked,
     /// The store was closed.
     #[error("store is closed")]
     Closed,
@@ -351,7 +398,15 @@ impl StoreError {
             | Self::FutureVersion { .. }
             | Self::KindMismatch { .. }
             | Self::UpcastFailed { .. }
+            | Self::InvalidGateRecord { .. }
+            | Self::ReadOnly { .. }
+            | Self::CursorCheckpointNotFound { .. }
+            | Self::CursorCheckpointRegionMismatch { .. }
+            | Self::ReactorPanicked
             | Self::Closed => HandlingClass::Domain,
+            Self::CursorCheckpointCorrupt { .. } | Self::CursorCheckpointAhead { .. } => {
+                HandlingClass::FailClosedOperational
+            }
             Self::Backpressure | Self::WaitTimeout { .. } => HandlingClass::RetryableOperational,
             Self::SigningFailed { .. } => HandlingClass::RetryableOperational,
             Self::ChainVerificationFailed { .. } => HandlingClass::FailClosedOperational,

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::attestation::GateAttestation;
 use crate::coordinate::Coordinate;
 use crate::id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
 use crate::kind::EventKind;
@@ -33,6 +34,9 @@ pub struct EventHeader {
     pub idempotency_key: Option<IdempotencyKey>,
     /// Schema version of the payload.
     pub payload_version: u16,
+    /// The gates this event passed, or the bypass that let it through, when it
+    /// was committed through a [`crate::Pipeline`]; `None` for ordinary appends.
+    pub attestation: Option<GateAttestation>,
     /// `event_hash` of the entity's previous event; zeros at genesis.
     pub prev_hash: [u8; 32],
     /// blake3 of the stored payload bytes.

@@ -3,6 +3,7 @@
 //! Decision code (writer, recovery) never touches offsets directly; it calls
 //! these encoders and decoders. `docs/FORMAT.md` describes the same layouts.
 
+use crate::attestation::{GateAttestation, MAX_ATTESTED_GATES};
 use crate::id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
 use crate::kind::EventKind;
 
@@ -24,14 +25,17 @@ pub const FRAME_PREFIX_LEN: usize = 8;
 pub(crate) const MIN_FRAME_BODY_LEN: usize = 90;
 /// Largest body a frame may declare.
 pub(crate) const MAX_FRAME_BODY_LEN: usize = 1 << 30;
-/// Number of fields in a version-1 frame body array.
-const FRAME_FIELDS: u32 = 17;
+/// Number of fields in a version-1 frame body array. New fields are appended,
+/// so a field's position never changes.
+const FRAME_FIELDS: u32 = 18;
+/// First bytes of every frame body: a msgpack array16 marker and the field count.
+pub(crate) const FRAME_BODY_START: [u8; 3] = [0xdc, 0x00, FRAME_FIELDS as u8];
 
 /// Last eight bytes of a sealed segment.
 pub const FOOTER_MAGIC: [u8; 8] = *b"BATPAKFT";
 /// Size of the trailer `[footer_len u32 LE][footer_crc u32 LE][FOOTER_MAGIC]`.
 pub const TRAILER_LEN: usize = 16;
-const FOOTER_FIELDS: u32 = 7;
+const FOOTER_FIELDS: u32 = 8;
 const FOOTER_ENTRY_FIELDS: u32 = 10;
 
 /// File name of segment `id`.
@@ -144,6 +148,8 @@ pub(crate) struct FrameFields<'a> {
     pub(crate) prev_hash: [u8; 32],
     pub(crate) event_hash: [u8; 32],
     pub(crate) payload: &'a [u8],
+    /// How the event passed its gates (field 17, after the payload).
+    pub(crate) attestation: Option<GateAttestation>,
 }
 
 /// Appends one whole frame (prefix and body) to `out`.
@@ -181,6 +187,22 @@ fn write_body(out: &mut Vec<u8>, f: &FrameFields<'_>) {
     let _ = rmp::encode::write_bin(w, &f.prev_hash);
     let _ = rmp::encode::write_bin(w, &f.event_hash);
     let _ = rmp::encode::write_bin(w, f.payload);
+    write_attestation(w, f.attestation.as_ref());
+}
+
+/// `nil`, or `[tag, [str, ...]]`: tag 1 lists the gates passed, tag 2 is `[ticket, reason]`.
+fn write_attestation(w: &mut Vec<u8>, attestation: Option<&GateAttestation>) {
+    let Some(a) = attestation else {
+        let _ = rmp::encode::write_nil(w);
+        return;
+    };
+    let (tag, strings) = a.parts();
+    let _ = rmp::encode::write_array_len(w, 2);
+    let _ = rmp::encode::write_uint(w, u64::from(tag));
+    let _ = rmp::encode::write_array_len(w, len_u32(strings.len()));
+    for s in strings {
+        let _ = rmp::encode::write_str(w, s);
+    }
 }
 
 fn write_opt_id(w: &mut Vec<u8>, id: Option<u128>) {
@@ -247,6 +269,7 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<FrameFields<'_>, DecodeError> {
     let prev_hash = r.bin_exact::<32>()?;
     let event_hash = r.bin_exact::<32>()?;
     let payload = r.bin()?;
+    let attestation = r.attestation()?;
     if !r.buf.is_empty() {
         return Err(malformed("trailing bytes after frame body"));
     }
@@ -270,6 +293,7 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<FrameFields<'_>, DecodeError> {
         prev_hash,
         event_hash,
         payload,
+        attestation,
     })
 }
 
@@ -353,6 +377,28 @@ impl<'a> Reader<'a> {
         Ok(arr(b))
     }
 
+    fn attestation(&mut self) -> Result<Option<GateAttestation>, DecodeError> {
+        if self.buf.first() == Some(&0xc0) {
+            self.buf = &self.buf[1..];
+            return Ok(None);
+        }
+        if self.array_len()? != 2 {
+            return Err(malformed("attestation is not a [tag, strings] pair"));
+        }
+        let tag = self.uint_as::<u8>("attestation tag")?;
+        let n = self.array_len()? as usize;
+        if n > MAX_ATTESTED_GATES {
+            return Err(malformed("attestation names too many gates"));
+        }
+        let mut strings = Vec::with_capacity(n);
+        for _ in 0..n {
+            strings.push(self.str()?.to_owned());
+        }
+        GateAttestation::from_parts(tag, strings)
+            .map(Some)
+            .ok_or_else(|| malformed(format!("attestation with tag {tag} is malformed")))
+    }
+
     fn opt_id(&mut self) -> Result<Option<u128>, DecodeError> {
         if self.buf.first() == Some(&0xc0) {
             self.buf = &self.buf[1..];
@@ -406,6 +452,7 @@ pub(crate) fn encode_footer(f: &Footer) -> Vec<u8> {
     let _ = rmp::encode::write_uint(&mut w, u64::from(f.last_hlc.logical));
     let _ = rmp::encode::write_array_len(&mut w, len_u32(f.entities.len()));
     for (name, tip) in &f.entities {
+        let _ = rmp::encode::write_array_len(&mut w, 2);
         let _ = rmp::encode::write_str(&mut w, name);
         let _ = rmp::encode::write_bin(&mut w, tip);
     }
@@ -470,6 +517,9 @@ pub(crate) fn decode_footer(body: &[u8], crc: u32) -> Result<Footer, DecodeError
     let n_entities = r.array_len()? as usize;
     let mut entities = Vec::with_capacity(n_entities.min(body.len()));
     for _ in 0..n_entities {
+        if r.array_len()? != 2 {
+            return Err(malformed("footer entity is not a [name, tip] pair"));
+        }
         entities.push((r.str()?.to_owned(), r.bin_exact::<32>()?));
     }
     let n_scopes = r.array_len()? as usize;
@@ -589,6 +639,267 @@ pub(crate) fn decode_idempotency(b: &[u8]) -> Result<(u64, Vec<KeyRecord>), Deco
     Ok((through, records))
 }
 
+// ---- Read models: region fingerprints, cursor checkpoints, projection states ----
+
+/// Domain tag hashed ahead of a region's canonical bytes.
+const REGION_DOMAIN: &[u8] = b"batpak/region/v1";
+
+/// Canonical bytes of a region: the same set of conditions always encodes to
+/// the same bytes (kinds sorted and deduplicated), so its blake3 digest can
+/// tell two regions apart in a checkpoint.
+///
+/// `[entity][scope][kinds]`, each a one-byte tag: entity `0` none, `1` exact,
+/// `2` prefix, the last two followed by `[len u32 LE][UTF-8]`; scope `0` none,
+/// `1` followed by `[len u32 LE][UTF-8]`; kinds `0` none, `1` followed by
+/// `[count u32 LE]` and each kind as `u16 LE`, `2` followed by the category byte.
+pub(crate) fn encode_region(r: &crate::region::Region) -> Vec<u8> {
+    use crate::region::{EntityMatch, KindFilter};
+    fn put_str(b: &mut Vec<u8>, s: &str) {
+        b.extend_from_slice(&len_u32(s.len()).to_le_bytes());
+        b.extend_from_slice(s.as_bytes());
+    }
+    let mut b = Vec::with_capacity(64);
+    match r.entity_match() {
+        None => b.push(0),
+        Some(EntityMatch::Exact(e)) => {
+            b.push(1);
+            put_str(&mut b, e);
+        }
+        Some(EntityMatch::Prefix(p)) => {
+            b.push(2);
+            put_str(&mut b, p);
+        }
+    }
+    match r.scope_name() {
+        None => b.push(0),
+        Some(s) => {
+            b.push(1);
+            put_str(&mut b, s);
+        }
+    }
+    match r.kind_filter() {
+        None => b.push(0),
+        Some(KindFilter::Kinds(ks)) => {
+            let mut ks: Vec<u16> = ks.iter().map(|k| k.as_u16()).collect();
+            ks.sort_unstable();
+            ks.dedup();
+            b.push(1);
+            b.extend_from_slice(&len_u32(ks.len()).to_le_bytes());
+            for k in ks {
+                b.extend_from_slice(&k.to_le_bytes());
+            }
+        }
+        Some(KindFilter::Category(c)) => {
+            b.push(2);
+            b.push(*c);
+        }
+    }
+    b
+}
+
+/// blake3 of the domain tag and [`encode_region`].
+pub(crate) fn region_fingerprint(r: &crate::region::Region) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(REGION_DOMAIN);
+    h.update(&encode_region(r));
+    *h.finalize().as_bytes()
+}
+
+/// Directory (inside the data directory) holding cursor checkpoints.
+pub(crate) const CHECKPOINT_DIR: &str = "cursors";
+/// Suffix of a checkpoint file: `cursors/<name>.ckpt`.
+pub(crate) const CHECKPOINT_SUFFIX: &str = ".ckpt";
+/// Magic of a cursor checkpoint file.
+pub const CHECKPOINT_MAGIC: [u8; 8] = *b"BPKCKPT1";
+/// Version of the cursor checkpoint format.
+pub const CHECKPOINT_VERSION: u16 = 1;
+const CKPT_VERSION: usize = 8;
+const CKPT_RESERVED: usize = CKPT_VERSION + 2;
+const CKPT_REGION: usize = CKPT_RESERVED + 2;
+const CKPT_NEXT: usize = CKPT_REGION + 32;
+const CKPT_LAST_EVENT: usize = CKPT_NEXT + 8;
+const CKPT_NAME_LEN: usize = CKPT_LAST_EVENT + 16;
+/// Fixed part of a checkpoint, before the name.
+const CKPT_HEADER_LEN: usize = CKPT_NAME_LEN + 2;
+/// Every checksummed sidecar here ends in a CRC32 of everything before it.
+const SIDECAR_CRC_LEN: usize = 4;
+
+/// File name of checkpoint `name` inside [`CHECKPOINT_DIR`].
+pub(crate) fn checkpoint_file_name(name: &str) -> String {
+    format!("{name}{CHECKPOINT_SUFFIX}")
+}
+
+/// What a cursor checkpoint records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CheckpointRecord {
+    /// The checkpoint's name, repeated inside the file.
+    pub(crate) name: String,
+    /// [`region_fingerprint`] of the cursor's region.
+    pub(crate) region: [u8; 32],
+    /// One past the global sequence of the last consumed event (0: none consumed).
+    pub(crate) next_global_sequence: u64,
+    /// The last consumed event; `None` exactly when `next_global_sequence` is 0.
+    pub(crate) last_event_id: Option<EventId>,
+}
+
+/// Encodes a cursor checkpoint:
+/// `[magic 8][version u16][reserved u16][region 32][next u64][last event id 16]`
+/// `[name_len u16][name][crc32 u32]`, integers little-endian, the CRC over every byte before it.
+pub(crate) fn encode_checkpoint(c: &CheckpointRecord) -> Vec<u8> {
+    let name = c.name.as_bytes();
+    let mut b = Vec::with_capacity(CKPT_HEADER_LEN + name.len() + SIDECAR_CRC_LEN);
+    b.extend_from_slice(&CHECKPOINT_MAGIC);
+    b.extend_from_slice(&CHECKPOINT_VERSION.to_le_bytes());
+    b.extend_from_slice(&[0, 0]);
+    b.extend_from_slice(&c.region);
+    b.extend_from_slice(&c.next_global_sequence.to_le_bytes());
+    b.extend_from_slice(&c.last_event_id.map_or([0; 16], EventId::to_bytes));
+    // Names are validated to at most `CheckpointId::MAX_LEN` bytes.
+    b.extend_from_slice(&u16::try_from(name.len()).unwrap_or(u16::MAX).to_le_bytes());
+    b.extend_from_slice(name);
+    let crc = crc32fast::hash(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Decodes and checks a cursor checkpoint.
+pub(crate) fn decode_checkpoint(b: &[u8]) -> Result<CheckpointRecord, DecodeError> {
+    if b.len() < CKPT_HEADER_LEN + SIDECAR_CRC_LEN {
+        return Err(DecodeError::Incomplete);
+    }
+    if b[..CKPT_VERSION] != CHECKPOINT_MAGIC {
+        return Err(malformed("bad checkpoint magic"));
+    }
+    let (body, crc) = b.split_at(b.len() - SIDECAR_CRC_LEN);
+    if crc32fast::hash(body) != u32::from_le_bytes(arr(crc)) {
+        return Err(DecodeError::Crc);
+    }
+    let version = u16::from_le_bytes(arr(&b[CKPT_VERSION..CKPT_RESERVED]));
+    if version != CHECKPOINT_VERSION {
+        return Err(DecodeError::Version(version));
+    }
+    let name_len = usize::from(u16::from_le_bytes(arr(&b[CKPT_NAME_LEN..CKPT_HEADER_LEN])));
+    if body.len() != CKPT_HEADER_LEN + name_len {
+        return Err(malformed("checkpoint length does not match its name length"));
+    }
+    let name = std::str::from_utf8(&body[CKPT_HEADER_LEN..])
+        .map_err(|_| malformed("checkpoint name is not UTF-8"))?;
+    let next_global_sequence = u64::from_le_bytes(arr(&b[CKPT_NEXT..CKPT_LAST_EVENT]));
+    let last = EventId::from_bytes(arr(&b[CKPT_LAST_EVENT..CKPT_NAME_LEN]));
+    let last_event_id = match (next_global_sequence, last.as_u128()) {
+        (0, 0) => None,
+        (0, _) => return Err(malformed("checkpoint names a last event but no position")),
+        (_, 0) => return Err(malformed("checkpoint has a position but no last event")),
+        _ => Some(last),
+    };
+    Ok(CheckpointRecord {
+        name: name.to_owned(),
+        region: arr(&b[CKPT_REGION..CKPT_NEXT]),
+        next_global_sequence,
+        last_event_id,
+    })
+}
+
+/// Directory (inside the data directory) holding file-cached projection states.
+pub(crate) const PROJECTION_DIR: &str = "projections";
+/// Magic of a cached projection state file.
+pub const PROJECTION_MAGIC: [u8; 8] = *b"BPKPROJ1";
+/// Version of the cached projection state format.
+pub const PROJECTION_VERSION: u16 = 1;
+const PROJ_VERSION: usize = 8;
+const PROJ_RESERVED: usize = PROJ_VERSION + 2;
+const PROJ_KEY: usize = PROJ_RESERVED + 2;
+const PROJ_LAST_GS: usize = PROJ_KEY + 32;
+const PROJ_LAST_EVENT: usize = PROJ_LAST_GS + 8;
+const PROJ_ENTITY_LEN: usize = PROJ_LAST_EVENT + 16;
+/// Fixed part of a projection state file, before the entity name.
+const PROJ_HEADER_LEN: usize = PROJ_ENTITY_LEN + 2;
+/// Bytes of the state length that follows the entity name.
+const PROJ_STATE_LEN: usize = 4;
+
+/// A folded projection state as the file cache stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ProjectionRecord {
+    /// Fingerprint of the projection type (name, cache version, relevant kinds).
+    pub(crate) key: [u8; 32],
+    /// The entity the state folds.
+    pub(crate) entity: String,
+    /// Global sequence of the last event folded into the state.
+    pub(crate) last_global_sequence: u64,
+    /// Id of that event, checked against the log before the state is trusted.
+    pub(crate) last_event_id: EventId,
+    /// The state, MessagePack with named fields.
+    pub(crate) state: Vec<u8>,
+}
+
+/// File name of a cached projection state inside [`PROJECTION_DIR`]:
+/// the hex blake3 of the type key and the entity name (entity names may hold
+/// characters a file name cannot).
+pub(crate) fn projection_file_name(key: &[u8; 32], entity: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(key);
+    h.update(entity.as_bytes());
+    format!("{}.proj", h.finalize().to_hex())
+}
+
+/// Encodes a cached projection state:
+/// `[magic 8][version u16][reserved u16][key 32][last global sequence u64][last event id 16]`
+/// `[entity_len u16][entity][state_len u32][state][crc32 u32]`, little-endian, CRC over every byte before it.
+pub(crate) fn encode_projection(p: &ProjectionRecord) -> Vec<u8> {
+    let entity = p.entity.as_bytes();
+    let mut b = Vec::with_capacity(PROJ_HEADER_LEN + entity.len() + PROJ_STATE_LEN + p.state.len() + SIDECAR_CRC_LEN);
+    b.extend_from_slice(&PROJECTION_MAGIC);
+    b.extend_from_slice(&PROJECTION_VERSION.to_le_bytes());
+    b.extend_from_slice(&[0, 0]);
+    b.extend_from_slice(&p.key);
+    b.extend_from_slice(&p.last_global_sequence.to_le_bytes());
+    b.extend_from_slice(&p.last_event_id.to_bytes());
+    // Entity names are at most `Coordinate::MAX_LEN` bytes.
+    b.extend_from_slice(&u16::try_from(entity.len()).unwrap_or(u16::MAX).to_le_bytes());
+    b.extend_from_slice(entity);
+    b.extend_from_slice(&len_u32(p.state.len()).to_le_bytes());
+    b.extend_from_slice(&p.state);
+    let crc = crc32fast::hash(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Decodes and checks a cached projection state.
+pub(crate) fn decode_projection(b: &[u8]) -> Result<ProjectionRecord, DecodeError> {
+    if b.len() < PROJ_HEADER_LEN + PROJ_STATE_LEN + SIDECAR_CRC_LEN {
+        return Err(DecodeError::Incomplete);
+    }
+    if b[..PROJ_VERSION] != PROJECTION_MAGIC {
+        return Err(malformed("bad projection state magic"));
+    }
+    let (body, crc) = b.split_at(b.len() - SIDECAR_CRC_LEN);
+    if crc32fast::hash(body) != u32::from_le_bytes(arr(crc)) {
+        return Err(DecodeError::Crc);
+    }
+    let version = u16::from_le_bytes(arr(&b[PROJ_VERSION..PROJ_RESERVED]));
+    if version != PROJECTION_VERSION {
+        return Err(DecodeError::Version(version));
+    }
+    let entity_len = usize::from(u16::from_le_bytes(arr(&b[PROJ_ENTITY_LEN..PROJ_HEADER_LEN])));
+    let state_at = PROJ_HEADER_LEN + entity_len;
+    if body.len() < state_at + PROJ_STATE_LEN {
+        return Err(malformed("projection state shorter than its entity name"));
+    }
+    let state_len = u32::from_le_bytes(arr(&body[state_at..state_at + PROJ_STATE_LEN])) as usize;
+    if body.len() - state_at - PROJ_STATE_LEN != state_len {
+        return Err(malformed("projection state length does not match"));
+    }
+    let entity = std::str::from_utf8(&body[PROJ_HEADER_LEN..state_at])
+        .map_err(|_| malformed("projection entity is not UTF-8"))?;
+    Ok(ProjectionRecord {
+        key: arr(&b[PROJ_KEY..PROJ_LAST_GS]),
+        entity: entity.to_owned(),
+        last_global_sequence: u64::from_le_bytes(arr(&b[PROJ_LAST_GS..PROJ_LAST_EVENT])),
+        last_event_id: EventId::from_bytes(arr(&b[PROJ_LAST_EVENT..PROJ_ENTITY_LEN])),
+        state: body[state_at + PROJ_STATE_LEN..].to_vec(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
@@ -613,6 +924,7 @@ mod tests {
             prev_hash: [1; 32],
             event_hash: [2; 32],
             payload,
+            attestation: None,
         }
     }
 
@@ -624,9 +936,41 @@ mod tests {
         let (back, used) = decode_frame(&out).unwrap();
         assert_eq!(back, f);
         assert_eq!(used, out.len());
-        // The payload is the last field, stored as msgpack bin8: marker 0xc4, length, bytes.
-        let tail = &out[out.len() - 6..];
-        assert_eq!(tail, &[0xc4, 4, 0x81, 0xa1, b'n', 1]);
+        // The payload is stored as msgpack bin8 (marker 0xc4, length, bytes),
+        // followed by the absent attestation (nil, one byte).
+        let tail = &out[out.len() - 7..];
+        assert_eq!(tail, &[0xc4, 4, 0x81, 0xa1, b'n', 1, 0xc0]);
+        assert_eq!(&out[FRAME_PREFIX_LEN..FRAME_PREFIX_LEN + 3], &FRAME_BODY_START);
+    }
+
+    #[test]
+    fn attestations_roundtrip_and_malformed_ones_are_refused() {
+        let passed = GateAttestation::passed(["amount_positive", "credit_limit"]);
+        let bypass = GateAttestation::Bypassed {
+            ticket: "INC-42".into(),
+            reason: "approved by on-call".into(),
+        };
+        for a in [passed, bypass, GateAttestation::passed(Vec::<String>::new())] {
+            let mut f = sample("e", "s", b"\x01");
+            f.attestation = Some(a.clone());
+            let mut out = Vec::new();
+            encode_frame(&mut out, &f);
+            let (back, _) = decode_frame(&out).unwrap();
+            assert_eq!(back.attestation, Some(a));
+        }
+        // A bypass must hold exactly [ticket, reason]; unknown tags are refused.
+        for (tag, n) in [(2u8, 1u32), (2, 3), (0, 0), (3, 0)] {
+            let mut body = Vec::new();
+            write_body(&mut body, &sample("e", "s", b""));
+            body.pop();
+            rmp::encode::write_array_len(&mut body, 2).unwrap();
+            rmp::encode::write_uint(&mut body, u64::from(tag)).unwrap();
+            rmp::encode::write_array_len(&mut body, n).unwrap();
+            for _ in 0..n {
+                rmp::encode::write_str(&mut body, "x").unwrap();
+            }
+            assert!(decode_body(&body).is_err(), "tag {tag} with {n} strings decoded");
+        }
     }
 
     #[test]
@@ -731,6 +1075,22 @@ mod tests {
     }
 
     #[test]
+    fn frame_and_footer_are_single_well_formed_msgpack_values() {
+        // A generic decoder must see exactly one array spanning the whole body.
+        let mut frame = Vec::new();
+        encode_frame(&mut frame, &sample("e", "s", b"xyz"));
+        let mut body = &frame[FRAME_PREFIX_LEN..];
+        let v = rmpv::decode::read_value(&mut body).unwrap();
+        assert!(body.is_empty());
+        assert_eq!(v.as_array().map(Vec::len), Some(FRAME_FIELDS as usize));
+        let f = encode_footer(&footer());
+        let mut body = &f[..f.len() - TRAILER_LEN];
+        let v = rmpv::decode::read_value(&mut body).unwrap();
+        assert!(body.is_empty());
+        assert_eq!(v.as_array().map(Vec::len), Some(FOOTER_FIELDS as usize));
+    }
+
+    #[test]
     fn footer_with_inconsistent_span_is_refused() {
         let mut f = footer();
         f.frames_end += 1;
@@ -770,6 +1130,7 @@ mod tests {
             pv in any::<u16>(), batch in any::<u32>(),
             prev in any::<[u8; 32]>(), hash in any::<[u8; 32]>(),
             payload in proptest::collection::vec(any::<u8>(), 0..600),
+            gates in proptest::option::of(proptest::collection::vec("[a-z_]{1,20}", 0..5)),
         ) {
             let f = FrameFields {
                 event_id: EventId::from_u128(id), global_sequence: gs, entity_sequence: es,
@@ -778,6 +1139,7 @@ mod tests {
                 correlation_id: corr.map(CorrelationId::from_u128), causation_id: caus.map(EventId::from_u128),
                 idempotency_key: caus.map(|c| IdempotencyKey::from_bytes(c.to_le_bytes())),
                 payload_version: pv, batch_remaining: batch, prev_hash: prev, event_hash: hash, payload: &payload,
+                attestation: gates.map(GateAttestation::passed),
             };
             let mut out = Vec::new();
             encode_frame(&mut out, &f);

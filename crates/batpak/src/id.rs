@@ -35,9 +35,14 @@ impl EventId {
         Self(u128::from_be_bytes(bytes))
     }
 
-    /// A fresh UUIDv7.
-    pub(crate) fn new_v7() -> Self {
-        Self(uuid::Uuid::now_v7().as_u128())
+    /// A UUIDv7 with the given millisecond timestamp and 74 random bits.
+    pub(crate) fn v7_from_parts(unix_ms: u64, random: u128) -> Self {
+        let ms = u128::from(unix_ms & 0xFFFF_FFFF_FFFF) << 80;
+        let version = 0x7u128 << 76;
+        let rand_a = ((random >> 64) & 0xFFF) << 64;
+        let variant = 0b10u128 << 62;
+        let rand_b = random & 0x3FFF_FFFF_FFFF_FFFF;
+        Self(ms | version | rand_a | variant | rand_b)
     }
 }
 
@@ -107,9 +112,57 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Random bits for event ids without a system call per id: a SplitMix64
+/// stream seeded once from the operating system's randomness.
+#[derive(Debug)]
+pub(crate) struct IdGenerator {
+    state: u64,
+}
+
+impl IdGenerator {
+    pub(crate) fn new() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        // RandomState is seeded from the OS; mixing in the process id and time keeps
+        // two generators created in the same instant apart.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(now_ms());
+        h.write_u32(std::process::id());
+        Self { state: h.finish() }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A fresh UUIDv7 for an event accepted at `unix_ms`.
+    pub(crate) fn next_id(&mut self, unix_ms: u64) -> EventId {
+        let r = (u128::from(self.next_u64()) << 64) | u128::from(self.next_u64());
+        EventId::v7_from_parts(unix_ms, r)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_ids_are_valid_distinct_uuid_v7() {
+        let mut g = IdGenerator::new();
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..1000u64 {
+            let id = g.next_id(1_700_000_000_000 + i / 10);
+            let u = uuid::Uuid::from_u128(id.as_u128());
+            assert_eq!(u.get_version_num(), 7);
+            assert_eq!(u.get_variant(), uuid::Variant::RFC4122);
+            let (secs, nanos) = u.get_timestamp().map(|t| t.to_unix()).unwrap_or((0, 0));
+            assert_eq!(secs * 1000 + u64::from(nanos) / 1_000_000, 1_700_000_000_000 + i / 10);
+            assert!(seen.insert(id));
+        }
+    }
 
     #[test]
     fn hlc_never_goes_back() {
@@ -122,7 +175,7 @@ mod tests {
 
     #[test]
     fn id_bytes_roundtrip() {
-        let id = EventId::new_v7();
+        let id = IdGenerator::new().next_id(1_700_000_000_000);
         assert_eq!(EventId::from_bytes(id.to_bytes()), id);
         let parsed: EventId = id.to_string().parse().unwrap_or(EventId::from_u128(0));
         assert_eq!(parsed, id);

@@ -149,6 +149,12 @@ impl Index {
         self.entries.push(entry);
     }
 
+    /// Makes room for `additional` more events without rehashing.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+        self.by_id.reserve(additional);
+    }
+
     /// Sets an entity's tip hash (used when a footer supplies tips per segment).
     pub(crate) fn set_tip(&mut self, entity: &str, tip: [u8; 32]) {
         if let Some(st) = self.entities.get_mut(entity) {

@@ -26,18 +26,25 @@
 //! The bytes each hash covers are documented in [`chain`]; every file layout in
 //! `docs/FORMAT.md`; what each [`SyncMode`] may lose in a crash on [`SyncMode`].
 
+mod attestation;
+mod causal;
 pub mod chain;
 mod config;
 mod coordinate;
+mod cursor;
+mod denial;
 mod error;
 mod event;
 mod format;
 pub mod fs;
+pub mod gate;
 mod id;
 mod idempotency;
 mod index;
 mod kind;
 mod options;
+mod projection;
+mod reactor;
 mod receipt;
 mod recovery;
 mod region;
@@ -49,13 +56,29 @@ pub mod sim;
 #[cfg(feature = "startup-registry-check")]
 mod startup;
 mod store;
+mod subscription;
 mod verify;
 mod writer;
 mod typed;
 mod upcast;
+mod watermark;
 
+pub use attestation::{
+    GateAttestation, MAX_ATTESTED_GATES, MAX_BYPASS_REASON_LEN, MAX_GATE_NAME_LEN,
+};
+pub use causal::{CausalBoundary, CausalWalk};
 pub use config::{ChainVerification, StoreConfig, SyncMode, TailPolicy};
+pub use denial::{BypassRecord, DenialReceipt, DENIAL_KIND};
+pub use gate::{
+    Approved, BypassReason, Denial, Gate, GateReport, GateSet, Pipeline, Proposal, ProposalDigest,
+    DEFAULT_DENIAL_CODE, GATE_PANICKED,
+};
 pub use coordinate::Coordinate;
+pub use cursor::{CheckpointId, Cursor};
+pub use projection::{EventSourced, Freshness, ProjectionCache};
+pub use reactor::{Reaction, ReactorHandle, ReactorOptions, ReactorStats};
+pub use subscription::{Notification, Subscription};
+pub use watermark::{Frontier, Watermark};
 pub use error::{CoordinateProblem, HandlingClass, Result, StoreError};
 pub use event::{Event, EventHeader, StoredEvent};
 pub use id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
@@ -91,6 +114,9 @@ pub mod format_constants {
         FOOTER_MAGIC, FRAME_PREFIX_LEN, IDEMPOTENCY_MAGIC, IDEMPOTENCY_VERSION,
         SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, TRAILER_LEN,
     };
+    pub use crate::format::{
+        CHECKPOINT_MAGIC, CHECKPOINT_VERSION, PROJECTION_MAGIC, PROJECTION_VERSION,
+    };
 }
 
 /// The names most programs need: `use batpak::prelude::*;`.
@@ -102,5 +128,9 @@ pub mod prelude {
         Coordinate, CorrelationId, Event, EventHeader, EventId, EventKind, HandlingClass, HlcPoint,
         IndexEntry, OpenReport, ReadOnlyStore, ReceiptVerification, Region, SigningPolicy, Store,
         StoreConfig, StoreError, StoredEvent, SyncMode, TailPolicy,
+    };
+    pub use crate::{
+        CheckpointId, Cursor, EventSourced, Freshness, Frontier, Notification, ProjectionCache,
+        Reaction, ReactorHandle, ReactorOptions, Subscription, Watermark,
     };
 }

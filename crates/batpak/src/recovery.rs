@@ -1,7 +1,7 @@
 //! Cold start: rebuild the index from segment footers and, for the active
 //! segment, from its frames; apply the torn-tail policy.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,6 +31,9 @@ pub struct OpenReport {
     pub events: u64,
     /// A torn tail that was dropped (or, read-only, ignored).
     pub torn_tail: Option<TornTail>,
+    /// Zero bytes after the last frame of the active segment: space written
+    /// ahead by the writer, reused by the next appends.
+    pub preallocated_bytes: u64,
     /// Idempotency keys loaded from the sidecar file.
     pub idempotency_keys_from_sidecar: u64,
     /// Idempotency keys recovered by reading frames (events after the sidecar's snapshot).
@@ -391,10 +394,15 @@ fn load_from_footer(path: &Path, id: u64, f: &Footer, index: &mut Index) -> Resu
         let (_, shared) = index.intern("", name);
         scopes.push(shared.unwrap_or_else(|| Arc::from(name.as_str())));
     }
+    // Names were validated once above; each entity's next sequence is tracked
+    // locally so the loop does no string hashing beyond the index's own.
+    let mut next_es: Vec<u64> = entities.iter().map(|e| index.entity_tip(e).0).collect();
+    let mut coordinates: HashMap<(u32, u32), Coordinate> = HashMap::new();
+    index.reserve(f.entries.len());
     let mut offset = SEGMENT_HEADER_LEN as u64;
     for (i, e) in f.entries.iter().enumerate() {
         let entity = &entities[e.entity as usize];
-        let (expected_es, _) = index.entity_tip(entity);
+        let expected_es = next_es[e.entity as usize];
         if e.entity_sequence != expected_es {
             return Err(corrupt(
                 path,
@@ -405,8 +413,13 @@ fn load_from_footer(path: &Path, id: u64, f: &Footer, index: &mut Index) -> Resu
                 ),
             ));
         }
-        let coordinate = Coordinate::from_shared(entity.clone(), scopes[e.scope as usize].clone())
-            .map_err(|err| corrupt(path, offset, err.to_string()))?;
+        next_es[e.entity as usize] += 1;
+        let coordinate = coordinates
+            .entry((e.entity, e.scope))
+            .or_insert_with(|| {
+                Coordinate::from_validated(entity.clone(), scopes[e.scope as usize].clone())
+            })
+            .clone();
         index.push(
             IndexEntry {
                 event_id: e.event_id,
@@ -483,8 +496,13 @@ fn scan_frames(
         pos += n;
     }
     let mut valid_end = pos;
+    // Zeros after the last frame are space the writer wrote ahead, not a torn write.
+    let mut zero_tail = false;
     if let Some(bad) = bad_at {
-        if let Some(next) = find_frame_after(bytes, bad) {
+        if bytes[bad..].iter().all(|&b| b == 0) {
+            zero_tail = true;
+            out.report.preallocated_bytes += (bytes.len() - bad) as u64;
+        } else if let Some(next) = find_frame_after(bytes, bad) {
             return Err(corrupt(
                 path,
                 bad as u64,
@@ -498,8 +516,9 @@ fn scan_frames(
         dropped_batch_frames = (frames.len() - first) as u64;
         frames.truncate(first);
         valid_end = start;
+        zero_tail = false;
     }
-    if valid_end < bytes.len() {
+    if valid_end < bytes.len() && !zero_tail {
         handle_torn(
             cfg,
             access,
@@ -581,8 +600,8 @@ fn push_frame(
 /// Looks for any whole, CRC-valid frame starting after `bad`. Finding one means
 /// the damage is not a torn tail but corruption in the middle of the log.
 fn find_frame_after(bytes: &[u8], bad: usize) -> Option<usize> {
-    // A version-1 body always starts with an array16 marker of 17 fields.
-    const BODY_START: [u8; 3] = [0xdc, 0x00, 0x11];
+    // A version-1 body always starts with the array16 marker and its field count.
+    const BODY_START: [u8; 3] = crate::format::FRAME_BODY_START;
     let mut p = bad + 1;
     while p + FRAME_PREFIX_LEN + MIN_FRAME_BODY_LEN <= bytes.len() {
         let body_at = p + FRAME_PREFIX_LEN;

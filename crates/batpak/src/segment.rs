@@ -145,4 +145,7 @@ pub(crate) struct ActiveSegment {
     pub(crate) id: u64,
     pub(crate) file: Arc<dyn StoreFile>,
     pub(crate) footer: FooterBuilder,
+    /// Physical length of the file: frames, then zeros written ahead so that
+    /// later syncs overwrite blocks instead of growing the file.
+    pub(crate) allocated: u64,
 }

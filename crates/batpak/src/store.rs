@@ -17,7 +17,8 @@ use crate::error::StoreError;
 use crate::event::{Event, EventHeader, StoredEvent};
 use crate::format::decode_frame;
 use crate::fs::{FsLock, StoreFile};
-use crate::id::{CorrelationId, EventId};
+use crate::id::{CorrelationId, EventId, HlcPoint};
+use crate::watermark::Mark;
 use crate::index::{Index, IndexEntry};
 use crate::kind::EventKind;
 use crate::receipt::AppendReceipt;
@@ -38,17 +39,38 @@ pub(crate) struct Shared {
     /// One past the last global sequence known durable.
     durable: AtomicU64,
     report: Mutex<OpenReport>,
+    /// Accepted, written, durable and visible watermarks, with their waiters.
+    pub(crate) marks: crate::watermark::Watermarks,
+    /// Lossy subscriptions the writer offers new events to.
+    pub(crate) subscribers: crate::subscription::Subscribers,
+    /// Cached projection states.
+    pub(crate) projections: crate::projection::ProjectionStates,
+    /// False for a read-only open, which must change no file.
+    pub(crate) writable: bool,
 }
 
 impl Shared {
-    pub(crate) fn mark_failed(&self, _cause: &str) {
+    pub(crate) fn mark_failed(&self, cause: &str) {
         self.failed.store(true, Ordering::Release);
+        self.marks.fail(cause);
     }
-    pub(crate) fn mark_written(&self, next: u64) {
+    /// Global sequences below `next` are assigned (the last at `hlc`).
+    pub(crate) fn mark_accepted(&self, next: u64, hlc: HlcPoint) {
+        self.marks.advance(Mark::Accepted, next, hlc);
+    }
+    /// Frames below `next` are handed to the OS.
+    pub(crate) fn mark_written(&self, next: u64, hlc: HlcPoint) {
         self.written.fetch_max(next, Ordering::AcqRel);
+        self.marks.advance(Mark::Written, next, hlc);
     }
-    pub(crate) fn mark_durable(&self, next: u64) {
+    /// Frames below `next` are durable.
+    pub(crate) fn mark_durable(&self, next: u64, hlc: HlcPoint) {
         self.durable.fetch_max(next, Ordering::AcqRel);
+        self.marks.advance(Mark::Durable, next, hlc);
+    }
+    /// Events below `next` are in the index.
+    pub(crate) fn mark_visible(&self, next: u64, hlc: HlcPoint) {
+        self.marks.advance(Mark::Visible, next, hlc);
     }
     pub(crate) fn is_durable(&self, global_sequence: u64) -> bool {
         global_sequence < self.durable.load(Ordering::Acquire)
@@ -189,25 +211,22 @@ impl StoreReader {
 /// Reads and checks the frame an index entry points at.
 pub(crate) fn read_entry(shared: &Shared, entry: &IndexEntry) -> Result<StoredEvent<Vec<u8>>, StoreError> {
     let loc = entry.location;
-    let path = segment_path(&shared.cfg.dir, loc.segment);
-    let file = shared
-    .files
-        .read()
-        .get(&loc.segment)
-        .cloned()
-        .ok_or_else(|| StoreError::CorruptFrame {
-            segment: path.clone(),
-            offset: loc.offset,
-            reason: "segment file is not open".into(),
-        })?;
-    let mut buf = vec![0u8; loc.len as usize];
-    file.read_exact_at(&mut buf, loc.offset)
-        .map_err(|e| StoreError::io("read frame", &path, e))?;
+    // The path is only built on the error paths: formatting it per read costs more than the read.
+    let path = || segment_path(&shared.cfg.dir, loc.segment);
     let bad = |reason: String| StoreError::CorruptFrame {
-        segment: path.clone(),
+        segment: path(),
         offset: loc.offset,
         reason,
     };
+    let file = shared
+        .files
+        .read()
+        .get(&loc.segment)
+        .cloned()
+        .ok_or_else(|| bad("segment file is not open".into()))?;
+    let mut buf = vec![0u8; loc.len as usize];
+    file.read_exact_at(&mut buf, loc.offset)
+        .map_err(|e| StoreError::io("read frame", path(), e))?;
     let (f, used) = decode_frame(&buf).map_err(|e| bad(e.to_string()))?;
     if used != buf.len() || f.event_id != entry.event_id {
         return Err(bad(format!("frame does not hold event {}", entry.event_id)));
@@ -223,6 +242,7 @@ pub(crate) fn read_entry(shared: &Shared, entry: &IndexEntry) -> Result<StoredEv
         causation_id: f.causation_id,
         idempotency_key: f.idempotency_key,
         payload_version: f.payload_version,
+        attestation: f.attestation,
         prev_hash: f.prev_hash,
         content_hash: crate::chain::content_hash(f.payload),
         event_hash: f.event_hash,
@@ -236,10 +256,16 @@ pub(crate) fn read_entry(shared: &Shared, entry: &IndexEntry) -> Result<StoredEv
     })
 }
 
-fn build_shared(cfg: StoreConfig, rec: &mut recovery::Recovered) -> Arc<Shared> {
+fn build_shared(cfg: StoreConfig, rec: &mut recovery::Recovered, writable: bool) -> Arc<Shared> {
     let index = std::mem::take(&mut rec.index);
     let next = index.next_global_sequence();
+    let marks = crate::watermark::Watermarks::new(next, index.last_hlc);
+    let projections = crate::projection::ProjectionStates::new(cfg.projection_cache);
     Arc::new(Shared {
+        marks,
+        subscribers: crate::subscription::Subscribers::default(),
+        projections,
+        writable,
         cfg,
         index: RwLock::new(index),
         files: RwLock::new(std::mem::take(&mut rec.files)),
@@ -308,7 +334,7 @@ impl Store {
             })?;
         let mut rec = recovery::recover(&cfg, Access::Writer)?;
         let tail = rec.tail.take();
-        let shared = build_shared(cfg.clone(), &mut rec);
+        let shared = build_shared(cfg.clone(), &mut rec, true);
         if cfg.chain_verification == ChainVerification::Recompute {
             crate::verify::verify_at_open(&StoreReader {
                 shared: shared.clone(),
@@ -429,7 +455,7 @@ impl Store {
     }
 
     /// Checks what can be checked without the writer's state.
-    fn prepare_with(
+    pub(crate) fn prepare_with(
         &self,
         coordinate: Coordinate,
         kind: EventKind,
@@ -442,6 +468,18 @@ impl Store {
                 reason: "categories 0x0 and 0xD are reserved for the store",
             });
         }
+        self.prepare_any_kind(coordinate, kind, payload, options)
+    }
+
+    /// [`Self::prepare_with`] without the reserved-kind check: only for the
+    /// store's own events (denial records).
+    pub(crate) fn prepare_any_kind(
+        &self,
+        coordinate: Coordinate,
+        kind: EventKind,
+        payload: Vec<u8>,
+        options: AppendOptions,
+    ) -> Result<PreparedItem, StoreError> {
         let limit = self.shared().cfg.max_payload_bytes;
         if payload.len() > limit {
             return Err(StoreError::PayloadTooLarge {
@@ -458,7 +496,14 @@ impl Store {
             causation: options.causation,
             expected: options.expected,
             idempotency_key: options.idempotency_key,
+            attestation: None,
         })
+    }
+
+    /// Appends one item prepared by the store's own code (gated commits, denial records).
+    pub(crate) fn append_prepared(&self, item: PreparedItem) -> Result<AppendReceipt, StoreError> {
+        let mut receipts = self.submit_items(vec![item])?;
+        receipts.pop().ok_or(StoreError::WriterCrashed)
     }
 
     fn submit_items(&self, items: Vec<PreparedItem>) -> Result<Vec<AppendReceipt>, StoreError> {
@@ -513,6 +558,8 @@ impl Store {
         } else {
             Err(StoreError::WriterCrashed)
         };
+        // No more events: end every lossy subscription.
+        self.shared().subscribers.close();
         if handle.join().is_err() {
             return Err(StoreError::WriterCrashed);
         }
@@ -572,7 +619,7 @@ impl ReadOnlyStore {
         }
         let mut rec = recovery::recover(&cfg, Access::ReadOnly)?;
         let verify = cfg.chain_verification == ChainVerification::Recompute;
-        let shared = build_shared(cfg, &mut rec);
+        let shared = build_shared(cfg, &mut rec, false);
         let reader = StoreReader { shared };
         if verify {
             crate::verify::verify_at_open(&reader)?;
@@ -585,7 +632,15 @@ impl ReadOnlyStore {
         let shared = self.reader.shared();
         let mut rec = recovery::recover(&shared.cfg, Access::ReadOnly)?;
         *shared.files.write() = std::mem::take(&mut rec.files);
-        *shared.index.write() = std::mem::take(&mut rec.index);
+        let (next, hlc) = (rec.index.next_global_sequence(), rec.index.last_hlc);
+        {
+            let mut index = shared.index.write();
+            *index = std::mem::take(&mut rec.index);
+            // Under the index lock, as the writer does: `visible` covers what readers see.
+            for mark in [Mark::Accepted, Mark::Written, Mark::Durable, Mark::Visible] {
+                shared.marks.advance(mark, next, hlc);
+            }
+        }
         *shared.report.lock() = rec.report;
         Ok(())
     }

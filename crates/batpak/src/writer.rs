@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use flume::{Receiver, RecvTimeoutError, Sender};
 use foldhash::fast::RandomState;
 
+use crate::attestation::GateAttestation;
 use crate::chain;
 use crate::config::SyncMode;
 use crate::coordinate::Coordinate;
@@ -33,6 +34,9 @@ use crate::segment::{ActiveSegment, FooterBuilder, FooterItem};
 use crate::sign::SigningState;
 use crate::store::{read_entry, Shared};
 
+/// Zeros written ahead of the frames of the active segment (at most the segment size).
+const PREALLOCATE_BYTES: u64 = 1 << 20;
+
 /// One event to append, validated and encoded by the caller.
 #[derive(Debug)]
 pub(crate) struct PreparedItem {
@@ -44,6 +48,8 @@ pub(crate) struct PreparedItem {
     pub(crate) causation: CausationRef,
     pub(crate) expected: ExpectedSequence,
     pub(crate) idempotency_key: Option<IdempotencyKey>,
+    /// Set only by a gated commit ([`crate::Pipeline::commit`]).
+    pub(crate) attestation: Option<GateAttestation>,
 }
 
 /// The outcome of staging one request.
@@ -119,6 +125,7 @@ pub(crate) struct Writer {
     failed: Option<String>,
     signing: SigningState,
     keys: KeyIndex,
+    ids: id::IdGenerator,
 }
 
 impl Writer {
@@ -150,6 +157,7 @@ impl Writer {
             failed: None,
             signing,
             keys: key_index,
+            ids: id::IdGenerator::new(),
         };
         for rec in keys {
             w.keys.insert(rec, next_global_sequence);
@@ -172,10 +180,14 @@ impl Writer {
             w.shared.files.write().insert(t.id, file.clone());
             w.next_segment_id = t.id + 1;
             w.sealed_on_disk = t.sealed;
+            let allocated = file
+                .len()
+                .map_err(|e| StoreError::io("stat segment", &path, e))?;
             w.active = Some(ActiveSegment {
                 id: t.id,
                 file,
                 footer: t.footer,
+                allocated,
             });
         }
         Ok(w)
@@ -354,7 +366,7 @@ impl Writer {
             let causation_id = self.resolve_causation(&item, i, &receipts)?;
             hlc = hlc.tick(wall);
             let header = EventHeader {
-                event_id: EventId::new_v7(),
+                event_id: self.ids.next_id(hlc.physical_ms),
                 global_sequence: self.next_global_sequence + i as u64,
                 entity_sequence: es,
                 kind: item.kind,
@@ -364,6 +376,7 @@ impl Writer {
                 causation_id,
                 idempotency_key: item.idempotency_key,
                 payload_version: item.payload_version,
+                attestation: item.attestation.clone(),
                 prev_hash: prev,
                 content_hash: chain::content_hash(&item.payload),
                 event_hash: [0; 32],
@@ -389,6 +402,7 @@ impl Writer {
                     prev_hash: prev,
                     event_hash,
                     payload: &item.payload,
+                    attestation: header.attestation,
                 },
             );
             let len = frames.len() - start;
@@ -462,6 +476,7 @@ impl Writer {
         buf.extend_from_slice(&frames);
         self.next_global_sequence += n as u64;
         self.hlc = hlc;
+        self.shared.mark_accepted(self.next_global_sequence, hlc);
         for (k, v) in local {
             overlay.insert(k, v);
         }
@@ -602,12 +617,13 @@ impl Writer {
         if !self.sealed_on_disk {
             return Ok(());
         }
-        let a = self.active.as_ref().ok_or(StoreError::WriterCrashed)?;
+        let a = self.active.as_mut().ok_or(StoreError::WriterCrashed)?;
         let path = segment_path(&self.shared.cfg.dir, a.id);
-        a.file
-            .set_len(a.footer.frames_end())
-            .and_then(|()| a.file.sync_all())
-            .map_err(|e| self.io_failure("unseal segment", &path, e))?;
+        let end = a.footer.frames_end();
+        if let Err(e) = a.file.set_len(end).and_then(|()| a.file.sync_all()) {
+            return Err(StoreError::io("unseal segment", &path, e));
+        }
+        a.allocated = end;
         self.sealed_on_disk = false;
         Ok(())
     }
@@ -617,14 +633,27 @@ impl Writer {
         if buf.is_empty() {
             return Ok(());
         }
-        let a = self.active.as_ref().ok_or(StoreError::WriterCrashed)?;
+        let chunk = self.shared.cfg.segment_max_bytes.min(PREALLOCATE_BYTES);
+        let a = self.active.as_mut().ok_or(StoreError::WriterCrashed)?;
         // The footer builder already counts these frames; they start before its end.
-        let offset = a.footer.frames_end() - buf.len() as u64;
-        let path = segment_path(&self.shared.cfg.dir, a.id);
-        a.file
-            .write_all_at(buf, offset)
-            .map_err(|e| self.io_failure("write frames", &path, e))?;
+        let end = a.footer.frames_end();
+        let offset = end - buf.len() as u64;
+        let mut result = a.file.write_all_at(buf, offset);
+        if result.is_ok() && end > a.allocated {
+            // Write zeros ahead, so the next syncs only overwrite allocated blocks
+            // (a sync that also grows the file costs a metadata journal write).
+            let zeros = vec![0u8; usize::try_from(chunk).unwrap_or(0)];
+            result = a.file.write_all_at(&zeros, end);
+            if result.is_ok() {
+                a.allocated = end + chunk;
+            }
+        }
+        if let Err(e) = result {
+            return Err(StoreError::io("write frames", segment_path(&self.shared.cfg.dir, a.id), e));
+        }
         buf.clear();
+        // Every staged frame before `next_global_sequence` is now in the OS.
+        self.shared.mark_written(self.next_global_sequence, self.hlc);
         Ok(())
     }
 
@@ -640,7 +669,7 @@ impl Writer {
                 self.fail(err.to_string());
                 return Err(err);
             }
-            self.shared.mark_durable(self.next_global_sequence);
+            self.shared.mark_durable(self.next_global_sequence, self.hlc);
         }
         self.dirty_since = None;
         Ok(())
@@ -660,12 +689,19 @@ impl Writer {
         };
         let path = segment_path(&self.shared.cfg.dir, a.id);
         let bytes = format::encode_footer(a.footer.footer());
+        let end = a.footer.frames_end() + bytes.len() as u64;
+        // The trailer must end the file: cut the zeros written ahead.
+        let cut = a.allocated > end;
         a.file
             .write_all_at(&bytes, a.footer.frames_end())
+            .and_then(|()| if cut { a.file.set_len(end) } else { Ok(()) })
             .and_then(|()| a.file.sync_data())
             .map_err(|e| self.io_failure("seal segment", &path, e))?;
+        if let Some(a) = self.active.as_mut() {
+            a.allocated = end;
+        }
         self.sealed_on_disk = true;
-        self.shared.mark_durable(self.next_global_sequence);
+        self.shared.mark_durable(self.next_global_sequence, self.hlc);
         self.write_sidecar();
         Ok(())
     }
@@ -710,6 +746,7 @@ impl Writer {
             id,
             file,
             footer: FooterBuilder::new(self.next_global_sequence),
+            allocated: format::SEGMENT_HEADER_LEN as u64,
         });
         self.sealed_on_disk = false;
         self.next_segment_id = id + 1;
@@ -734,8 +771,15 @@ impl Writer {
                 }
             }
             idx.last_hlc = self.hlc;
+            // Under the index lock: a reader that saw these entries then finds
+            // them covered by `visible`, and one that sees `visible` finds them.
+            self.shared.mark_visible(self.next_global_sequence, self.hlc);
         }
-        self.shared.mark_written(self.next_global_sequence);
+        // Offered before the callers are answered: once a receipt is out, every
+        // subscriber has either queued its notification or counted it missed.
+        self.shared
+            .subscribers
+            .publish(pending.iter().flat_map(|p| p.staged.iter().map(|s| &s.entry)));
         for p in &pending {
             for s in &p.staged {
                 if let Some(key) = s.idempotency_key {

@@ -8,6 +8,24 @@ use batpak::prelude::*;
 
 const K: EventKind = EventKind::custom(0xE, 1);
 
+/// Cuts the zeros the writer writes ahead of its frames, so a test can reason
+/// about the frames alone (parsed from the documented layout).
+fn strip_preallocation(path: &Path) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut p = 32;
+    while p + 8 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
+        if len == 0 || p + 8 + len > bytes.len() {
+            break;
+        }
+        p += 8 + len;
+    }
+    if bytes[p..].iter().all(|&b| b == 0) {
+        std::fs::write(path, &bytes[..p]).unwrap();
+    }
+}
+
+
 /// Copies the segment files of a live store: what a crash at this instant leaves on disk.
 fn crash_image(src: &Path) -> tempfile::TempDir {
     let dst = tempfile::tempdir().unwrap();
@@ -15,7 +33,9 @@ fn crash_image(src: &Path) -> tempfile::TempDir {
         let e = e.unwrap();
         let name = e.file_name();
         if name.to_string_lossy().ends_with(".seg") {
-            std::fs::copy(e.path(), dst.path().join(name)).unwrap();
+            let to = dst.path().join(name);
+            std::fs::copy(e.path(), &to).unwrap();
+            strip_preallocation(&to);
         }
     }
     dst
@@ -166,20 +186,56 @@ fn a_damaged_sealed_segment_fails_closed() {
     assert!(matches!(&err, StoreError::CorruptSegment { .. }), "{err}");
 }
 
+/// A crash image of a live store with 4 events (zeros written ahead included),
+/// and the bytes of the same segment after a clean close.
+fn image_with_space_ahead() -> (tempfile::TempDir, u64, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    for i in 0..4u64 {
+        store.append(&Coordinate::new("e", "s").unwrap(), K, &i).unwrap();
+    }
+    let live = segments(dir.path()).pop().unwrap();
+    let image = tempfile::tempdir().unwrap();
+    std::fs::copy(&live, image.path().join(live.file_name().unwrap())).unwrap();
+    let live_len = std::fs::metadata(&live).unwrap().len();
+    store.close().unwrap();
+    (image, live_len, std::fs::read(&live).unwrap())
+}
+
 #[test]
-fn a_zero_filled_tail_is_a_torn_tail() {
+fn zeros_after_the_last_frame_are_reused_space_not_a_torn_tail() {
+    for policy in [TailPolicy::RecoverTornTail, TailPolicy::FailClosed] {
+        let (image, live_len, sealed) = image_with_space_ahead();
+        assert!(live_len > sealed.len() as u64, "space was written ahead");
+        assert_eq!(&sealed[sealed.len() - 8..], b"BATPAKFT", "sealing cut the zeros: the trailer ends the file");
+        let store = Store::open(StoreConfig::new(image.path()).with_tail_policy(policy)).unwrap();
+        assert_eq!(store.len(), 4);
+        let report = store.open_report();
+        assert!(report.torn_tail.is_none(), "{report:?}");
+        assert!(report.preallocated_bytes > 0);
+        store.append(&Coordinate::new("e", "s").unwrap(), K, &9u64).unwrap();
+        store.close().unwrap();
+        let store = Store::open(StoreConfig::new(image.path())).unwrap();
+        assert_eq!(store.len(), 5);
+        assert!(store.verify_chain().unwrap().is_intact());
+    }
+}
+
+#[test]
+fn a_partial_frame_followed_by_zeros_is_a_torn_tail() {
     let (image, _) = live_image(4);
     let seg = segments(image.path()).pop().unwrap();
-    let mut bytes = std::fs::read(&seg).unwrap();
-    let clean_len = bytes.len();
-    // Zero-filled tail, as a file system may leave after a crash.
-    bytes.extend_from_slice(&[0u8; 300]);
-    std::fs::write(&seg, &bytes).unwrap();
+    let bytes = std::fs::read(&seg).unwrap();
+    let starts = frame_starts(&bytes);
+    // The last frame's second half never reached the disk: zeros instead.
+    let mut torn = bytes[..starts[3] + 40].to_vec();
+    torn.extend_from_slice(&[0u8; 500]);
+    std::fs::write(&seg, &torn).unwrap();
     let store = Store::open(StoreConfig::new(image.path())).unwrap();
-    assert_eq!(store.len(), 4);
-    let torn = store.open_report().torn_tail.unwrap();
-    assert_eq!((torn.offset as usize, torn.dropped_bytes), (clean_len, 300));
-    store.close().unwrap();
+    assert_eq!(store.len(), 3);
+    let t = store.open_report().torn_tail.unwrap();
+    assert_eq!(t.offset as usize, starts[3]);
+    assert_eq!(t.dropped_bytes as usize, 540);
 }
 
 #[test]

@@ -19,9 +19,12 @@ mod ours;
 mod sqlite;
 mod workload;
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use batpak::SyncMode;
 use serde::Serialize;
 use tempfile::TempDir;
 
@@ -30,8 +33,12 @@ use crate::error::{CliError, DirProblem};
 use crate::progress::Progress;
 use crate::table::{human_number, Align, Table};
 
-pub use machine::Machine;
 use machine::ProbeMode;
+use ours::Ours;
+use sqlite::Sql;
+use workload::{Fixture, Rng, READ_SEED};
+
+pub use machine::Machine;
 pub use workload::BenchPayload;
 
 /// Progress is reported every this many operations.
@@ -162,6 +169,8 @@ pub struct Settings {
     pub threads: usize,
     /// Cold opens per system in W4 (median reported).
     pub open_repetitions: usize,
+    /// Rounds each workload is split into, alternating the systems.
+    pub rounds: usize,
 }
 
 /// The whole benchmark outcome: what `--json` prints.
@@ -229,6 +238,73 @@ struct Pair {
     theirs: Measured,
 }
 
+/// Rounds each workload is split into. The two systems alternate rounds
+/// (batpak first in even rounds, SQLite first in odd ones) so that both see
+/// the same disk and CPU conditions on a shared machine.
+pub(crate) const ROUNDS: usize = 10;
+
+/// Progress of one workload across both systems; `step` is cheap.
+pub(crate) struct Tick<'a> {
+    progress: &'a dyn Progress,
+    done: AtomicU64,
+}
+
+impl<'a> Tick<'a> {
+    fn begin(progress: &'a dyn Progress, label: &str, total: u64) -> Self {
+        progress.begin(label, Some(total));
+        Self {
+            progress,
+            done: AtomicU64::new(0),
+        }
+    }
+
+    /// One operation finished.
+    pub(crate) fn step(&self) {
+        self.add(1);
+    }
+
+    /// `n` operations finished.
+    pub(crate) fn add(&self, n: u64) {
+        let before = self.done.fetch_add(n, Ordering::Relaxed);
+        let tick = TICK as u64;
+        if before / tick != (before + n) / tick {
+            self.progress.set(before + n);
+        }
+    }
+
+    fn end(self) {
+        self.progress.set(self.done.load(Ordering::Relaxed));
+        self.progress.end();
+    }
+}
+
+/// Splits `0..n` into at most [`ROUNDS`] contiguous ranges starting on multiples of `align`.
+fn rounds(n: usize, align: usize) -> Vec<Range<usize>> {
+    let align = align.max(1);
+    let per = (n.div_ceil(ROUNDS).div_ceil(align) * align).max(1);
+    (0..n).step_by(per).map(|s| s..(s + per).min(n)).collect()
+}
+
+/// Runs `ours` and `theirs` on every range, alternating which goes first;
+/// returns the seconds each took in total.
+fn alternate(
+    ranges: &[Range<usize>],
+    mut ours: impl FnMut(Range<usize>) -> Result<f64, CliError>,
+    mut theirs: impl FnMut(Range<usize>) -> Result<f64, CliError>,
+) -> Result<(f64, f64), CliError> {
+    let (mut a, mut b) = (0.0, 0.0);
+    for (k, r) in ranges.iter().enumerate() {
+        if k % 2 == 0 {
+            a += ours(r.clone())?;
+            b += theirs(r.clone())?;
+        } else {
+            b += theirs(r.clone())?;
+            a += ours(r.clone())?;
+        }
+    }
+    Ok((a, b))
+}
+
 /// Runs every workload for both systems.
 pub fn run(cfg: &BenchConfig, progress: &dyn Progress) -> Result<BenchReport, CliError> {
     let parent = cfg.dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -243,7 +319,7 @@ pub fn run(cfg: &BenchConfig, progress: &dyn Progress) -> Result<BenchReport, Cl
     })?;
     let durable = cfg.durable_events() as usize;
     let batched = cfg.batch_events() as usize;
-    let fx = workload::Fixture::new(n.max(durable).max(batched))?;
+    let fx = Fixture::new(n.max(durable).max(batched))?;
 
     let probe = temp_dir(&parent, "fsync")?;
     let fsync_per_sec =
@@ -258,71 +334,163 @@ pub fn run(cfg: &BenchConfig, progress: &dyn Progress) -> Result<BenchReport, Cl
 
     // W1, and the data sets W4, W5, W6 and disk reuse.
     let ours_w1_dir = temp_dir(&parent, "w1-batpak")?;
-    let (ours_w1, ours_ids) = ours::single_appends_buffered(ours_w1_dir.path(), &fx, n, progress)?;
     let sql_w1_dir = temp_dir(&parent, "w1-sqlite")?;
-    let (sql_w1, sql_ids) = sqlite::single_appends_buffered(sql_w1_dir.path(), &fx, n, progress)?;
-
+    let mut ours_ids = Vec::with_capacity(n);
+    let mut sql_ids = Vec::with_capacity(n);
+    let w1 = {
+        let ours = Ours::open(ours_w1_dir.path(), SyncMode::OsBuffered)?;
+        let mut sql = Sql::open(sql_w1_dir.path(), sqlite::Sync::Normal, 1)?;
+        let tick = Tick::begin(progress, "W1 single appends, not fsynced", 2 * n as u64);
+        let (a, b) = alternate(
+            &rounds(n, 1),
+            |r| ours.append_singles(&fx, r, &tick, Some(&mut ours_ids)),
+            |r| sql.append_singles(&fx, r, &tick, Some(&mut sql_ids)),
+        )?;
+        tick.end();
+        ours.close()?;
+        sql.close()?;
+        Pair {
+            workload: "W1",
+            ours: Measured::new(n as u64, a),
+            theirs: Measured::new(n as u64, b),
+        }
+    };
     let ours_bytes = dir_bytes(ours_w1_dir.path())?;
     let sql_bytes = dir_bytes(sql_w1_dir.path())?;
 
     let w2 = {
-        let d1 = temp_dir(&parent, "w2-batpak")?;
-        let ours = ours::single_appends_durable(d1.path(), &fx, durable, progress)?;
-        let d2 = temp_dir(&parent, "w2-sqlite")?;
-        let theirs = sqlite::single_appends_durable(d2.path(), &fx, durable, progress)?;
+        let (d1, d2) = (
+            temp_dir(&parent, "w2-batpak")?,
+            temp_dir(&parent, "w2-sqlite")?,
+        );
+        let ours = Ours::open(d1.path(), SyncMode::EveryGroup)?;
+        let mut sql = Sql::open(d2.path(), sqlite::Sync::Full, 1)?;
+        let tick = Tick::begin(progress, "W2 durable single appends", 2 * durable as u64);
+        let (a, b) = alternate(
+            &rounds(durable, 1),
+            |r| ours.append_singles(&fx, r, &tick, None),
+            |r| sql.append_singles(&fx, r, &tick, None),
+        )?;
+        tick.end();
+        ours.close()?;
+        sql.close()?;
         Pair {
             workload: "W2",
-            ours,
-            theirs,
+            ours: Measured::new(durable as u64, a),
+            theirs: Measured::new(durable as u64, b),
         }
     };
     let w2c = {
-        let d1 = temp_dir(&parent, "w2c-batpak")?;
-        let ours =
-            ours::concurrent_appends_durable(d1.path(), &fx, durable, cfg.threads, progress)?;
-        let d2 = temp_dir(&parent, "w2c-sqlite")?;
-        let theirs =
-            sqlite::concurrent_appends_durable(d2.path(), &fx, durable, cfg.threads, progress)?;
+        let (d1, d2) = (
+            temp_dir(&parent, "w2c-batpak")?,
+            temp_dir(&parent, "w2c-sqlite")?,
+        );
+        let ours = Ours::open(d1.path(), SyncMode::EveryGroup)?;
+        let mut sql = Sql::open(d2.path(), sqlite::Sync::Full, cfg.threads)?;
+        let tick = Tick::begin(
+            progress,
+            "W2c durable appends, concurrent",
+            2 * durable as u64,
+        );
+        let (a, b) = alternate(
+            &rounds(durable, cfg.threads),
+            |r| ours.append_concurrent(&fx, r, cfg.threads, &tick),
+            |r| sql.append_concurrent(&fx, r, &tick),
+        )?;
+        tick.end();
+        ours.close()?;
+        sql.close()?;
         Pair {
             workload: "W2c",
-            ours,
-            theirs,
+            ours: Measured::new(durable as u64, a),
+            theirs: Measured::new(durable as u64, b),
         }
     };
     let w3 = {
-        let d1 = temp_dir(&parent, "w3-batpak")?;
-        let ours = ours::batches_durable(d1.path(), &fx, batched, progress)?;
-        let d2 = temp_dir(&parent, "w3-sqlite")?;
-        let theirs = sqlite::batches_durable(d2.path(), &fx, batched, progress)?;
+        let (d1, d2) = (
+            temp_dir(&parent, "w3-batpak")?,
+            temp_dir(&parent, "w3-sqlite")?,
+        );
+        let ours = Ours::open(d1.path(), SyncMode::EveryGroup)?;
+        let mut sql = Sql::open(d2.path(), sqlite::Sync::Full, 1)?;
+        let tick = Tick::begin(progress, "W3 durable batches of 100", 2 * batched as u64);
+        let (a, b) = alternate(
+            &rounds(batched, workload::BATCH),
+            |r| ours.append_batches(&fx, r, &tick),
+            |r| sql.append_batches(&fx, r, &tick),
+        )?;
+        tick.end();
+        ours.close()?;
+        sql.close()?;
         Pair {
             workload: "W3",
-            ours,
-            theirs,
+            ours: Measured::new(batched as u64, a),
+            theirs: Measured::new(batched as u64, b),
         }
     };
 
-    progress.begin("W4: cold opens", None);
-    let ours_open = ours::cold_open(ours_w1_dir.path(), n as u64, cfg.open_repetitions)?;
-    let sql_open = sqlite::cold_open(sql_w1_dir.path(), n as u64, cfg.open_repetitions)?;
-    progress.end();
+    let (ours_open, sql_open) = {
+        let reps = cfg.open_repetitions;
+        let tick = Tick::begin(progress, "W4 cold open + count", 2 * reps as u64);
+        let (mut a, mut b) = (Vec::with_capacity(reps), Vec::with_capacity(reps));
+        for k in 0..reps {
+            if k % 2 == 0 {
+                a.push(ours::cold_open(ours_w1_dir.path(), n as u64)?);
+                b.push(sqlite::cold_open(sql_w1_dir.path(), n as u64)?);
+            } else {
+                b.push(sqlite::cold_open(sql_w1_dir.path(), n as u64)?);
+                a.push(ours::cold_open(ours_w1_dir.path(), n as u64)?);
+            }
+            tick.add(2);
+        }
+        tick.end();
+        (median(&mut a), median(&mut b))
+    };
 
-    let w5 = Pair {
-        workload: "W5",
-        ours: ours::point_reads(ours_w1_dir.path(), &ours_ids, n, progress)?,
-        theirs: sqlite::point_reads(sql_w1_dir.path(), &sql_ids, n, progress)?,
+    let ours = Ours::open(ours_w1_dir.path(), SyncMode::EveryGroup)?;
+    let sql = Sql::open(sql_w1_dir.path(), sqlite::Sync::Normal, 1)?;
+    let w5 = {
+        let tick = Tick::begin(progress, "W5 random point reads by id", 2 * n as u64);
+        let (mut ra, mut rb) = (Rng::new(READ_SEED), Rng::new(READ_SEED));
+        let (a, b) = alternate(
+            &rounds(n, 1),
+            |r| ours.point_reads(&ours_ids, &mut ra, r.len(), &tick),
+            |r| sql.point_reads(&sql_ids, &mut rb, r.len(), &tick),
+        )?;
+        tick.end();
+        Pair {
+            workload: "W5",
+            ours: Measured::new(n as u64, a),
+            theirs: Measured::new(n as u64, b),
+        }
     };
-    let w6 = Pair {
-        workload: "W6",
-        ours: ours::entity_reads(ours_w1_dir.path(), &fx, progress)?,
-        theirs: sqlite::entity_reads(sql_w1_dir.path(), &fx, progress)?,
+    let w6 = {
+        let tick = Tick::begin(progress, "W6 read each entity, decoded", 2 * n as u64);
+        let (mut ea, mut eb) = (0u64, 0u64);
+        let (a, b) = alternate(
+            &rounds(workload::ENTITIES, 1),
+            |r| {
+                let (events, s) = ours.entity_reads(&fx, r, &tick)?;
+                ea += events;
+                Ok(s)
+            },
+            |r| {
+                let (events, s) = sql.entity_reads(&fx, r, &tick)?;
+                eb += events;
+                Ok(s)
+            },
+        )?;
+        tick.end();
+        Pair {
+            workload: "W6",
+            ours: Measured::new(ea, a),
+            theirs: Measured::new(eb, b),
+        }
     };
+    ours.close()?;
+    sql.close()?;
 
     let mut results = Vec::with_capacity(16);
-    let w1 = Pair {
-        workload: "W1",
-        ours: ours_w1,
-        theirs: sql_w1,
-    };
     push_ratio_pair(&mut results, &w1, 1.5, None);
     push_ratio_pair(&mut results, &w2, 1.0, Some((fsync_per_sec, 1)));
     let own_w2 = w2.ours.per_sec();
@@ -339,8 +507,8 @@ pub fn run(cfg: &BenchConfig, progress: &dyn Progress) -> Result<BenchReport, Cl
     push_disk_pair(
         &mut results,
         n as u64,
-        (ours_bytes, ours_w1),
-        (sql_bytes, sql_w1),
+        (ours_bytes, w1.ours),
+        (sql_bytes, w1.theirs),
     );
 
     let settings = Settings {
@@ -352,6 +520,7 @@ pub fn run(cfg: &BenchConfig, progress: &dyn Progress) -> Result<BenchReport, Cl
         payload_bytes: fx.payload_bytes()?,
         threads: cfg.threads,
         open_repetitions: cfg.open_repetitions,
+        rounds: ROUNDS,
     };
     Ok(BenchReport {
         machine: machine::describe(fsync_per_sec, fsync_overwrite_per_sec, &parent),
@@ -372,6 +541,10 @@ fn notes(s: &Settings) -> Vec<String> {
         "W5 reads return the stored payload bytes undecoded; W6 decodes every payload.".into(),
         "disk: every file of the W1 data set after a clean close; its ops_per_sec repeats the W1 rate of that data set.".into(),
         "SQLite runs in WAL mode with the blake3 chain per entity computed by the bench and stored in prev_hash/hash columns.".into(),
+        format!(
+            "Each workload runs in {} rounds that alternate between the systems, so both see the same disk and CPU conditions; seconds are summed per system.",
+            s.rounds
+        ),
     ]
 }
 
@@ -598,6 +771,47 @@ mod tests {
         assert!((cold_open_target_seconds(100_000) - 0.050).abs() < 1e-9);
         assert!((cold_open_target_seconds(1_000_000) - 0.400).abs() < 1e-9);
         assert!((cold_open_target_seconds(10_000) - 0.050).abs() < 1e-9);
+    }
+
+    #[test]
+    fn rounds_tile_the_range_on_aligned_starts() {
+        for (n, align) in [
+            (100_000, 1),
+            (28, 4),
+            (500, 100),
+            (5, 1),
+            (1, 1),
+            (1_000, 1),
+        ] {
+            let r = rounds(n, align);
+            assert!(r.len() <= ROUNDS, "{n}/{align}: {r:?}");
+            assert_eq!(r.first().map(|x| x.start), Some(0));
+            assert_eq!(r.last().map(|x| x.end), Some(n));
+            for w in r.windows(2) {
+                assert_eq!(w[0].end, w[1].start);
+                assert_eq!(w[1].start % align, 0, "{n}/{align}: {r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn alternation_swaps_the_order_every_round() {
+        let order = std::cell::RefCell::new(Vec::new());
+        let (a, b) = alternate(
+            &rounds(4, 1),
+            |r| {
+                order.borrow_mut().push(('a', r.start));
+                Ok(1.0)
+            },
+            |r| {
+                order.borrow_mut().push(('b', r.start));
+                Ok(2.0)
+            },
+        )
+        .unwrap_or((0.0, 0.0));
+        assert_eq!((a, b), (4.0, 8.0));
+        let got = order.into_inner();
+        assert_eq!(&got[..4], &[('a', 0), ('b', 0), ('b', 1), ('a', 1)]);
     }
 
     #[test]

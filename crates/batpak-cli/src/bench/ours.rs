@@ -1,204 +1,174 @@
-//! The workloads run against batpak.
+//! The workloads run against batpak. Each method runs one round (a slice of
+//! the workload) and returns the seconds it took; the caller alternates
+//! rounds with SQLite's.
 
+use std::ops::Range;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use batpak::{AppendOptions, BatchAppendItem, CausationRef, EventId, Store, StoreConfig, SyncMode};
 
-use super::workload::{Fixture, Rng, BATCH, ENTITIES, KIND, READ_SEED};
-use super::{median, Measured, TICK};
+use super::workload::{BenchPayload, Fixture, Rng, BATCH, ENTITIES, KIND};
+use super::Tick;
 use crate::error::CliError;
-use crate::progress::Progress;
 
-fn open(dir: &Path, mode: SyncMode) -> Result<Store, CliError> {
-    Ok(Store::open(StoreConfig::new(dir).with_sync_mode(mode))?)
+/// An open batpak store under test.
+pub(crate) struct Ours {
+    store: Store,
 }
 
-/// W1: `n` single appends under `SyncMode::OsBuffered`; returns the ids written.
-pub(crate) fn single_appends_buffered(
-    dir: &Path,
-    fx: &Fixture,
-    n: usize,
-    progress: &dyn Progress,
-) -> Result<(Measured, Vec<EventId>), CliError> {
-    let store = open(dir, SyncMode::OsBuffered)?;
-    let mut ids = Vec::with_capacity(n);
-    progress.begin("W1 batpak: single appends (OS-buffered)", Some(n as u64));
-    let started = Instant::now();
-    for (i, payload) in fx.payloads[..n].iter().enumerate() {
-        let r = store.append(&fx.coordinates[i % ENTITIES], KIND, payload)?;
-        ids.push(r.event_id);
-        if i % TICK == 0 {
-            progress.set(i as u64);
-        }
+impl Ours {
+    /// Opens (creating) the store in `dir` with `mode`.
+    pub(crate) fn open(dir: &Path, mode: SyncMode) -> Result<Self, CliError> {
+        Ok(Self {
+            store: Store::open(StoreConfig::new(dir).with_sync_mode(mode))?,
+        })
     }
-    let seconds = started.elapsed().as_secs_f64();
-    progress.end();
-    store.close()?;
-    Ok((Measured::new(n as u64, seconds), ids))
-}
 
-/// W2: `n` single appends, each durable before it returns (the default sync mode).
-pub(crate) fn single_appends_durable(
-    dir: &Path,
-    fx: &Fixture,
-    n: usize,
-    progress: &dyn Progress,
-) -> Result<Measured, CliError> {
-    let store = open(dir, SyncMode::EveryGroup)?;
-    progress.begin("W2 batpak: durable single appends", Some(n as u64));
-    let started = Instant::now();
-    for (i, payload) in fx.payloads[..n].iter().enumerate() {
-        store.append(&fx.coordinates[i % ENTITIES], KIND, payload)?;
-        if i % TICK == 0 {
-            progress.set(i as u64);
-        }
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    progress.end();
-    store.close()?;
-    Ok(Measured::new(n as u64, seconds))
-}
-
-/// W2c: `n` durable single appends spread over `threads` threads sharing one store.
-pub(crate) fn concurrent_appends_durable(
-    dir: &Path,
-    fx: &Fixture,
-    n: usize,
-    threads: usize,
-    progress: &dyn Progress,
-) -> Result<Measured, CliError> {
-    let store = open(dir, SyncMode::EveryGroup)?;
-    let done = AtomicU64::new(0);
-    progress.begin("W2c batpak: durable appends, concurrent", Some(n as u64));
-    let started = Instant::now();
-    let outcome: Result<(), CliError> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let (store, done) = (&store, &done);
-                s.spawn(move || -> Result<(), CliError> {
-                    for i in (t..n).step_by(threads) {
-                        store.append(&fx.coordinates[i % ENTITIES], KIND, &fx.payloads[i])?;
-                        let d = done.fetch_add(1, Ordering::Relaxed);
-                        if d as usize % TICK == 0 {
-                            progress.set(d);
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join()
-                .map_err(|_| CliError::WorkerPanicked { workload: "W2c" })??;
-        }
-        Ok(())
-    });
-    let seconds = started.elapsed().as_secs_f64();
-    progress.end();
-    outcome?;
-    store.close()?;
-    Ok(Measured::new(n as u64, seconds))
-}
-
-/// W3: `n` events in atomic batches of [`BATCH`], each batch durable.
-pub(crate) fn batches_durable(
-    dir: &Path,
-    fx: &Fixture,
-    n: usize,
-    progress: &dyn Progress,
-) -> Result<Measured, CliError> {
-    let store = open(dir, SyncMode::EveryGroup)?;
-    progress.begin("W3 batpak: durable batches of 100", Some(n as u64));
-    let started = Instant::now();
-    for start in (0..n).step_by(BATCH) {
-        let items = (start..(start + BATCH).min(n))
-            .map(|i| {
-                BatchAppendItem::new(
-                    fx.coordinates[i % ENTITIES].clone(),
-                    KIND,
-                    &fx.payloads[i],
-                    AppendOptions::default(),
-                    CausationRef::None,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        store.append_batch(items)?;
-        progress.set(start as u64);
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    progress.end();
-    store.close()?;
-    Ok(Measured::new(n as u64, seconds))
-}
-
-/// W4: seconds to open the closed store in `dir` and count its events (median of `reps`).
-pub(crate) fn cold_open(dir: &Path, expected: u64, reps: usize) -> Result<f64, CliError> {
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
+    /// Single appends of events `range`; their ids are pushed to `ids` if given.
+    pub(crate) fn append_singles(
+        &self,
+        fx: &Fixture,
+        range: Range<usize>,
+        tick: &Tick<'_>,
+        mut ids: Option<&mut Vec<EventId>>,
+    ) -> Result<f64, CliError> {
         let started = Instant::now();
-        let store = Store::open(StoreConfig::new(dir))?;
-        let count = std::hint::black_box(store.len());
-        times.push(started.elapsed().as_secs_f64());
-        store.close()?;
-        if count != expected {
-            return Err(CliError::BenchCheck {
-                what: format!("cold open counted {count} events, expected {expected}"),
-            });
+        for i in range {
+            let r = self
+                .store
+                .append(&fx.coordinates[i % ENTITIES], KIND, &fx.payloads[i])?;
+            if let Some(ids) = ids.as_deref_mut() {
+                ids.push(r.event_id);
+            }
+            tick.step();
         }
+        Ok(started.elapsed().as_secs_f64())
     }
-    Ok(median(&mut times))
+
+    /// Single appends of events `range` from `threads` threads sharing the
+    /// store; thread `t` appends the events `i` with `i % threads == t`.
+    pub(crate) fn append_concurrent(
+        &self,
+        fx: &Fixture,
+        range: Range<usize>,
+        threads: usize,
+        tick: &Tick<'_>,
+    ) -> Result<f64, CliError> {
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let range = range.clone();
+                    s.spawn(move || -> Result<(), CliError> {
+                        for i in range.filter(|i| i % threads == t) {
+                            self.store.append(
+                                &fx.coordinates[i % ENTITIES],
+                                KIND,
+                                &fx.payloads[i],
+                            )?;
+                            tick.step();
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for w in workers {
+                w.join()
+                    .map_err(|_| CliError::WorkerPanicked { workload: "W2c" })??;
+            }
+            Ok::<(), CliError>(())
+        })?;
+        Ok(started.elapsed().as_secs_f64())
+    }
+
+    /// Atomic batches of [`BATCH`] events over `range` (which starts on a batch boundary).
+    pub(crate) fn append_batches(
+        &self,
+        fx: &Fixture,
+        range: Range<usize>,
+        tick: &Tick<'_>,
+    ) -> Result<f64, CliError> {
+        let started = Instant::now();
+        for start in range.clone().step_by(BATCH) {
+            let items = (start..(start + BATCH).min(range.end))
+                .map(|i| {
+                    BatchAppendItem::new(
+                        fx.coordinates[i % ENTITIES].clone(),
+                        KIND,
+                        &fx.payloads[i],
+                        AppendOptions::default(),
+                        CausationRef::None,
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let n = items.len();
+            self.store.append_batch(items)?;
+            tick.add(n as u64);
+        }
+        Ok(started.elapsed().as_secs_f64())
+    }
+
+    /// `count` reads by id, drawn from `ids` by `rng` (payload bytes as stored, not decoded).
+    pub(crate) fn point_reads(
+        &self,
+        ids: &[EventId],
+        rng: &mut Rng,
+        count: usize,
+        tick: &Tick<'_>,
+    ) -> Result<f64, CliError> {
+        let mut sink = 0u64;
+        let started = Instant::now();
+        for _ in 0..count {
+            let raw = self.store.read_raw(ids[rng.below(ids.len())])?;
+            sink = sink.wrapping_add(raw.header().global_sequence + raw.payload().len() as u64);
+            tick.step();
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        std::hint::black_box(sink);
+        Ok(seconds)
+    }
+
+    /// Every event of the entities `entities`, payloads decoded; returns (events, seconds).
+    pub(crate) fn entity_reads(
+        &self,
+        fx: &Fixture,
+        entities: Range<usize>,
+        tick: &Tick<'_>,
+    ) -> Result<(u64, f64), CliError> {
+        let mut read = 0u64;
+        let mut sink = 0u64;
+        let started = Instant::now();
+        for entity in &fx.entities[entities] {
+            for entry in self.store.by_entity(entity) {
+                let ev = self.store.get_as::<BenchPayload>(entry.event_id())?;
+                sink = sink.wrapping_add(ev.payload().seq);
+                read += 1;
+                tick.step();
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        std::hint::black_box(sink);
+        Ok((read, seconds))
+    }
+
+    /// Syncs, seals and closes.
+    pub(crate) fn close(self) -> Result<(), CliError> {
+        Ok(self.store.close()?)
+    }
 }
 
-/// W5: `n` reads by id in a seeded random order (payload bytes as stored, not decoded).
-pub(crate) fn point_reads(
-    dir: &Path,
-    ids: &[EventId],
-    n: usize,
-    progress: &dyn Progress,
-) -> Result<Measured, CliError> {
-    let store = Store::open(StoreConfig::new(dir))?;
-    let mut rng = Rng::new(READ_SEED);
-    let mut sink = 0u64;
-    progress.begin("W5 batpak: random point reads", Some(n as u64));
+/// W4: seconds to open the closed store in `dir` and count its events.
+pub(crate) fn cold_open(dir: &Path, expected: u64) -> Result<f64, CliError> {
     let started = Instant::now();
-    for i in 0..n {
-        let raw = store.read_raw(ids[rng.below(ids.len())])?;
-        sink = sink.wrapping_add(raw.header().global_sequence + raw.payload().len() as u64);
-        if i % TICK == 0 {
-            progress.set(i as u64);
-        }
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    progress.end();
-    std::hint::black_box(sink);
-    store.close()?;
-    Ok(Measured::new(n as u64, seconds))
-}
-
-/// W6: every event of every entity, payloads decoded into [`super::workload::BenchPayload`].
-pub(crate) fn entity_reads(
-    dir: &Path,
-    fx: &Fixture,
-    progress: &dyn Progress,
-) -> Result<Measured, CliError> {
     let store = Store::open(StoreConfig::new(dir))?;
-    let mut read = 0u64;
-    let mut sink = 0u64;
-    progress.begin("W6 batpak: read every entity, decoded", Some(store.len()));
-    let started = Instant::now();
-    for entity in &fx.entities {
-        for entry in store.by_entity(entity) {
-            let ev = store.get_as::<super::workload::BenchPayload>(entry.event_id())?;
-            sink = sink.wrapping_add(ev.payload().seq);
-            read += 1;
-        }
-        progress.set(read);
-    }
+    let count = std::hint::black_box(store.len());
     let seconds = started.elapsed().as_secs_f64();
-    progress.end();
-    std::hint::black_box(sink);
     store.close()?;
-    Ok(Measured::new(read, seconds))
+    if count != expected {
+        return Err(CliError::BenchCheck {
+            what: format!("cold open counted {count} events, expected {expected}"),
+        });
+    }
+    Ok(seconds)
 }

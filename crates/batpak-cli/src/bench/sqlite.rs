@@ -5,18 +5,15 @@
 //! (`WITHOUT ROWID`, so a read by id is one B-tree lookup), with a unique
 //! index on `(entity, entity_seq)` for per-entity reads.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, Statement};
 
-use super::workload::{
-    decode, encode, now_ms, Fixture, Rng, BATCH, ENTITIES, KIND, READ_SEED, SCOPE,
-};
-use super::{median, Measured, TICK};
+use super::workload::{decode, encode, now_ms, Fixture, Rng, BATCH, ENTITIES, KIND, SCOPE};
+use super::Tick;
 use crate::error::CliError;
-use crate::progress::Progress;
 
 /// Database file name inside a workload's directory.
 pub(crate) const DB_FILE: &str = "events.sqlite";
@@ -147,206 +144,134 @@ fn close(conn: Connection) -> Result<(), CliError> {
     })
 }
 
-/// W1: `n` autocommit inserts under `synchronous=NORMAL`; returns the ids written.
-pub(crate) fn single_appends_buffered(
-    dir: &Path,
-    fx: &Fixture,
-    n: usize,
-    progress: &dyn Progress,
-) -> Result<(Measured, Vec<[u8; 16]>), CliError> {
-    let conn = connect(dir, Sync::Normal)?;
-    let mut ids = Vec::with_capacity(n);
-    let measured = {
-        let mut stmt = conn
-            .prepare(INSERT)
-            .map_err(CliError::sqlite("prepare insert"))?;
-        let mut chain = Chain::new();
-        progress.begin(
-            "W1 sqlite: autocommit inserts (synchronous=NORMAL)",
-            Some(n as u64),
-        );
-        let started = Instant::now();
-        for i in 0..n {
-            ids.push(chain.insert(&mut stmt, fx, i, i as u64)?);
-            if i % TICK == 0 {
-                progress.set(i as u64);
-            }
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        progress.end();
-        Measured::new(n as u64, seconds)
-    };
-    close(conn)?;
-    Ok((measured, ids))
+const POINT_READ: &str =
+    "SELECT gseq, entity, scope, entity_seq, kind, wall_ms, prev_hash, hash, payload
+     FROM events WHERE event_id = ?1";
+const ENTITY_READ: &str =
+    "SELECT entity_seq, event_id, gseq, kind, wall_ms, prev_hash, hash, payload
+     FROM events WHERE entity = ?1 ORDER BY entity_seq";
+
+/// An open SQLite database under test: one connection per writer thread,
+/// each with the chain tips of the entities it writes.
+pub(crate) struct Sql {
+    conns: Vec<Connection>,
+    chains: Vec<Chain>,
 }
 
-/// W2: `n` autocommit inserts under `synchronous=FULL`.
-pub(crate) fn single_appends_durable(
-    dir: &Path,
-    fx: &Fixture,
-    n: usize,
-    progress: &dyn Progress,
-) -> Result<Measured, CliError> {
-    let conn = connect(dir, Sync::Full)?;
-    let measured = {
-        let mut stmt = conn
-            .prepare(INSERT)
-            .map_err(CliError::sqlite("prepare insert"))?;
-        let mut chain = Chain::new();
-        progress.begin(
-            "W2 sqlite: autocommit inserts (synchronous=FULL)",
-            Some(n as u64),
-        );
-        let started = Instant::now();
-        for i in 0..n {
-            chain.insert(&mut stmt, fx, i, i as u64)?;
-            if i % TICK == 0 {
-                progress.set(i as u64);
-            }
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        progress.end();
-        Measured::new(n as u64, seconds)
-    };
-    close(conn)?;
-    Ok(measured)
-}
+impl Sql {
+    /// Opens (creating) the database in `dir` with `connections` connections.
+    pub(crate) fn open(dir: &Path, sync: Sync, connections: usize) -> Result<Self, CliError> {
+        let conns = (0..connections.max(1))
+            .map(|_| connect(dir, sync))
+            .collect::<Result<Vec<_>, _>>()?;
+        let chains = conns.iter().map(|_| Chain::new()).collect();
+        Ok(Self { conns, chains })
+    }
 
-/// W2c: `n` autocommit inserts under `synchronous=FULL` from `threads`
-/// connections. Thread `t` writes events `t, t + threads, …`, so with
-/// `ENTITIES % threads == 0` each entity's chain belongs to one thread.
-pub(crate) fn concurrent_appends_durable(
-    dir: &Path,
-    fx: &Fixture,
-    n: usize,
-    threads: usize,
-    progress: &dyn Progress,
-) -> Result<Measured, CliError> {
-    // Create the database and schema before the clock starts.
-    close(connect(dir, Sync::Full)?)?;
-    let gseq = AtomicU64::new(0);
-    let done = AtomicU64::new(0);
-    progress.begin(
-        "W2c sqlite: autocommit inserts, concurrent connections",
-        Some(n as u64),
-    );
-    let started = Instant::now();
-    let outcome: Result<(), CliError> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let (gseq, done) = (&gseq, &done);
-                s.spawn(move || -> Result<(), CliError> {
-                    let conn = connect(dir, Sync::Full)?;
-                    {
+    /// Autocommit inserts of events `range` on the first connection; ids pushed to `ids` if given.
+    pub(crate) fn append_singles(
+        &mut self,
+        fx: &Fixture,
+        range: Range<usize>,
+        tick: &Tick<'_>,
+        mut ids: Option<&mut Vec<[u8; 16]>>,
+    ) -> Result<f64, CliError> {
+        let mut stmt = self.conns[0]
+            .prepare_cached(INSERT)
+            .map_err(CliError::sqlite("prepare insert"))?;
+        let chain = &mut self.chains[0];
+        let started = Instant::now();
+        for i in range {
+            let id = chain.insert(&mut stmt, fx, i, i as u64)?;
+            if let Some(ids) = ids.as_deref_mut() {
+                ids.push(id);
+            }
+            tick.step();
+        }
+        Ok(started.elapsed().as_secs_f64())
+    }
+
+    /// Autocommit inserts of events `range`, connection `t` on its own thread
+    /// inserting the events `i` with `i % connections == t`. With
+    /// `ENTITIES % connections == 0` each entity's chain stays on one connection.
+    pub(crate) fn append_concurrent(
+        &mut self,
+        fx: &Fixture,
+        range: Range<usize>,
+        tick: &Tick<'_>,
+    ) -> Result<f64, CliError> {
+        let threads = self.conns.len();
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            let workers: Vec<_> = self
+                .conns
+                .iter_mut()
+                .zip(self.chains.iter_mut())
+                .enumerate()
+                .map(|(t, (conn, chain))| {
+                    let range = range.clone();
+                    s.spawn(move || -> Result<(), CliError> {
                         let mut stmt = conn
-                            .prepare(INSERT)
+                            .prepare_cached(INSERT)
                             .map_err(CliError::sqlite("prepare insert"))?;
-                        let mut chain = Chain::new();
-                        for i in (t..n).step_by(threads) {
-                            chain.insert(&mut stmt, fx, i, gseq.fetch_add(1, Ordering::Relaxed))?;
-                            let d = done.fetch_add(1, Ordering::Relaxed);
-                            if d as usize % TICK == 0 {
-                                progress.set(d);
-                            }
+                        for i in range.filter(|i| i % threads == t) {
+                            chain.insert(&mut stmt, fx, i, i as u64)?;
+                            tick.step();
                         }
-                    }
-                    close(conn)
+                        Ok(())
+                    })
                 })
-            })
-            .collect();
-        for w in workers {
-            w.join()
-                .map_err(|_| CliError::WorkerPanicked { workload: "W2c" })??;
-        }
-        Ok(())
-    });
-    let seconds = started.elapsed().as_secs_f64();
-    progress.end();
-    outcome?;
-    Ok(Measured::new(n as u64, seconds))
-}
-
-/// W3: `n` inserts in transactions of [`BATCH`] under `synchronous=FULL`.
-pub(crate) fn batches_durable(
-    dir: &Path,
-    fx: &Fixture,
-    n: usize,
-    progress: &dyn Progress,
-) -> Result<Measured, CliError> {
-    let mut conn = connect(dir, Sync::Full)?;
-    let mut chain = Chain::new();
-    progress.begin(
-        "W3 sqlite: transactions of 100 (synchronous=FULL)",
-        Some(n as u64),
-    );
-    let started = Instant::now();
-    for start in (0..n).step_by(BATCH) {
-        let tx = conn.transaction().map_err(CliError::sqlite("begin"))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(INSERT)
-                .map_err(CliError::sqlite("prepare insert"))?;
-            for i in start..(start + BATCH).min(n) {
-                chain.insert(&mut stmt, fx, i, i as u64)?;
+                .collect();
+            for w in workers {
+                w.join()
+                    .map_err(|_| CliError::WorkerPanicked { workload: "W2c" })??;
             }
-        }
-        tx.commit().map_err(CliError::sqlite("commit"))?;
-        progress.set(start as u64);
+            Ok::<(), CliError>(())
+        })?;
+        Ok(started.elapsed().as_secs_f64())
     }
-    let seconds = started.elapsed().as_secs_f64();
-    progress.end();
-    close(conn)?;
-    Ok(Measured::new(n as u64, seconds))
-}
 
-/// W4: seconds to open the database in `dir` and count its rows (median of `reps`).
-pub(crate) fn cold_open(dir: &Path, expected: u64, reps: usize) -> Result<f64, CliError> {
-    let path = db_path(dir);
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
+    /// Transactions of [`BATCH`] inserts over `range` (which starts on a batch boundary).
+    pub(crate) fn append_batches(
+        &mut self,
+        fx: &Fixture,
+        range: Range<usize>,
+        tick: &Tick<'_>,
+    ) -> Result<f64, CliError> {
+        let conn = &mut self.conns[0];
+        let chain = &mut self.chains[0];
         let started = Instant::now();
-        let conn = Connection::open(&path).map_err(CliError::sqlite("open"))?;
-        let count: i64 = conn
-            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
-            .map_err(CliError::sqlite("count"))?;
-        times.push(started.elapsed().as_secs_f64());
-        close(conn)?;
-        if count as u64 != expected {
-            return Err(CliError::BenchCheck {
-                what: format!("SQLite counted {count} rows, expected {expected}"),
-            });
+        for start in range.clone().step_by(BATCH) {
+            let end = (start + BATCH).min(range.end);
+            let tx = conn.transaction().map_err(CliError::sqlite("begin"))?;
+            {
+                let mut stmt = tx
+                    .prepare_cached(INSERT)
+                    .map_err(CliError::sqlite("prepare insert"))?;
+                for i in start..end {
+                    chain.insert(&mut stmt, fx, i, i as u64)?;
+                }
+            }
+            tx.commit().map_err(CliError::sqlite("commit"))?;
+            tick.add((end - start) as u64);
         }
+        Ok(started.elapsed().as_secs_f64())
     }
-    Ok(median(&mut times))
-}
 
-/// A row as a point read returns it (payload bytes as stored, not decoded).
-struct Row {
-    gseq: i64,
-    payload: Vec<u8>,
-    _fields: (String, String, i64, i64, i64, Vec<u8>, Vec<u8>),
-}
-
-/// W5: `n` reads by primary key in a seeded random order.
-pub(crate) fn point_reads(
-    dir: &Path,
-    ids: &[[u8; 16]],
-    n: usize,
-    progress: &dyn Progress,
-) -> Result<Measured, CliError> {
-    let conn = connect(dir, Sync::Normal)?;
-    let measured = {
-        let mut stmt = conn
-            .prepare(
-                "SELECT gseq, entity, scope, entity_seq, kind, wall_ms, prev_hash, hash, payload
-                 FROM events WHERE event_id = ?1",
-            )
+    /// `count` reads by primary key, drawn from `ids` by `rng` (payload bytes undecoded).
+    pub(crate) fn point_reads(
+        &self,
+        ids: &[[u8; 16]],
+        rng: &mut Rng,
+        count: usize,
+        tick: &Tick<'_>,
+    ) -> Result<f64, CliError> {
+        let mut stmt = self.conns[0]
+            .prepare_cached(POINT_READ)
             .map_err(CliError::sqlite("prepare select"))?;
-        let mut rng = Rng::new(READ_SEED);
         let mut sink = 0u64;
-        progress.begin("W5 sqlite: random point reads", Some(n as u64));
         let started = Instant::now();
-        for i in 0..n {
+        for _ in 0..count {
             let id = &ids[rng.below(ids.len())];
             let row = stmt
                 .query_row([&id[..]], |r| {
@@ -367,70 +292,85 @@ pub(crate) fn point_reads(
                 .map_err(CliError::sqlite("point read"))?;
             sink = sink.wrapping_add(row.gseq as u64 + row.payload.len() as u64);
             std::hint::black_box(&row);
-            if i % TICK == 0 {
-                progress.set(i as u64);
-            }
+            tick.step();
         }
         let seconds = started.elapsed().as_secs_f64();
-        progress.end();
         std::hint::black_box(sink);
-        Measured::new(n as u64, seconds)
-    };
-    close(conn)?;
-    Ok(measured)
-}
+        Ok(seconds)
+    }
 
-/// W6: every event of every entity by `WHERE entity = ?`, payloads decoded.
-pub(crate) fn entity_reads(
-    dir: &Path,
-    fx: &Fixture,
-    progress: &dyn Progress,
-) -> Result<Measured, CliError> {
-    let conn = connect(dir, Sync::Normal)?;
-    let measured = {
-        let mut stmt = conn
-            .prepare(
-                "SELECT entity_seq, event_id, gseq, kind, wall_ms, prev_hash, hash, payload
-                 FROM events WHERE entity = ?1 ORDER BY entity_seq",
-            )
+    /// Every event of the entities `entities` by `WHERE entity = ?`, payloads
+    /// decoded; returns (events, seconds).
+    pub(crate) fn entity_reads(
+        &self,
+        fx: &Fixture,
+        entities: Range<usize>,
+        tick: &Tick<'_>,
+    ) -> Result<(u64, f64), CliError> {
+        let mut stmt = self.conns[0]
+            .prepare_cached(ENTITY_READ)
             .map_err(CliError::sqlite("prepare select"))?;
+        let err = CliError::sqlite;
         let mut read = 0u64;
         let mut sink = 0u64;
-        progress.begin(
-            "W6 sqlite: read every entity, decoded",
-            Some(fx.payloads.len() as u64),
-        );
         let started = Instant::now();
-        for entity in &fx.entities {
-            let mut rows = stmt
-                .query([entity])
-                .map_err(CliError::sqlite("entity read"))?;
-            while let Some(r) = rows.next().map_err(CliError::sqlite("entity read"))? {
+        for entity in &fx.entities[entities] {
+            let mut rows = stmt.query([entity]).map_err(err("entity read"))?;
+            while let Some(r) = rows.next().map_err(err("entity read"))? {
                 let fields: (i64, Vec<u8>, i64, i64, i64, Vec<u8>, Vec<u8>) = (
-                    r.get(0).map_err(CliError::sqlite("entity read"))?,
-                    r.get(1).map_err(CliError::sqlite("entity read"))?,
-                    r.get(2).map_err(CliError::sqlite("entity read"))?,
-                    r.get(3).map_err(CliError::sqlite("entity read"))?,
-                    r.get(4).map_err(CliError::sqlite("entity read"))?,
-                    r.get(5).map_err(CliError::sqlite("entity read"))?,
-                    r.get(6).map_err(CliError::sqlite("entity read"))?,
+                    r.get(0).map_err(err("entity read"))?,
+                    r.get(1).map_err(err("entity read"))?,
+                    r.get(2).map_err(err("entity read"))?,
+                    r.get(3).map_err(err("entity read"))?,
+                    r.get(4).map_err(err("entity read"))?,
+                    r.get(5).map_err(err("entity read"))?,
+                    r.get(6).map_err(err("entity read"))?,
                 );
                 let payload = r
                     .get_ref(7)
                     .and_then(|v| v.as_blob().map_err(Into::into))
-                    .map_err(CliError::sqlite("entity read"))?;
+                    .map_err(err("entity read"))?;
                 let p = decode(payload)?;
                 sink = sink.wrapping_add(p.seq);
                 std::hint::black_box(&fields);
                 read += 1;
+                tick.step();
             }
-            progress.set(read);
         }
         let seconds = started.elapsed().as_secs_f64();
-        progress.end();
         std::hint::black_box(sink);
-        Measured::new(read, seconds)
-    };
+        Ok((read, seconds))
+    }
+
+    /// Closes every connection (the last close checkpoints the WAL into the database).
+    pub(crate) fn close(self) -> Result<(), CliError> {
+        for conn in self.conns {
+            close(conn)?;
+        }
+        Ok(())
+    }
+}
+
+/// W4: seconds to open the database in `dir` and count its rows.
+pub(crate) fn cold_open(dir: &Path, expected: u64) -> Result<f64, CliError> {
+    let started = Instant::now();
+    let conn = Connection::open(db_path(dir)).map_err(CliError::sqlite("open"))?;
+    let count: i64 = conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .map_err(CliError::sqlite("count"))?;
+    let seconds = started.elapsed().as_secs_f64();
     close(conn)?;
-    Ok(measured)
+    if count as u64 != expected {
+        return Err(CliError::BenchCheck {
+            what: format!("SQLite counted {count} rows, expected {expected}"),
+        });
+    }
+    Ok(seconds)
+}
+
+/// A row as a point read returns it (payload bytes as stored, not decoded).
+struct Row {
+    gseq: i64,
+    payload: Vec<u8>,
+    _fields: (String, String, i64, i64, i64, Vec<u8>, Vec<u8>),
 }

@@ -1,4 +1,4 @@
-//! Helpers shared by the command's behaviour tests: build stores, run the
+//! Shared pieces of the command's behaviour tests: build stores, run the
 //! binary, find and rewrite frames in segment files.
 #![allow(
     dead_code,

@@ -1,0 +1,68 @@
+//! Writes the golden store used by `tests/golden_format.rs`:
+//! `cargo run -p batpak --example write_golden -- fixtures/golden-v1`
+//!
+//! Run it only when the segment format changes on purpose (with a new format
+//! version and a CHANGELOG entry); the committed output guards the format.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use batpak::prelude::*;
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out = PathBuf::from(std::env::args().nth(1).ok_or("usage: write_golden DIR")?);
+    let store_dir = out.join("store");
+    if store_dir.exists() {
+        return Err(format!("{} exists; remove it first", store_dir.display()).into());
+    }
+    let store = Store::open(StoreConfig::new(&store_dir).with_segment_max_bytes(4096))?;
+    let k1 = EventKind::custom(0xE, 0x001);
+    let k2 = EventKind::custom(0xA, 0x7FF);
+    let mut ids = Vec::new();
+    for i in 0..24u32 {
+        let c = Coordinate::new(format!("account:{}", i % 4), format!("tenant:{}", i % 2))?;
+        let r = store.append(&c, if i % 3 == 0 { k2 } else { k1 }, &serde_json::json!({"i": i, "note": "x".repeat(i as usize)}))?;
+        ids.push(r.event_id);
+    }
+    let opts = AppendOptions::default()
+        .with_idempotency_key(IdempotencyKey::from_bytes(*b"golden-key-00001"))
+        .with_correlation_id(CorrelationId::from_u128(0x00c0_ffee))
+        .with_causation(CausationRef::Event(ids[0]));
+    store.append_with_options(&Coordinate::new("account:0", "tenant:0")?, k1, &"with options", opts)?;
+    store.append_batch(vec![
+        BatchAppendItem::new(Coordinate::new("order:1", "tenant:0")?, k2, &1u8, AppendOptions::default(), CausationRef::None)?,
+        BatchAppendItem::new(Coordinate::new("order:2", "tenant:1")?, k2, &[1u8, 2, 3], AppendOptions::default(), CausationRef::PriorItem(0))?,
+    ])?;
+    let mut expected = Vec::new();
+    for e in store.query(&Region::all()) {
+        let raw = store.read_raw(e.event_id())?;
+        let h = &raw.event.header;
+        expected.push(serde_json::json!({
+            "event_id": h.event_id.to_string(),
+            "global_sequence": h.global_sequence,
+            "entity_sequence": h.entity_sequence,
+            "kind": h.kind.as_u16(),
+            "entity": raw.coordinate.entity(),
+            "scope": raw.coordinate.scope(),
+            "wall_ms": h.wall_ms,
+            "hlc": [h.hlc.physical_ms, h.hlc.logical],
+            "correlation_id": h.correlation_id.map(|c| c.as_u128().to_string()),
+            "causation_id": h.causation_id.map(|c| c.to_string()),
+            "idempotency_key": h.idempotency_key.map(|k| hex(k.as_bytes())),
+            "payload_version": h.payload_version,
+            "prev_hash": hex(&h.prev_hash),
+            "content_hash": hex(&h.content_hash),
+            "event_hash": hex(&h.event_hash),
+            "payload": hex(&raw.event.payload),
+        }));
+    }
+    store.close()?;
+    std::fs::remove_file(store_dir.join(batpak::LOCK_FILE))?;
+    std::fs::write(out.join("expected.json"), serde_json::to_string_pretty(&expected)? + "\n")?;
+    println!("wrote {} events to {}", expected.len(), out.display());
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! The causal graph: walking causation links upward.
+//!
+//! Every event may name the event that caused it (its `causation_id`, which
+//! must be committed when the event is appended) and a correlation id shared
+//! by one thread of work. Downward and sideways queries come from the index
+//! ([`StoreReader::caused_by`], [`StoreReader::correlated`]); the upward walk
+//! reads each event's header from its frame, like
+//! [`StoreReader::walk_ancestors_outcome`] does for the entity chain.
+
+use std::collections::HashSet;
+
+use crate::error::StoreError;
+use crate::event::StoredEvent;
+use crate::id::EventId;
+use crate::store::StoreReader;
+
+/// Why a causal walk stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CausalBoundary {
+    /// The last event collected has no causation: it is a root cause.
+    ReachedRoot,
+    /// The walk collected `limit` events and the last one still has a cause.
+    LimitReached,
+    /// The cause of `child` is not in the store.
+    MissingParent {
+        /// The last event collected.
+        child: EventId,
+    },
+    /// Reading `event_id` (or decoding its payload) failed.
+    ReadFailure {
+        /// The event that could not be read.
+        event_id: EventId,
+    },
+    /// The walk came back to `event_id` (impossible in an intact store, where a
+    /// cause is always committed before its effects).
+    Cycle {
+        /// The event seen twice.
+        event_id: EventId,
+    },
+}
+
+/// A causal walk: the starting event and its causes, newest first, and why it stopped.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct CausalWalk {
+    /// The starting event, its cause, that event's cause, and so on.
+    pub events: Vec<StoredEvent<serde_json::Value>>,
+    /// Why the walk stopped.
+    pub boundary: CausalBoundary,
+}
+
+impl CausalWalk {
+    /// True if the walk reached an event without a cause.
+    pub fn reached_root(&self) -> bool {
+        self.boundary == CausalBoundary::ReachedRoot
+    }
+
+    /// Ids of the events collected, newest first.
+    pub fn ids(&self) -> Vec<EventId> {
+        self.events.iter().map(StoredEvent::event_id).collect()
+    }
+
+    /// The root cause, when the walk reached it.
+    pub fn root(&self) -> Option<&StoredEvent<serde_json::Value>> {
+        if self.reached_root() {
+            self.events.last()
+        } else {
+            None
+        }
+    }
+}
+
+impl StoreReader {
+    /// Follows causation links up from `id`: the event, its cause, that
+    /// event's cause, ... at most `limit` events (the starting event always
+    /// counts), newest first, and the [`CausalBoundary`] that ended the walk.
+    ///
+    /// Fails only if the starting event is absent or unreadable.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use batpak::CausalBoundary;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// const K: EventKind = EventKind::custom(0xE, 1);
+    /// let order = Coordinate::new("order:1", "shop")?;
+    /// let stock = Coordinate::new("stock:9", "shop")?;
+    /// let placed = store.append(&order, K, &"placed")?;
+    /// let reserved = store.append_with_options(&stock, K, &"reserved",
+    ///     AppendOptions::default().with_causation(CausationRef::Event(placed.event_id)))?;
+    /// let shipped = store.append_with_options(&order, K, &"shipped",
+    ///     AppendOptions::default().with_causation(CausationRef::Event(reserved.event_id)))?;
+    ///
+    /// let walk = store.causal_ancestors(shipped.event_id, 100)?;
+    /// assert_eq!(walk.ids(), [shipped.event_id, reserved.event_id, placed.event_id]);
+    /// assert_eq!(walk.boundary, CausalBoundary::ReachedRoot);
+    /// assert_eq!(store.causal_ancestors(shipped.event_id, 2)?.boundary, CausalBoundary::LimitReached);
+    /// # Ok(()) }
+    /// ```
+    pub fn causal_ancestors(&self, id: EventId, limit: usize) -> Result<CausalWalk, StoreError> {
+        let mut events = Vec::new();
+        let mut seen = HashSet::new();
+        let mut current = self.get(id)?;
+        loop {
+            let this = current.event_id();
+            let cause = current.event.header.causation_id;
+            seen.insert(this);
+            events.push(current);
+            let Some(cause) = cause else {
+                return Ok(done(events, CausalBoundary::ReachedRoot));
+            };
+            if events.len() >= limit {
+                return Ok(done(events, CausalBoundary::LimitReached));
+            }
+            if seen.contains(&cause) {
+                return Ok(done(events, CausalBoundary::Cycle { event_id: cause }));
+            }
+            if self.entry(cause).is_none() {
+                return Ok(done(events, CausalBoundary::MissingParent { child: this }));
+            }
+            current = match self.get(cause) {
+                Ok(ev) => ev,
+                Err(_) => return Ok(done(events, CausalBoundary::ReadFailure { event_id: cause })),
+            };
+        }
+    }
+}
+
+fn done(events: Vec<StoredEvent<serde_json::Value>>, boundary: CausalBoundary) -> CausalWalk {
+    CausalWalk { events, boundary }
+}

@@ -1,0 +1,476 @@
+//! Projections: an entity's events folded, in order, into a typed state.
+//!
+//! A projection is defined by its fold ([`EventSourced`]) and is always equal
+//! to folding the entity's relevant events from the log (INV-READ-001). The
+//! optional cache keeps folded states (encoded with MessagePack) keyed by
+//! projection type and entity; a later projection resumes folding after the
+//! last event the cached state covers instead of rereading the history, and
+//! first checks that the log still holds that event at that position, so a
+//! cached state is never ahead of the log (INV-READ-002).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use foldhash::fast::RandomState;
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::StoreError;
+use crate::event::{Event, StoredEvent};
+use crate::format::{self, ProjectionRecord};
+use crate::id::EventId;
+use crate::index::IndexEntry;
+use crate::kind::EventKind;
+use crate::region::Region;
+use crate::store::{read_entry, Shared, StoreReader};
+
+/// A state built by folding one entity's events in order.
+///
+/// `apply` sees each relevant event once, in entity order, payload decoded as
+/// JSON. The state must round-trip through serde unchanged (the projection
+/// cache stores it encoded); bump [`EventSourced::CACHE_VERSION`] whenever
+/// `apply` or the state's shape changes, so file-cached states of the old
+/// fold are not reused.
+///
+/// ```
+/// use batpak::prelude::*;
+///
+/// const OPENED: EventKind = EventKind::custom(0xE, 1);
+/// const DEPOSITED: EventKind = EventKind::custom(0xE, 2);
+///
+/// #[derive(Default, serde::Serialize, serde::Deserialize)]
+/// struct Account { open: bool, balance: i64 }
+///
+/// impl EventSourced for Account {
+///     fn relevant_kinds() -> Option<&'static [EventKind]> {
+///         Some(&[OPENED, DEPOSITED])
+///     }
+///     fn apply(&mut self, event: &StoredEvent<serde_json::Value>) {
+///         match event.header().kind {
+///             OPENED => self.open = true,
+///             DEPOSITED => self.balance += event.payload()["amount"].as_i64().unwrap_or(0),
+///             _ => {}
+///         }
+///     }
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let store = Store::open(StoreConfig::new(dir.path()))?;
+/// let acct = Coordinate::new("account:1", "bank")?;
+/// store.append(&acct, OPENED, &serde_json::json!({}))?;
+/// store.append(&acct, DEPOSITED, &serde_json::json!({"amount": 30}))?;
+/// store.append(&acct, EventKind::custom(0xE, 9), &serde_json::json!({"ignored": true}))?;
+/// let state: Option<Account> = store.project("account:1", &Freshness::Consistent)?;
+/// let state = state.ok_or("no events")?;
+/// assert!(state.open);
+/// assert_eq!(state.balance, 30);
+/// assert!(store.project::<Account>("account:2", &Freshness::Consistent)?.is_none());
+/// # Ok(()) }
+/// ```
+pub trait EventSourced: Default + Serialize + DeserializeOwned {
+    /// Bump when the fold or the state's shape changes: cached states of
+    /// another version are ignored.
+    const CACHE_VERSION: u32 = 1;
+
+    /// The kinds this state folds; `None` (the default) folds every kind.
+    fn relevant_kinds() -> Option<&'static [EventKind]> {
+        None
+    }
+
+    /// Folds one event into the state.
+    fn apply(&mut self, event: &StoredEvent<serde_json::Value>);
+}
+
+/// How fresh a projection must be.
+///
+/// ```
+/// use batpak::prelude::*;
+/// use std::time::Duration;
+/// let strict = Freshness::Consistent;
+/// let relaxed = Freshness::MaybeStale { max_age: Duration::from_millis(250) };
+/// assert_ne!(strict, relaxed);
+/// assert_eq!(Freshness::default(), Freshness::Consistent);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Freshness {
+    /// Reflects every event visible when the call starts.
+    #[default]
+    Consistent,
+    /// May return a cached state brought up to date less than `max_age` ago,
+    /// without looking for newer events; otherwise as `Consistent`.
+    MaybeStale {
+        /// Oldest acceptable cached state.
+        max_age: Duration,
+    },
+}
+
+/// Where folded projection states are kept between calls.
+///
+/// ```
+/// use batpak::prelude::*;
+/// let cfg = StoreConfig::new("/tmp/data")
+///     .with_projection_cache(ProjectionCache::File { max_entries: 10_000 });
+/// # let _ = cfg;
+/// assert_eq!(ProjectionCache::default(), ProjectionCache::Memory { max_entries: 4096 });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProjectionCache {
+    /// No cache: every projection folds the entity's history from the start.
+    Disabled,
+    /// States of up to `max_entries` (type, entity) pairs in memory; the least
+    /// recently refreshed is evicted first.
+    Memory {
+        /// How many states to keep.
+        max_entries: usize,
+    },
+    /// As `Memory`, and each state that folded new events is also written to
+    /// `projections/` in the data directory (atomically; one small file and
+    /// fsync per such call), so a reopened store resumes folding instead of
+    /// starting over. A read-only store reads these files but never writes them.
+    File {
+        /// How many states to keep in memory.
+        max_entries: usize,
+    },
+}
+
+impl Default for ProjectionCache {
+    fn default() -> Self {
+        Self::Memory { max_entries: 4096 }
+    }
+}
+
+/// A folded state and the last event it covers.
+#[derive(Debug, Clone)]
+struct Cached {
+    entity: Arc<str>,
+    state: Arc<[u8]>,
+    last_global_sequence: u64,
+    last_event_id: EventId,
+    /// When a call last brought it up to date in this process (`None`: loaded from a file).
+    refreshed: Option<Instant>,
+}
+
+/// The projection cache of one open store.
+#[derive(Debug)]
+pub(crate) struct ProjectionStates {
+    mode: ProjectionCache,
+    states: Mutex<HashMap<[u8; 32], Cached, RandomState>>,
+}
+
+impl ProjectionStates {
+    pub(crate) fn new(mode: ProjectionCache) -> Self {
+        Self {
+            mode,
+            states: Mutex::new(HashMap::default()),
+        }
+    }
+
+    fn max_entries(&self) -> Option<usize> {
+        match self.mode {
+            ProjectionCache::Disabled => None,
+            ProjectionCache::Memory { max_entries } | ProjectionCache::File { max_entries } => Some(max_entries),
+        }
+    }
+
+    fn get(&self, shared: &Shared, key: &[u8; 32], slot: &[u8; 32], entity: &str) -> Option<Cached> {
+        if let Some(c) = self.states.lock().get(slot) {
+            return Some(c.clone());
+        }
+        if !matches!(self.mode, ProjectionCache::File { .. }) {
+            return None;
+        }
+        let path = shared
+            .cfg
+            .dir
+            .join(format::PROJECTION_DIR)
+            .join(format::projection_file_name(key, entity));
+        let fs = shared.cfg.fs.as_ref();
+        if !fs.exists(&path).unwrap_or(false) {
+            return None;
+        }
+        let record = crate::fs::read_all(fs, &path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| format::decode_projection(&b).map_err(|e| e.to_string()));
+        match record {
+            Ok(r) if r.key == *key && r.entity == entity => Some(Cached {
+                entity: Arc::from(entity),
+                state: Arc::from(r.state),
+                last_global_sequence: r.last_global_sequence,
+                last_event_id: r.last_event_id,
+                refreshed: None,
+            }),
+            Ok(_) => None,
+            Err(reason) => {
+                // A cache: a damaged file costs a replay, not an error.
+                tracing::warn!(path = %path.display(), %reason, "ignoring damaged projection state");
+                None
+            }
+        }
+    }
+
+    fn put(&self, slot: [u8; 32], fresh: Cached) {
+        let Some(max) = self.max_entries() else {
+            return;
+        };
+        let mut states = self.states.lock();
+        if let Some(old) = states.get(&slot) {
+            // Another call may have folded further meanwhile; keep the newer state.
+            if old.last_global_sequence > fresh.last_global_sequence {
+                return;
+            }
+        } else if states.len() >= max {
+            let oldest = states
+                .iter()
+                .min_by_key(|(_, c)| c.refreshed)
+                .map(|(k, _)| *k);
+            match oldest {
+                Some(k) => {
+                    states.remove(&k);
+                }
+                None => return,
+            }
+        }
+        states.insert(slot, fresh);
+    }
+
+    fn forget(&self, slot: &[u8; 32]) {
+        self.states.lock().remove(slot);
+    }
+
+    fn persist(&self, shared: &Shared, key: &[u8; 32], c: &Cached) {
+        if !matches!(self.mode, ProjectionCache::File { .. }) || !shared.writable {
+            return;
+        }
+        let record = ProjectionRecord {
+            key: *key,
+            entity: c.entity.to_string(),
+            last_global_sequence: c.last_global_sequence,
+            last_event_id: c.last_event_id,
+            state: c.state.to_vec(),
+        };
+        let result = crate::cursor::ensure_dir(shared, format::PROJECTION_DIR).and_then(|dir| {
+            let path = dir.join(format::projection_file_name(key, &c.entity));
+            crate::fs::write_atomic(shared.cfg.fs.as_ref(), &path, &format::encode_projection(&record))
+                .map_err(|e| StoreError::io("write projection state", &path, e))
+        });
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not persist a projection state; it will be refolded");
+        }
+    }
+}
+
+/// Identifies a projection type: name, cache version and relevant kinds.
+fn type_key<T: EventSourced>() -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"batpak/projection/v1");
+    let name = std::any::type_name::<T>();
+    h.update(&(name.len() as u64).to_le_bytes());
+    h.update(name.as_bytes());
+    h.update(&T::CACHE_VERSION.to_le_bytes());
+    match T::relevant_kinds() {
+        None => {
+            h.update(&[0]);
+        }
+        Some(kinds) => {
+            let mut ks: Vec<u16> = kinds.iter().map(|k| k.as_u16()).collect();
+            ks.sort_unstable();
+            ks.dedup();
+            h.update(&[1]);
+            for k in ks {
+                h.update(&k.to_le_bytes());
+            }
+        }
+    }
+    *h.finalize().as_bytes()
+}
+
+/// Cache slot of (type, entity).
+fn slot_of(key: &[u8; 32], entity: &str) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(key);
+    h.update(entity.as_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// Reads an event and decodes its payload as JSON.
+pub(crate) fn read_json(shared: &Shared, entry: &IndexEntry) -> Result<StoredEvent<serde_json::Value>, StoreError> {
+    let raw = read_entry(shared, entry)?;
+    let payload = rmp_serde::from_slice(&raw.event.payload).map_err(|e| StoreError::Deserialization {
+        event_id: entry.event_id(),
+        reason: e.to_string(),
+    })?;
+    Ok(StoredEvent {
+        event: Event {
+            header: raw.event.header,
+            payload,
+        },
+        coordinate: raw.coordinate,
+    })
+}
+
+fn encode_state<T: Serialize>(state: &T) -> Result<Vec<u8>, StoreError> {
+    crate::store::encode_payload(state)
+}
+
+/// Events are read in pages so a long history never holds the index lock for long.
+const PAGE: usize = 1024;
+
+impl StoreReader {
+    /// Folds `entity`'s relevant events into `T`, or `None` if it has none.
+    ///
+    /// With [`Freshness::Consistent`] the result reflects every event visible
+    /// when the call starts; with [`Freshness::MaybeStale`] a cached state
+    /// refreshed within `max_age` may be returned as is. With the cache on
+    /// (see [`ProjectionCache`]), only events after the cached state's last
+    /// one are read.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Default, serde::Serialize, serde::Deserialize)]
+    /// struct Counter { n: u64 }
+    /// impl EventSourced for Counter {
+    ///     fn apply(&mut self, _event: &StoredEvent<serde_json::Value>) { self.n += 1; }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// let coord = Coordinate::new("entity:a", "scope:1")?;
+    /// for n in 0..3u8 { store.append(&coord, EventKind::custom(0xE, 1), &n)?; }
+    /// let c: Option<Counter> = store.project("entity:a", &Freshness::Consistent)?;
+    /// assert_eq!(c.map(|c| c.n), Some(3));
+    /// store.append(&coord, EventKind::custom(0xE, 1), &3u8)?;
+    /// let stale = Freshness::MaybeStale { max_age: Duration::from_secs(60) };
+    /// let maybe: Option<Counter> = store.project("entity:a", &stale)?;
+    /// assert!(matches!(maybe.map(|c| c.n), Some(3 | 4)));
+    /// let now: Option<Counter> = store.project("entity:a", &Freshness::Consistent)?;
+    /// assert_eq!(now.map(|c| c.n), Some(4));
+    /// # Ok(()) }
+    /// ```
+    pub fn project<T: EventSourced>(&self, entity: &str, freshness: &Freshness) -> Result<Option<T>, StoreError> {
+        let shared = self.shared();
+        let cache = &shared.projections;
+        let key = type_key::<T>();
+        let slot = slot_of(&key, entity);
+        let mut start: Option<(T, u64, EventId)> = None;
+        let mut hit: Option<Cached> = None;
+        if cache.max_entries().is_some() {
+            if let Some(c) = cache.get(shared, &key, &slot, entity) {
+                let held = shared.index.read().get(c.last_event_id).is_some_and(|e| {
+                    e.global_sequence() == c.last_global_sequence && e.coordinate().entity() == entity
+                });
+                match rmp_serde::from_slice::<T>(&c.state) {
+                    Ok(state) if held => {
+                        if let (Freshness::MaybeStale { max_age }, Some(at)) = (freshness, c.refreshed) {
+                            if at.elapsed() <= *max_age {
+                                return Ok(Some(state));
+                            }
+                        }
+                        start = Some((state, c.last_global_sequence, c.last_event_id));
+                        hit = Some(c);
+                    }
+                    // Not in the log any more (a lost tail), or an undecodable state: refold.
+                    _ => cache.forget(&slot),
+                }
+            }
+        }
+        let had_state = start.is_some();
+        let (mut state, mut last) = match start {
+            Some((s, gs, id)) => (s, Some((gs, id))),
+            None => (T::default(), None),
+        };
+        let region = match T::relevant_kinds() {
+            Some(kinds) => Region::entity(entity).with_kinds(kinds.iter().copied()),
+            None => Region::entity(entity),
+        };
+        let mut folded = 0usize;
+        loop {
+            let page = shared.index.read().query(&region, last.map(|(gs, _)| gs), PAGE);
+            for entry in &page {
+                state.apply(&read_json(shared, entry)?);
+            }
+            folded += page.len();
+            if let Some(e) = page.last() {
+                last = Some((e.global_sequence(), e.event_id()));
+            }
+            if page.len() < PAGE {
+                break;
+            }
+        }
+        let Some((last_gs, last_id)) = last else {
+            return Ok(None);
+        };
+        if cache.max_entries().is_some() {
+            let fresh = match (folded, hit) {
+                (0, Some(c)) if had_state => Cached {
+                    refreshed: Some(Instant::now()),
+                    ..c
+                },
+                _ => Cached {
+                    entity: Arc::from(entity),
+                    state: Arc::from(encode_state(&state)?),
+                    last_global_sequence: last_gs,
+                    last_event_id: last_id,
+                    refreshed: Some(Instant::now()),
+                },
+            };
+            if folded > 0 {
+                cache.persist(shared, &key, &fresh);
+            }
+            cache.put(slot, fresh);
+        }
+        Ok(Some(state))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn projection_state_roundtrip_truncation_and_flips() {
+        let r = ProjectionRecord {
+            key: [3; 32],
+            entity: "account:1".into(),
+            last_global_sequence: 77,
+            last_event_id: EventId::from_u128(5),
+            state: vec![0x81, 0xa1, b'n', 7],
+        };
+        let b = format::encode_projection(&r);
+        assert_eq!(format::decode_projection(&b).unwrap(), r);
+        for cut in 0..b.len() {
+            assert!(format::decode_projection(&b[..cut]).is_err(), "prefix {cut}");
+        }
+        for i in 0..b.len() {
+            let mut bad = b.clone();
+            bad[i] ^= 0x08;
+            assert!(format::decode_projection(&bad).is_err(), "flip {i}");
+        }
+    }
+
+    #[test]
+    fn the_memory_cache_evicts_beyond_its_limit() {
+        let states = ProjectionStates::new(ProjectionCache::Memory { max_entries: 2 });
+        let c = |gs| Cached {
+            entity: Arc::from("e"),
+            state: Arc::from(vec![]),
+            last_global_sequence: gs,
+            last_event_id: EventId::from_u128(1),
+            refreshed: Some(Instant::now()),
+        };
+        for i in 0..5u8 {
+            states.put([i; 32], c(u64::from(i)));
+        }
+        assert_eq!(states.states.lock().len(), 2);
+        states.put([4; 32], c(1));
+        assert_eq!(states.states.lock().get(&[4; 32]).map(|c| c.last_global_sequence), Some(4), "never regresses");
+    }
+}
