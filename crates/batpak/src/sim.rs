@@ -18,9 +18,10 @@
 //!
 //! [`SimFs::crash`] throws away everything that is not durable. When the
 //! schedule says so it lets part of the unsynced state survive as well, as a
-//! real disk may: a random prefix of each file's unsynced tail (sometimes with
-//! the rest of the file zero-filled, as when only the size reached the disk),
-//! and a random prefix of the unsynced directory operations, in order.
+//! real disk may: a random prefix of the span where each file's live image
+//! differs from its durable one (the rest keeps its durable bytes; a grown
+//! file is cut or, as when only the size reached the disk, zero-filled), and
+//! a random prefix of the unsynced directory operations, in order.
 //!
 //! A failed fsync behaves as on Linux: the pages it could not write are
 //! marked clean, so a later fsync that succeeds does not write them either.
@@ -497,7 +498,7 @@ pub struct TornFile {
     pub durable_len: u64,
     /// Length of the live image before the crash.
     pub live_len: u64,
-    /// How many bytes of the live image survived beyond the part it shares with the durable one.
+    /// How many bytes of the unsynced span (where live and durable images differ) survived.
     pub kept_unsynced: u64,
     /// The rest of the live length survived as zeros (the size reached the disk, the data did not).
     pub zero_filled: bool,
@@ -589,6 +590,37 @@ impl Inode {
             }
         }
         self.durable = next;
+    }
+
+    /// The span `[start, end)` where the live image differs from the durable
+    /// one (in content or length); empty when they are identical.
+    fn unsynced_span(&self) -> (usize, usize) {
+        let (live, durable) = (&self.live, &self.durable);
+        let start = durable.iter().zip(live).take_while(|(a, b)| a == b).count();
+        let end = if live.len() == durable.len() {
+            let same_tail = durable.iter().rev().zip(live.iter().rev()).take_while(|(a, b)| a == b).count();
+            live.len() - same_tail.min(live.len() - start)
+        } else {
+            live.len().max(durable.len())
+        };
+        (start, end)
+    }
+
+    /// What survives when the first `keep` bytes of the unsynced span reached
+    /// the disk and the rest did not (the durable bytes stay there). With
+    /// `zero_fill`, a file the live image had grown keeps its live length,
+    /// the part that did not reach the disk reading as zeros.
+    fn torn_image(&self, keep: usize, zero_fill: bool) -> Vec<u8> {
+        let (start, _) = self.unsynced_span();
+        let cut = start + keep;
+        let mut img = self.live[..cut.min(self.live.len())].to_vec();
+        if self.durable.len() > cut {
+            img.extend_from_slice(&self.durable[cut..]);
+        }
+        if zero_fill && img.len() < self.live.len() {
+            img.resize(self.live.len(), 0);
+        }
+        img
     }
 
     /// Writing bytes dirties their pages again, so they are no longer lost.
@@ -743,27 +775,14 @@ impl State {
 
     /// The surviving bytes of one file at a crash, when tearing is on.
     fn tear(&mut self, path: &Path, ino: &Inode) -> (Vec<u8>, Option<TornFile>) {
-        let common = ino
-            .durable
-            .iter()
-            .zip(&ino.live)
-            .take_while(|(a, b)| a == b)
-            .count();
-        let identical = common == ino.durable.len() && common == ino.live.len();
-        if identical || !self.rng.one_in(2) {
+        let (start, end) = ino.unsynced_span();
+        if start == end || !self.rng.one_in(2) {
             return (ino.durable.clone(), None);
         }
-        let extra = (ino.live.len() - common) as u64;
+        let extra = (end - start) as u64;
         let keep = self.rng.below(extra + 1) as usize;
-        if keep == 0 && ino.durable.len() > common {
-            // None of the unsynced change reached the disk.
-            return (ino.durable.clone(), None);
-        }
-        let mut bytes = ino.live[..common + keep].to_vec();
         let zero_filled = keep < extra as usize && self.rng.one_in(3);
-        if zero_filled {
-            bytes.resize(ino.live.len(), 0);
-        }
+        let bytes = ino.torn_image(keep, zero_filled);
         let torn = TornFile {
             path: path.to_path_buf(),
             durable_len: ino.durable.len() as u64,
@@ -980,20 +999,18 @@ impl SimFs {
     }
 
     /// Simulates a power loss in which `keep(path, unsynced)` decides how many
-    /// of a file's `unsynced` bytes (those past the part its live and durable
-    /// images share) survive; the rest of the file is cut. Unsynced directory
-    /// operations are all lost. For tests that need one exact tear.
+    /// of a file's `unsynced` bytes survive: the span from the first to the
+    /// last byte where its live image differs from its durable one (growth
+    /// included). The first `keep` bytes of the span come from the live
+    /// image, the rest from the durable one (a grown file is cut there).
+    /// Unsynced directory operations are all lost. For tests that need one
+    /// exact tear.
     pub fn crash_with(&self, mut keep: impl FnMut(&Path, u64) -> u64) -> CrashReport {
         let mut s = self.state.lock();
         s.crash(
             &mut |_: &mut State, path: &Path, node: &Inode| {
-                let common = node
-                    .durable
-                    .iter()
-                    .zip(&node.live)
-                    .take_while(|(a, b)| a == b)
-                    .count();
-                let extra = (node.live.len() - common) as u64;
+                let (start, end) = node.unsynced_span();
+                let extra = (end - start) as u64;
                 let k = keep(path, extra).min(extra) as usize;
                 if k == 0 {
                     return (node.durable.clone(), None);
@@ -1005,7 +1022,7 @@ impl SimFs {
                     kept_unsynced: k as u64,
                     zero_filled: false,
                 };
-                (node.live[..common + k].to_vec(), Some(torn))
+                (node.torn_image(k, false), Some(torn))
             },
             0,
         )
@@ -1558,6 +1575,25 @@ mod tests {
             let prefix = b"unsynced".iter().zip(tail).take_while(|(x, y)| x == y).count();
             assert!(tail[prefix..].iter().all(|&b| b == 0), "seed {seed}: {after:?}");
         }
+    }
+
+    #[test]
+    fn a_tear_inside_preallocated_space_keeps_the_durable_bytes_after_it() {
+        let fs = disk(FaultPlan::none(9));
+        let a = dir().join("a");
+        let f = fs.open(&a, OpenMode::CreateNew).unwrap();
+        f.write_all_at(&[0; 16], 0).unwrap();
+        f.sync_data().unwrap();
+        fs.sync_dir(&dir()).unwrap();
+        f.write_all_at(&[7; 6], 4).unwrap();
+        let report = fs.crash_with(|_, unsynced| {
+            assert_eq!(unsynced, 6);
+            2
+        });
+        assert_eq!(report.torn.len(), 1);
+        let mut expected = vec![0u8; 16];
+        expected[4..6].fill(7);
+        assert_eq!(fs.read_live(&a).unwrap(), expected);
     }
 
     #[test]

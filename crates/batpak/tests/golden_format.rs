@@ -89,3 +89,27 @@ fn golden_store_reads_back_byte_for_byte() {
     store.close().unwrap();
     assert_eq!(snapshot(dir.path()), before, "opening and closing without appends rewrites nothing");
 }
+
+#[test]
+fn a_segment_of_another_format_version_is_refused_by_name() {
+    let dir = copy_store();
+    let seg = dir.path().join("00000000000000000001.seg");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[8..10].copy_from_slice(&2u16.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[..28]);
+    bytes[28..32].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&seg, &bytes).unwrap();
+    for err in [
+        Store::open(StoreConfig::new(dir.path())).unwrap_err(),
+        Store::open_read_only(StoreConfig::new(dir.path())).unwrap_err(),
+    ] {
+        match &err {
+            StoreError::UnsupportedVersion { path, found, supported } => {
+                assert_eq!(path, &seg);
+                assert_eq!((*found, *supported), (2, 1));
+            }
+            other => panic!("expected UnsupportedVersion, got {other:?}"),
+        }
+        assert!(err.to_string().contains("format version 2"), "{err}");
+    }
+}
