@@ -64,6 +64,34 @@ impl IndexEntry {
 
 type Map<K, V> = HashMap<K, V, RandomState>;
 
+/// Groups positions by name. Names shared through one `Arc` (as open
+/// interns them) are found by pointer, so each name's string is hashed once.
+#[derive(Default)]
+struct Grouper {
+    by_ptr: HashMap<usize, usize, RandomState>,
+    by_name: HashMap<Arc<str>, usize, RandomState>,
+    groups: Vec<(Arc<str>, Vec<usize>)>,
+}
+
+impl Grouper {
+    fn add(&mut self, name: &Arc<str>, pos: usize) {
+        let ptr = Arc::as_ptr(name).cast::<u8>() as usize;
+        let slot = match self.by_ptr.get(&ptr) {
+            Some(&slot) => slot,
+            None => {
+                let next = self.groups.len();
+                let slot = *self.by_name.entry(name.clone()).or_insert(next);
+                if slot == next {
+                    self.groups.push((name.clone(), Vec::new()));
+                }
+                self.by_ptr.insert(ptr, slot);
+                slot
+            }
+        };
+        self.groups[slot].1.push(pos);
+    }
+}
+
 /// Per-entity state: positions of its events and the `event_hash` of the last one.
 #[derive(Debug, Default)]
 pub(crate) struct EntityState {
@@ -147,6 +175,42 @@ impl Index {
             self.by_causation.entry(c).or_default().push(pos);
         }
         self.entries.push(entry);
+    }
+
+    /// Adds many committed events at once (a segment at open). Positions are
+    /// grouped per shared name first, so each entity and scope map is touched
+    /// once per name instead of once per event.
+    pub(crate) fn push_many(
+        &mut self,
+        batch: Vec<(IndexEntry, Option<CorrelationId>, Option<EventId>)>,
+    ) {
+        self.reserve(batch.len());
+        let mut entities = Grouper::default();
+        let mut scopes = Grouper::default();
+        let mut by_kind: HashMap<EventKind, Vec<usize>, RandomState> = HashMap::default();
+        for (entry, correlation, causation) in batch {
+            let pos = self.entries.len();
+            self.by_id.insert(entry.event_id, pos);
+            entities.add(entry.coordinate.entity_arc(), pos);
+            scopes.add(entry.coordinate.scope_arc(), pos);
+            by_kind.entry(entry.kind).or_default().push(pos);
+            if let Some(c) = correlation {
+                self.by_correlation.entry(c).or_default().push(pos);
+            }
+            if let Some(c) = causation {
+                self.by_causation.entry(c).or_default().push(pos);
+            }
+            self.entries.push(entry);
+        }
+        for (name, positions) in entities.groups {
+            self.entities.entry(name).or_default().positions.extend(positions);
+        }
+        for (name, positions) in scopes.groups {
+            self.scopes.entry(name).or_default().extend(positions);
+        }
+        for (kind, positions) in by_kind {
+            self.kinds.entry(kind).or_default().extend(positions);
+        }
     }
 
     /// Makes room for `additional` more events without rehashing.
@@ -326,5 +390,12 @@ mod tests {
         }
         assert_eq!(idx.entity_tip("ent-1").0, counts[0]);
         assert_eq!(idx.next_global_sequence(), 200);
+        // Bulk loading (used at open) builds the same index as one-by-one pushes.
+        let mut bulk = Index::default();
+        bulk.push_many(idx.entries().iter().map(|e| (e.clone(), None, None)).collect());
+        for r in &regions {
+            assert_eq!(bulk.query(r, None, usize::MAX), idx.query(r, None, usize::MAX), "{r:?}");
+        }
+        assert_eq!(bulk.entity_tip("ent-2").0, counts[2]);
     }
 }

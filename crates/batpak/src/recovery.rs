@@ -398,7 +398,7 @@ fn load_from_footer(path: &Path, id: u64, f: &Footer, index: &mut Index) -> Resu
     // locally so the loop does no string hashing beyond the index's own.
     let mut next_es: Vec<u64> = entities.iter().map(|e| index.entity_tip(e).0).collect();
     let mut coordinates: HashMap<(u32, u32), Coordinate> = HashMap::new();
-    index.reserve(f.entries.len());
+    let mut batch = Vec::with_capacity(f.entries.len());
     let mut offset = SEGMENT_HEADER_LEN as u64;
     for (i, e) in f.entries.iter().enumerate() {
         let entity = &entities[e.entity as usize];
@@ -420,7 +420,7 @@ fn load_from_footer(path: &Path, id: u64, f: &Footer, index: &mut Index) -> Resu
                 Coordinate::from_validated(entity.clone(), scopes[e.scope as usize].clone())
             })
             .clone();
-        index.push(
+        batch.push((
             IndexEntry {
                 event_id: e.event_id,
                 global_sequence: f.base_global_sequence + i as u64,
@@ -435,12 +435,12 @@ fn load_from_footer(path: &Path, id: u64, f: &Footer, index: &mut Index) -> Resu
                     len: e.frame_len,
                 },
             },
-            None,
             e.correlation_id,
             e.causation_id,
-        );
+        ));
         offset += u64::from(e.frame_len);
     }
+    index.push_many(batch);
     for (name, tip) in &f.entities {
         index.set_tip(name, *tip);
     }
