@@ -23,7 +23,6 @@ use crate::format::{self, ProjectionRecord};
 use crate::id::EventId;
 use crate::index::IndexEntry;
 use crate::kind::EventKind;
-use crate::region::Region;
 use crate::store::{read_entry, Shared, StoreReader};
 
 /// A state built by folding one entity's events in order.
@@ -359,21 +358,26 @@ impl StoreReader {
         let cache = &shared.projections;
         let key = type_key::<T>();
         let slot = slot_of(&key, entity);
-        let mut start: Option<(T, u64, EventId)> = None;
+        // The cached state, if the log still holds its last event where it says:
+        // `(state, entity_sequence, global_sequence, id)` of that event.
+        let mut start: Option<(T, u64, u64, EventId)> = None;
         let mut hit: Option<Cached> = None;
         if cache.max_entries().is_some() {
             if let Some(c) = cache.get(shared, &key, &slot, entity) {
-                let held = shared.index.read().get(c.last_event_id).is_some_and(|e| {
-                    e.global_sequence() == c.last_global_sequence && e.coordinate().entity() == entity
-                });
-                match rmp_serde::from_slice::<T>(&c.state) {
-                    Ok(state) if held => {
+                let held = shared
+                    .index
+                    .read()
+                    .get(c.last_event_id)
+                    .filter(|e| e.global_sequence() == c.last_global_sequence && e.coordinate().entity() == entity)
+                    .map(IndexEntry::entity_sequence);
+                match (held, rmp_serde::from_slice::<T>(&c.state)) {
+                    (Some(es), Ok(state)) => {
                         if let (Freshness::MaybeStale { max_age }, Some(at)) = (freshness, c.refreshed) {
                             if at.elapsed() <= *max_age {
                                 return Ok(Some(state));
                             }
                         }
-                        start = Some((state, c.last_global_sequence, c.last_event_id));
+                        start = Some((state, es, c.last_global_sequence, c.last_event_id));
                         hit = Some(c);
                     }
                     // Not in the log any more (a lost tail), or an undecodable state: refold.
@@ -382,17 +386,29 @@ impl StoreReader {
             }
         }
         let had_state = start.is_some();
-        let (mut state, mut last) = match start {
-            Some((s, gs, id)) => (s, Some((gs, id))),
-            None => (T::default(), None),
+        let (mut state, mut next_es, mut last) = match start {
+            Some((s, es, gs, id)) => (s, es + 1, Some((gs, id))),
+            None => (T::default(), 0, None),
         };
-        let region = match T::relevant_kinds() {
-            Some(kinds) => Region::entity(entity).with_kinds(kinds.iter().copied()),
-            None => Region::entity(entity),
-        };
+        let kinds = T::relevant_kinds();
         let mut folded = 0usize;
         loop {
-            let page = shared.index.read().query(&region, last.map(|(gs, _)| gs), PAGE);
+            // Walk the entity's own positions from the next entity sequence: the
+            // cost is the new events only, whatever the length of the history.
+            let (page, done) = {
+                let idx = shared.index.read();
+                let tip = idx.entity_tip(entity).0;
+                let mut page = Vec::new();
+                while next_es < tip && page.len() < PAGE {
+                    if let Some(e) = idx.entity_event_at(entity, next_es) {
+                        if kinds.is_none_or(|ks| ks.contains(&e.kind())) {
+                            page.push(e.clone());
+                        }
+                    }
+                    next_es += 1;
+                }
+                (page, next_es >= tip)
+            };
             for entry in &page {
                 state.apply(&read_json(shared, entry)?);
             }
@@ -400,7 +416,7 @@ impl StoreReader {
             if let Some(e) = page.last() {
                 last = Some((e.global_sequence(), e.event_id()));
             }
-            if page.len() < PAGE {
+            if done {
                 break;
             }
         }

@@ -611,9 +611,14 @@ impl Inode {
     /// `zero_fill`, a file the live image had grown keeps its live length,
     /// the part that did not reach the disk reading as zeros.
     fn torn_image(&self, keep: usize, zero_fill: bool) -> Vec<u8> {
-        let (start, _) = self.unsynced_span();
-        let cut = start + keep;
-        let mut img = self.live[..cut.min(self.live.len())].to_vec();
+        let (start, end) = self.unsynced_span();
+        if keep >= end - start {
+            return self.live.clone();
+        }
+        // Past the live end there is nothing new to keep: a truncation either
+        // reached the disk whole (above) or not at all.
+        let cut = (start + keep).min(self.live.len());
+        let mut img = self.live[..cut].to_vec();
         if self.durable.len() > cut {
             img.extend_from_slice(&self.durable[cut..]);
         }
@@ -1594,6 +1599,14 @@ mod tests {
         let mut expected = vec![0u8; 16];
         expected[4..6].fill(7);
         assert_eq!(fs.read_live(&a).unwrap(), expected);
+
+        // A truncation that did not reach the disk leaves the old bytes whole.
+        let f = fs.open(&a, OpenMode::ReadWrite).unwrap();
+        f.write_all_at(&[9; 16], 0).unwrap();
+        f.sync_data().unwrap();
+        f.set_len(4).unwrap();
+        fs.crash_with(|_, unsynced| unsynced / 2);
+        assert_eq!(fs.read_live(&a).unwrap(), vec![9; 16]);
     }
 
     #[test]
