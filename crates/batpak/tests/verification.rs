@@ -324,6 +324,14 @@ fn receipt_verification_distinguishes_every_case() {
     let mut missing = r.clone();
     missing.event_id = EventId::from_u128(1);
     assert_eq!(store.verify_append_receipt(&missing), ReceiptVerification::NotFound);
+    // Only a receipt that matches the stored event is valid; only a verified signature is signed.
+    for bad in [&bad_sig, &forged, &moved, &missing] {
+        let v = store.verify_append_receipt(bad);
+        assert!(!v.is_signed(), "{v:?}");
+        assert!(!v.is_valid(), "{v:?}");
+    }
+    let v = store.verify_append_receipt(&bad_sig);
+    assert!(!v.is_valid() && !v.is_signed());
 }
 
 #[test]
