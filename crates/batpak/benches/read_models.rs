@@ -54,20 +54,29 @@ fn projection(c: &mut Criterion) {
     let (_d1, cold, _) = filled(ProjectionCache::Disabled);
     g.bench_function("cold_full_replay", |b| {
         b.iter(|| {
-            let s: Balance = cold.project("account:1", &Freshness::Consistent).unwrap().unwrap();
+            let s: Balance = cold
+                .project("account:1", &Freshness::Consistent)
+                .unwrap()
+                .unwrap();
             assert_eq!(s.events, EVENTS as u64);
         })
     });
 
     let (_d2, warm, coord) = filled(ProjectionCache::default());
-    warm.project::<Balance>("account:1", &Freshness::Consistent).unwrap();
+    warm.project::<Balance>("account:1", &Freshness::Consistent)
+        .unwrap();
     g.bench_function("cached_consistent", |b| {
         b.iter(|| {
-            let s: Balance = warm.project("account:1", &Freshness::Consistent).unwrap().unwrap();
+            let s: Balance = warm
+                .project("account:1", &Freshness::Consistent)
+                .unwrap()
+                .unwrap();
             assert!(s.events >= EVENTS as u64);
         })
     });
-    let stale = Freshness::MaybeStale { max_age: Duration::from_secs(3600) };
+    let stale = Freshness::MaybeStale {
+        max_age: Duration::from_secs(3600),
+    };
     g.bench_function("cached_maybe_stale", |b| {
         b.iter(|| {
             let s: Balance = warm.project("account:1", &stale).unwrap().unwrap();
@@ -76,9 +85,15 @@ fn projection(c: &mut Criterion) {
     });
     g.bench_function("cached_after_one_append", |b| {
         b.iter_batched(
-            || warm.append(&coord, K, &serde_json::json!({"amount": 1})).unwrap(),
+            || {
+                warm.append(&coord, K, &serde_json::json!({"amount": 1}))
+                    .unwrap()
+            },
             |_| {
-                let s: Balance = warm.project("account:1", &Freshness::Consistent).unwrap().unwrap();
+                let s: Balance = warm
+                    .project("account:1", &Freshness::Consistent)
+                    .unwrap()
+                    .unwrap();
                 assert!(s.events > EVENTS as u64);
             },
             criterion::BatchSize::SmallInput,

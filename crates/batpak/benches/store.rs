@@ -15,7 +15,9 @@ fn payload() -> serde_json::Value {
 }
 
 fn coords(n: usize) -> Vec<Coordinate> {
-    (0..n).map(|i| Coordinate::new(format!("entity-{i:04}"), "scope").unwrap()).collect()
+    (0..n)
+        .map(|i| Coordinate::new(format!("entity-{i:04}"), "scope").unwrap())
+        .collect()
 }
 
 fn single_appends(c: &mut Criterion) {
@@ -24,7 +26,10 @@ fn single_appends(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(4));
     let cs = coords(1000);
     let p = payload();
-    for (name, mode) in [("durable", SyncMode::EveryGroup), ("os_buffered", SyncMode::OsBuffered)] {
+    for (name, mode) in [
+        ("durable", SyncMode::EveryGroup),
+        ("os_buffered", SyncMode::OsBuffered),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(StoreConfig::new(dir.path()).with_sync_mode(mode)).unwrap();
         let mut i = 0usize;
@@ -37,7 +42,12 @@ fn single_appends(c: &mut Criterion) {
     }
     let dir = tempfile::tempdir().unwrap();
     let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
-    let store = Store::open(StoreConfig::new(dir.path()).with_sync_mode(SyncMode::OsBuffered).with_signing_key(key)).unwrap();
+    let store = Store::open(
+        StoreConfig::new(dir.path())
+            .with_sync_mode(SyncMode::OsBuffered)
+            .with_signing_key(key),
+    )
+    .unwrap();
     let mut i = 0usize;
     g.bench_function("os_buffered_signed", |b| {
         b.iter(|| {
@@ -90,7 +100,14 @@ fn batches(c: &mut Criterion) {
                 (0..100)
                     .map(|_| {
                         n += 1;
-                        BatchAppendItem::new(cs[n % cs.len()].clone(), K, &p, AppendOptions::default(), CausationRef::None).unwrap()
+                        BatchAppendItem::new(
+                            cs[n % cs.len()].clone(),
+                            K,
+                            &p,
+                            AppendOptions::default(),
+                            CausationRef::None,
+                        )
+                        .unwrap()
                     })
                     .collect::<Vec<_>>()
             },
@@ -104,16 +121,32 @@ fn batches(c: &mut Criterion) {
 /// A closed store with `n` events (written without per-append fsync, then synced).
 fn filled(n: usize) -> (tempfile::TempDir, Vec<EventId>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path()).with_sync_mode(SyncMode::OsBuffered)).unwrap();
+    let store =
+        Store::open(StoreConfig::new(dir.path()).with_sync_mode(SyncMode::OsBuffered)).unwrap();
     let cs = coords(1000);
     let p = payload();
     let mut ids = Vec::with_capacity(n);
     for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
         let items = chunk
             .iter()
-            .map(|i| BatchAppendItem::new(cs[i % cs.len()].clone(), K, &p, AppendOptions::default(), CausationRef::None).unwrap())
+            .map(|i| {
+                BatchAppendItem::new(
+                    cs[i % cs.len()].clone(),
+                    K,
+                    &p,
+                    AppendOptions::default(),
+                    CausationRef::None,
+                )
+                .unwrap()
+            })
             .collect();
-        ids.extend(store.append_batch(items).unwrap().into_iter().map(|r| r.event_id));
+        ids.extend(
+            store
+                .append_batch(items)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.event_id),
+        );
     }
     store.close().unwrap();
     (dir, ids)
@@ -131,7 +164,11 @@ fn reads(c: &mut Criterion) {
         })
     });
     g.bench_function("cold_open_read_only_100k", |b| {
-        b.iter(|| Store::open_read_only(StoreConfig::new(dir.path())).unwrap().len())
+        b.iter(|| {
+            Store::open_read_only(StoreConfig::new(dir.path()))
+                .unwrap()
+                .len()
+        })
     });
     let store = Store::open_read_only(StoreConfig::new(dir.path())).unwrap();
     g.throughput(Throughput::Elements(1));

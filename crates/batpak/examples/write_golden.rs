@@ -25,17 +25,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut ids = Vec::new();
     for i in 0..24u32 {
         let c = Coordinate::new(format!("account:{}", i % 4), format!("tenant:{}", i % 2))?;
-        let r = store.append(&c, if i % 3 == 0 { k2 } else { k1 }, &serde_json::json!({"i": i, "note": "x".repeat(i as usize)}))?;
+        let r = store.append(
+            &c,
+            if i % 3 == 0 { k2 } else { k1 },
+            &serde_json::json!({"i": i, "note": "x".repeat(i as usize)}),
+        )?;
         ids.push(r.event_id);
     }
     let opts = AppendOptions::default()
         .with_idempotency_key(IdempotencyKey::from_bytes(*b"golden-key-00001"))
         .with_correlation_id(CorrelationId::from_u128(0x00c0_ffee))
         .with_causation(CausationRef::Event(ids[0]));
-    store.append_with_options(&Coordinate::new("account:0", "tenant:0")?, k1, &"with options", opts)?;
+    store.append_with_options(
+        &Coordinate::new("account:0", "tenant:0")?,
+        k1,
+        &"with options",
+        opts,
+    )?;
     store.append_batch(vec![
-        BatchAppendItem::new(Coordinate::new("order:1", "tenant:0")?, k2, &1u8, AppendOptions::default(), CausationRef::None)?,
-        BatchAppendItem::new(Coordinate::new("order:2", "tenant:1")?, k2, &[1u8, 2, 3], AppendOptions::default(), CausationRef::PriorItem(0))?,
+        BatchAppendItem::new(
+            Coordinate::new("order:1", "tenant:0")?,
+            k2,
+            &1u8,
+            AppendOptions::default(),
+            CausationRef::None,
+        )?,
+        BatchAppendItem::new(
+            Coordinate::new("order:2", "tenant:1")?,
+            k2,
+            &[1u8, 2, 3],
+            AppendOptions::default(),
+            CausationRef::PriorItem(0),
+        )?,
     ])?;
     let mut expected = Vec::new();
     for e in store.query(&Region::all()) {
@@ -62,7 +83,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     store.close()?;
     std::fs::remove_file(store_dir.join(batpak::LOCK_FILE))?;
-    std::fs::write(out.join("expected.json"), serde_json::to_string_pretty(&expected)? + "\n")?;
+    std::fs::write(
+        out.join("expected.json"),
+        serde_json::to_string_pretty(&expected)? + "\n",
+    )?;
     println!("wrote {} events to {}", expected.len(), out.display());
     Ok(())
 }

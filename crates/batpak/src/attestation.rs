@@ -126,7 +126,9 @@ impl GateAttestation {
     pub(crate) fn parts(&self) -> (u8, Vec<&str>) {
         match self {
             Self::Passed { gates } => (TAG_PASSED, gates.iter().map(String::as_str).collect()),
-            Self::Bypassed { ticket, reason } => (TAG_BYPASSED, vec![ticket.as_str(), reason.as_str()]),
+            Self::Bypassed { ticket, reason } => {
+                (TAG_BYPASSED, vec![ticket.as_str(), reason.as_str()])
+            }
         }
     }
 
@@ -213,8 +215,12 @@ mod tests {
         assert!(GateAttestation::passed(["ok"]).validate().is_ok());
         assert!(GateAttestation::passed([""]).validate().is_err());
         assert!(GateAttestation::passed(["a\nb"]).validate().is_err());
-        assert!(GateAttestation::passed(["x".repeat(MAX_GATE_NAME_LEN + 1)]).validate().is_err());
-        assert!(GateAttestation::passed(vec!["g"; MAX_ATTESTED_GATES + 1]).validate().is_err());
+        assert!(GateAttestation::passed(["x".repeat(MAX_GATE_NAME_LEN + 1)])
+            .validate()
+            .is_err());
+        assert!(GateAttestation::passed(vec!["g"; MAX_ATTESTED_GATES + 1])
+            .validate()
+            .is_err());
         let bypass = |t: &str, r: &str| GateAttestation::Bypassed {
             ticket: t.into(),
             reason: r.into(),
@@ -222,6 +228,8 @@ mod tests {
         assert!(bypass("INC-1", "on-call approved").validate().is_ok());
         assert!(bypass("", "r").validate().is_err());
         assert!(bypass("t", "  ").validate().is_err());
-        assert!(bypass("t", &"r".repeat(MAX_BYPASS_REASON_LEN + 1)).validate().is_err());
+        assert!(bypass("t", &"r".repeat(MAX_BYPASS_REASON_LEN + 1))
+            .validate()
+            .is_err());
     }
 }

@@ -122,7 +122,12 @@ impl StoreReader {
             }
             current = match self.get(cause) {
                 Ok(ev) => ev,
-                Err(_) => return Ok(done(events, CausalBoundary::ReadFailure { event_id: cause })),
+                Err(_) => {
+                    return Ok(done(
+                        events,
+                        CausalBoundary::ReadFailure { event_id: cause },
+                    ))
+                }
             };
         }
     }

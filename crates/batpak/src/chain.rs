@@ -86,7 +86,11 @@ fn write_canonical(out: &mut Vec<u8>, h: &EventHeader, c: &Coordinate) {
     out.extend_from_slice(&h.hlc.logical.to_le_bytes());
     write_optional_id(out, h.correlation_id.map(|c| c.as_u128()));
     write_optional_id(out, h.causation_id.map(|c| c.as_u128()));
-    write_optional_id(out, h.idempotency_key.map(|k| u128::from_be_bytes(*k.as_bytes())));
+    write_optional_id(
+        out,
+        h.idempotency_key
+            .map(|k| u128::from_be_bytes(*k.as_bytes())),
+    );
     out.extend_from_slice(&h.payload_version.to_le_bytes());
     write_str(out, c.entity());
     write_str(out, c.scope());
@@ -294,11 +298,21 @@ mod tests {
         for (i, v) in variants.iter().enumerate() {
             assert_ne!(event_hash(v, &c), base, "variant {i} not covered");
             for (j, w) in variants.iter().enumerate().skip(i + 1) {
-                assert_ne!(event_hash(v, &c), event_hash(w, &c), "variants {i} and {j} collide");
+                assert_ne!(
+                    event_hash(v, &c),
+                    event_hash(w, &c),
+                    "variants {i} and {j} collide"
+                );
             }
         }
-        assert_ne!(event_hash(&header(), &Coordinate::new("enu", "sc").unwrap()), base);
-        assert_ne!(event_hash(&header(), &Coordinate::new("ent", "sd").unwrap()), base);
+        assert_ne!(
+            event_hash(&header(), &Coordinate::new("enu", "sc").unwrap()),
+            base
+        );
+        assert_ne!(
+            event_hash(&header(), &Coordinate::new("ent", "sd").unwrap()),
+            base
+        );
         // Length prefixes keep ("ab","c") and ("a","bc") apart.
         assert_ne!(
             event_hash(&header(), &Coordinate::new("ab", "c").unwrap()),

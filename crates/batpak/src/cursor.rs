@@ -165,7 +165,10 @@ impl Cursor {
     /// assert_eq!(events[0].event.payload["n"], 7);
     /// # Ok(()) }
     /// ```
-    pub fn poll_events(&mut self, max: usize) -> Result<Vec<StoredEvent<serde_json::Value>>, StoreError> {
+    pub fn poll_events(
+        &mut self,
+        max: usize,
+    ) -> Result<Vec<StoredEvent<serde_json::Value>>, StoreError> {
         let after = self.last.map(|(gs, _)| gs);
         let batch = self.shared.index.read().query(&self.region, after, max);
         let mut out = Vec::with_capacity(batch.len());
@@ -251,7 +254,11 @@ impl Cursor {
     }
 
     /// Saves checkpoint `id` at `last` (an event this cursor has returned).
-    pub(crate) fn save_checkpoint_at(&self, id: &CheckpointId, last: Option<(u64, EventId)>) -> Result<(), StoreError> {
+    pub(crate) fn save_checkpoint_at(
+        &self,
+        id: &CheckpointId,
+        last: Option<(u64, EventId)>,
+    ) -> Result<(), StoreError> {
         if !self.shared.writable {
             return Err(StoreError::ReadOnly {
                 operation: "save a cursor checkpoint",
@@ -265,8 +272,12 @@ impl Cursor {
         };
         let dir = ensure_dir(&self.shared, format::CHECKPOINT_DIR)?;
         let path = dir.join(format::checkpoint_file_name(id.as_str()));
-        crate::fs::write_atomic(self.shared.cfg.fs.as_ref(), &path, &format::encode_checkpoint(&record))
-            .map_err(|e| StoreError::io("write cursor checkpoint", &path, e))
+        crate::fs::write_atomic(
+            self.shared.cfg.fs.as_ref(),
+            &path,
+            &format::encode_checkpoint(&record),
+        )
+        .map_err(|e| StoreError::io("write cursor checkpoint", &path, e))
     }
 
     /// Moves to checkpoint `id` if it exists; keeps the current position if it
@@ -329,7 +340,8 @@ fn load(
     if !exists {
         return Ok(None);
     }
-    let bytes = crate::fs::read_all(fs, &path).map_err(|e| StoreError::io("read cursor checkpoint", &path, e))?;
+    let bytes = crate::fs::read_all(fs, &path)
+        .map_err(|e| StoreError::io("read cursor checkpoint", &path, e))?;
     let corrupt = |reason: String| StoreError::CursorCheckpointCorrupt {
         path: path.clone(),
         reason,
@@ -417,7 +429,11 @@ impl StoreReader {
     /// assert!(matches!(err, StoreError::CursorCheckpointRegionMismatch { .. }));
     /// # Ok(()) }
     /// ```
-    pub fn cursor_from_checkpoint(&self, region: &Region, id: &CheckpointId) -> Result<Cursor, StoreError> {
+    pub fn cursor_from_checkpoint(
+        &self,
+        region: &Region,
+        id: &CheckpointId,
+    ) -> Result<Cursor, StoreError> {
         let mut cursor = Cursor::new(self.shared().clone(), region);
         match load(self.shared(), &cursor.fingerprint, id)? {
             Some(last) => {
@@ -451,7 +467,10 @@ mod tests {
             let b = format::encode_checkpoint(&record(next));
             assert_eq!(format::decode_checkpoint(&b).unwrap(), record(next));
             for cut in 0..b.len() {
-                assert!(format::decode_checkpoint(&b[..cut]).is_err(), "prefix {cut}");
+                assert!(
+                    format::decode_checkpoint(&b[..cut]).is_err(),
+                    "prefix {cut}"
+                );
             }
             for i in 0..b.len() {
                 let mut bad = b.clone();
@@ -494,13 +513,29 @@ mod tests {
 
     #[test]
     fn checkpoint_names_are_validated() {
-        for bad in ["", "a/b", "a\\b", "..", ".x", "x.tmp", "a\0b", "a\nb", &"n".repeat(129)] {
+        for bad in [
+            "",
+            "a/b",
+            "a\\b",
+            "..",
+            ".x",
+            "x.tmp",
+            "a\0b",
+            "a\nb",
+            &"n".repeat(129),
+        ] {
             assert!(
                 matches!(CheckpointId::new(bad), Err(StoreError::InvalidName { .. })),
                 "{bad:?}"
             );
         }
-        for good in ["w", "worker-1", "billing:projector", "a..b", &"n".repeat(128)] {
+        for good in [
+            "w",
+            "worker-1",
+            "billing:projector",
+            "a..b",
+            &"n".repeat(128),
+        ] {
             assert!(CheckpointId::new(good).is_ok(), "{good:?}");
         }
     }

@@ -198,7 +198,11 @@ impl Store {
     /// assert_eq!(store.read_denial(r.event_id())?.code(), "LIMIT");
     /// # Ok(()) }
     /// ```
-    pub fn append_denial(&self, coordinate: &Coordinate, denial: &Denial) -> Result<DenialReceipt, StoreError> {
+    pub fn append_denial(
+        &self,
+        coordinate: &Coordinate,
+        denial: &Denial,
+    ) -> Result<DenialReceipt, StoreError> {
         self.append_denial_with_options(coordinate, denial, AppendOptions::default())
     }
 
@@ -296,18 +300,27 @@ impl StoreReader {
                 found,
             });
         }
-        let bad = |reason: String| StoreError::Deserialization { event_id: id, reason };
-        let r: Record = rmp_serde::from_slice(&raw.event.payload).map_err(|e| bad(e.to_string()))?;
+        let bad = |reason: String| StoreError::Deserialization {
+            event_id: id,
+            reason,
+        };
+        let r: Record =
+            rmp_serde::from_slice(&raw.event.payload).map_err(|e| bad(e.to_string()))?;
         let proposal = match (r.proposed_kind, r.payload_hash) {
             (Some(kind), Some(hex)) => {
-                let hash = blake3::Hash::from_hex(hex.as_bytes()).map_err(|e| bad(e.to_string()))?;
+                let hash =
+                    blake3::Hash::from_hex(hex.as_bytes()).map_err(|e| bad(e.to_string()))?;
                 Some(Box::new(ProposalDigest {
                     kind: EventKind::from_u16(kind),
                     payload_hash: *hash.as_bytes(),
                 }))
             }
             (None, None) => None,
-            _ => return Err(bad("proposed_kind and payload_hash must be set together".into())),
+            _ => {
+                return Err(bad(
+                    "proposed_kind and payload_hash must be set together".into()
+                ))
+            }
         };
         Ok(Denial {
             gate: Cow::Owned(r.gate),
@@ -356,7 +369,9 @@ impl StoreReader {
             after = Some(last.global_sequence);
             for entry in &page {
                 let raw = self.read_entry(entry)?;
-                if let Some(GateAttestation::Bypassed { ticket, reason }) = raw.event.header.attestation {
+                if let Some(GateAttestation::Bypassed { ticket, reason }) =
+                    raw.event.header.attestation
+                {
                     out.push(BypassRecord {
                         event_id: entry.event_id,
                         global_sequence: entry.global_sequence,

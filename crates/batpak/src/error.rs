@@ -198,7 +198,9 @@ pub enum StoreError {
         first: Option<EventId>,
     },
     /// An expected-sequence check failed; nothing was written.
-    #[error("entity {entity:?}: expected {expected:?}, but its last entity_sequence is {actual:?}")]
+    #[error(
+        "entity {entity:?}: expected {expected:?}, but its last entity_sequence is {actual:?}"
+    )]
     SequenceMismatch {
         /// The entity.
         entity: String,
@@ -274,7 +276,9 @@ pub enum StoreError {
         missing: Vec<(u16, u16)>,
     },
     /// Two registered upcast steps lift the same kind from the same version.
-    #[error("payload kind {kind}: upcast from version {from} is registered twice: {first} and {second}")]
+    #[error(
+        "payload kind {kind}: upcast from version {from} is registered twice: {first} and {second}"
+    )]
     DuplicateUpcastStep {
         /// The payload kind.
         kind: crate::kind::EventKind,

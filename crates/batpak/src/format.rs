@@ -181,7 +181,11 @@ fn write_body(out: &mut Vec<u8>, f: &FrameFields<'_>) {
     let _ = rmp::encode::write_uint(w, u64::from(f.hlc.logical));
     write_opt_id(w, f.correlation_id.map(CorrelationId::as_u128));
     write_opt_id(w, f.causation_id.map(EventId::as_u128));
-    write_opt_id(w, f.idempotency_key.map(|k| u128::from_be_bytes(*k.as_bytes())));
+    write_opt_id(
+        w,
+        f.idempotency_key
+            .map(|k| u128::from_be_bytes(*k.as_bytes())),
+    );
     let _ = rmp::encode::write_uint(w, u64::from(f.payload_version));
     let _ = rmp::encode::write_uint(w, u64::from(f.batch_remaining));
     let _ = rmp::encode::write_bin(w, &f.prev_hash);
@@ -248,7 +252,9 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<FrameFields<'_>, DecodeError> {
     let mut r = Reader { buf: body };
     let n = r.array_len()?;
     if n != FRAME_FIELDS {
-        return Err(malformed(format!("frame has {n} fields, expected {FRAME_FIELDS}")));
+        return Err(malformed(format!(
+            "frame has {n} fields, expected {FRAME_FIELDS}"
+        )));
     }
     let event_id = EventId::from_bytes(r.bin_exact::<16>()?);
     let global_sequence = r.uint()?;
@@ -339,7 +345,9 @@ impl<'a> Reader<'a> {
             0xcd => self.be(2),
             0xce => self.be(4),
             0xcf => self.be(8),
-            m => Err(malformed(format!("expected unsigned integer, found marker {m:#04x}"))),
+            m => Err(malformed(format!(
+                "expected unsigned integer, found marker {m:#04x}"
+            ))),
         }
     }
 
@@ -625,7 +633,9 @@ pub(crate) fn decode_idempotency(b: &[u8]) -> Result<(u64, Vec<KeyRecord>), Deco
     let count = u32::from_le_bytes(arr(&b[20..24])) as usize;
     let entries = &body[IDEM_HEADER_LEN..];
     if entries.len() != count.saturating_mul(IDEM_ENTRY_LEN) {
-        return Err(malformed("idempotency sidecar length does not match its count"));
+        return Err(malformed(
+            "idempotency sidecar length does not match its count",
+        ));
     }
     let records = entries
         .chunks_exact(IDEM_ENTRY_LEN)
@@ -780,7 +790,9 @@ pub(crate) fn decode_checkpoint(b: &[u8]) -> Result<CheckpointRecord, DecodeErro
     }
     let name_len = usize::from(u16::from_le_bytes(arr(&b[CKPT_NAME_LEN..CKPT_HEADER_LEN])));
     if body.len() != CKPT_HEADER_LEN + name_len {
-        return Err(malformed("checkpoint length does not match its name length"));
+        return Err(malformed(
+            "checkpoint length does not match its name length",
+        ));
     }
     let name = std::str::from_utf8(&body[CKPT_HEADER_LEN..])
         .map_err(|_| malformed("checkpoint name is not UTF-8"))?;
@@ -847,7 +859,9 @@ pub(crate) fn projection_file_name(key: &[u8; 32], entity: &str) -> String {
 /// `[entity_len u16][entity][state_len u32][state][crc32 u32]`, little-endian, CRC over every byte before it.
 pub(crate) fn encode_projection(p: &ProjectionRecord) -> Vec<u8> {
     let entity = p.entity.as_bytes();
-    let mut b = Vec::with_capacity(PROJ_HEADER_LEN + entity.len() + PROJ_STATE_LEN + p.state.len() + SIDECAR_CRC_LEN);
+    let mut b = Vec::with_capacity(
+        PROJ_HEADER_LEN + entity.len() + PROJ_STATE_LEN + p.state.len() + SIDECAR_CRC_LEN,
+    );
     b.extend_from_slice(&PROJECTION_MAGIC);
     b.extend_from_slice(&PROJECTION_VERSION.to_le_bytes());
     b.extend_from_slice(&[0, 0]);
@@ -855,7 +869,11 @@ pub(crate) fn encode_projection(p: &ProjectionRecord) -> Vec<u8> {
     b.extend_from_slice(&p.last_global_sequence.to_le_bytes());
     b.extend_from_slice(&p.last_event_id.to_bytes());
     // Entity names are at most `Coordinate::MAX_LEN` bytes.
-    b.extend_from_slice(&u16::try_from(entity.len()).unwrap_or(u16::MAX).to_le_bytes());
+    b.extend_from_slice(
+        &u16::try_from(entity.len())
+            .unwrap_or(u16::MAX)
+            .to_le_bytes(),
+    );
     b.extend_from_slice(entity);
     b.extend_from_slice(&len_u32(p.state.len()).to_le_bytes());
     b.extend_from_slice(&p.state);
@@ -880,7 +898,9 @@ pub(crate) fn decode_projection(b: &[u8]) -> Result<ProjectionRecord, DecodeErro
     if version != PROJECTION_VERSION {
         return Err(DecodeError::Version(version));
     }
-    let entity_len = usize::from(u16::from_le_bytes(arr(&b[PROJ_ENTITY_LEN..PROJ_HEADER_LEN])));
+    let entity_len = usize::from(u16::from_le_bytes(
+        arr(&b[PROJ_ENTITY_LEN..PROJ_HEADER_LEN]),
+    ));
     let state_at = PROJ_HEADER_LEN + entity_len;
     if body.len() < state_at + PROJ_STATE_LEN {
         return Err(malformed("projection state shorter than its entity name"));
@@ -940,7 +960,10 @@ mod tests {
         // followed by the absent attestation (nil, one byte).
         let tail = &out[out.len() - 7..];
         assert_eq!(tail, &[0xc4, 4, 0x81, 0xa1, b'n', 1, 0xc0]);
-        assert_eq!(&out[FRAME_PREFIX_LEN..FRAME_PREFIX_LEN + 3], &FRAME_BODY_START);
+        assert_eq!(
+            &out[FRAME_PREFIX_LEN..FRAME_PREFIX_LEN + 3],
+            &FRAME_BODY_START
+        );
     }
 
     #[test]
@@ -950,7 +973,11 @@ mod tests {
             ticket: "INC-42".into(),
             reason: "approved by on-call".into(),
         };
-        for a in [passed, bypass, GateAttestation::passed(Vec::<String>::new())] {
+        for a in [
+            passed,
+            bypass,
+            GateAttestation::passed(Vec::<String>::new()),
+        ] {
             let mut f = sample("e", "s", b"\x01");
             f.attestation = Some(a.clone());
             let mut out = Vec::new();
@@ -969,7 +996,10 @@ mod tests {
             for _ in 0..n {
                 rmp::encode::write_str(&mut body, "x").unwrap();
             }
-            assert!(decode_body(&body).is_err(), "tag {tag} with {n} strings decoded");
+            assert!(
+                decode_body(&body).is_err(),
+                "tag {tag} with {n} strings decoded"
+            );
         }
     }
 
@@ -1004,7 +1034,11 @@ mod tests {
         for i in FRAME_PREFIX_LEN..out.len() {
             let mut bad = out.clone();
             bad[i] ^= 0x40;
-            assert_eq!(decode_frame(&bad).unwrap_err(), DecodeError::Crc, "byte {i}");
+            assert_eq!(
+                decode_frame(&bad).unwrap_err(),
+                DecodeError::Crc,
+                "byte {i}"
+            );
         }
     }
 
@@ -1016,10 +1050,16 @@ mod tests {
         };
         let b = encode_segment_header(h);
         assert_eq!(decode_segment_header(&b).unwrap(), h);
-        assert_eq!(decode_segment_header(&b[..31]), Err(DecodeError::Incomplete));
+        assert_eq!(
+            decode_segment_header(&b[..31]),
+            Err(DecodeError::Incomplete)
+        );
         let mut bad = b;
         bad[0] = b'X';
-        assert!(matches!(decode_segment_header(&bad), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            decode_segment_header(&bad),
+            Err(DecodeError::Malformed(_))
+        ));
         let mut bad = b;
         bad[13] ^= 1;
         assert_eq!(decode_segment_header(&bad), Err(DecodeError::Crc));
@@ -1071,7 +1111,10 @@ mod tests {
         assert_eq!(back, f);
         let mut bad = bytes.clone();
         bad[3] ^= 1;
-        assert_eq!(decode_footer(&bad[..len as usize], crc), Err(DecodeError::Crc));
+        assert_eq!(
+            decode_footer(&bad[..len as usize], crc),
+            Err(DecodeError::Crc)
+        );
     }
 
     #[test]

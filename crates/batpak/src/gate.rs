@@ -216,7 +216,11 @@ impl Denial {
 
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "denied by gate {:?} ({}): {}", self.gate, self.code, self.message)
+        write!(
+            f,
+            "denied by gate {:?} ({}): {}",
+            self.gate, self.code, self.message
+        )
     }
 }
 
@@ -277,7 +281,9 @@ impl<Ctx: ?Sized> Default for GateSet<Ctx> {
 
 impl<Ctx: ?Sized> fmt::Debug for GateSet<Ctx> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GateSet").field("gates", &self.names()).finish()
+        f.debug_struct("GateSet")
+            .field("gates", &self.names())
+            .finish()
     }
 }
 
@@ -551,7 +557,9 @@ pub struct Pipeline<Ctx: ?Sized> {
 
 impl<Ctx: ?Sized> fmt::Debug for Pipeline<Ctx> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pipeline").field("gates", &self.gates).finish()
+        f.debug_struct("Pipeline")
+            .field("gates", &self.gates)
+            .finish()
     }
 }
 
@@ -676,7 +684,9 @@ mod tests {
 
     #[test]
     fn denial_is_stamped_with_the_denying_gate() {
-        let set = GateSet::new().with(Named("a", true)).with(Named("b", false));
+        let set = GateSet::new()
+            .with(Named("a", true))
+            .with(Named("b", false));
         assert_eq!(set.evaluate(&()).unwrap_err().gate(), "b");
     }
 

@@ -159,7 +159,10 @@ mod tests {
             assert_eq!(u.get_version_num(), 7);
             assert_eq!(u.get_variant(), uuid::Variant::RFC4122);
             let (secs, nanos) = u.get_timestamp().map(|t| t.to_unix()).unwrap_or((0, 0));
-            assert_eq!(secs * 1000 + u64::from(nanos) / 1_000_000, 1_700_000_000_000 + i / 10);
+            assert_eq!(
+                secs * 1000 + u64::from(nanos) / 1_000_000,
+                1_700_000_000_000 + i / 10
+            );
             assert!(seen.insert(id));
         }
     }

@@ -203,7 +203,11 @@ impl Index {
             self.entries.push(entry);
         }
         for (name, positions) in entities.groups {
-            self.entities.entry(name).or_default().positions.extend(positions);
+            self.entities
+                .entry(name)
+                .or_default()
+                .positions
+                .extend(positions);
         }
         for (name, positions) in scopes.groups {
             self.scopes.entry(name).or_default().extend(positions);
@@ -232,7 +236,11 @@ impl Index {
     }
 
     /// The event of `entity` at `entity_sequence`.
-    pub(crate) fn entity_event_at(&self, entity: &str, entity_sequence: u64) -> Option<&IndexEntry> {
+    pub(crate) fn entity_event_at(
+        &self,
+        entity: &str,
+        entity_sequence: u64,
+    ) -> Option<&IndexEntry> {
         let st = self.entities.get(entity)?;
         let pos = *st.positions.get(usize::try_from(entity_sequence).ok()?)?;
         Some(&self.entries[pos])
@@ -251,7 +259,12 @@ impl Index {
     }
 
     pub(crate) fn correlated(&self, id: CorrelationId) -> Vec<IndexEntry> {
-        self.collect(self.by_correlation.get(&id).map(Vec::as_slice).unwrap_or(&[]))
+        self.collect(
+            self.by_correlation
+                .get(&id)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]),
+        )
     }
 
     fn collect(&self, positions: &[usize]) -> Vec<IndexEntry> {
@@ -259,7 +272,12 @@ impl Index {
     }
 
     /// Entries in `region` with a global sequence after `after`, in commit order, at most `limit`.
-    pub(crate) fn query(&self, region: &Region, after: Option<u64>, limit: usize) -> Vec<IndexEntry> {
+    pub(crate) fn query(
+        &self,
+        region: &Region,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Vec<IndexEntry> {
         let start_seq = after.map_or(0, |a| a.saturating_add(1));
         if after == Some(u64::MAX) {
             return Vec::new();
@@ -300,7 +318,12 @@ impl Index {
     fn candidate_positions(&self, region: &Region) -> Option<Vec<usize>> {
         const EMPTY: &[usize] = &[];
         if let Some(EntityMatch::Exact(e)) = region.entity_match() {
-            return Some(self.entities.get(e).map_or(EMPTY, |s| &s.positions).to_vec());
+            return Some(
+                self.entities
+                    .get(e)
+                    .map_or(EMPTY, |s| &s.positions)
+                    .to_vec(),
+            );
         }
         if let Some(s) = region.scope_name() {
             return Some(self.scopes.get(s).map_or(EMPTY, Vec::as_slice).to_vec());
@@ -361,7 +384,12 @@ mod tests {
             let n = (i * 7 % 4) as usize;
             let kind = if i % 3 == 0 { a } else { b };
             let scope = if i % 2 == 0 { "s0" } else { "s1" };
-            idx.push(entry(i, names[n], scope, kind, counts[n]), Some([0; 32]), None, None);
+            idx.push(
+                entry(i, names[n], scope, kind, counts[n]),
+                Some([0; 32]),
+                None,
+                None,
+            );
             counts[n] += 1;
         }
         let regions = [
@@ -380,11 +408,17 @@ mod tests {
                 let want: Vec<u64> = idx
                     .entries()
                     .iter()
-                    .filter(|e| after != Some(u64::MAX) && e.global_sequence >= start && r.matches(e))
+                    .filter(|e| {
+                        after != Some(u64::MAX) && e.global_sequence >= start && r.matches(e)
+                    })
                     .map(|e| e.global_sequence)
                     .take(50)
                     .collect();
-                let got: Vec<u64> = idx.query(r, after, 50).iter().map(|e| e.global_sequence).collect();
+                let got: Vec<u64> = idx
+                    .query(r, after, 50)
+                    .iter()
+                    .map(|e| e.global_sequence)
+                    .collect();
                 assert_eq!(got, want, "{r:?} after {after:?}");
             }
         }
@@ -392,9 +426,18 @@ mod tests {
         assert_eq!(idx.next_global_sequence(), 200);
         // Bulk loading (used at open) builds the same index as one-by-one pushes.
         let mut bulk = Index::default();
-        bulk.push_many(idx.entries().iter().map(|e| (e.clone(), None, None)).collect());
+        bulk.push_many(
+            idx.entries()
+                .iter()
+                .map(|e| (e.clone(), None, None))
+                .collect(),
+        );
         for r in &regions {
-            assert_eq!(bulk.query(r, None, usize::MAX), idx.query(r, None, usize::MAX), "{r:?}");
+            assert_eq!(
+                bulk.query(r, None, usize::MAX),
+                idx.query(r, None, usize::MAX),
+                "{r:?}"
+            );
         }
         assert_eq!(bulk.entity_tip("ent-2").0, counts[2]);
     }

@@ -94,7 +94,12 @@ impl EventKind {
 
 impl std::fmt::Debug for EventKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EventKind({:#x}:{:#05x})", self.category(), self.type_id())
+        write!(
+            f,
+            "EventKind({:#x}:{:#05x})",
+            self.category(),
+            self.type_id()
+        )
     }
 }
 

@@ -57,47 +57,47 @@ pub mod sim;
 mod startup;
 mod store;
 mod subscription;
-mod verify;
-mod writer;
 mod typed;
 mod upcast;
+mod verify;
 mod watermark;
+mod writer;
 
 pub use attestation::{
     GateAttestation, MAX_ATTESTED_GATES, MAX_BYPASS_REASON_LEN, MAX_GATE_NAME_LEN,
 };
 pub use causal::{CausalBoundary, CausalWalk};
 pub use config::{ChainVerification, StoreConfig, SyncMode, TailPolicy};
+pub use coordinate::Coordinate;
+pub use cursor::{CheckpointId, Cursor};
 pub use denial::{BypassRecord, DenialReceipt, DENIAL_KIND};
+pub use error::{CoordinateProblem, HandlingClass, Result, StoreError};
+pub use event::{Event, EventHeader, StoredEvent};
 pub use gate::{
     Approved, BypassReason, Denial, Gate, GateReport, GateSet, Pipeline, Proposal, ProposalDigest,
     DEFAULT_DENIAL_CODE, GATE_PANICKED,
 };
-pub use coordinate::Coordinate;
-pub use cursor::{CheckpointId, Cursor};
-pub use projection::{EventSourced, Freshness, ProjectionCache};
-pub use reactor::{Reaction, ReactorHandle, ReactorOptions, ReactorStats};
-pub use subscription::{Notification, Subscription};
-pub use watermark::{Frontier, Watermark};
-pub use error::{CoordinateProblem, HandlingClass, Result, StoreError};
-pub use event::{Event, EventHeader, StoredEvent};
 pub use id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
-pub use options::{AppendOptions, AppendTicket, BatchAppendItem, CausationRef, ExpectedSequence};
 pub use index::IndexEntry;
 pub use kind::EventKind;
+pub use options::{AppendOptions, AppendTicket, BatchAppendItem, CausationRef, ExpectedSequence};
+pub use projection::{EventSourced, Freshness, ProjectionCache};
+pub use reactor::{Reaction, ReactorHandle, ReactorOptions, ReactorStats};
 pub use receipt::AppendReceipt;
 pub use recovery::{OpenReport, TornTail};
 pub use region::{EntityMatch, KindFilter, Region};
 pub use sign::{ReceiptSigner, ReceiptVerificationError, SigningPolicy};
 pub use store::{ReadOnlyStore, Store, StoreReader, LOCK_FILE};
+pub use subscription::{Notification, Subscription};
 pub use typed::EventPayload;
 pub use upcast::Upcast;
+pub use watermark::{Frontier, Watermark};
 
 /// `#[derive(EventPayload)]`: binds a type to an event kind and registers it.
 pub use batpak_macros::EventPayload;
 pub use registry::{
-    registry_report, verify_registry, EventPayloadValidation, RegisteredPayload,
-    RegisteredUpcast, RegistryProblem, RegistryReport,
+    registry_report, verify_registry, EventPayloadValidation, RegisteredPayload, RegisteredUpcast,
+    RegistryProblem, RegistryReport,
 };
 /// The neutral MessagePack value [`Upcast`] steps work on.
 pub use rmpv;
@@ -111,26 +111,26 @@ pub use verify::{
 /// Format constants a third party needs to read segment files.
 pub mod format_constants {
     pub use crate::format::{
-        FOOTER_MAGIC, FRAME_PREFIX_LEN, IDEMPOTENCY_MAGIC, IDEMPOTENCY_VERSION,
-        SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, TRAILER_LEN,
+        CHECKPOINT_MAGIC, CHECKPOINT_VERSION, PROJECTION_MAGIC, PROJECTION_VERSION,
     };
     pub use crate::format::{
-        CHECKPOINT_MAGIC, CHECKPOINT_VERSION, PROJECTION_MAGIC, PROJECTION_VERSION,
+        FOOTER_MAGIC, FRAME_PREFIX_LEN, IDEMPOTENCY_MAGIC, IDEMPOTENCY_VERSION,
+        SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, TRAILER_LEN,
     };
 }
 
 /// The names most programs need: `use batpak::prelude::*;`.
 pub mod prelude {
-    pub use crate::{EventPayload, EventPayloadValidation, Upcast};
     pub use crate::{
-        AncestorWalk, AncestryBoundary, AppendOptions, AppendReceipt, AppendTicket, BatchAppendItem,
-        CausationRef, ExpectedSequence, IdempotencyKey, ChainVerification, ChainVerificationReport,
-        Coordinate, CorrelationId, Event, EventHeader, EventId, EventKind, HandlingClass, HlcPoint,
-        IndexEntry, OpenReport, ReadOnlyStore, ReceiptVerification, Region, SigningPolicy, Store,
-        StoreConfig, StoreError, StoredEvent, SyncMode, TailPolicy,
+        AncestorWalk, AncestryBoundary, AppendOptions, AppendReceipt, AppendTicket,
+        BatchAppendItem, CausationRef, ChainVerification, ChainVerificationReport, Coordinate,
+        CorrelationId, Event, EventHeader, EventId, EventKind, ExpectedSequence, HandlingClass,
+        HlcPoint, IdempotencyKey, IndexEntry, OpenReport, ReadOnlyStore, ReceiptVerification,
+        Region, SigningPolicy, Store, StoreConfig, StoreError, StoredEvent, SyncMode, TailPolicy,
     };
     pub use crate::{
         CheckpointId, Cursor, EventSourced, Freshness, Frontier, Notification, ProjectionCache,
         Reaction, ReactorHandle, ReactorOptions, Subscription, Watermark,
     };
+    pub use crate::{EventPayload, EventPayloadValidation, Upcast};
 }

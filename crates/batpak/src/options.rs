@@ -138,7 +138,10 @@ pub struct AppendTicket {
 impl AppendTicket {
     /// Waits for the receipt of a single append (the first receipt of a batch).
     pub fn wait(self) -> Result<AppendReceipt, StoreError> {
-        self.wait_batch()?.into_iter().next().ok_or(StoreError::WriterCrashed)
+        self.wait_batch()?
+            .into_iter()
+            .next()
+            .ok_or(StoreError::WriterCrashed)
     }
 
     /// Waits for every receipt of a batch.
@@ -147,7 +150,10 @@ impl AppendTicket {
     }
 
     /// Waits at most `timeout`; `Ok(None)` if the writer has not answered yet.
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<Option<Vec<AppendReceipt>>, StoreError> {
+    pub fn wait_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<Option<Vec<AppendReceipt>>, StoreError> {
         match self.rx.recv_timeout(timeout) {
             Ok(r) => r.map(Some),
             Err(flume::RecvTimeoutError::Timeout) => Ok(None),

@@ -172,11 +172,19 @@ impl ProjectionStates {
     fn max_entries(&self) -> Option<usize> {
         match self.mode {
             ProjectionCache::Disabled => None,
-            ProjectionCache::Memory { max_entries } | ProjectionCache::File { max_entries } => Some(max_entries),
+            ProjectionCache::Memory { max_entries } | ProjectionCache::File { max_entries } => {
+                Some(max_entries)
+            }
         }
     }
 
-    fn get(&self, shared: &Shared, key: &[u8; 32], slot: &[u8; 32], entity: &str) -> Option<Cached> {
+    fn get(
+        &self,
+        shared: &Shared,
+        key: &[u8; 32],
+        slot: &[u8; 32],
+        entity: &str,
+    ) -> Option<Cached> {
         if let Some(c) = self.states.lock().get(slot) {
             return Some(c.clone());
         }
@@ -254,8 +262,12 @@ impl ProjectionStates {
         };
         let result = crate::cursor::ensure_dir(shared, format::PROJECTION_DIR).and_then(|dir| {
             let path = dir.join(format::projection_file_name(key, &c.entity));
-            crate::fs::write_atomic(shared.cfg.fs.as_ref(), &path, &format::encode_projection(&record))
-                .map_err(|e| StoreError::io("write projection state", &path, e))
+            crate::fs::write_atomic(
+                shared.cfg.fs.as_ref(),
+                &path,
+                &format::encode_projection(&record),
+            )
+            .map_err(|e| StoreError::io("write projection state", &path, e))
         });
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not persist a projection state; it will be refolded");
@@ -297,12 +309,16 @@ fn slot_of(key: &[u8; 32], entity: &str) -> [u8; 32] {
 }
 
 /// Reads an event and decodes its payload as JSON.
-pub(crate) fn read_json(shared: &Shared, entry: &IndexEntry) -> Result<StoredEvent<serde_json::Value>, StoreError> {
+pub(crate) fn read_json(
+    shared: &Shared,
+    entry: &IndexEntry,
+) -> Result<StoredEvent<serde_json::Value>, StoreError> {
     let raw = read_entry(shared, entry)?;
-    let payload = rmp_serde::from_slice(&raw.event.payload).map_err(|e| StoreError::Deserialization {
-        event_id: entry.event_id(),
-        reason: e.to_string(),
-    })?;
+    let payload =
+        rmp_serde::from_slice(&raw.event.payload).map_err(|e| StoreError::Deserialization {
+            event_id: entry.event_id(),
+            reason: e.to_string(),
+        })?;
     Ok(StoredEvent {
         event: Event {
             header: raw.event.header,
@@ -353,7 +369,11 @@ impl StoreReader {
     /// assert_eq!(now.map(|c| c.n), Some(4));
     /// # Ok(()) }
     /// ```
-    pub fn project<T: EventSourced>(&self, entity: &str, freshness: &Freshness) -> Result<Option<T>, StoreError> {
+    pub fn project<T: EventSourced>(
+        &self,
+        entity: &str,
+        freshness: &Freshness,
+    ) -> Result<Option<T>, StoreError> {
         let shared = self.shared();
         let cache = &shared.projections;
         let key = type_key::<T>();
@@ -368,11 +388,16 @@ impl StoreReader {
                     .index
                     .read()
                     .get(c.last_event_id)
-                    .filter(|e| e.global_sequence() == c.last_global_sequence && e.coordinate().entity() == entity)
+                    .filter(|e| {
+                        e.global_sequence() == c.last_global_sequence
+                            && e.coordinate().entity() == entity
+                    })
                     .map(IndexEntry::entity_sequence);
                 match (held, rmp_serde::from_slice::<T>(&c.state)) {
                     (Some(es), Ok(state)) => {
-                        if let (Freshness::MaybeStale { max_age }, Some(at)) = (freshness, c.refreshed) {
+                        if let (Freshness::MaybeStale { max_age }, Some(at)) =
+                            (freshness, c.refreshed)
+                        {
                             if at.elapsed() <= *max_age {
                                 return Ok(Some(state));
                             }
@@ -463,7 +488,10 @@ mod tests {
         let b = format::encode_projection(&r);
         assert_eq!(format::decode_projection(&b).unwrap(), r);
         for cut in 0..b.len() {
-            assert!(format::decode_projection(&b[..cut]).is_err(), "prefix {cut}");
+            assert!(
+                format::decode_projection(&b[..cut]).is_err(),
+                "prefix {cut}"
+            );
         }
         for i in 0..b.len() {
             let mut bad = b.clone();
@@ -487,6 +515,14 @@ mod tests {
         }
         assert_eq!(states.states.lock().len(), 2);
         states.put([4; 32], c(1));
-        assert_eq!(states.states.lock().get(&[4; 32]).map(|c| c.last_global_sequence), Some(4), "never regresses");
+        assert_eq!(
+            states
+                .states
+                .lock()
+                .get(&[4; 32])
+                .map(|c| c.last_global_sequence),
+            Some(4),
+            "never regresses"
+        );
     }
 }

@@ -44,7 +44,11 @@ impl Reaction {
     /// # let _ = r;
     /// # Ok::<(), StoreError>(())
     /// ```
-    pub fn new<P: Serialize + ?Sized>(coordinate: Coordinate, kind: EventKind, payload: &P) -> Result<Self, StoreError> {
+    pub fn new<P: Serialize + ?Sized>(
+        coordinate: Coordinate,
+        kind: EventKind,
+        payload: &P,
+    ) -> Result<Self, StoreError> {
         Ok(Self {
             coordinate,
             kind,
@@ -266,7 +270,10 @@ where
                     break;
                 }
                 let id = ev.event_id();
-                let items: Vec<BatchAppendItem> = (self.handler)(ev).into_iter().map(|r| r.into_item(id)).collect();
+                let items: Vec<BatchAppendItem> = (self.handler)(ev)
+                    .into_iter()
+                    .map(|r| r.into_item(id))
+                    .collect();
                 let n = items.len() as u64;
                 if n > 0 {
                     if let Err(e) = self.store.append_batch(items) {
@@ -337,7 +344,11 @@ impl Store {
     /// assert_eq!(stats.reactions_appended, 1);
     /// # Ok(()) }
     /// ```
-    pub fn react_loop<F>(self: &Arc<Self>, region: &Region, handler: F) -> Result<ReactorHandle, StoreError>
+    pub fn react_loop<F>(
+        self: &Arc<Self>,
+        region: &Region,
+        handler: F,
+    ) -> Result<ReactorHandle, StoreError>
     where
         F: FnMut(&StoredEvent<serde_json::Value>) -> Vec<Reaction> + Send + 'static,
     {

@@ -34,7 +34,10 @@ pub struct AppendReceipt {
 }
 
 mod opt_sig {
-    pub(super) fn serialize<S: serde::Serializer>(v: &Option<[u8; 64]>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: serde::Serializer>(
+        v: &Option<[u8; 64]>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match v {
             Some(sig) => s.serialize_some(&sig[..]),
             None => s.serialize_none(),

@@ -9,12 +9,13 @@ use crate::config::{StoreConfig, TailPolicy};
 use crate::coordinate::{validate_part, Coordinate};
 use crate::error::StoreError;
 use crate::format::{
-    self, decode_frame, decode_segment_header, decode_trailer, DecodeError, Footer, FrameFields, KeyRecord,
-    FRAME_PREFIX_LEN, MAX_FRAME_BODY_LEN, MIN_FRAME_BODY_LEN, SEGMENT_HEADER_LEN, TRAILER_LEN,
+    self, decode_frame, decode_segment_header, decode_trailer, DecodeError, Footer, FrameFields,
+    KeyRecord, FRAME_PREFIX_LEN, MAX_FRAME_BODY_LEN, MIN_FRAME_BODY_LEN, SEGMENT_HEADER_LEN,
+    TRAILER_LEN,
 };
 use crate::fs::{OpenMode, StoreFile};
-use crate::index::{Index, IndexEntry, Location};
 use crate::idempotency::SIDECAR_FILE;
+use crate::index::{Index, IndexEntry, Location};
 use crate::segment::FooterBuilder;
 
 /// What opening found and did.
@@ -229,7 +230,9 @@ fn check_sidecar(
     recs: Vec<KeyRecord>,
 ) -> Result<(u64, Vec<KeyRecord>), String> {
     if through > next {
-        return Err(format!("sidecar covers {through} events but the log has {next}"));
+        return Err(format!(
+            "sidecar covers {through} events but the log has {next}"
+        ));
     }
     let entries = index.entries();
     for r in &recs {
@@ -303,7 +306,8 @@ fn load_segment(
         Err(e)
             if is_last
                 && (e == DecodeError::Incomplete
-                    || (len <= SEGMENT_HEADER_LEN as u64 && !matches!(e, DecodeError::Version(_)))) =>
+                    || (len <= SEGMENT_HEADER_LEN as u64
+                        && !matches!(e, DecodeError::Version(_)))) =>
         {
             // A crash while the segment was being created: nothing was ever
             // committed in it. Frames are written only after the header is
@@ -345,7 +349,11 @@ fn load_segment(
 
 /// The footer of a sealed segment (reading only the trailer and footer),
 /// `None` if the file has no trailer.
-fn read_footer(path: &Path, file: &dyn StoreFile, file_len: u64) -> Result<Option<Footer>, StoreError> {
+fn read_footer(
+    path: &Path,
+    file: &dyn StoreFile,
+    file_len: u64,
+) -> Result<Option<Footer>, StoreError> {
     if file_len < (SEGMENT_HEADER_LEN + TRAILER_LEN) as u64 {
         return Ok(None);
     }
@@ -356,7 +364,9 @@ fn read_footer(path: &Path, file: &dyn StoreFile, file_len: u64) -> Result<Optio
     let Some((len, crc)) = decode_trailer(&trailer) else {
         return Ok(None);
     };
-    let Some(footer_start) = start.checked_sub(len).filter(|s| *s >= SEGMENT_HEADER_LEN as u64)
+    let Some(footer_start) = start
+        .checked_sub(len)
+        .filter(|s| *s >= SEGMENT_HEADER_LEN as u64)
     else {
         return Err(corrupt(path, start, "footer length out of range"));
     };
@@ -365,7 +375,11 @@ fn read_footer(path: &Path, file: &dyn StoreFile, file_len: u64) -> Result<Optio
         .map_err(|e| StoreError::io("read segment footer", path, e))?;
     match format::decode_footer(&body, crc) {
         Ok(f) if f.frames_end == footer_start => Ok(Some(f)),
-        Ok(_) => Err(corrupt(path, footer_start, "footer does not end the frame region")),
+        Ok(_) => Err(corrupt(
+            path,
+            footer_start,
+            "footer does not end the frame region",
+        )),
         Err(e) => Err(corrupt(path, footer_start, format!("footer: {e}"))),
     }
 }
@@ -479,7 +493,10 @@ fn scan_frames(
             return Err(corrupt(
                 path,
                 pos as u64,
-                format!("frame has global sequence {}, expected {expected_gs}", f.global_sequence),
+                format!(
+                    "frame has global sequence {}, expected {expected_gs}",
+                    f.global_sequence
+                ),
             ));
         }
         open_batch = match open_batch {
@@ -606,7 +623,8 @@ fn find_frame_after(bytes: &[u8], bad: usize) -> Option<usize> {
     while p + FRAME_PREFIX_LEN + MIN_FRAME_BODY_LEN <= bytes.len() {
         let body_at = p + FRAME_PREFIX_LEN;
         if bytes[body_at..].starts_with(&BODY_START) {
-            let len = u32::from_le_bytes([bytes[p], bytes[p + 1], bytes[p + 2], bytes[p + 3]]) as usize;
+            let len =
+                u32::from_le_bytes([bytes[p], bytes[p + 1], bytes[p + 2], bytes[p + 3]]) as usize;
             if (MIN_FRAME_BODY_LEN..=MAX_FRAME_BODY_LEN).contains(&len)
                 && body_at + len <= bytes.len()
                 && decode_frame(&bytes[p..]).is_ok()

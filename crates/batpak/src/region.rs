@@ -114,7 +114,11 @@ impl Region {
 
     /// True if the event described by `entry` is in this region.
     pub fn matches(&self, entry: &IndexEntry) -> bool {
-        self.matches_parts(entry.coordinate().entity(), entry.coordinate().scope(), entry.kind())
+        self.matches_parts(
+            entry.coordinate().entity(),
+            entry.coordinate().scope(),
+            entry.kind(),
+        )
     }
 
     pub(crate) fn matches_parts(&self, entity: &str, scope: &str, kind: EventKind) -> bool {

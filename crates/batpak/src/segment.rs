@@ -96,7 +96,9 @@ impl FooterBuilder {
             }
             None => {
                 let i = self.footer.entities.len() as u32;
-                self.footer.entities.push((f.entity.to_owned(), f.event_hash));
+                self.footer
+                    .entities
+                    .push((f.entity.to_owned(), f.event_hash));
                 self.entity_ids.insert(f.entity.to_owned(), i);
                 i
             }

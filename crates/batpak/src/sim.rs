@@ -598,7 +598,12 @@ impl Inode {
         let (live, durable) = (&self.live, &self.durable);
         let start = durable.iter().zip(live).take_while(|(a, b)| a == b).count();
         let end = if live.len() == durable.len() {
-            let same_tail = durable.iter().rev().zip(live.iter().rev()).take_while(|(a, b)| a == b).count();
+            let same_tail = durable
+                .iter()
+                .rev()
+                .zip(live.iter().rev())
+                .take_while(|(a, b)| a == b)
+                .count();
             live.len() - same_tail.min(live.len() - start)
         } else {
             live.len().max(durable.len())
@@ -647,9 +652,18 @@ fn clip(bytes: &[u8], range: std::ops::Range<usize>) -> &[u8] {
 
 #[derive(Clone, Debug)]
 enum NsOp {
-    Create { path: PathBuf, ino: u64 },
-    Rename { from: PathBuf, to: PathBuf, ino: u64 },
-    Remove { path: PathBuf },
+    Create {
+        path: PathBuf,
+        ino: u64,
+    },
+    Rename {
+        from: PathBuf,
+        to: PathBuf,
+        ino: u64,
+    },
+    Remove {
+        path: PathBuf,
+    },
 }
 
 impl NsOp {
@@ -765,7 +779,10 @@ impl State {
             kind: None,
             path: path.to_path_buf(),
         });
-        io::Error::new(io::ErrorKind::StorageFull, "simulated ENOSPC: disk budget exhausted")
+        io::Error::new(
+            io::ErrorKind::StorageFull,
+            "simulated ENOSPC: disk budget exhausted",
+        )
     }
 
     fn inode(&mut self, ino: u64) -> io::Result<&mut Inode> {
@@ -1307,7 +1324,10 @@ impl StoreFs for SimFs {
             OpenMode::Read | OpenMode::ReadWrite => {
                 s.counters.opens += 1;
                 if s.dirs.contains(path) {
-                    return Err(io::Error::new(io::ErrorKind::IsADirectory, "is a directory"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::IsADirectory,
+                        "is a directory",
+                    ));
                 }
                 let ino = *s.live_ns.get(path).ok_or(io::ErrorKind::NotFound)?;
                 Ok(self.handle(&s, path, ino, mode == OpenMode::ReadWrite))
@@ -1459,7 +1479,10 @@ mod tests {
         f.write_all_at(b" world", 5).unwrap();
         fs.crash();
         assert_eq!(fs.read_live(&a).unwrap(), b"hello");
-        assert!(f.write_all_at(b"x", 0).is_err(), "old handles are dead after a crash");
+        assert!(
+            f.write_all_at(b"x", 0).is_err(),
+            "old handles are dead after a crash"
+        );
     }
 
     #[test]
@@ -1491,7 +1514,11 @@ mod tests {
         assert!(f.write_all_at(b"cd", 2).is_err());
         assert_eq!(f.len().unwrap(), 2);
         f.sync_data().unwrap();
-        assert_eq!(fs.file_lens(&dir().join("a")), Some((2, 0)), "dropped sync kept nothing");
+        assert_eq!(
+            fs.file_lens(&dir().join("a")),
+            Some((2, 0)),
+            "dropped sync kept nothing"
+        );
         assert_eq!(fs.fired().len(), 2);
         let torn = fs.arm(FaultKind::TornWrite, 1);
         assert_eq!(torn.nth, 3);
@@ -1513,13 +1540,21 @@ mod tests {
         fs.crash();
         let after = fs.read_live(&a).unwrap();
         assert_eq!(&after[..10], &[1; 10]);
-        assert_eq!(&after[10..], &[0; 10], "the retried fsync did not write the lost page");
+        assert_eq!(
+            &after[10..],
+            &[0; 10],
+            "the retried fsync did not write the lost page"
+        );
 
         let f = fs.open(&a, OpenMode::ReadWrite).unwrap();
         f.write_all_at(&[3; 10], 10).unwrap();
         f.sync_data().unwrap();
         fs.crash();
-        assert_eq!(&fs.read_live(&a).unwrap()[10..], &[3; 10], "rewriting the page dirties it again");
+        assert_eq!(
+            &fs.read_live(&a).unwrap()[10..],
+            &[3; 10],
+            "rewriting the page dirties it again"
+        );
     }
 
     #[test]
@@ -1559,7 +1594,10 @@ mod tests {
         fs.crash();
         let l2 = fs.try_lock_exclusive(&p).unwrap().unwrap();
         drop(l);
-        assert!(fs.try_lock_exclusive(&p).unwrap().is_none(), "a stale drop must not free the new lock");
+        assert!(
+            fs.try_lock_exclusive(&p).unwrap().is_none(),
+            "a stale drop must not free the new lock"
+        );
         drop(l2);
     }
 
@@ -1577,8 +1615,15 @@ mod tests {
             let after = fs.read_live(&a).unwrap();
             assert!(after.starts_with(b"durable|"), "seed {seed}");
             let tail = &after[8..];
-            let prefix = b"unsynced".iter().zip(tail).take_while(|(x, y)| x == y).count();
-            assert!(tail[prefix..].iter().all(|&b| b == 0), "seed {seed}: {after:?}");
+            let prefix = b"unsynced"
+                .iter()
+                .zip(tail)
+                .take_while(|(x, y)| x == y)
+                .count();
+            assert!(
+                tail[prefix..].iter().all(|&b| b == 0),
+                "seed {seed}: {after:?}"
+            );
         }
     }
 
@@ -1611,12 +1656,17 @@ mod tests {
 
     #[test]
     fn plans_print_their_seed_and_schedule() {
-        let p = FaultPlan::none(42).with_fault(FaultKind::FailSync, 3).with_disk_budget(100);
+        let p = FaultPlan::none(42)
+            .with_fault(FaultKind::FailSync, 3)
+            .with_disk_budget(100);
         assert_eq!(
             p.to_string(),
             "seed=42 faults=[fsync#3 fail] disk_budget=100 short_reads=false crash=clean"
         );
         assert_eq!(FaultPlan::random(9), FaultPlan::random(9));
-        assert!(FaultPlan::random(9).faults.iter().all(|f| !f.kind.is_silent()));
+        assert!(FaultPlan::random(9)
+            .faults
+            .iter()
+            .all(|f| !f.kind.is_silent()));
     }
 }

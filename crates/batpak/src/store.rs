@@ -18,13 +18,13 @@ use crate::event::{Event, EventHeader, StoredEvent};
 use crate::format::decode_frame;
 use crate::fs::{FsLock, StoreFile};
 use crate::id::{CorrelationId, EventId, HlcPoint};
-use crate::watermark::Mark;
 use crate::index::{Index, IndexEntry};
 use crate::kind::EventKind;
+use crate::options::{AppendOptions, AppendTicket, BatchAppendItem};
 use crate::receipt::AppendReceipt;
 use crate::recovery::{self, segment_path, Access, OpenReport};
 use crate::region::Region;
-use crate::options::{AppendOptions, AppendTicket, BatchAppendItem};
+use crate::watermark::Mark;
 use crate::writer::{Command, PreparedItem, Writer};
 
 /// State shared by readers and the writer thread.
@@ -94,12 +94,11 @@ impl StoreReader {
     /// The event with this id, payload decoded into `T`.
     pub fn get_as<T: DeserializeOwned>(&self, id: EventId) -> Result<StoredEvent<T>, StoreError> {
         let raw = self.read_raw(id)?;
-        let payload = rmp_serde::from_slice(&raw.event.payload).map_err(|e| {
-            StoreError::Deserialization {
+        let payload =
+            rmp_serde::from_slice(&raw.event.payload).map_err(|e| StoreError::Deserialization {
                 event_id: id,
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         Ok(StoredEvent {
             event: Event {
                 header: raw.event.header,
@@ -122,7 +121,10 @@ impl StoreReader {
     }
 
     /// Reads and checks the frame an index entry points at.
-    pub(crate) fn read_entry(&self, entry: &IndexEntry) -> Result<StoredEvent<Vec<u8>>, StoreError> {
+    pub(crate) fn read_entry(
+        &self,
+        entry: &IndexEntry,
+    ) -> Result<StoredEvent<Vec<u8>>, StoreError> {
         read_entry(&self.shared, entry)
     }
 
@@ -207,9 +209,11 @@ impl StoreReader {
     }
 }
 
-
 /// Reads and checks the frame an index entry points at.
-pub(crate) fn read_entry(shared: &Shared, entry: &IndexEntry) -> Result<StoredEvent<Vec<u8>>, StoreError> {
+pub(crate) fn read_entry(
+    shared: &Shared,
+    entry: &IndexEntry,
+) -> Result<StoredEvent<Vec<u8>>, StoreError> {
     let loc = entry.location;
     // The path is only built on the error paths: formatting it per read costs more than the read.
     let path = || segment_path(&shared.cfg.dir, loc.segment);
@@ -385,14 +389,18 @@ impl Store {
         payload: &P,
         options: AppendOptions,
     ) -> Result<AppendReceipt, StoreError> {
-        let item = self.prepare_with(coordinate.clone(), kind, encode_payload(payload)?, options)?;
+        let item =
+            self.prepare_with(coordinate.clone(), kind, encode_payload(payload)?, options)?;
         let mut receipts = self.submit_items(vec![item])?;
         receipts.pop().ok_or(StoreError::WriterCrashed)
     }
 
     /// Appends every item or none, even across a crash. Items may name
     /// different entities; each entity's chain stays linked in item order.
-    pub fn append_batch(&self, items: Vec<BatchAppendItem>) -> Result<Vec<AppendReceipt>, StoreError> {
+    pub fn append_batch(
+        &self,
+        items: Vec<BatchAppendItem>,
+    ) -> Result<Vec<AppendReceipt>, StoreError> {
         self.submit_batch(items)?.wait_batch()
     }
 
@@ -440,7 +448,12 @@ impl Store {
                     limit: cfg.max_batch_bytes,
                 });
             }
-            prepared.push(self.prepare_with(item.coordinate, item.kind, item.payload, item.options)?);
+            prepared.push(self.prepare_with(
+                item.coordinate,
+                item.kind,
+                item.payload,
+                item.options,
+            )?);
         }
         self.send(prepared, true)
     }
@@ -451,7 +464,12 @@ impl Store {
         kind: EventKind,
         payload: &P,
     ) -> Result<PreparedItem, StoreError> {
-        self.prepare_with(coordinate.clone(), kind, encode_payload(payload)?, AppendOptions::default())
+        self.prepare_with(
+            coordinate.clone(),
+            kind,
+            encode_payload(payload)?,
+            AppendOptions::default(),
+        )
     }
 
     /// Checks what can be checked without the writer's state.

@@ -220,10 +220,19 @@ impl StoreReader {
         };
         let h = &raw.event.header;
         let checks: [(&'static str, bool); 6] = [
-            ("global_sequence", h.global_sequence == receipt.global_sequence),
-            ("entity_sequence", h.entity_sequence == receipt.entity_sequence),
+            (
+                "global_sequence",
+                h.global_sequence == receipt.global_sequence,
+            ),
+            (
+                "entity_sequence",
+                h.entity_sequence == receipt.entity_sequence,
+            ),
             ("content_hash", h.content_hash == receipt.content_hash),
-            ("event_hash", chain::event_hash(h, &raw.coordinate) == receipt.event_hash),
+            (
+                "event_hash",
+                chain::event_hash(h, &raw.coordinate) == receipt.event_hash,
+            ),
             ("stored_event_hash", h.event_hash == receipt.event_hash),
             ("prev_hash", h.prev_hash == receipt.prev_hash),
         ];
@@ -246,7 +255,11 @@ impl StoreReader {
             },
         };
         let cover = receipt_cover(receipt, &key_id);
-        match ed25519_dalek::Verifier::verify(&key, &cover, &ed25519_dalek::Signature::from_bytes(&sig)) {
+        match ed25519_dalek::Verifier::verify(
+            &key,
+            &cover,
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        ) {
             Ok(()) => ReceiptVerification::ValidSigned { key_id },
             Err(_) => ReceiptVerification::SignatureInvalid,
         }
@@ -263,7 +276,11 @@ impl StoreReader {
 
     /// Like [`Self::walk_ancestors`], also saying why the walk stopped.
     /// Fails only if the starting event is absent or unreadable.
-    pub fn walk_ancestors_outcome(&self, id: EventId, limit: usize) -> Result<AncestorWalk, StoreError> {
+    pub fn walk_ancestors_outcome(
+        &self,
+        id: EventId,
+        limit: usize,
+    ) -> Result<AncestorWalk, StoreError> {
         let mut ancestors = Vec::new();
         let mut seen = HashSet::new();
         let mut current = self.get(id)?;
@@ -278,32 +295,57 @@ impl StoreReader {
             if ancestors.len() >= limit {
                 return Ok(walk(ancestors, AncestryBoundary::LimitReached));
             }
-            let parent = h
-                .entity_sequence
-                .checked_sub(1)
-                .and_then(|es| self.shared().index.read().entity_event_at(&entity, es).cloned());
+            let parent = h.entity_sequence.checked_sub(1).and_then(|es| {
+                self.shared()
+                    .index
+                    .read()
+                    .entity_event_at(&entity, es)
+                    .cloned()
+            });
             let Some(parent) = parent else {
-                return Ok(walk(ancestors, AncestryBoundary::MissingParent { child: h.event_id }));
+                return Ok(walk(
+                    ancestors,
+                    AncestryBoundary::MissingParent { child: h.event_id },
+                ));
             };
             if seen.contains(&parent.event_id) {
-                return Ok(walk(ancestors, AncestryBoundary::Cycle { event_id: parent.event_id }));
+                return Ok(walk(
+                    ancestors,
+                    AncestryBoundary::Cycle {
+                        event_id: parent.event_id,
+                    },
+                ));
             }
             current = match self.get(parent.event_id) {
                 Ok(ev) => ev,
                 Err(_) => {
-                    return Ok(walk(ancestors, AncestryBoundary::ReadFailure { event_id: parent.event_id }))
+                    return Ok(walk(
+                        ancestors,
+                        AncestryBoundary::ReadFailure {
+                            event_id: parent.event_id,
+                        },
+                    ))
                 }
             };
             if current.event.header.event_hash != h.prev_hash {
                 let ancestors_so_far = ancestors;
-                return Ok(walk(ancestors_so_far, AncestryBoundary::MissingParent { child: h.event_id }));
+                return Ok(walk(
+                    ancestors_so_far,
+                    AncestryBoundary::MissingParent { child: h.event_id },
+                ));
             }
         }
     }
 }
 
-fn walk(ancestors: Vec<StoredEvent<serde_json::Value>>, boundary: AncestryBoundary) -> AncestorWalk {
-    AncestorWalk { ancestors, boundary }
+fn walk(
+    ancestors: Vec<StoredEvent<serde_json::Value>>,
+    boundary: AncestryBoundary,
+) -> AncestorWalk {
+    AncestorWalk {
+        ancestors,
+        boundary,
+    }
 }
 
 /// Runs the open-time check for `ChainVerification::Recompute`.

@@ -300,7 +300,11 @@ impl StoreReader {
     /// assert!(f.durable.covers_sequence(receipt.global_sequence));
     /// # Ok(()) }
     /// ```
-    pub fn wait_for_durable(&self, point: HlcPoint, timeout: Duration) -> Result<Frontier, StoreError> {
+    pub fn wait_for_durable(
+        &self,
+        point: HlcPoint,
+        timeout: Duration,
+    ) -> Result<Frontier, StoreError> {
         self.wait_for_mark(Mark::Durable, point, timeout)
     }
 
@@ -322,21 +326,32 @@ impl StoreReader {
     /// assert!(matches!(err, StoreError::WaitTimeout { .. }));
     /// # Ok(()) }
     /// ```
-    pub fn wait_for_visible(&self, point: HlcPoint, timeout: Duration) -> Result<Frontier, StoreError> {
+    pub fn wait_for_visible(
+        &self,
+        point: HlcPoint,
+        timeout: Duration,
+    ) -> Result<Frontier, StoreError> {
         self.wait_for_mark(Mark::Visible, point, timeout)
     }
 
-    fn wait_for_mark(&self, mark: Mark, point: HlcPoint, timeout: Duration) -> Result<Frontier, StoreError> {
+    fn wait_for_mark(
+        &self,
+        mark: Mark,
+        point: HlcPoint,
+        timeout: Duration,
+    ) -> Result<Frontier, StoreError> {
         let (what, pick): (&'static str, fn(&Frontier) -> Watermark) = match mark {
             Mark::Durable => ("durable watermark", |f| f.durable),
             Mark::Visible => ("visible watermark", |f| f.visible),
             Mark::Written => ("written watermark", |f| f.written),
             Mark::Accepted => ("accepted watermark", |f| f.accepted),
         };
-        let found = self
-            .shared()
-            .marks
-            .wait_until(what, timeout, |f| pick(f).covers_hlc(point), || false)?;
+        let found = self.shared().marks.wait_until(
+            what,
+            timeout,
+            |f| pick(f).covers_hlc(point),
+            || false,
+        )?;
         found.ok_or(StoreError::WaitTimeout { what, waited_ms: 0 })
     }
 }
@@ -355,16 +370,29 @@ mod tests {
         assert_eq!(m.frontier().accepted.hlc, HlcPoint::new(9, 1));
         assert!(m.frontier().is_ordered());
         m.advance(Mark::Visible, 9, HlcPoint::new(9, 1));
-        assert!(!m.frontier().is_ordered(), "visible ahead of written is out of order");
+        assert!(
+            !m.frontier().is_ordered(),
+            "visible ahead of written is out of order"
+        );
     }
 
     #[test]
     fn a_wait_ends_at_failure_and_at_timeout() {
         let m = Watermarks::new(0, HlcPoint::default());
-        let r = m.wait_until("x", Duration::from_millis(5), |f| f.durable.next_global_sequence > 0, || false);
+        let r = m.wait_until(
+            "x",
+            Duration::from_millis(5),
+            |f| f.durable.next_global_sequence > 0,
+            || false,
+        );
         assert!(matches!(r, Err(StoreError::WaitTimeout { what: "x", .. })));
         m.fail("disk gone");
-        let r = m.wait_until("x", Duration::from_secs(5), |f| f.durable.next_global_sequence > 0, || false);
+        let r = m.wait_until(
+            "x",
+            Duration::from_secs(5),
+            |f| f.durable.next_global_sequence > 0,
+            || false,
+        );
         assert!(matches!(r, Err(StoreError::WriterFailed { .. })));
     }
 }

@@ -20,14 +20,14 @@ use crate::config::SyncMode;
 use crate::coordinate::Coordinate;
 use crate::error::StoreError;
 use crate::event::EventHeader;
+use crate::format::KeyRecord;
 use crate::format::{self, encode_frame, FrameFields, SegmentHeader};
 use crate::fs::OpenMode;
-use crate::format::KeyRecord;
 use crate::id::{self, CorrelationId, EventId, HlcPoint, IdempotencyKey};
 use crate::idempotency::{KeyIndex, SIDECAR_FILE};
-use crate::options::{CausationRef, ExpectedSequence};
 use crate::index::{IndexEntry, Location};
 use crate::kind::EventKind;
+use crate::options::{CausationRef, ExpectedSequence};
 use crate::receipt::AppendReceipt;
 use crate::recovery::{segment_path, Tail};
 use crate::segment::{ActiveSegment, FooterBuilder, FooterItem};
@@ -60,7 +60,11 @@ enum Staging {
     Deduped(Vec<AppendReceipt>),
 }
 
-fn check_expected(entity: &str, expected: ExpectedSequence, next_es: u64) -> Result<(), StoreError> {
+fn check_expected(
+    entity: &str,
+    expected: ExpectedSequence,
+    next_es: u64,
+) -> Result<(), StoreError> {
     let actual = next_es.checked_sub(1);
     let ok = match expected {
         ExpectedSequence::Any => true,
@@ -144,7 +148,10 @@ impl Writer {
             signer: shared.cfg.signer.clone(),
             downgrade_allowed: shared.cfg.signing_downgrade_allowed,
         };
-        let key_index = KeyIndex::new(shared.cfg.idempotency_window, shared.cfg.idempotency_capacity);
+        let key_index = KeyIndex::new(
+            shared.cfg.idempotency_window,
+            shared.cfg.idempotency_capacity,
+        );
         let mut w = Self {
             shared,
             rx,
@@ -220,7 +227,9 @@ impl Writer {
     fn next_command(&mut self) -> Option<Command> {
         loop {
             let deadline = match (self.shared.cfg.sync_mode, self.dirty_since) {
-                (SyncMode::IntervalMs(ms), Some(t)) => Some(t + Duration::from_millis(u64::from(ms))),
+                (SyncMode::IntervalMs(ms), Some(t)) => {
+                    Some(t + Duration::from_millis(u64::from(ms)))
+                }
                 _ => None,
             };
             let Some(deadline) = deadline else {
@@ -244,7 +253,8 @@ impl Writer {
         let mut stop = false;
         let mut syncs: Vec<Sender<Result<(), StoreError>>> = Vec::new();
         let mut shutdown: Option<Sender<Result<(), StoreError>>> = None;
-        let mut group_keys: HashMap<IdempotencyKey, AppendReceipt, RandomState> = HashMap::default();
+        let mut group_keys: HashMap<IdempotencyKey, AppendReceipt, RandomState> =
+            HashMap::default();
         for cmd in group {
             match cmd {
                 Command::Append { items, reply } => {
@@ -356,7 +366,11 @@ impl Writer {
         let n = items.len();
         let wall = id::now_ms();
         for (i, item) in items.into_iter().enumerate() {
-            let coordinate = self.shared.index.read().interned_coordinate(&item.coordinate);
+            let coordinate = self
+                .shared
+                .index
+                .read()
+                .interned_coordinate(&item.coordinate);
             let ent = coordinate.entity_arc().clone();
             let (es, prev) = match local.get(&ent).or_else(|| overlay.get(&ent)) {
                 Some(&t) => t,
@@ -499,7 +513,10 @@ impl Writer {
             let content = chain::content_hash(&item.payload);
             if let Some(r) = group_keys.get(&key) {
                 if r.content_hash != content {
-                    return Err(StoreError::IdempotencyConflict { key, reason: "payload differs" });
+                    return Err(StoreError::IdempotencyConflict {
+                        key,
+                        reason: "payload differs",
+                    });
                 }
                 found.push(Some(r.clone()));
                 continue;
@@ -508,7 +525,10 @@ impl Writer {
                 None => found.push(None),
                 Some(rec) => {
                     if rec.content_hash != content {
-                        return Err(StoreError::IdempotencyConflict { key, reason: "payload differs" });
+                        return Err(StoreError::IdempotencyConflict {
+                            key,
+                            reason: "payload differs",
+                        });
                     }
                     found.push(Some(self.original_receipt(rec, item)?));
                 }
@@ -525,14 +545,20 @@ impl Writer {
     }
 
     /// Rebuilds (and re-signs) the receipt of a committed event from its frame.
-    fn original_receipt(&self, rec: &KeyRecord, item: &PreparedItem) -> Result<AppendReceipt, StoreError> {
-        let entry = self
-            .shared
-            .index
-            .read()
-            .get(rec.event_id)
-            .cloned()
-            .ok_or(StoreError::NotFound { event_id: rec.event_id })?;
+    fn original_receipt(
+        &self,
+        rec: &KeyRecord,
+        item: &PreparedItem,
+    ) -> Result<AppendReceipt, StoreError> {
+        let entry =
+            self.shared
+                .index
+                .read()
+                .get(rec.event_id)
+                .cloned()
+                .ok_or(StoreError::NotFound {
+                    event_id: rec.event_id,
+                })?;
         if entry.coordinate != item.coordinate || entry.kind != item.kind {
             return Err(StoreError::IdempotencyConflict {
                 key: rec.key,
@@ -578,7 +604,9 @@ impl Writer {
             }
             CausationRef::PriorItem(p) if p < index => Ok(earlier.get(p).map(|r| r.event_id)),
             CausationRef::PriorItem(p) => Err(StoreError::InvalidCausation {
-                reason: format!("item {index} refers to item {p}, which is not earlier in the batch"),
+                reason: format!(
+                    "item {index} refers to item {p}, which is not earlier in the batch"
+                ),
             }),
         }
     }
@@ -649,11 +677,16 @@ impl Writer {
             }
         }
         if let Err(e) = result {
-            return Err(StoreError::io("write frames", segment_path(&self.shared.cfg.dir, a.id), e));
+            return Err(StoreError::io(
+                "write frames",
+                segment_path(&self.shared.cfg.dir, a.id),
+                e,
+            ));
         }
         buf.clear();
         // Every staged frame before `next_global_sequence` is now in the OS.
-        self.shared.mark_written(self.next_global_sequence, self.hlc);
+        self.shared
+            .mark_written(self.next_global_sequence, self.hlc);
         Ok(())
     }
 
@@ -669,13 +702,19 @@ impl Writer {
                 self.fail(err.to_string());
                 return Err(err);
             }
-            self.shared.mark_durable(self.next_global_sequence, self.hlc);
+            self.shared
+                .mark_durable(self.next_global_sequence, self.hlc);
         }
         self.dirty_since = None;
         Ok(())
     }
 
-    fn io_failure(&self, op: &'static str, path: &std::path::Path, e: std::io::Error) -> StoreError {
+    fn io_failure(
+        &self,
+        op: &'static str,
+        path: &std::path::Path,
+        e: std::io::Error,
+    ) -> StoreError {
         StoreError::io(op, path, e)
     }
 
@@ -701,7 +740,8 @@ impl Writer {
             a.allocated = end;
         }
         self.sealed_on_disk = true;
-        self.shared.mark_durable(self.next_global_sequence, self.hlc);
+        self.shared
+            .mark_durable(self.next_global_sequence, self.hlc);
         self.write_sidecar();
         Ok(())
     }
@@ -773,13 +813,16 @@ impl Writer {
             idx.last_hlc = self.hlc;
             // Under the index lock: a reader that saw these entries then finds
             // them covered by `visible`, and one that sees `visible` finds them.
-            self.shared.mark_visible(self.next_global_sequence, self.hlc);
+            self.shared
+                .mark_visible(self.next_global_sequence, self.hlc);
         }
         // Offered before the callers are answered: once a receipt is out, every
         // subscriber has either queued its notification or counted it missed.
-        self.shared
-            .subscribers
-            .publish(pending.iter().flat_map(|p| p.staged.iter().map(|s| &s.entry)));
+        self.shared.subscribers.publish(
+            pending
+                .iter()
+                .flat_map(|p| p.staged.iter().map(|s| &s.entry)),
+        );
         for p in &pending {
             for s in &p.staged {
                 if let Some(key) = s.idempotency_key {

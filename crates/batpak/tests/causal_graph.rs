@@ -14,7 +14,10 @@ const K: EventKind = EventKind::custom(0xE, 0x40);
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
     fn below(&mut self, n: usize) -> usize {
@@ -50,7 +53,14 @@ fn build(store: &Store) -> Vec<EventId> {
     let mut prev: Option<EventId> = None;
     for i in 0..150u32 {
         let c = &coords[rng.below(coords.len())];
-        let r = store.append_with_options(c, K, &format!("chain {i}"), opts(Some(CorrelationId::from_u128(99)), prev)).unwrap();
+        let r = store
+            .append_with_options(
+                c,
+                K,
+                &format!("chain {i}"),
+                opts(Some(CorrelationId::from_u128(99)), prev),
+            )
+            .unwrap();
         prev = Some(r.event_id);
         ids.push(r.event_id);
         if i % 50 == 0 {
@@ -79,7 +89,16 @@ fn build(store: &Store) -> Vec<EventId> {
                         (j, _) => CausationRef::PriorItem(rng.below(j)),
                     };
                     let c = coords[rng.below(coords.len())].clone();
-                    items.push(BatchAppendItem::new(c, K, &format!("batch {i}.{j}"), opts(corr_id, None), causation).unwrap());
+                    items.push(
+                        BatchAppendItem::new(
+                            c,
+                            K,
+                            &format!("batch {i}.{j}"),
+                            opts(corr_id, None),
+                            causation,
+                        )
+                        .unwrap(),
+                    );
                 }
                 for r in store.append_batch(items).unwrap() {
                     ids.push(r.event_id);
@@ -87,11 +106,15 @@ fn build(store: &Store) -> Vec<EventId> {
             }
             1 => {
                 let denial = Denial::new("limit", format!("refused {i}")).with_code("LIMIT");
-                let r = store.append_denial_with_options(c, &denial, opts(corr_id, cause)).unwrap();
+                let r = store
+                    .append_denial_with_options(c, &denial, opts(corr_id, cause))
+                    .unwrap();
                 ids.push(r.event_id());
             }
             _ => {
-                let r = store.append_with_options(c, K, &format!("event {i}"), opts(corr_id, cause)).unwrap();
+                let r = store
+                    .append_with_options(c, K, &format!("event {i}"), opts(corr_id, cause))
+                    .unwrap();
                 ids.push(r.event_id);
                 if rng.below(15) == 0 {
                     hubs.push(r.event_id);
@@ -114,7 +137,8 @@ fn headers(store: &StoreReader) -> Vec<EventHeader> {
 fn check(store: &StoreReader, ids: &[EventId]) {
     let all = headers(store);
     assert_eq!(all.iter().map(|h| h.event_id).collect::<Vec<_>>(), ids);
-    let parent: HashMap<EventId, Option<EventId>> = all.iter().map(|h| (h.event_id, h.causation_id)).collect();
+    let parent: HashMap<EventId, Option<EventId>> =
+        all.iter().map(|h| (h.event_id, h.causation_id)).collect();
 
     let mut max_fan_out = 0;
     for h in &all {
@@ -123,11 +147,18 @@ fn check(store: &StoreReader, ids: &[EventId]) {
             .filter(|c| c.causation_id == Some(h.event_id))
             .map(|c| c.event_id)
             .collect();
-        let got: Vec<EventId> = store.caused_by(h.event_id).iter().map(IndexEntry::event_id).collect();
+        let got: Vec<EventId> = store
+            .caused_by(h.event_id)
+            .iter()
+            .map(IndexEntry::event_id)
+            .collect();
         assert_eq!(got, want, "caused_by {}", h.event_id);
         max_fan_out = max_fan_out.max(want.len());
     }
-    assert!(max_fan_out >= 20, "the graph should have wide fan-out, max is {max_fan_out}");
+    assert!(
+        max_fan_out >= 20,
+        "the graph should have wide fan-out, max is {max_fan_out}"
+    );
     assert!(store.caused_by(EventId::from_u128(12345)).is_empty());
 
     for c in 0..=100u128 {
@@ -137,7 +168,11 @@ fn check(store: &StoreReader, ids: &[EventId]) {
             .filter(|h| h.correlation_id == Some(corr))
             .map(|h| h.event_id)
             .collect();
-        let got: Vec<EventId> = store.correlated(corr).iter().map(IndexEntry::event_id).collect();
+        let got: Vec<EventId> = store
+            .correlated(corr)
+            .iter()
+            .map(IndexEntry::event_id)
+            .collect();
         assert_eq!(got, want, "correlated {c}");
     }
 
@@ -164,17 +199,29 @@ fn check(store: &StoreReader, ids: &[EventId]) {
         for limit in [0, 1, 2, chain.len() - 1, chain.len(), chain.len() + 1] {
             let walk = store.causal_ancestors(h.event_id, limit).unwrap();
             let keep = chain.len().min(limit.max(1));
-            assert_eq!(walk.ids(), chain[..keep], "walk from {} limit {limit}", h.event_id);
+            assert_eq!(
+                walk.ids(),
+                chain[..keep],
+                "walk from {} limit {limit}",
+                h.event_id
+            );
             let want = if keep == chain.len() {
                 CausalBoundary::ReachedRoot
             } else {
                 CausalBoundary::LimitReached
             };
-            assert_eq!(walk.boundary, want, "walk from {} limit {limit}", h.event_id);
+            assert_eq!(
+                walk.boundary, want,
+                "walk from {} limit {limit}",
+                h.event_id
+            );
             assert_eq!(walk.root().is_some(), walk.reached_root());
         }
     }
-    assert!(longest >= 150, "the graph should hold a long chain, longest is {longest}");
+    assert!(
+        longest >= 150,
+        "the graph should hold a long chain, longest is {longest}"
+    );
 }
 
 fn small_segments(dir: &Path) -> StoreConfig {
@@ -201,7 +248,10 @@ fn causal_queries_equal_brute_force_before_and_after_reopen() {
     // Sealed segments: the index is rebuilt from footers.
     let store = Store::open(small_segments(dir.path())).unwrap();
     let report = store.open_report();
-    assert!(report.segments > 3 && report.segments_from_footer == report.segments, "{report:?}");
+    assert!(
+        report.segments > 3 && report.segments_from_footer == report.segments,
+        "{report:?}"
+    );
     check(&store, &ids);
     store.close().unwrap();
     let ro = Store::open_read_only(small_segments(dir.path())).unwrap();
@@ -218,16 +268,28 @@ fn causation_must_name_a_committed_event() {
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     let c = Coordinate::new("e", "s").unwrap();
     let err = store
-        .append_with_options(&c, K, &1, AppendOptions::default().with_causation(CausationRef::Event(EventId::from_u128(7))))
+        .append_with_options(
+            &c,
+            K,
+            &1,
+            AppendOptions::default().with_causation(CausationRef::Event(EventId::from_u128(7))),
+        )
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidCausation { .. }));
     let denial = Denial::new("g", "m");
     let err = store
-        .append_denial_with_options(&c, &denial, AppendOptions::default().with_causation(CausationRef::Event(EventId::from_u128(7))))
+        .append_denial_with_options(
+            &c,
+            &denial,
+            AppendOptions::default().with_causation(CausationRef::Event(EventId::from_u128(7))),
+        )
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidCausation { .. }));
     assert!(store.is_empty());
-    assert!(matches!(store.causal_ancestors(EventId::from_u128(7), 10), Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        store.causal_ancestors(EventId::from_u128(7), 10),
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 // ---- boundaries that only a damaged store can show: rewrite causation fields ----
@@ -271,7 +333,9 @@ fn damaged(edit: impl FnOnce(&mut [rmpv::Value], &[EventId])) -> (tempfile::Temp
     let mut ids = Vec::new();
     let mut cause = CausationRef::None;
     for i in 0..3 {
-        let r = store.append_with_options(&c, K, &i, AppendOptions::default().with_causation(cause)).unwrap();
+        let r = store
+            .append_with_options(&c, K, &i, AppendOptions::default().with_causation(cause))
+            .unwrap();
         cause = CausationRef::Event(r.event_id);
         ids.push(r.event_id);
     }
@@ -283,13 +347,19 @@ fn damaged(edit: impl FnOnce(&mut [rmpv::Value], &[EventId])) -> (tempfile::Temp
         .unwrap();
     let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
     edit(&mut fs, &ids);
-    std::fs::write(img.path().join(seg.file_name().unwrap()), reassemble(&hdr, &fs)).unwrap();
+    std::fs::write(
+        img.path().join(seg.file_name().unwrap()),
+        reassemble(&hdr, &fs),
+    )
+    .unwrap();
     store.close().unwrap();
     (img, ids)
 }
 
 fn set_causation(frame: &mut rmpv::Value, id: EventId) {
-    let rmpv::Value::Array(a) = frame else { panic!("frame is an array") };
+    let rmpv::Value::Array(a) = frame else {
+        panic!("frame is an array")
+    };
     a[CAUSATION_FIELD] = rmpv::Value::Binary(id.as_u128().to_be_bytes().to_vec());
 }
 
@@ -300,8 +370,14 @@ fn walks_report_missing_parents_and_cycles() {
     let store = Store::open(StoreConfig::new(img.path())).unwrap();
     let walk = store.causal_ancestors(ids[2], 100).unwrap();
     assert_eq!(walk.ids(), [ids[2], ids[1]]);
-    assert_eq!(walk.boundary, CausalBoundary::MissingParent { child: ids[1] });
-    assert!(!store.verify_chain().unwrap().is_intact(), "the rewrite itself is caught");
+    assert_eq!(
+        walk.boundary,
+        CausalBoundary::MissingParent { child: ids[1] }
+    );
+    assert!(
+        !store.verify_chain().unwrap().is_intact(),
+        "the rewrite itself is caught"
+    );
     drop(store);
 
     // a's cause rewritten to c: c -> b -> a -> c.
@@ -311,5 +387,12 @@ fn walks_report_missing_parents_and_cycles() {
     assert_eq!(walk.ids(), [ids[2], ids[1], ids[0]]);
     assert_eq!(walk.boundary, CausalBoundary::Cycle { event_id: ids[2] });
     assert!(!walk.reached_root());
-    assert_eq!(store.caused_by(ids[2]).iter().map(IndexEntry::event_id).collect::<Vec<_>>(), [ids[0]]);
+    assert_eq!(
+        store
+            .caused_by(ids[2])
+            .iter()
+            .map(IndexEntry::event_id)
+            .collect::<Vec<_>>(),
+        [ids[0]]
+    );
 }

@@ -12,7 +12,9 @@ const K: EventKind = EventKind::custom(0xE, 9);
 #[test]
 fn concurrent_appends_get_unique_sequences_and_linked_chains() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(StoreConfig::new(dir.path()).with_segment_max_bytes(16 << 10)).unwrap());
+    let store = Arc::new(
+        Store::open(StoreConfig::new(dir.path()).with_segment_max_bytes(16 << 10)).unwrap(),
+    );
     let threads = 6;
     let per_thread = 150;
     let handles: Vec<_> = (0..threads)
@@ -44,12 +46,23 @@ fn concurrent_appends_get_unique_sequences_and_linked_chains() {
             }
         })
     };
-    let mut receipts: Vec<(String, AppendReceipt)> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut receipts: Vec<(String, AppendReceipt)> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     reader.join().unwrap();
     assert_eq!(receipts.len(), threads * per_thread);
     let globals: HashSet<u64> = receipts.iter().map(|(_, r)| r.global_sequence).collect();
-    assert_eq!(globals.len(), receipts.len(), "every global sequence is unique");
-    assert_eq!(*globals.iter().max().unwrap() as usize, receipts.len() - 1, "and dense");
+    assert_eq!(
+        globals.len(),
+        receipts.len(),
+        "every global sequence is unique"
+    );
+    assert_eq!(
+        *globals.iter().max().unwrap() as usize,
+        receipts.len() - 1,
+        "and dense"
+    );
     receipts.sort_by_key(|(_, r)| r.global_sequence);
     let mut per_entity: BTreeMap<String, Vec<AppendReceipt>> = BTreeMap::new();
     for (e, r) in receipts {
@@ -58,7 +71,11 @@ fn concurrent_appends_get_unique_sequences_and_linked_chains() {
     for (e, rs) in &per_entity {
         for (i, r) in rs.iter().enumerate() {
             assert_eq!(r.entity_sequence, i as u64, "{e}: no gaps");
-            let prev = if i == 0 { [0; 32] } else { rs[i - 1].event_hash };
+            let prev = if i == 0 {
+                [0; 32]
+            } else {
+                rs[i - 1].event_hash
+            };
             assert_eq!(r.prev_hash, prev, "{e}: chain links");
         }
     }
@@ -87,7 +104,11 @@ fn concurrent_durable_appends_share_fsyncs() {
             let store = store.clone();
             std::thread::spawn(move || {
                 (0..50)
-                    .map(|i| store.append(&Coordinate::new(format!("t{t}"), "s").unwrap(), K, &i).unwrap())
+                    .map(|i| {
+                        store
+                            .append(&Coordinate::new(format!("t{t}"), "s").unwrap(), K, &i)
+                            .unwrap()
+                    })
                     .all(|r| r.durable)
             })
         })

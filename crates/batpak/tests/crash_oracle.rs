@@ -150,7 +150,9 @@ impl Oracle {
     }
 
     fn store(&self) -> Result<&Store, String> {
-        self.store.as_ref().ok_or_else(|| "no open store".to_owned())
+        self.store
+            .as_ref()
+            .ok_or_else(|| "no open store".to_owned())
     }
 
     /// Faults that fired since the last call.
@@ -175,7 +177,8 @@ impl Oracle {
         key: Option<IdempotencyKey>,
     ) -> usize {
         let n = self.attempts.len();
-        let value = serde_json::json!({ "attempt": n, "seed": self.seed, "fill": "x".repeat(fill) });
+        let value =
+            serde_json::json!({ "attempt": n, "seed": self.seed, "fill": "x".repeat(fill) });
         let bytes = rmp_serde::to_vec_named(&value).unwrap();
         self.by_bytes.insert(bytes.clone(), n);
         self.attempts.push(Attempt {
@@ -239,7 +242,11 @@ impl Oracle {
                 }
                 let hidden: Vec<FiredFault> = faults
                     .iter()
-                    .filter(|f| is_segment(f) && f.op != OpClass::Read && !f.kind.is_some_and(FaultKind::is_silent))
+                    .filter(|f| {
+                        is_segment(f)
+                            && f.op != OpClass::Read
+                            && !f.kind.is_some_and(FaultKind::is_silent)
+                    })
                     .cloned()
                     .collect();
                 ensure!(
@@ -319,7 +326,10 @@ impl Oracle {
                 self.stats.dedupes += 1;
             }
             if self.mode == SyncMode::EveryGroup {
-                ensure!(r.durable, "EveryGroup acknowledged attempt {i} as not durable");
+                ensure!(
+                    r.durable,
+                    "EveryGroup acknowledged attempt {i} as not durable"
+                );
             }
             if r.durable {
                 a.fate = Fate::MustSurvive;
@@ -336,7 +346,13 @@ impl Oracle {
         Ok(())
     }
 
-    fn append(&mut self, coord: Coordinate, kind: EventKind, fill: usize, key: Option<IdempotencyKey>) -> Check {
+    fn append(
+        &mut self,
+        coord: Coordinate,
+        kind: EventKind,
+        fill: usize,
+        key: Option<IdempotencyKey>,
+    ) -> Check {
         let i = self.new_attempt(coord, kind, fill, key);
         self.send_single(i)
     }
@@ -358,7 +374,12 @@ impl Oracle {
             Ok(r) => (Ok(()), Some(r)),
             Err(e) => (Err(e), None),
         };
-        let what = format!("append #{i} ({}, {} bytes, key {})", a.coord.entity(), a.bytes.len(), a.key.is_some());
+        let what = format!(
+            "append #{i} ({}, {} bytes, key {})",
+            a.coord.entity(),
+            a.bytes.len(),
+            a.key.is_some()
+        );
         if self.judge(&what, outcome)? {
             self.acknowledge(&[i], receipt.into_iter().collect())?;
             self.note(format!("{what} acknowledged"));
@@ -378,8 +399,14 @@ impl Oracle {
             .iter()
             .map(|&i| {
                 let a = &self.attempts[i];
-                BatchAppendItem::new(a.coord.clone(), a.kind, &a.value, AppendOptions::default(), CausationRef::None)
-                    .unwrap()
+                BatchAppendItem::new(
+                    a.coord.clone(),
+                    a.kind,
+                    &a.value,
+                    AppendOptions::default(),
+                    CausationRef::None,
+                )
+                .unwrap()
             })
             .collect();
         let res = self.store()?.append_batch(built);
@@ -421,7 +448,10 @@ impl Oracle {
             let faults = self.new_faults();
             match res {
                 Ok(()) => {
-                    ensure!(self.failed.is_none(), "close succeeded after the writer failed");
+                    ensure!(
+                        self.failed.is_none(),
+                        "close succeeded after the writer failed"
+                    );
                     self.promote_volatile();
                 }
                 Err(e) => ensure!(
@@ -450,7 +480,13 @@ impl Oracle {
             .iter()
             .enumerate()
             .filter(|(_, a)| a.fate == Fate::MustSurvive)
-            .filter_map(|(i, a)| a.receipt.as_ref().map(|r| r.event_id).or(a.seen_id).map(|id| (i, id)))
+            .filter_map(|(i, a)| {
+                a.receipt
+                    .as_ref()
+                    .map(|r| r.event_id)
+                    .or(a.seen_id)
+                    .map(|id| (i, id))
+            })
             .collect();
         if known.is_empty() {
             return Ok(());
@@ -500,9 +536,9 @@ impl Oracle {
         let store = self.store.as_ref().ok_or("no open store")?;
         let mut present: HashMap<usize, EventId> = HashMap::new();
         for e in store.query(&Region::all()) {
-            let raw = store
-                .read_raw(e.event_id())
-                .map_err(|err| format!("event {} is indexed but unreadable: {err}", e.event_id()))?;
+            let raw = store.read_raw(e.event_id()).map_err(|err| {
+                format!("event {} is indexed but unreadable: {err}", e.event_id())
+            })?;
             let Some(&i) = self.by_bytes.get(&raw.event.payload) else {
                 return Err(format!(
                     "event {} (entity {}, sequence {}) holds a payload that was never appended",
@@ -520,7 +556,10 @@ impl Oracle {
                 a.coord == *e.coordinate() && a.kind == e.kind(),
                 "attempt {i} is stored under another coordinate or kind"
             );
-            ensure!(a.fate != Fate::Lost, "attempt {i}, lost in an earlier crash, reappeared");
+            ensure!(
+                a.fate != Fate::Lost,
+                "attempt {i}, lost in an earlier crash, reappeared"
+            );
         }
         // (1) acknowledged-durable appends survive, byte-identical, receipts verify.
         for (i, a) in self.attempts.iter().enumerate() {
@@ -533,9 +572,15 @@ impl Oracle {
                 );
             }
             if let (Some(r), Some(&id)) = (&a.receipt, here) {
-                ensure!(id == r.event_id, "attempt {i} survived under another event id");
+                ensure!(
+                    id == r.event_id,
+                    "attempt {i} survived under another event id"
+                );
                 let v = store.verify_append_receipt(r);
-                ensure!(v.is_valid(), "receipt of attempt {i} no longer verifies: {v:?}");
+                ensure!(
+                    v.is_valid(),
+                    "receipt of attempt {i} no longer verifies: {v:?}"
+                );
             }
         }
         // What survives is a prefix of the log: no acknowledged append is
@@ -549,7 +594,9 @@ impl Oracle {
             .collect();
         order.sort_unstable();
         if let Some(&(gap_seq, gap)) = order.iter().find(|(_, i)| !present.contains_key(i)) {
-            if let Some(&(later_seq, later)) = order.iter().rev().find(|(_, i)| present.contains_key(i)) {
+            if let Some(&(later_seq, later)) =
+                order.iter().rev().find(|(_, i)| present.contains_key(i))
+            {
                 ensure!(
                     later_seq < gap_seq,
                     "acknowledged attempt {gap} (sequence {gap_seq}) is gone but attempt {later} (sequence {later_seq}), committed after it, survived"
@@ -566,8 +613,13 @@ impl Oracle {
             );
         }
         // (4) every chain links.
-        let chain = store.verify_chain().map_err(|e| format!("verify_chain failed: {e}"))?;
-        ensure!(chain.is_intact(), "chain is broken after the crash: {chain:?}");
+        let chain = store
+            .verify_chain()
+            .map_err(|e| format!("verify_chain failed: {e}"))?;
+        ensure!(
+            chain.is_intact(),
+            "chain is broken after the crash: {chain:?}"
+        );
         let before = store.len();
         // (5) keys of surviving appends still deduplicate.
         let keyed: Vec<(usize, EventId)> = present
@@ -621,7 +673,10 @@ impl Oracle {
             ensure!(r.durable, "post-crash append not durable under EveryGroup");
         }
         let chain = store.verify_chain().map_err(|e| e.to_string())?;
-        ensure!(chain.is_intact(), "chain broken after the post-crash append");
+        ensure!(
+            chain.is_intact(),
+            "chain broken after the post-crash append"
+        );
         self.sim.set_paused(false);
         Ok(())
     }
@@ -635,7 +690,15 @@ impl Oracle {
         let _ = writeln!(s, "  counters: {}", self.sim.counters());
         let _ = writeln!(s, "  problem: {problem}");
         let _ = writeln!(s, "  last steps:");
-        for line in self.log.iter().rev().take(25).collect::<Vec<_>>().into_iter().rev() {
+        for line in self
+            .log
+            .iter()
+            .rev()
+            .take(25)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
             let _ = writeln!(s, "    {line}");
         }
         let _ = writeln!(
@@ -658,7 +721,12 @@ fn run_seed(seed: u64, verbose: bool) -> Result<Stats, String> {
     run_workload(seed, FaultPlan::random(seed), mode, verbose)
 }
 
-fn run_workload(seed: u64, plan: FaultPlan, mode: SyncMode, verbose: bool) -> Result<Stats, String> {
+fn run_workload(
+    seed: u64,
+    plan: FaultPlan,
+    mode: SyncMode,
+    verbose: bool,
+) -> Result<Stats, String> {
     let mut o = Oracle::new(seed, plan, mode);
     o.verbose = verbose;
     if verbose {
@@ -703,21 +771,31 @@ fn drive(o: &mut Oracle, seed: u64) -> Check {
         let kind = KINDS[rng.below(2) as usize];
         match rng.below(100) {
             0..=49 => {
-                let key = rng
-                    .one_in(3)
-                    .then(|| IdempotencyKey::from_bytes((u128::from(rng.next_u64()) << 64 | u128::from(seed)).to_be_bytes()));
+                let key = rng.one_in(3).then(|| {
+                    IdempotencyKey::from_bytes(
+                        (u128::from(rng.next_u64()) << 64 | u128::from(seed)).to_be_bytes(),
+                    )
+                });
                 o.append(pick(&mut rng), kind, fill, key)?;
             }
             50..=64 => {
                 let n = 2 + rng.below(4) as usize;
                 let items = (0..n)
-                    .map(|_| (pick(&mut rng), KINDS[rng.below(2) as usize], rng.below(400) as usize))
+                    .map(|_| {
+                        (
+                            pick(&mut rng),
+                            KINDS[rng.below(2) as usize],
+                            rng.below(400) as usize,
+                        )
+                    })
                     .collect();
                 o.batch(items)?;
             }
             65..=72 => {
                 // An idempotent retry of an earlier keyed attempt.
-                let keyed: Vec<usize> = (0..o.attempts.len()).filter(|&i| o.attempts[i].key.is_some()).collect();
+                let keyed: Vec<usize> = (0..o.attempts.len())
+                    .filter(|&i| o.attempts[i].key.is_some())
+                    .collect();
                 if let Some(&i) = keyed.get(rng.below(keyed.len().max(1) as u64) as usize) {
                     if o.attempts[i].fate == Fate::Lost {
                         // Lost in a crash: the retry writes it afresh.
@@ -819,7 +897,9 @@ fn assert_fail_stopped(store: &Store) {
     for n in 0..3 {
         match store.append(&coord(9), KINDS[0], &n) {
             Err(StoreError::WriterFailed { .. }) => {}
-            other => panic!("a fail-stopped writer must refuse appends with WriterFailed, got {other:?}"),
+            other => {
+                panic!("a fail-stopped writer must refuse appends with WriterFailed, got {other:?}")
+            }
         }
     }
     assert!(
@@ -834,7 +914,9 @@ fn failed_write_fails_the_append_stops_the_writer_and_reopen_recovers() {
         let sim = SimFs::with_plan(FaultPlan::none(11));
         let cfg = sim_cfg(&sim, "/sim/failed-write");
         let store = Store::open(cfg.clone()).unwrap();
-        let kept: Vec<AppendReceipt> = (0..5).map(|n| store.append(&coord(1), KINDS[0], &n).unwrap()).collect();
+        let kept: Vec<AppendReceipt> = (0..5)
+            .map(|n| store.append(&coord(1), KINDS[0], &n).unwrap())
+            .collect();
         sim.arm(kind, 1);
         let err = store.append(&coord(1), KINDS[0], &"doomed").unwrap_err();
         assert!(
@@ -863,7 +945,10 @@ fn failed_fsync_is_not_acknowledged_and_stops_the_writer() {
     let kept = store.append(&coord(1), KINDS[0], &"kept").unwrap();
     sim.arm(FaultKind::FailSync, 1);
     let err = store.append(&coord(1), KINDS[0], &"unsynced").unwrap_err();
-    assert!(matches!(err, StoreError::WriterFailed { .. }), "got {err:?}");
+    assert!(
+        matches!(err, StoreError::WriterFailed { .. }),
+        "got {err:?}"
+    );
     assert_fail_stopped(&store);
     sim.crash();
     drop(store);
@@ -874,7 +959,9 @@ fn failed_fsync_is_not_acknowledged_and_stops_the_writer() {
 
 /// Three appends that fill the first segment; the next one of the same size rotates.
 fn fill_first_segment(store: &Store, big: &str) -> Vec<AppendReceipt> {
-    (0..3).map(|_| store.append(&coord(2), KINDS[0], &big).unwrap()).collect()
+    (0..3)
+        .map(|_| store.append(&coord(2), KINDS[0], &big).unwrap())
+        .collect()
 }
 
 #[test]
@@ -907,12 +994,36 @@ fn failed_rotation_steps_are_typed_errors_and_stop_the_writer() {
         .nth;
     // A rotation: footer write + fsync, create, header write + fsync, directory fsync.
     let steps = [
-        (FaultKind::FailWrite, find(OpClass::Write, &seg(1)), "footer write"),
-        (FaultKind::TornWrite, find(OpClass::Write, &seg(1)), "torn footer write"),
-        (FaultKind::FailSync, find(OpClass::Sync, &seg(1)), "footer fsync"),
-        (FaultKind::FailCreate, find(OpClass::Create, &seg(2)), "create"),
-        (FaultKind::FailWrite, find(OpClass::Write, &seg(2)), "header write"),
-        (FaultKind::FailSync, find(OpClass::Sync, &seg(2)), "header fsync"),
+        (
+            FaultKind::FailWrite,
+            find(OpClass::Write, &seg(1)),
+            "footer write",
+        ),
+        (
+            FaultKind::TornWrite,
+            find(OpClass::Write, &seg(1)),
+            "torn footer write",
+        ),
+        (
+            FaultKind::FailSync,
+            find(OpClass::Sync, &seg(1)),
+            "footer fsync",
+        ),
+        (
+            FaultKind::FailCreate,
+            find(OpClass::Create, &seg(2)),
+            "create",
+        ),
+        (
+            FaultKind::FailWrite,
+            find(OpClass::Write, &seg(2)),
+            "header write",
+        ),
+        (
+            FaultKind::FailSync,
+            find(OpClass::Sync, &seg(2)),
+            "header fsync",
+        ),
         (FaultKind::FailSyncDir, dir_sync, "directory fsync"),
     ];
     for (kind, nth, step) in steps {
@@ -931,7 +1042,10 @@ fn failed_rotation_steps_are_typed_errors_and_stop_the_writer() {
         drop(store);
         let store = Store::open(cfg).unwrap();
         for r in &kept {
-            assert!(store.verify_append_receipt(r).is_valid(), "{step}: lost {r:?}");
+            assert!(
+                store.verify_append_receipt(r).is_valid(),
+                "{step}: lost {r:?}"
+            );
         }
         let r = store.append(&coord(2), KINDS[0], &big).unwrap();
         assert!(store.verify_append_receipt(&r).is_valid(), "{step}");
@@ -949,7 +1063,9 @@ fn a_failed_sidecar_rename_costs_only_a_rebuild_of_the_keys() {
         (0..6u8)
             .map(|n| {
                 let opts = AppendOptions::default().with_idempotency_key(key(n));
-                store.append_with_options(&coord(6), KINDS[0], &n, opts).unwrap()
+                store
+                    .append_with_options(&coord(6), KINDS[0], &n, opts)
+                    .unwrap()
             })
             .collect()
     };
@@ -977,7 +1093,9 @@ fn a_failed_sidecar_rename_costs_only_a_rebuild_of_the_keys() {
     let store = Store::open(cfg).unwrap();
     for (n, r) in receipts.iter().enumerate() {
         let opts = AppendOptions::default().with_idempotency_key(key(n as u8));
-        let again = store.append_with_options(&coord(6), KINDS[0], &(n as u8), opts).unwrap();
+        let again = store
+            .append_with_options(&coord(6), KINDS[0], &(n as u8), opts)
+            .unwrap();
         assert_eq!(again.event_id, r.event_id, "key {n} still deduplicates");
     }
     assert_eq!(store.len(), 6, "no retry wrote a second event");
@@ -1008,13 +1126,19 @@ fn disk_full_is_a_typed_error_and_stops_the_writer() {
             Err(e) => break e,
         }
     };
-    assert!(sim.fired().iter().any(|f| f.kind.is_none()), "the disk budget refused a write");
+    assert!(
+        sim.fired().iter().any(|f| f.kind.is_none()),
+        "the disk budget refused a write"
+    );
     let mentions_enospc = match &err {
         StoreError::WriterFailed { cause } => cause.contains("ENOSPC"),
         StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
         _ => false,
     };
-    assert!(mentions_enospc, "the error must carry the disk-full cause, got {err:?}");
+    assert!(
+        mentions_enospc,
+        "the error must carry the disk-full cause, got {err:?}"
+    );
     assert_fail_stopped(&store);
     sim.crash();
     drop(store);
@@ -1037,7 +1161,9 @@ fn read_errors_are_typed_and_the_store_keeps_working() {
     let err = store.get(r.event_id).unwrap_err();
     assert!(matches!(err, StoreError::Io { .. }), "got {err:?}");
     assert_eq!(store.get(r.event_id).unwrap().event.payload, "readable");
-    let r2 = store.append(&coord(4), KINDS[0], &"still writable").unwrap();
+    let r2 = store
+        .append(&coord(4), KINDS[0], &"still writable")
+        .unwrap();
     assert!(store.verify_append_receipt(&r2).is_valid());
 }
 
@@ -1047,7 +1173,11 @@ fn short_reads_are_completed() {
     let cfg = sim_cfg(&sim, "/sim/short-read");
     let store = Store::open(cfg.clone()).unwrap();
     let receipts: Vec<AppendReceipt> = (0..40)
-        .map(|n| store.append(&coord(n % 3), KINDS[0], &"s".repeat(n as usize * 10)).unwrap())
+        .map(|n| {
+            store
+                .append(&coord(n % 3), KINDS[0], &"s".repeat(n as usize * 10))
+                .unwrap()
+        })
         .collect();
     store.close().unwrap();
     sim.set_short_reads(true);
@@ -1066,9 +1196,13 @@ fn short_reads_are_completed() {
 fn a_torn_tail_left_by_a_crash_is_cut_at_reopen() {
     for keep_frac in [1u64, 2, 3, 5, 7] {
         let sim = SimFs::with_plan(FaultPlan::none(19));
-        let cfg = sim_cfg(&sim, "/sim/torn").with_segment_max_bytes(1 << 20).with_sync_mode(SyncMode::OsBuffered);
+        let cfg = sim_cfg(&sim, "/sim/torn")
+            .with_segment_max_bytes(1 << 20)
+            .with_sync_mode(SyncMode::OsBuffered);
         let store = Store::open(cfg.clone()).unwrap();
-        let durable: Vec<AppendReceipt> = (0..4).map(|n| store.append(&coord(5), KINDS[0], &n).unwrap()).collect();
+        let durable: Vec<AppendReceipt> = (0..4)
+            .map(|n| store.append(&coord(5), KINDS[0], &n).unwrap())
+            .collect();
         store.sync().unwrap();
         for n in 0..4 {
             store.append(&coord(5), KINDS[0], &(100 + n)).unwrap();
@@ -1081,7 +1215,10 @@ fn a_torn_tail_left_by_a_crash_is_cut_at_reopen() {
         for r in &durable {
             assert!(store.verify_append_receipt(r).is_valid());
         }
-        assert!(store.len() >= 4 && store.len() < 8, "the torn frame was cut");
+        assert!(
+            store.len() >= 4 && store.len() < 8,
+            "the torn frame was cut"
+        );
         for e in store.query(&Region::all()) {
             store.read_raw(e.event_id()).unwrap();
         }
@@ -1103,8 +1240,14 @@ fn a_batch_torn_by_a_crash_disappears_whole() {
         store.sync().unwrap();
         let items = (0..5)
             .map(|i| {
-                BatchAppendItem::new(coord(7 + i % 2), KINDS[1], &i, AppendOptions::default(), CausationRef::None)
-                    .unwrap()
+                BatchAppendItem::new(
+                    coord(7 + i % 2),
+                    KINDS[1],
+                    &i,
+                    AppendOptions::default(),
+                    CausationRef::None,
+                )
+                .unwrap()
             })
             .collect();
         let batch = store.append_batch(items).unwrap();
@@ -1112,8 +1255,14 @@ fn a_batch_torn_by_a_crash_disappears_whole() {
         sim.crash_with(|_, unsynced| unsynced * eighths / 8);
         drop(store);
         let store = Store::open(cfg).unwrap();
-        let present = batch.iter().filter(|r| store.entry(r.event_id).is_some()).count();
-        assert_eq!(present, 0, "cut at {eighths}/8: {present} of 5 batch items survived");
+        let present = batch
+            .iter()
+            .filter(|r| store.entry(r.event_id).is_some())
+            .count();
+        assert_eq!(
+            present, 0,
+            "cut at {eighths}/8: {present} of 5 batch items survived"
+        );
         assert!(store.verify_append_receipt(&before).is_valid());
         assert!(store.verify_chain().unwrap().is_intact());
     }
@@ -1139,7 +1288,10 @@ fn a_dropped_fsync_loses_acknowledged_data_and_the_oracle_notices() {
             "unexpected report:\n{report}"
         );
         gone += usize::from(report.contains("gone after the crash"));
-        assert!(report.contains(&format!("replay: BATPAK_SEED={seed} ")), "the report names the replay command");
+        assert!(
+            report.contains(&format!("replay: BATPAK_SEED={seed} ")),
+            "the report names the replay command"
+        );
     }
     assert!(gone > 0, "some run shows acknowledged appends vanishing");
 }
@@ -1150,7 +1302,10 @@ fn a_dropped_directory_fsync_loses_a_segment_and_the_oracle_notices() {
     let plan = FaultPlan::none(seed).with_faults(FaultKind::DropSyncDir, 1, u64::MAX / 2);
     let report = run_workload(seed, plan, SyncMode::EveryGroup, false)
         .expect_err("a segment whose directory entry never became durable is lost");
-    assert!(report.contains("gone after the crash"), "unexpected report:\n{report}");
+    assert!(
+        report.contains("gone after the crash"),
+        "unexpected report:\n{report}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1183,10 +1338,20 @@ fn os_buffered_may_lose_volatile_receipts_but_never_durable_ones() {
     drop(store);
     let store = Store::open(cfg).unwrap();
     for r in &durable {
-        assert!(store.verify_append_receipt(r).is_valid(), "synced append lost: {r:?}");
+        assert!(
+            store.verify_append_receipt(r).is_valid(),
+            "synced append lost: {r:?}"
+        );
     }
-    let lost = tail.iter().filter(|r| !store.verify_append_receipt(r).is_valid()).count();
-    assert_eq!(lost, tail.len(), "a clean crash drops every unsynced append under OsBuffered");
+    let lost = tail
+        .iter()
+        .filter(|r| !store.verify_append_receipt(r).is_valid())
+        .count();
+    assert_eq!(
+        lost,
+        tail.len(),
+        "a clean crash drops every unsynced append under OsBuffered"
+    );
     assert_eq!(store.len(), 30);
     assert!(store.verify_chain().unwrap().is_intact());
 }
@@ -1198,7 +1363,15 @@ fn every_group_loses_nothing_acknowledged() {
         let cfg = sim_cfg(&sim, "/sim/every-group");
         let store = Store::open(cfg.clone()).unwrap();
         let receipts: Vec<AppendReceipt> = (0..60u32)
-            .map(|n| store.append(&coord(n % 4), KINDS[n as usize % 2], &"e".repeat(n as usize * 7)).unwrap())
+            .map(|n| {
+                store
+                    .append(
+                        &coord(n % 4),
+                        KINDS[n as usize % 2],
+                        &"e".repeat(n as usize * 7),
+                    )
+                    .unwrap()
+            })
             .collect();
         assert!(receipts.iter().all(|r| r.durable));
         sim.crash();

@@ -65,7 +65,11 @@ fn a_checkpointed_cursor_resumes_with_exactly_the_rest_after_reopen() {
     }
     let everything = store.query(&region);
     assert_eq!(everything.len(), 55);
-    assert_eq!(ids(&rest), ids(&everything[25..]), "exactly the rest, in order");
+    assert_eq!(
+        ids(&rest),
+        ids(&everything[25..]),
+        "exactly the rest, in order"
+    );
     let mut joined = first_half;
     joined.extend(rest);
     assert_eq!(ids(&joined), ids(&everything), "no skip, no repeat");
@@ -108,7 +112,10 @@ fn poll_events_reads_payloads_in_order() {
     append_n(&store, 0, 10);
     let mut cursor = store.cursor_guaranteed(&Region::entity("ent:1"));
     let events = cursor.poll_events(100).unwrap();
-    let payloads: Vec<u64> = events.iter().map(|e| e.event.payload.as_u64().unwrap()).collect();
+    let payloads: Vec<u64> = events
+        .iter()
+        .map(|e| e.event.payload.as_u64().unwrap())
+        .collect();
     assert_eq!(payloads, vec![1, 4, 7]);
     assert_eq!(cursor.position(), Some(7));
 }
@@ -129,11 +136,23 @@ fn a_checkpoint_for_another_region_is_refused() {
         Region::entity("scope:0"),
     ] {
         let err = store.cursor_from_checkpoint(&other, &id).unwrap_err();
-        assert!(matches!(err, StoreError::CursorCheckpointRegionMismatch { .. }), "{other:?}: {err}");
+        assert!(
+            matches!(err, StoreError::CursorCheckpointRegionMismatch { .. }),
+            "{other:?}: {err}"
+        );
         let err = store.cursor_guaranteed(&other).resume(&id).unwrap_err();
-        assert!(matches!(err, StoreError::CursorCheckpointRegionMismatch { .. }));
+        assert!(matches!(
+            err,
+            StoreError::CursorCheckpointRegionMismatch { .. }
+        ));
     }
-    assert_eq!(store.cursor_from_checkpoint(&Region::scope("scope:0"), &id).unwrap().position(), Some(2));
+    assert_eq!(
+        store
+            .cursor_from_checkpoint(&Region::scope("scope:0"), &id)
+            .unwrap()
+            .position(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -162,7 +181,13 @@ fn a_damaged_checkpoint_is_a_typed_error() {
         }
     }
     std::fs::write(&path, &good).unwrap();
-    assert_eq!(store.cursor_from_checkpoint(&Region::all(), &id).unwrap().position(), Some(2));
+    assert_eq!(
+        store
+            .cursor_from_checkpoint(&Region::all(), &id)
+            .unwrap()
+            .position(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -171,10 +196,23 @@ fn a_missing_checkpoint_is_reported_or_kept_as_the_start() {
     let store = open(dir.path());
     append_n(&store, 0, 3);
     let id = CheckpointId::new("absent").unwrap();
-    let err = store.cursor_from_checkpoint(&Region::all(), &id).unwrap_err();
+    let err = store
+        .cursor_from_checkpoint(&Region::all(), &id)
+        .unwrap_err();
     assert!(matches!(err, StoreError::CursorCheckpointNotFound { .. }));
-    assert_eq!(store.cursor_guaranteed(&Region::all()).resume(&id).unwrap().position(), None);
-    let at_end = store.cursor_guaranteed(&Region::all()).at_end().resume(&id).unwrap();
+    assert_eq!(
+        store
+            .cursor_guaranteed(&Region::all())
+            .resume(&id)
+            .unwrap()
+            .position(),
+        None
+    );
+    let at_end = store
+        .cursor_guaranteed(&Region::all())
+        .at_end()
+        .resume(&id)
+        .unwrap();
     assert_eq!(at_end.position(), Some(2));
 }
 
@@ -196,9 +234,24 @@ fn a_checkpoint_past_the_log_is_refused() {
     let store = open(b.path());
     append_n(&store, 0, 10);
     std::fs::create_dir_all(b.path().join("cursors")).unwrap();
-    std::fs::copy(checkpoint_file(a.path(), "w"), checkpoint_file(b.path(), "w")).unwrap();
-    let err = store.cursor_from_checkpoint(&Region::all(), &id).unwrap_err();
-    assert!(matches!(err, StoreError::CursorCheckpointAhead { global_sequence: 7, .. }), "{err}");
+    std::fs::copy(
+        checkpoint_file(a.path(), "w"),
+        checkpoint_file(b.path(), "w"),
+    )
+    .unwrap();
+    let err = store
+        .cursor_from_checkpoint(&Region::all(), &id)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::CursorCheckpointAhead {
+                global_sequence: 7,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -218,7 +271,9 @@ fn a_read_only_store_resumes_but_does_not_save() {
     assert_eq!(cursor.poll_batch(100).unwrap().len(), 6);
     let err = cursor.save_checkpoint(&id).unwrap_err();
     assert!(matches!(err, StoreError::ReadOnly { .. }));
-    let err = cursor.save_checkpoint(&CheckpointId::new("new").unwrap()).unwrap_err();
+    let err = cursor
+        .save_checkpoint(&CheckpointId::new("new").unwrap())
+        .unwrap_err();
     assert!(matches!(err, StoreError::ReadOnly { .. }));
     assert!(!checkpoint_file(dir.path(), "new").exists());
 }

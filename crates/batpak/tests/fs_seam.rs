@@ -73,7 +73,11 @@ fn no_store_code_calls_the_file_system_directly() {
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     files.sort();
-    assert!(files.len() > 10, "the scan found the sources in {}", src.display());
+    assert!(
+        files.len() > 10,
+        "the scan found the sources in {}",
+        src.display()
+    );
     let mut found = Vec::new();
     for file in &files {
         let rel = file.strip_prefix(&src).unwrap();
@@ -86,7 +90,12 @@ fn no_store_code_calls_the_file_system_directly() {
                 break;
             }
             if let Some(why) = violation(line) {
-                found.push(format!("src/{}:{}: {why}: {}", rel.display(), n + 1, line.trim()));
+                found.push(format!(
+                    "src/{}:{}: {why}: {}",
+                    rel.display(),
+                    n + 1,
+                    line.trim()
+                ));
             }
         }
     }

@@ -127,10 +127,16 @@ fn key() -> ed25519_dalek::SigningKey {
 #[test]
 fn gates_run_in_order_and_stop_at_the_first_denial() {
     let set = gates();
-    assert_eq!(set.names(), ["amount_positive", "credit_limit", "not_round"]);
+    assert_eq!(
+        set.names(),
+        ["amount_positive", "credit_limit", "not_round"]
+    );
 
     let ok = Ctx::new(42);
-    assert_eq!(set.evaluate(&ok).unwrap(), ["amount_positive", "credit_limit", "not_round"]);
+    assert_eq!(
+        set.evaluate(&ok).unwrap(),
+        ["amount_positive", "credit_limit", "not_round"]
+    );
     assert_eq!(ok.ran(), ["amount_positive", "credit_limit", "not_round"]);
 
     // Fails the second gate: the third never runs.
@@ -164,7 +170,9 @@ fn evaluate_all_reports_every_denial_in_order() {
     // Through the pipeline, every denial carries the refused proposal's digest.
     let p = proposal(1000);
     let digest = p.digest();
-    let denials = Pipeline::new(gates()).evaluate_all(&Ctx::new(1000), p).unwrap_err();
+    let denials = Pipeline::new(gates())
+        .evaluate_all(&Ctx::new(1000), p)
+        .unwrap_err();
     assert_eq!(denials.len(), 2);
     assert!(denials.iter().all(|d| d.proposal() == Some(&digest)));
 }
@@ -180,7 +188,11 @@ fn a_panicking_gate_is_a_denial_not_a_crash() {
     assert_eq!(d.gate(), "explodes");
     assert_eq!(d.code(), GATE_PANICKED);
     assert!(d.is_panic());
-    assert!(d.message().contains("index out of range"), "{}", d.message());
+    assert!(
+        d.message().contains("index out of range"),
+        "{}",
+        d.message()
+    );
     assert_eq!(ctx.ran(), ["amount_positive", "explodes"]);
 
     // evaluate_all keeps going after the panic.
@@ -196,7 +208,10 @@ fn a_panicking_gate_is_a_denial_not_a_crash() {
     let pipeline = Pipeline::new(set);
     let denial = pipeline.evaluate(&Ctx::new(5), proposal(5)).unwrap_err();
     let r = store.append_denial(&coord(), &denial).unwrap();
-    assert_eq!(store.read_denial(r.event_id()).unwrap().code(), GATE_PANICKED);
+    assert_eq!(
+        store.read_denial(r.event_id()).unwrap().code(),
+        GATE_PANICKED
+    );
     assert_eq!(store.len(), 1, "only the denial was written");
 }
 
@@ -213,7 +228,10 @@ fn commit_records_the_gates_passed_and_survives_reopen() {
         let gated = pipeline.commit(&store, &coord(), approved).unwrap();
         let plain = store.append(&coord(), PLACED, &"plain").unwrap();
         assert!(store.verify_append_receipt(&gated).is_signed());
-        assert_eq!(plain.prev_hash, gated.event_hash, "gated events join the entity chain");
+        assert_eq!(
+            plain.prev_hash, gated.event_hash,
+            "gated events join the entity chain"
+        );
         store.close().unwrap();
         (gated, plain)
     };
@@ -229,7 +247,10 @@ fn commit_records_the_gates_passed_and_survives_reopen() {
         let ev = reader.get(gated.event_id).unwrap();
         assert_eq!(ev.event.header.attestation.as_ref(), Some(&want));
         assert_eq!(ev.event.payload["amount"], 42);
-        assert_eq!(reader.get(plain.event_id).unwrap().event.header.attestation, None);
+        assert_eq!(
+            reader.get(plain.event_id).unwrap().event.header.attestation,
+            None
+        );
         assert!(reader.verify_append_receipt(&gated).is_signed());
         assert!(reader.verify_chain().unwrap().is_intact());
         assert!(reader.bypasses().unwrap().is_empty());
@@ -249,11 +270,18 @@ fn commit_keeps_the_proposal_options() {
             .with_causation(CausationRef::Event(cause.event_id))
             .with_expected_sequence(ExpectedSequence::Exact(0)),
     );
-    let r = pipeline.commit(&store, &coord(), pipeline.evaluate(&Ctx::new(42), p).unwrap()).unwrap();
+    let r = pipeline
+        .commit(
+            &store,
+            &coord(),
+            pipeline.evaluate(&Ctx::new(42), p).unwrap(),
+        )
+        .unwrap();
     assert_eq!(store.caused_by(cause.event_id)[0].event_id(), r.event_id);
     assert_eq!(store.correlated(thread).len(), 1);
     // The expected sequence is checked at commit: a stale approval is refused.
-    let stale = proposal(43).with_options(AppendOptions::default().with_expected_sequence(ExpectedSequence::Exact(0)));
+    let stale = proposal(43)
+        .with_options(AppendOptions::default().with_expected_sequence(ExpectedSequence::Exact(0)));
     let approved = pipeline.evaluate(&Ctx::new(43), stale).unwrap();
     assert!(matches!(
         pipeline.commit(&store, &coord(), approved),
@@ -277,7 +305,10 @@ fn a_gate_with_an_invalid_name_cannot_commit() {
     let pipeline = Pipeline::new(GateSet::new().with(Nameless));
     let approved = pipeline.evaluate(&Ctx::new(1), proposal(1)).unwrap();
     let err = pipeline.commit(&store, &coord(), approved).unwrap_err();
-    assert!(matches!(err, StoreError::InvalidGateRecord { .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::InvalidGateRecord { .. }),
+        "{err:?}"
+    );
     assert_eq!(err.handling_class(), HandlingClass::Domain);
     assert!(store.is_empty());
 }
@@ -286,14 +317,24 @@ fn a_gate_with_an_invalid_name_cannot_commit() {
 fn bypasses_need_a_reason_and_are_listed_for_audit() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = Pipeline::new(gates());
-    for (ticket, reason) in [("", "r"), ("INC-1", ""), ("INC-1", "   "), ("bad\nticket", "r")] {
+    for (ticket, reason) in [
+        ("", "r"),
+        ("INC-1", ""),
+        ("INC-1", "   "),
+        ("bad\nticket", "r"),
+    ] {
         let err = pipeline
             .bypass(proposal(-5), BypassReason::new(ticket, reason))
             .unwrap_err();
-        assert!(matches!(err, StoreError::InvalidGateRecord { .. }), "{ticket:?} {reason:?}");
+        assert!(
+            matches!(err, StoreError::InvalidGateRecord { .. }),
+            "{ticket:?} {reason:?}"
+        );
     }
     let long = "x".repeat(batpak::MAX_BYPASS_REASON_LEN + 1);
-    assert!(pipeline.bypass(proposal(-5), BypassReason::new("INC-1", long)).is_err());
+    assert!(pipeline
+        .bypass(proposal(-5), BypassReason::new("INC-1", long))
+        .is_err());
 
     let other = Coordinate::new("order:2", "shop").unwrap();
     let mut bypassed = Vec::new();
@@ -303,7 +344,10 @@ fn bypasses_need_a_reason_and_are_listed_for_audit() {
             let c = if i % 2 == 0 { coord() } else { other.clone() };
             if i % 7 == 3 {
                 let approved = pipeline
-                    .bypass(proposal(-i), BypassReason::new(format!("INC-{i}"), format!("on-call approved {i}")))
+                    .bypass(
+                        proposal(-i),
+                        BypassReason::new(format!("INC-{i}"), format!("on-call approved {i}")),
+                    )
                     .unwrap();
                 assert!(approved.is_bypass());
                 let r = pipeline.commit(&store, &c, approved).unwrap();
@@ -311,7 +355,9 @@ fn bypasses_need_a_reason_and_are_listed_for_audit() {
             } else if i % 3 == 0 {
                 store.append(&c, PLACED, &i).unwrap();
             } else {
-                let approved = pipeline.evaluate(&Ctx::new(i + 1), proposal(i + 1)).unwrap();
+                let approved = pipeline
+                    .evaluate(&Ctx::new(i + 1), proposal(i + 1))
+                    .unwrap();
                 pipeline.commit(&store, &c, approved).unwrap();
             }
         }
@@ -320,23 +366,40 @@ fn bypasses_need_a_reason_and_are_listed_for_audit() {
     }
     // After reopen the list comes from the frames again, across segments.
     let store = Store::open_read_only(StoreConfig::new(dir.path())).unwrap();
-    assert!(store.open_report().segments > 1, "{:?}", store.open_report());
+    assert!(
+        store.open_report().segments > 1,
+        "{:?}",
+        store.open_report()
+    );
     check_bypasses(&store, &bypassed);
     let only_other = store.bypasses_in(&Region::entity("order:2")).unwrap();
-    let want: Vec<EventId> = bypassed.iter().filter(|b| b.1 == other).map(|b| b.0).collect();
-    assert_eq!(only_other.iter().map(|b| b.event_id).collect::<Vec<_>>(), want);
+    let want: Vec<EventId> = bypassed
+        .iter()
+        .filter(|b| b.1 == other)
+        .map(|b| b.0)
+        .collect();
+    assert_eq!(
+        only_other.iter().map(|b| b.event_id).collect::<Vec<_>>(),
+        want
+    );
 }
 
 fn check_bypasses(store: &batpak::StoreReader, want: &[(EventId, Coordinate, String)]) {
     let list = store.bypasses().unwrap();
     assert_eq!(list.len(), want.len());
     for (got, (id, c, ticket)) in list.iter().zip(want) {
-        assert_eq!((&got.event_id, &got.coordinate, &got.ticket), (id, c, ticket));
+        assert_eq!(
+            (&got.event_id, &got.coordinate, &got.ticket),
+            (id, c, ticket)
+        );
         assert_eq!(got.kind, PLACED);
         assert!(got.reason.starts_with("on-call approved"));
         let header = store.get(*id).unwrap().event.header;
         assert_eq!(header.global_sequence, got.global_sequence);
-        assert_eq!(header.attestation.unwrap().bypass().map(|b| b.0.to_owned()), Some(ticket.clone()));
+        assert_eq!(
+            header.attestation.unwrap().bypass().map(|b| b.0.to_owned()),
+            Some(ticket.clone())
+        );
     }
     // Brute force: every bypassed header, in commit order.
     let brute: Vec<EventId> = store
@@ -364,7 +427,10 @@ fn denial_records_hash_the_payload_and_their_receipts_verify() {
     let p = proposal(1000);
     let want_hash = *blake3::hash(p.payload_bytes()).as_bytes();
     let denial = pipeline.evaluate(&Ctx::new(1000), p).unwrap_err();
-    assert_eq!(denial.proposal().map(|d| (d.kind, d.payload_hash)), Some((PLACED, want_hash)));
+    assert_eq!(
+        denial.proposal().map(|d| (d.kind, d.payload_hash)),
+        Some((PLACED, want_hash))
+    );
 
     let r = store.append_denial(&coord(), &denial).unwrap();
     assert!(r.receipt.durable);
@@ -387,7 +453,10 @@ fn denial_records_hash_the_payload_and_their_receipts_verify() {
     assert_eq!(json["code"], "LIMIT");
     assert_eq!(json["context"]["max"], "500");
     assert_eq!(json["proposed_kind"], PLACED.as_u16());
-    assert_eq!(json["payload_hash"], blake3::Hash::from(want_hash).to_hex().as_str());
+    assert_eq!(
+        json["payload_hash"],
+        blake3::Hash::from(want_hash).to_hex().as_str()
+    );
     assert_eq!(store.by_fact(DENIAL_KIND).len(), 1);
 
     // Users cannot write the denial kind themselves.
@@ -399,20 +468,38 @@ fn denial_records_hash_the_payload_and_their_receipts_verify() {
     // A receipt whose denial was edited, or that names a non-denial event, fails.
     let mut edited = r.clone();
     edited.denial = edited.denial.with_code("OTHER");
-    assert_eq!(store.verify_denial_receipt(&edited), ReceiptVerification::Mismatch { field: "denial" });
+    assert_eq!(
+        store.verify_denial_receipt(&edited),
+        ReceiptVerification::Mismatch { field: "denial" }
+    );
     assert!(edited.verify_signature(&key().verifying_key()).is_err());
     let plain = store.append(&coord(), PLACED, &"x").unwrap();
     let mut posing = r.clone();
     posing.receipt = plain;
-    assert_eq!(store.verify_denial_receipt(&posing), ReceiptVerification::Mismatch { field: "kind" });
-    assert!(matches!(store.read_denial(posing.receipt.event_id), Err(StoreError::KindMismatch { .. })));
+    assert_eq!(
+        store.verify_denial_receipt(&posing),
+        ReceiptVerification::Mismatch { field: "kind" }
+    );
+    assert!(matches!(
+        store.read_denial(posing.receipt.event_id),
+        Err(StoreError::KindMismatch { .. })
+    ));
 
     // Denials without a proposal, and invalid gate names or codes.
-    let bare = store.append_denial(&coord(), &Denial::new("manual_review", "rejected by staff")).unwrap();
+    let bare = store
+        .append_denial(&coord(), &Denial::new("manual_review", "rejected by staff"))
+        .unwrap();
     assert!(store.verify_denial_receipt(&bare).is_valid());
     assert_eq!(store.read_denial(bare.event_id()).unwrap().proposal(), None);
-    for bad in [Denial::new("", "m"), Denial::new("g", "m").with_code(""), Denial::new("g\u{7}", "m")] {
-        assert!(matches!(store.append_denial(&coord(), &bad), Err(StoreError::InvalidGateRecord { .. })));
+    for bad in [
+        Denial::new("", "m"),
+        Denial::new("g", "m").with_code(""),
+        Denial::new("g\u{7}", "m"),
+    ] {
+        assert!(matches!(
+            store.append_denial(&coord(), &bad),
+            Err(StoreError::InvalidGateRecord { .. })
+        ));
     }
     store.close().unwrap();
     let store = Store::open(StoreConfig::new(dir.path()).with_signing_key(key())).unwrap();
@@ -505,16 +592,28 @@ fn image() -> Image {
     let pipeline = Pipeline::new(gates());
     store.append(&coord(), PLACED, &"first").unwrap();
     let gated = pipeline
-        .commit(&store, &coord(), pipeline.evaluate(&Ctx::new(42), proposal(42)).unwrap())
+        .commit(
+            &store,
+            &coord(),
+            pipeline.evaluate(&Ctx::new(42), proposal(42)).unwrap(),
+        )
         .unwrap();
     let denial = store
-        .append_denial(&coord(), &pipeline.evaluate(&Ctx::new(-1), proposal(-1)).unwrap_err())
+        .append_denial(
+            &coord(),
+            &pipeline.evaluate(&Ctx::new(-1), proposal(-1)).unwrap_err(),
+        )
         .unwrap();
     let bypassed = pipeline
         .commit(
             &store,
             &coord(),
-            pipeline.bypass(proposal(-2), BypassReason::new("INC-9", "approved by on-call")).unwrap(),
+            pipeline
+                .bypass(
+                    proposal(-2),
+                    BypassReason::new("INC-9", "approved by on-call"),
+                )
+                .unwrap(),
         )
         .unwrap();
     let plain = store.append(&coord(), PLACED, &"last").unwrap();
@@ -575,14 +674,24 @@ fn rewritten_denial_payload_with_fixed_crc_is_caught() {
     assert!(report.dangling.is_empty());
     assert_eq!(
         store.verify_denial_receipt(&img.denial),
-        ReceiptVerification::Mismatch { field: "content_hash" }
+        ReceiptVerification::Mismatch {
+            field: "content_hash"
+        }
     );
     // The edited record reads back as a different denial.
-    assert_ne!(store.read_denial(img.denial.event_id()).unwrap(), img.denial.denial);
+    assert_ne!(
+        store.read_denial(img.denial.event_id()).unwrap(),
+        img.denial.denial
+    );
     drop(store);
-    let err = Store::open(StoreConfig::new(img.dir.path()).with_chain_verification(ChainVerification::Recompute))
-        .unwrap_err();
-    assert!(matches!(err, StoreError::ChainVerificationFailed { mismatches: 1, .. }));
+    let err = Store::open(
+        StoreConfig::new(img.dir.path()).with_chain_verification(ChainVerification::Recompute),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::ChainVerificationFailed { mismatches: 1, .. }
+    ));
 }
 
 #[test]
@@ -604,7 +713,9 @@ fn changed_gate_name_with_fixed_crc_is_caught() {
     assert_eq!(header.attestation.unwrap().gates()[1], "credit_limiT");
     assert_eq!(
         store.verify_append_receipt(&img.gated),
-        ReceiptVerification::Mismatch { field: "event_hash" }
+        ReceiptVerification::Mismatch {
+            field: "event_hash"
+        }
     );
 }
 
@@ -625,8 +736,14 @@ fn dropped_or_forged_attestations_with_fixed_crc_are_caught() {
     });
     let (report, store) = verify(&img);
     assert_eq!(report.mismatches, [img.bypassed.event_id]);
-    assert!(store.bypasses().unwrap().is_empty(), "the edit hides it from the listing...");
-    assert!(!store.verify_append_receipt(&img.bypassed).is_valid(), "...but not from verification");
+    assert!(
+        store.bypasses().unwrap().is_empty(),
+        "the edit hides it from the listing..."
+    );
+    assert!(
+        !store.verify_append_receipt(&img.bypassed).is_valid(),
+        "...but not from verification"
+    );
 
     // Claim gates for a plain append.
     let img = image();

@@ -29,7 +29,12 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| e.unwrap())
         .filter(|e| e.file_name() != batpak::LOCK_FILE)
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .collect();
     v.sort();
     v
@@ -37,7 +42,8 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 fn check_against_expected(store: &batpak::StoreReader) {
     let expected: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(golden().join("expected.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(golden().join("expected.json")).unwrap())
+            .unwrap();
     assert_eq!(store.len() as usize, expected.len());
     for (entry, want) in store.query(&Region::all()).iter().zip(&expected) {
         let raw = store.read_raw(entry.event_id()).unwrap();
@@ -61,7 +67,11 @@ fn check_against_expected(store: &batpak::StoreReader) {
             "payload": hex(&raw.event.payload),
         });
         assert_eq!(&got, want);
-        assert_eq!(batpak::chain::event_hash(h, &raw.coordinate), h.event_hash, "hash recomputes");
+        assert_eq!(
+            batpak::chain::event_hash(h, &raw.coordinate),
+            h.event_hash,
+            "hash recomputes"
+        );
     }
     assert!(store.verify_chain().unwrap().is_intact());
 }
@@ -70,12 +80,21 @@ fn check_against_expected(store: &batpak::StoreReader) {
 fn golden_store_reads_back_byte_for_byte() {
     let dir = copy_store();
     let before = snapshot(dir.path());
-    let ro = Store::open_read_only(StoreConfig::new(dir.path()).with_chain_verification(ChainVerification::Recompute)).unwrap();
+    let ro = Store::open_read_only(
+        StoreConfig::new(dir.path()).with_chain_verification(ChainVerification::Recompute),
+    )
+    .unwrap();
     check_against_expected(&ro);
     drop(ro);
     assert_eq!(snapshot(dir.path()), before, "reading changes no byte");
-    let store = Store::open(StoreConfig::new(dir.path()).with_chain_verification(ChainVerification::Recompute)).unwrap();
-    assert_eq!(store.open_report().segments, store.open_report().segments_from_footer);
+    let store = Store::open(
+        StoreConfig::new(dir.path()).with_chain_verification(ChainVerification::Recompute),
+    )
+    .unwrap();
+    assert_eq!(
+        store.open_report().segments,
+        store.open_report().segments_from_footer
+    );
     check_against_expected(&store);
     // Idempotency survives in the golden data too: the keyed append dedupes.
     let opts = AppendOptions::default()
@@ -83,11 +102,20 @@ fn golden_store_reads_back_byte_for_byte() {
         .with_correlation_id(CorrelationId::from_u128(0x00c0_ffee));
     let first = store.query(&Region::all())[0].event_id();
     let again = store
-        .append_with_options(&Coordinate::new("account:0", "tenant:0").unwrap(), EventKind::custom(0xE, 1), &"with options", opts.with_causation(CausationRef::Event(first)))
+        .append_with_options(
+            &Coordinate::new("account:0", "tenant:0").unwrap(),
+            EventKind::custom(0xE, 1),
+            &"with options",
+            opts.with_causation(CausationRef::Event(first)),
+        )
         .unwrap();
     assert!(again.global_sequence < store.len());
     store.close().unwrap();
-    assert_eq!(snapshot(dir.path()), before, "opening and closing without appends rewrites nothing");
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "opening and closing without appends rewrites nothing"
+    );
 }
 
 #[test]
@@ -104,7 +132,11 @@ fn a_segment_of_another_format_version_is_refused_by_name() {
         Store::open_read_only(StoreConfig::new(dir.path())).unwrap_err(),
     ] {
         match &err {
-            StoreError::UnsupportedVersion { path, found, supported } => {
+            StoreError::UnsupportedVersion {
+                path,
+                found,
+                supported,
+            } => {
                 assert_eq!(path, &seg);
                 assert_eq!((*found, *supported), (2, 1));
             }

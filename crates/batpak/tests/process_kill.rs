@@ -84,7 +84,16 @@ fn child_entry() {
             let items = payloads
                 .iter()
                 .zip(&coords)
-                .map(|(p, c)| BatchAppendItem::new(c.clone(), KIND, p, AppendOptions::default(), CausationRef::None).unwrap())
+                .map(|(p, c)| {
+                    BatchAppendItem::new(
+                        c.clone(),
+                        KIND,
+                        p,
+                        AppendOptions::default(),
+                        CausationRef::None,
+                    )
+                    .unwrap()
+                })
                 .collect();
             store.append_batch(items).unwrap()
         } else {
@@ -186,7 +195,8 @@ fn run_child(dir: &Path, mode: &str, round: u64, after: Duration) -> Vec<Printed
 
 /// Reopens after a kill and checks everything ever reported.
 fn check_after_kill(dir: &Path, reported: &[Printed], batches: bool, round: u64) {
-    let store = Store::open(config(dir)).unwrap_or_else(|e| panic!("reopen after SIGKILL failed: {e}"));
+    let store =
+        Store::open(config(dir)).unwrap_or_else(|e| panic!("reopen after SIGKILL failed: {e}"));
     let by_id: HashMap<String, IndexEntry> = store
         .query(&Region::all())
         .into_iter()
@@ -200,7 +210,11 @@ fn check_after_kill(dir: &Path, reported: &[Printed], batches: bool, round: u64)
         let h = &raw.event.header;
         assert_eq!(h.global_sequence, p.global_sequence, "{p:?}");
         assert_eq!(hex(&h.content_hash), p.content_hash, "{p:?}");
-        assert_eq!(hex(blake3::hash(&raw.event.payload).as_bytes()), p.content_hash, "{p:?}");
+        assert_eq!(
+            hex(blake3::hash(&raw.event.payload).as_bytes()),
+            p.content_hash,
+            "{p:?}"
+        );
         assert_eq!(hex(&h.event_hash), p.event_hash, "{p:?}");
         assert_eq!(hex(&h.prev_hash), p.prev_hash, "{p:?}");
         let payload = store.get(entry.event_id()).unwrap().event.payload;
@@ -224,7 +238,13 @@ fn check_after_kill(dir: &Path, reported: &[Printed], batches: bool, round: u64)
     let chain = store.verify_chain().unwrap();
     assert!(chain.is_intact(), "chain broken after a kill: {chain:?}");
     let c = Coordinate::new("entity:parent", "scope:kill").unwrap();
-    let r = store.append(&c, KIND, &serde_json::json!({ "tag": format!("parent-{round}"), "item": 0, "size": 1 })).unwrap();
+    let r = store
+        .append(
+            &c,
+            KIND,
+            &serde_json::json!({ "tag": format!("parent-{round}"), "item": 0, "size": 1 }),
+        )
+        .unwrap();
     assert!(store.verify_append_receipt(&r).is_valid());
     store.close().unwrap();
 }
@@ -240,11 +260,17 @@ fn kill_rounds(mode: &str, rounds: u64) {
     for round in 0..rounds {
         let after = Duration::from_millis(rng.below(60));
         let got = run_child(dir.path(), mode, round, after);
-        assert!(!got.is_empty(), "round {round}: the child reported no receipt before the kill");
+        assert!(
+            !got.is_empty(),
+            "round {round}: the child reported no receipt before the kill"
+        );
         reported.extend(got);
         check_after_kill(dir.path(), &reported, mode == "batch", round);
     }
-    eprintln!("{mode}: {rounds} kills (seed {seed}), {} receipts checked", reported.len());
+    eprintln!(
+        "{mode}: {rounds} kills (seed {seed}), {} receipts checked",
+        reported.len()
+    );
 }
 
 #[test]

@@ -56,7 +56,10 @@ impl EventSourced for Deposits {
         Some(&KINDS[..2])
     }
     fn apply(&mut self, event: &StoredEvent<serde_json::Value>) {
-        assert!(KINDS[..2].contains(&event.header().kind), "fed an irrelevant kind");
+        assert!(
+            KINDS[..2].contains(&event.header().kind),
+            "fed an irrelevant kind"
+        );
         self.0.fold(event);
     }
 }
@@ -80,7 +83,11 @@ fn check_all(reader: &StoreReader, freshness: &Freshness) {
         let all: Option<Ledger> = reader.project(e, freshness).unwrap();
         assert_eq!(all, replay(reader, e, None), "Ledger of {e}");
         let deposits: Option<Deposits> = reader.project(e, freshness).unwrap();
-        assert_eq!(deposits.map(|d| d.0), replay(reader, e, Some(&KINDS[..2])), "Deposits of {e}");
+        assert_eq!(
+            deposits.map(|d| d.0),
+            replay(reader, e, Some(&KINDS[..2])),
+            "Deposits of {e}"
+        );
     }
 }
 
@@ -96,7 +103,9 @@ fn open(dir: &Path, cache: ProjectionCache) -> Store {
 fn append_all(store: &Store, ops: &[(usize, usize, i64)]) {
     for &(e, k, v) in ops {
         let c = Coordinate::new(ENTITIES[e], format!("scope:{}", e % 2)).unwrap();
-        store.append(&c, KINDS[k], &serde_json::json!({ "v": v })).unwrap();
+        store
+            .append(&c, KINDS[k], &serde_json::json!({ "v": v }))
+            .unwrap();
     }
 }
 
@@ -180,7 +189,11 @@ fn the_cache_folds_only_events_after_its_state() {
     store.append(&c, KINDS[0], &100u32).unwrap();
     let before = applies();
     let p: Counted = store.project("e", &Freshness::Consistent).unwrap().unwrap();
-    assert_eq!((p.n, applies() - before), (101, 1), "only the new event is folded");
+    assert_eq!(
+        (p.n, applies() - before),
+        (101, 1),
+        "only the new event is folded"
+    );
     let before = applies();
     let p: Counted = store.project("e", &Freshness::Consistent).unwrap().unwrap();
     assert_eq!((p.n, applies() - before), (101, 0));
@@ -190,9 +203,13 @@ fn the_cache_folds_only_events_after_its_state() {
     for i in 0..10u32 {
         uncached.append(&c, KINDS[0], &i).unwrap();
     }
-    uncached.project::<Counted>("e", &Freshness::Consistent).unwrap();
+    uncached
+        .project::<Counted>("e", &Freshness::Consistent)
+        .unwrap();
     let before = applies();
-    uncached.project::<Counted>("e", &Freshness::Consistent).unwrap();
+    uncached
+        .project::<Counted>("e", &Freshness::Consistent)
+        .unwrap();
     assert_eq!(applies() - before, 10, "without a cache every call replays");
 }
 
@@ -201,19 +218,36 @@ fn maybe_stale_may_serve_a_young_cached_state() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path(), ProjectionCache::default());
     let c = Coordinate::new("e", "s").unwrap();
-    store.append(&c, KINDS[0], &serde_json::json!({"v": 1})).unwrap();
+    store
+        .append(&c, KINDS[0], &serde_json::json!({"v": 1}))
+        .unwrap();
     let first: Ledger = store.project("e", &Freshness::Consistent).unwrap().unwrap();
-    store.append(&c, KINDS[0], &serde_json::json!({"v": 2})).unwrap();
+    store
+        .append(&c, KINDS[0], &serde_json::json!({"v": 2}))
+        .unwrap();
     let stale: Ledger = store
-        .project("e", &Freshness::MaybeStale { max_age: Duration::from_secs(3600) })
+        .project(
+            "e",
+            &Freshness::MaybeStale {
+                max_age: Duration::from_secs(3600),
+            },
+        )
         .unwrap()
         .unwrap();
     assert_eq!(stale, first, "a young cached state is served as is");
     let old_enough: Ledger = store
-        .project("e", &Freshness::MaybeStale { max_age: Duration::ZERO })
+        .project(
+            "e",
+            &Freshness::MaybeStale {
+                max_age: Duration::ZERO,
+            },
+        )
         .unwrap()
         .unwrap();
-    assert_eq!(old_enough.count, 2, "a state older than max_age is brought up to date");
+    assert_eq!(
+        old_enough.count, 2,
+        "a state older than max_age is brought up to date"
+    );
     let consistent: Ledger = store.project("e", &Freshness::Consistent).unwrap().unwrap();
     assert_eq!(consistent.count, 2);
 }
@@ -223,11 +257,28 @@ fn none_for_an_entity_without_relevant_events() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path(), ProjectionCache::default());
     let c = Coordinate::new("e", "s").unwrap();
-    assert!(store.project::<Ledger>("e", &Freshness::Consistent).unwrap().is_none());
-    store.append(&c, KINDS[2], &serde_json::json!({"v": 1})).unwrap();
-    assert!(store.project::<Deposits>("e", &Freshness::Consistent).unwrap().is_none());
-    assert_eq!(store.project::<Ledger>("e", &Freshness::Consistent).unwrap().unwrap().count, 1);
-    store.append(&c, KINDS[1], &serde_json::json!({"v": 5})).unwrap();
+    assert!(store
+        .project::<Ledger>("e", &Freshness::Consistent)
+        .unwrap()
+        .is_none());
+    store
+        .append(&c, KINDS[2], &serde_json::json!({"v": 1}))
+        .unwrap();
+    assert!(store
+        .project::<Deposits>("e", &Freshness::Consistent)
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store
+            .project::<Ledger>("e", &Freshness::Consistent)
+            .unwrap()
+            .unwrap()
+            .count,
+        1
+    );
+    store
+        .append(&c, KINDS[1], &serde_json::json!({"v": 5}))
+        .unwrap();
     let d: Deposits = store.project("e", &Freshness::Consistent).unwrap().unwrap();
     assert_eq!((d.0.count, d.0.sum), (1, 5));
 }
@@ -253,17 +304,38 @@ fn the_file_cache_resumes_after_reopen() {
         for i in 0..50u32 {
             store.append(&c, KINDS[0], &i).unwrap();
         }
-        assert_eq!(store.project::<Counted>("e", &Freshness::Consistent).unwrap().unwrap().n, 50);
+        assert_eq!(
+            store
+                .project::<Counted>("e", &Freshness::Consistent)
+                .unwrap()
+                .unwrap()
+                .n,
+            50
+        );
         store.close().unwrap();
     }
     assert_eq!(projection_files(dir.path()).len(), 1);
     let store = open(dir.path(), cache);
     let before = applies();
-    assert_eq!(store.project::<Counted>("e", &Freshness::Consistent).unwrap().unwrap().n, 50);
+    assert_eq!(
+        store
+            .project::<Counted>("e", &Freshness::Consistent)
+            .unwrap()
+            .unwrap()
+            .n,
+        50
+    );
     assert_eq!(applies() - before, 0, "the state came from the file");
     store.append(&c, KINDS[0], &50u32).unwrap();
     let before = applies();
-    assert_eq!(store.project::<Counted>("e", &Freshness::Consistent).unwrap().unwrap().n, 51);
+    assert_eq!(
+        store
+            .project::<Counted>("e", &Freshness::Consistent)
+            .unwrap()
+            .unwrap()
+            .n,
+        51
+    );
     assert_eq!(applies() - before, 1);
 }
 
@@ -277,23 +349,35 @@ fn a_cached_state_the_log_does_not_back_is_refolded() {
     {
         let store = open(a.path(), cache);
         for v in 0..20 {
-            store.append(&c, KINDS[0], &serde_json::json!({"v": v})).unwrap();
+            store
+                .append(&c, KINDS[0], &serde_json::json!({"v": v}))
+                .unwrap();
         }
-        store.project::<Ledger>("e", &Freshness::Consistent).unwrap();
+        store
+            .project::<Ledger>("e", &Freshness::Consistent)
+            .unwrap();
         store.close().unwrap();
     }
     let b = tempfile::tempdir().unwrap();
     {
         let store = open(b.path(), cache);
         for v in 0..3 {
-            store.append(&c, KINDS[0], &serde_json::json!({"v": v * 100})).unwrap();
+            store
+                .append(&c, KINDS[0], &serde_json::json!({"v": v * 100}))
+                .unwrap();
         }
         store.close().unwrap();
     }
     let files = projection_files(a.path());
     assert_eq!(files.len(), 1);
     std::fs::create_dir_all(b.path().join("projections")).unwrap();
-    std::fs::copy(&files[0], b.path().join("projections").join(files[0].file_name().unwrap())).unwrap();
+    std::fs::copy(
+        &files[0],
+        b.path()
+            .join("projections")
+            .join(files[0].file_name().unwrap()),
+    )
+    .unwrap();
     let store = open(b.path(), cache);
     let got: Ledger = store.project("e", &Freshness::Consistent).unwrap().unwrap();
     assert_eq!(Some(got.clone()), replay(&store, "e", None));
@@ -308,9 +392,13 @@ fn a_damaged_state_file_is_ignored() {
     {
         let store = open(dir.path(), cache);
         for v in 0..5 {
-            store.append(&c, KINDS[0], &serde_json::json!({"v": v})).unwrap();
+            store
+                .append(&c, KINDS[0], &serde_json::json!({"v": v}))
+                .unwrap();
         }
-        store.project::<Ledger>("e", &Freshness::Consistent).unwrap();
+        store
+            .project::<Ledger>("e", &Freshness::Consistent)
+            .unwrap();
         store.close().unwrap();
     }
     let file = projection_files(dir.path()).pop().unwrap();
@@ -332,7 +420,8 @@ fn a_read_only_store_projects_but_writes_no_state_file() {
         append_all(&store, &[(0, 0, 1), (0, 1, 2), (1, 0, 3)]);
         store.close().unwrap();
     }
-    let ro = Store::open_read_only(StoreConfig::new(dir.path()).with_projection_cache(cache)).unwrap();
+    let ro =
+        Store::open_read_only(StoreConfig::new(dir.path()).with_projection_cache(cache)).unwrap();
     check_all(&ro, &Freshness::Consistent);
     assert!(projection_files(dir.path()).is_empty());
 }

@@ -18,7 +18,11 @@ fn open(dir: &Path) -> Arc<Store> {
 
 fn sign_up(store: &Store, i: usize) -> AppendReceipt {
     store
-        .append(&Coordinate::new(format!("user:{i}"), "users").unwrap(), SIGNED_UP, &i)
+        .append(
+            &Coordinate::new(format!("user:{i}"), "users").unwrap(),
+            SIGNED_UP,
+            &i,
+        )
         .unwrap()
 }
 
@@ -30,7 +34,10 @@ fn welcome(ev: &StoredEvent<serde_json::Value>) -> Vec<Reaction> {
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -40,9 +47,13 @@ fn reactions_are_appended_with_the_trigger_as_causation() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let before: Vec<AppendReceipt> = (0..3).map(|i| sign_up(&store, i)).collect();
-    let reactor = store.react_loop(&Region::all().with_kind(SIGNED_UP), welcome).unwrap();
+    let reactor = store
+        .react_loop(&Region::all().with_kind(SIGNED_UP), welcome)
+        .unwrap();
     let triggers: Vec<AppendReceipt> = (3..23).map(|i| sign_up(&store, i)).collect();
-    wait_for("reactions", || store.by_fact(WELCOMED).len() == triggers.len());
+    wait_for("reactions", || {
+        store.by_fact(WELCOMED).len() == triggers.len()
+    });
     for t in &triggers {
         let caused = store.caused_by(t.event_id);
         assert_eq!(caused.len(), 1, "one reaction per trigger");
@@ -52,19 +63,30 @@ fn reactions_are_appended_with_the_trigger_as_causation() {
         assert!(ev.event.header.global_sequence > t.global_sequence);
     }
     for b in &before {
-        assert!(store.caused_by(b.event_id).is_empty(), "started at the end: older events are not handled");
+        assert!(
+            store.caused_by(b.event_id).is_empty(),
+            "started at the end: older events are not handled"
+        );
     }
     let stats = reactor.stop().unwrap();
     assert_eq!(stats.events_handled, 20);
     assert_eq!(stats.reactions_appended, 20);
-    assert_eq!(Arc::strong_count(&store), 1, "the reactor released the store");
+    assert_eq!(
+        Arc::strong_count(&store),
+        1,
+        "the reactor released the store"
+    );
 }
 
 #[test]
 fn a_checkpointed_reactor_resumes_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let region = Region::all().with_kind(SIGNED_UP);
-    let opts = || ReactorOptions::default().with_checkpoint(CheckpointId::new("welcomer").unwrap()).with_batch_size(3);
+    let opts = || {
+        ReactorOptions::default()
+            .with_checkpoint(CheckpointId::new("welcomer").unwrap())
+            .with_batch_size(3)
+    };
     {
         let store = open(dir.path());
         let reactor = store.react_loop_with(&region, opts(), welcome).unwrap();
@@ -86,9 +108,16 @@ fn a_checkpointed_reactor_resumes_after_a_restart() {
     }
     wait_for("all reactions", || store.by_fact(WELCOMED).len() == 18);
     let stats = reactor.stop().unwrap();
-    assert_eq!(stats.events_handled, 8, "exactly the events after the checkpoint");
+    assert_eq!(
+        stats.events_handled, 8,
+        "exactly the events after the checkpoint"
+    );
     for trigger in store.by_fact(SIGNED_UP) {
-        assert_eq!(store.caused_by(trigger.event_id()).len(), 1, "no skip, no repeat");
+        assert_eq!(
+            store.caused_by(trigger.event_id()).len(),
+            1,
+            "no skip, no repeat"
+        );
     }
 }
 
@@ -96,7 +125,9 @@ fn a_checkpointed_reactor_resumes_after_a_restart() {
 fn dropping_the_handle_stops_the_reactor() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let reactor = store.react_loop(&Region::all().with_kind(SIGNED_UP), welcome).unwrap();
+    let reactor = store
+        .react_loop(&Region::all().with_kind(SIGNED_UP), welcome)
+        .unwrap();
     assert!(reactor.is_running());
     assert_eq!(Arc::strong_count(&store), 3);
     drop(reactor);
@@ -113,13 +144,19 @@ fn a_failed_append_ends_the_loop_and_stop_reports_it() {
     let reactor = store
         .react_loop(&Region::all().with_kind(SIGNED_UP), |ev| {
             let c = Coordinate::new("audit", "audit").unwrap();
-            let strict = AppendOptions::default().with_expected_sequence(ExpectedSequence::Exact(99));
-            vec![Reaction::new(c, WELCOMED, &ev.event.payload).unwrap().with_options(strict)]
+            let strict =
+                AppendOptions::default().with_expected_sequence(ExpectedSequence::Exact(99));
+            vec![Reaction::new(c, WELCOMED, &ev.event.payload)
+                .unwrap()
+                .with_options(strict)]
         })
         .unwrap();
     sign_up(&store, 1);
     wait_for("the loop to end", || !reactor.is_running());
-    assert!(matches!(reactor.stop(), Err(StoreError::SequenceMismatch { .. })));
+    assert!(matches!(
+        reactor.stop(),
+        Err(StoreError::SequenceMismatch { .. })
+    ));
 }
 
 #[test]
@@ -127,7 +164,9 @@ fn a_panicking_handler_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let reactor = store
-        .react_loop(&Region::all(), |_ev| -> Vec<Reaction> { panic!("handler bug") })
+        .react_loop(&Region::all(), |_ev| -> Vec<Reaction> {
+            panic!("handler bug")
+        })
         .unwrap();
     sign_up(&store, 1);
     wait_for("the loop to end", || !reactor.is_running());

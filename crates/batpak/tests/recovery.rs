@@ -25,7 +25,6 @@ fn strip_preallocation(path: &Path) {
     }
 }
 
-
 /// Copies the segment files of a live store: what a crash at this instant leaves on disk.
 fn crash_image(src: &Path) -> tempfile::TempDir {
     let dst = tempfile::tempdir().unwrap();
@@ -69,7 +68,11 @@ fn live_image(n: u64) -> (tempfile::TempDir, Vec<AppendReceipt>) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     let receipts: Vec<AppendReceipt> = (0..n)
-        .map(|i| store.append(&Coordinate::new(format!("e{}", i % 3), "s").unwrap(), K, &i).unwrap())
+        .map(|i| {
+            store
+                .append(&Coordinate::new(format!("e{}", i % 3), "s").unwrap(), K, &i)
+                .unwrap()
+        })
         .collect();
     let image = crash_image(dir.path());
     store.close().unwrap();
@@ -87,24 +90,37 @@ fn truncation_at_every_offset_of_the_last_frames_recovers_whole_frames() {
         let d = tempfile::tempdir().unwrap();
         let path = d.path().join(seg.file_name().unwrap());
         std::fs::write(&path, &bytes[..cut]).unwrap();
-        let whole = starts.iter().filter(|&&s| s < cut).count() - usize::from(cut < bytes.len() && !starts.contains(&cut));
-        let expected = if cut == bytes.len() { 8 } else { starts.iter().take_while(|&&s| s < cut).count() - usize::from(!starts.contains(&cut)) };
+        let whole = starts.iter().filter(|&&s| s < cut).count()
+            - usize::from(cut < bytes.len() && !starts.contains(&cut));
+        let expected = if cut == bytes.len() {
+            8
+        } else {
+            starts.iter().take_while(|&&s| s < cut).count() - usize::from(!starts.contains(&cut))
+        };
         assert_eq!(whole, expected);
         let store = Store::open(StoreConfig::new(d.path())).unwrap();
         assert_eq!(store.len() as usize, expected, "cut at {cut}");
         let report = store.open_report();
         if starts.contains(&cut) || cut == bytes.len() {
-            assert!(report.torn_tail.is_none(), "cut {cut} on a boundary is clean");
+            assert!(
+                report.torn_tail.is_none(),
+                "cut {cut} on a boundary is clean"
+            );
         } else {
             let torn = report.torn_tail.expect("torn tail reported");
             assert_eq!(torn.offset as usize, starts[expected]);
             assert_eq!(torn.dropped_bytes as usize, cut - starts[expected]);
         }
         for r in &receipts[..expected] {
-            assert_eq!(store.get(r.event_id).unwrap().event.header.event_hash, r.event_hash);
+            assert_eq!(
+                store.get(r.event_id).unwrap().event.header.event_hash,
+                r.event_hash
+            );
         }
         // The file was cut back and the store keeps appending with a linked chain.
-        let next = store.append(&Coordinate::new("e0", "s").unwrap(), K, &99).unwrap();
+        let next = store
+            .append(&Coordinate::new("e0", "s").unwrap(), K, &99)
+            .unwrap();
         assert_eq!(next.global_sequence as usize, expected);
         store.close().unwrap();
         let store = Store::open(StoreConfig::new(d.path())).unwrap();
@@ -119,17 +135,29 @@ fn fail_closed_policy_refuses_a_torn_tail() {
     let seg = segments(image.path()).pop().unwrap();
     let bytes = std::fs::read(&seg).unwrap();
     std::fs::write(&seg, &bytes[..bytes.len() - 5]).unwrap();
-    let err = Store::open(StoreConfig::new(image.path()).with_tail_policy(TailPolicy::FailClosed)).unwrap_err();
+    let err = Store::open(StoreConfig::new(image.path()).with_tail_policy(TailPolicy::FailClosed))
+        .unwrap_err();
     match &err {
-        StoreError::TornTail { segment, offset, dropped_bytes } => {
+        StoreError::TornTail {
+            segment,
+            offset,
+            dropped_bytes,
+        } => {
             assert_eq!(segment, &seg);
             assert_eq!(*offset as usize, frame_starts(&bytes)[2]);
-            assert_eq!(*dropped_bytes as usize, bytes.len() - 5 - frame_starts(&bytes)[2]);
+            assert_eq!(
+                *dropped_bytes as usize,
+                bytes.len() - 5 - frame_starts(&bytes)[2]
+            );
         }
         other => panic!("expected TornTail, got {other:?}"),
     }
     assert_eq!(err.handling_class(), HandlingClass::FailClosedOperational);
-    assert_eq!(std::fs::metadata(&seg).unwrap().len() as usize, bytes.len() - 5, "nothing was cut");
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().len() as usize,
+        bytes.len() - 5,
+        "nothing was cut"
+    );
 }
 
 #[test]
@@ -144,14 +172,23 @@ fn a_flipped_byte_in_an_earlier_frame_fails_closed_with_segment_and_offset() {
         std::fs::write(&seg, &bad).unwrap();
         let err = Store::open(StoreConfig::new(image.path())).unwrap_err();
         match &err {
-            StoreError::CorruptSegment { segment, offset, .. } => {
+            StoreError::CorruptSegment {
+                segment, offset, ..
+            } => {
                 assert_eq!(segment, &seg);
-                assert_eq!(*offset as usize, starts[frame], "frame {frame} byte {delta}: {err}");
+                assert_eq!(
+                    *offset as usize, starts[frame],
+                    "frame {frame} byte {delta}: {err}"
+                );
             }
             other => panic!("frame {frame} byte {delta}: expected CorruptSegment, got {other:?}"),
         }
         assert!(err.to_string().contains(&seg.display().to_string()));
-        assert_eq!(std::fs::read(&seg).unwrap(), bad, "a failed open changes nothing");
+        assert_eq!(
+            std::fs::read(&seg).unwrap(),
+            bad,
+            "a failed open changes nothing"
+        );
     }
 }
 
@@ -161,7 +198,9 @@ fn a_damaged_sealed_segment_fails_closed() {
     let cfg = || StoreConfig::new(dir.path()).with_segment_max_bytes(4096);
     let store = Store::open(cfg()).unwrap();
     for i in 0..100u32 {
-        store.append(&Coordinate::new("e", "s").unwrap(), K, &i).unwrap();
+        store
+            .append(&Coordinate::new("e", "s").unwrap(), K, &i)
+            .unwrap();
     }
     store.close().unwrap();
     let segs = segments(dir.path());
@@ -174,11 +213,17 @@ fn a_damaged_sealed_segment_fails_closed() {
     bad[n - 30] ^= 1;
     std::fs::write(first, &bad).unwrap();
     let err = Store::open(cfg()).unwrap_err();
-    assert!(matches!(&err, StoreError::CorruptSegment { segment, .. } if segment == first), "{err}");
+    assert!(
+        matches!(&err, StoreError::CorruptSegment { segment, .. } if segment == first),
+        "{err}"
+    );
     // A sealed segment cut short loses its footer: also refused, never silently skipped.
     std::fs::write(first, &good[..good.len() - 1]).unwrap();
     let err = Store::open(cfg()).unwrap_err();
-    assert!(matches!(&err, StoreError::CorruptSegment { segment, .. } if segment == first), "{err}");
+    assert!(
+        matches!(&err, StoreError::CorruptSegment { segment, .. } if segment == first),
+        "{err}"
+    );
     // A missing middle segment breaks the global sequence.
     std::fs::write(first, &good).unwrap();
     std::fs::remove_file(&segs[1]).unwrap();
@@ -192,7 +237,9 @@ fn image_with_space_ahead() -> (tempfile::TempDir, u64, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     for i in 0..4u64 {
-        store.append(&Coordinate::new("e", "s").unwrap(), K, &i).unwrap();
+        store
+            .append(&Coordinate::new("e", "s").unwrap(), K, &i)
+            .unwrap();
     }
     let live = segments(dir.path()).pop().unwrap();
     let image = tempfile::tempdir().unwrap();
@@ -207,13 +254,19 @@ fn zeros_after_the_last_frame_are_reused_space_not_a_torn_tail() {
     for policy in [TailPolicy::RecoverTornTail, TailPolicy::FailClosed] {
         let (image, live_len, sealed) = image_with_space_ahead();
         assert!(live_len > sealed.len() as u64, "space was written ahead");
-        assert_eq!(&sealed[sealed.len() - 8..], b"BATPAKFT", "sealing cut the zeros: the trailer ends the file");
+        assert_eq!(
+            &sealed[sealed.len() - 8..],
+            b"BATPAKFT",
+            "sealing cut the zeros: the trailer ends the file"
+        );
         let store = Store::open(StoreConfig::new(image.path()).with_tail_policy(policy)).unwrap();
         assert_eq!(store.len(), 4);
         let report = store.open_report();
         assert!(report.torn_tail.is_none(), "{report:?}");
         assert!(report.preallocated_bytes > 0);
-        store.append(&Coordinate::new("e", "s").unwrap(), K, &9u64).unwrap();
+        store
+            .append(&Coordinate::new("e", "s").unwrap(), K, &9u64)
+            .unwrap();
         store.close().unwrap();
         let store = Store::open(StoreConfig::new(image.path())).unwrap();
         assert_eq!(store.len(), 5);
@@ -243,7 +296,9 @@ fn an_unborn_segment_after_a_sealed_one_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     for i in 0..4u8 {
-        store.append(&Coordinate::new("e", "s").unwrap(), K, &i).unwrap();
+        store
+            .append(&Coordinate::new("e", "s").unwrap(), K, &i)
+            .unwrap();
     }
     store.close().unwrap();
     // A crash while the next segment was being created leaves a file shorter than its header.
@@ -252,7 +307,9 @@ fn an_unborn_segment_after_a_sealed_one_is_dropped() {
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     assert_eq!(store.len(), 4);
     assert!(!next.exists(), "the unborn segment was removed");
-    let r = store.append(&Coordinate::new("e", "s").unwrap(), K, &9u8).unwrap();
+    let r = store
+        .append(&Coordinate::new("e", "s").unwrap(), K, &9u8)
+        .unwrap();
     assert_eq!(r.entity_sequence, 4);
     store.close().unwrap();
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
@@ -266,8 +323,14 @@ fn read_only_ignores_a_torn_tail_without_touching_the_file() {
     let seg = segments(image.path()).pop().unwrap();
     let bytes = std::fs::read(&seg).unwrap();
     std::fs::write(&seg, &bytes[..bytes.len() - 3]).unwrap();
-    let ro = Store::open_read_only(StoreConfig::new(image.path()).with_tail_policy(TailPolicy::FailClosed)).unwrap();
+    let ro = Store::open_read_only(
+        StoreConfig::new(image.path()).with_tail_policy(TailPolicy::FailClosed),
+    )
+    .unwrap();
     assert_eq!(ro.len(), 2);
     assert!(ro.open_report().torn_tail.is_some());
-    assert_eq!(std::fs::metadata(&seg).unwrap().len() as usize, bytes.len() - 3);
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().len() as usize,
+        bytes.len() - 3
+    );
 }

@@ -60,7 +60,10 @@ fn a_failed_directory_fsync_while_rotating_stops_the_writer() {
     let done = sim.counters().dir_syncs;
     sim.arm(FaultKind::FailSyncDir, nth - done);
     let err = store.append(&coord(), KIND, &big).unwrap_err();
-    assert!(matches!(err, StoreError::Io { .. } | StoreError::WriterFailed { .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Io { .. } | StoreError::WriterFailed { .. }),
+        "{err:?}"
+    );
     assert_eq!(sim.fired().len(), 1);
     assert_fail_stopped(&store);
 }
@@ -74,15 +77,21 @@ fn a_failed_explicit_sync_stops_the_writer() {
     let acked = store.append(&coord(), KIND, &"volatile").unwrap();
     assert!(!acked.durable);
     sim.arm(FaultKind::FailSync, 1);
-    assert!(store.sync().is_err(), "the injected fsync failure must surface");
+    assert!(
+        store.sync().is_err(),
+        "the injected fsync failure must surface"
+    );
     assert_fail_stopped(&store);
 }
 
 #[test]
 fn a_failed_interval_sync_stops_the_writer() {
     let sim = SimFs::with_plan(FaultPlan::none(43));
-    let store = Store::open(cfg(&sim, "/sim/interval").with_sync_mode(SyncMode::IntervalMs(1))).unwrap();
-    store.append(&coord(), KIND, &"creates the segment").unwrap();
+    let store =
+        Store::open(cfg(&sim, "/sim/interval").with_sync_mode(SyncMode::IntervalMs(1))).unwrap();
+    store
+        .append(&coord(), KIND, &"creates the segment")
+        .unwrap();
     store.sync().unwrap();
     sim.arm(FaultKind::FailSync, 1);
     let acked = store.append(&coord(), KIND, &"volatile").unwrap();
@@ -92,6 +101,10 @@ fn a_failed_interval_sync_stops_the_writer() {
     while sim.fired().is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
     }
-    assert_eq!(sim.fired().len(), 1, "the interval fsync ran into the fault");
+    assert_eq!(
+        sim.fired().len(),
+        1,
+        "the interval fsync ran into the fault"
+    );
     assert_fail_stopped(&store);
 }

@@ -48,7 +48,9 @@ fn every_request_of_a_multi_request_group_reads_back() {
         // so they are then handled as one group (with rotations inside it at 4 KiB).
         let first = store.submit(&c(0), k, &"x".repeat(100)).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(30));
-        let rest: Vec<AppendTicket> = (1..60u32).map(|i| store.submit(&c(i), k, &"y".repeat(100)).unwrap()).collect();
+        let rest: Vec<AppendTicket> = (1..60u32)
+            .map(|i| store.submit(&c(i), k, &"y".repeat(100)).unwrap())
+            .collect();
         gate.wait();
         let mut receipts = vec![first.wait().unwrap()];
         receipts.extend(rest.into_iter().map(|t| t.wait().unwrap()));

@@ -47,7 +47,10 @@ fn a_segment_whose_directory_entry_never_became_durable_is_made_durable_at_reope
     let c = cfg(&sim, "/sim/dir-entry");
     let store = Store::open(c.clone()).unwrap();
     fill(&store);
-    assert!(store.append(&coord(), KIND, &big).is_err(), "the directory fsync failed");
+    assert!(
+        store.append(&coord(), KIND, &big).is_err(),
+        "the directory fsync failed"
+    );
     drop(store);
     // Same boot: the new segment is visible, its directory entry is not durable.
     let store = Store::open(c.clone()).unwrap();
@@ -69,7 +72,9 @@ fn frames_read_from_the_os_cache_are_synced_before_a_retry_calls_them_durable() 
     let store = Store::open(c.clone()).unwrap();
     let key = IdempotencyKey::from_bytes(*b"tail-in-os-cache");
     let opts = AppendOptions::default().with_idempotency_key(key);
-    let first = store.append_with_options(&coord(), KIND, &"volatile", opts).unwrap();
+    let first = store
+        .append_with_options(&coord(), KIND, &"volatile", opts)
+        .unwrap();
     assert!(!first.durable);
     // The writer fails before it ever syncs, so closing does not sync either.
     sim.arm(FaultKind::FailWrite, 1);
@@ -77,7 +82,9 @@ fn frames_read_from_the_os_cache_are_synced_before_a_retry_calls_them_durable() 
     drop(store);
     // Same boot: recovery reads the frame from the cache; the retry finds it.
     let store = Store::open(c.clone()).unwrap();
-    let retry = store.append_with_options(&coord(), KIND, &"volatile", opts).unwrap();
+    let retry = store
+        .append_with_options(&coord(), KIND, &"volatile", opts)
+        .unwrap();
     assert_eq!(retry.event_id, first.event_id, "the retry is deduplicated");
     sim.crash();
     drop(store);

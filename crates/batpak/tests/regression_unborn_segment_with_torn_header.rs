@@ -23,7 +23,9 @@ fn store_with_next_segment(next: &[u8]) -> (tempfile::TempDir, Vec<AppendReceipt
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     let coord = Coordinate::new("entity:unborn", "scope:r").unwrap();
-    let receipts = (0..4).map(|n| store.append(&coord, KIND, &n).unwrap()).collect();
+    let receipts = (0..4)
+        .map(|n| store.append(&coord, KIND, &n).unwrap())
+        .collect();
     store.close().unwrap();
     let last = segments(dir.path()).pop().unwrap();
     let name = last.file_name().unwrap().to_str().unwrap();
@@ -37,17 +39,24 @@ fn a_header_sized_last_segment_of_zeros_or_a_torn_header_is_discarded() {
     // A real header to tear: the one the store writes for its first segment.
     let probe = tempfile::tempdir().unwrap();
     let s = Store::open(StoreConfig::new(probe.path())).unwrap();
-    s.append(&Coordinate::new("entity:p", "scope:p").unwrap(), KIND, &0).unwrap();
+    s.append(&Coordinate::new("entity:p", "scope:p").unwrap(), KIND, &0)
+        .unwrap();
     s.close().unwrap();
     let real = std::fs::read(&segments(probe.path())[0]).unwrap()[..SEGMENT_HEADER_LEN].to_vec();
     let mut torn = real.clone();
     torn[SEGMENT_HEADER_LEN / 2..].fill(0);
 
-    for (what, bytes) in [("zeros", vec![0u8; SEGMENT_HEADER_LEN]), ("torn header", torn)] {
+    for (what, bytes) in [
+        ("zeros", vec![0u8; SEGMENT_HEADER_LEN]),
+        ("torn header", torn),
+    ] {
         let (dir, receipts) = store_with_next_segment(&bytes);
         let store = Store::open(StoreConfig::new(dir.path()))
             .unwrap_or_else(|e| panic!("{what}: an unborn segment must not block the open: {e}"));
-        assert!(store.open_report().torn_tail.is_some(), "{what}: the discarded segment is reported");
+        assert!(
+            store.open_report().torn_tail.is_some(),
+            "{what}: the discarded segment is reported"
+        );
         for r in &receipts {
             assert!(store.verify_append_receipt(r).is_valid(), "{what}");
         }
@@ -63,5 +72,8 @@ fn a_bad_header_in_front_of_more_bytes_still_fails_closed() {
     bytes.extend_from_slice(&[0xAB; 100]);
     let (dir, _) = store_with_next_segment(&bytes);
     let err = Store::open(StoreConfig::new(dir.path())).unwrap_err();
-    assert!(matches!(err, StoreError::CorruptSegment { .. }), "got {err:?}");
+    assert!(
+        matches!(err, StoreError::CorruptSegment { .. }),
+        "got {err:?}"
+    );
 }

@@ -14,8 +14,20 @@ struct Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    (0u8..6, 0u8..3, 1u16..50, proptest::collection::vec(any::<u8>(), 0..300), proptest::bool::weighted(0.1))
-        .prop_map(|(entity, scope, kind, payload, reopen_after)| Op { entity, scope, kind, payload, reopen_after })
+    (
+        0u8..6,
+        0u8..3,
+        1u16..50,
+        proptest::collection::vec(any::<u8>(), 0..300),
+        proptest::bool::weighted(0.1),
+    )
+        .prop_map(|(entity, scope, kind, payload, reopen_after)| Op {
+            entity,
+            scope,
+            kind,
+            payload,
+            reopen_after,
+        })
 }
 
 proptest! {

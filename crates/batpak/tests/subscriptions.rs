@@ -1,6 +1,11 @@
 //! Lossy subscriptions: bounded, never block the writer, and tell a slow
 //! subscriber how many notifications it lost.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -42,13 +47,18 @@ fn a_stalled_subscriber_loses_notifications_is_told_and_never_slows_the_writer()
     assert_eq!(stalled.delivered() + stalled.missed(), N as u64);
     let queued: Vec<Notification> = std::iter::from_fn(|| stalled.try_recv()).collect();
     assert_eq!(queued.len(), CAP);
-    assert!(queued.iter().all(|n| n.missed == 0), "nothing was lost before these");
+    assert!(
+        queued.iter().all(|n| n.missed == 0),
+        "nothing was lost before these"
+    );
     let first_new = N as u64;
     let got: Vec<u64> = queued.iter().map(Notification::global_sequence).collect();
     assert_eq!(got, (first_new..first_new + CAP as u64).collect::<Vec<_>>());
 
     // The next notification that gets through carries the loss count.
-    let r = store.append(&Coordinate::new("e", "s").unwrap(), K, &0u8).unwrap();
+    let r = store
+        .append(&Coordinate::new("e", "s").unwrap(), K, &0u8)
+        .unwrap();
     let note = stalled.recv_timeout(Duration::from_secs(5)).unwrap();
     assert_eq!(note.event_id(), r.event_id);
     assert_eq!(note.missed, (N - CAP) as u64);
@@ -61,7 +71,9 @@ fn a_stalled_subscriber_does_not_block_durable_appends() {
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     let sub = store.subscribe_lossy_with_capacity(&Region::all(), 1);
     let c = Coordinate::new("e", "s").unwrap();
-    let tickets: Vec<AppendTicket> = (0..200u32).map(|i| store.submit(&c, K, &i).unwrap()).collect();
+    let tickets: Vec<AppendTicket> = (0..200u32)
+        .map(|i| store.submit(&c, K, &i).unwrap())
+        .collect();
     for t in tickets {
         assert!(t.wait().unwrap().durable);
     }
@@ -106,7 +118,10 @@ fn notifications_follow_visibility() {
         store.append(&c, K, &i).unwrap();
     }
     while let Some(note) = sub.try_recv() {
-        assert!(store.frontier().visible.covers_sequence(note.global_sequence()));
+        assert!(store
+            .frontier()
+            .visible
+            .covers_sequence(note.global_sequence()));
         assert_eq!(store.entry(note.event_id()).as_ref(), Some(&note.entry));
     }
 }
@@ -116,14 +131,21 @@ fn dropped_subscribers_are_pruned_and_closing_ends_subscriptions() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let kept = store.subscribe_lossy(&Region::all());
-    let dropped: Vec<Subscription> = (0..5).map(|_| store.subscribe_lossy(&Region::all())).collect();
+    let dropped: Vec<Subscription> = (0..5)
+        .map(|_| store.subscribe_lossy(&Region::all()))
+        .collect();
     assert_eq!(store.subscriber_count(), 6);
     drop(dropped);
-    store.append(&Coordinate::new("e", "s").unwrap(), K, &1u8).unwrap();
+    store
+        .append(&Coordinate::new("e", "s").unwrap(), K, &1u8)
+        .unwrap();
     assert_eq!(store.subscriber_count(), 1);
     assert!(kept.try_recv().is_some());
     let before_close = store.subscribe_lossy(&Region::all());
     store.close().unwrap();
-    assert!(before_close.recv().is_none(), "closing the store ends the subscription");
+    assert!(
+        before_close.recv().is_none(),
+        "closing the store ends the subscription"
+    );
     assert!(kept.recv_timeout(Duration::from_secs(1)).is_none());
 }

@@ -26,7 +26,6 @@ fn strip_preallocation(path: &Path) {
     }
 }
 
-
 fn crash_image(src: &Path) -> tempfile::TempDir {
     let dst = tempfile::tempdir().unwrap();
     for e in std::fs::read_dir(src).unwrap() {
@@ -90,7 +89,15 @@ fn image() -> (tempfile::TempDir, Vec<AppendReceipt>) {
     let mut rs = Vec::new();
     for i in 0..8u32 {
         let entity = if i == 3 || i == 6 { "f" } else { "e" };
-        rs.push(store.append(&Coordinate::new(entity, "s").unwrap(), K, &format!("payload {i}")).unwrap());
+        rs.push(
+            store
+                .append(
+                    &Coordinate::new(entity, "s").unwrap(),
+                    K,
+                    &format!("payload {i}"),
+                )
+                .unwrap(),
+        );
     }
     let img = crash_image(dir.path());
     store.close().unwrap();
@@ -104,21 +111,36 @@ fn assert_tamper_caught(dir: &Path, expect_mismatch: &[EventId], expect_dangling
     assert_eq!(report.mismatches, expect_mismatch);
     assert_eq!(report.dangling, expect_dangling);
     drop(store);
-    let err = Store::open(StoreConfig::new(dir).with_chain_verification(ChainVerification::Recompute)).unwrap_err();
+    let err =
+        Store::open(StoreConfig::new(dir).with_chain_verification(ChainVerification::Recompute))
+            .unwrap_err();
     match err {
-        StoreError::ChainVerificationFailed { mismatches, dangling, .. } => {
-            assert_eq!((mismatches, dangling), (expect_mismatch.len(), expect_dangling.len()));
+        StoreError::ChainVerificationFailed {
+            mismatches,
+            dangling,
+            ..
+        } => {
+            assert_eq!(
+                (mismatches, dangling),
+                (expect_mismatch.len(), expect_dangling.len())
+            );
         }
         other => panic!("expected ChainVerificationFailed, got {other:?}"),
     }
-    let err = Store::open_read_only(StoreConfig::new(dir).with_chain_verification(ChainVerification::Recompute)).unwrap_err();
+    let err = Store::open_read_only(
+        StoreConfig::new(dir).with_chain_verification(ChainVerification::Recompute),
+    )
+    .unwrap_err();
     assert!(matches!(err, StoreError::ChainVerificationFailed { .. }));
 }
 
 #[test]
 fn untampered_store_is_intact_both_ways() {
     let (img, rs) = image();
-    let store = Store::open(StoreConfig::new(img.path()).with_chain_verification(ChainVerification::Recompute)).unwrap();
+    let store = Store::open(
+        StoreConfig::new(img.path()).with_chain_verification(ChainVerification::Recompute),
+    )
+    .unwrap();
     let mut seen = Vec::new();
     let report = store.verify_chain_with_progress(|p| seen.push(p)).unwrap();
     assert!(report.is_intact(), "{report:?}");
@@ -126,7 +148,10 @@ fn untampered_store_is_intact_both_ways() {
     assert_eq!(seen.last().unwrap().checked, rs.len() as u64);
     store.close().unwrap();
     // And after sealing (footer path).
-    let store = Store::open(StoreConfig::new(img.path()).with_chain_verification(ChainVerification::Recompute)).unwrap();
+    let store = Store::open(
+        StoreConfig::new(img.path()).with_chain_verification(ChainVerification::Recompute),
+    )
+    .unwrap();
     assert!(store.verify_chain().unwrap().is_intact());
 }
 
@@ -147,7 +172,10 @@ fn rewritten_payload_with_fixed_crc_is_caught() {
 fn changed_header_fields_with_fixed_crc_are_caught() {
     // kind, coordinate scope, and timestamp: each covered by event_hash.
     for (idx, value) in [
-        (3usize, rmpv::Value::from(EventKind::custom(0xE, 2).as_u16())),
+        (
+            3usize,
+            rmpv::Value::from(EventKind::custom(0xE, 2).as_u16()),
+        ),
         (5, rmpv::Value::from("t")),
         (6, rmpv::Value::from(1u64)),
     ] {
@@ -271,10 +299,17 @@ fn receipt_verifies_with_an_independent_ed25519_implementation() {
     let dir = tempfile::tempdir().unwrap();
     let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
     let public = key.verifying_key().to_bytes();
-    let store = Store::open(StoreConfig::new(dir.path()).with_signing_key(key).with_signing_policy(SigningPolicy::Required)).unwrap();
+    let store = Store::open(
+        StoreConfig::new(dir.path())
+            .with_signing_key(key)
+            .with_signing_policy(SigningPolicy::Required),
+    )
+    .unwrap();
     let c = Coordinate::new("e", "s").unwrap();
     store.append(&c, K, &0u8).unwrap();
-    let r = store.append(&c, K, &serde_json::json!({"amount": 5})).unwrap();
+    let r = store
+        .append(&c, K, &serde_json::json!({"amount": 5}))
+        .unwrap();
     // Cover built here from the documented layout alone.
     let mut cover = b"batpak/receipt1\n".to_vec();
     cover.extend_from_slice(&r.event_id.as_u128().to_be_bytes());
@@ -287,12 +322,17 @@ fn receipt_verifies_with_an_independent_ed25519_implementation() {
     assert_eq!(cover.len(), 176);
     assert_eq!(r.key_id, Some(public));
     let verifier = ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public);
-    verifier.verify(&cover, &r.signature.unwrap()).expect("ring verifies our receipt");
+    verifier
+        .verify(&cover, &r.signature.unwrap())
+        .expect("ring verifies our receipt");
     let mut tampered = cover.clone();
     tampered[40] ^= 1;
     assert!(verifier.verify(&tampered, &r.signature.unwrap()).is_err());
     // Our own checks agree.
-    assert_eq!(r.verify_signature(&ed25519_dalek::VerifyingKey::from_bytes(&public).unwrap()), Ok(()));
+    assert_eq!(
+        r.verify_signature(&ed25519_dalek::VerifyingKey::from_bytes(&public).unwrap()),
+        Ok(())
+    );
     let v = store.verify_append_receipt(&r);
     assert!(v.is_valid() && v.is_signed());
 }
@@ -303,27 +343,60 @@ fn receipt_verification_distinguishes_every_case() {
     let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
     let other = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
     let store = Store::open(StoreConfig::new(dir.path()).with_signing_key(key.clone())).unwrap();
-    let r = store.append(&Coordinate::new("e", "s").unwrap(), K, &1u8).unwrap();
-    assert!(matches!(store.verify_append_receipt(&r), ReceiptVerification::ValidSigned { .. }));
+    let r = store
+        .append(&Coordinate::new("e", "s").unwrap(), K, &1u8)
+        .unwrap();
+    assert!(matches!(
+        store.verify_append_receipt(&r),
+        ReceiptVerification::ValidSigned { .. }
+    ));
     let mut unsigned = r.clone();
     unsigned.signature = None;
     unsigned.key_id = None;
-    assert_eq!(store.verify_append_receipt(&unsigned), ReceiptVerification::ValidUnsigned);
-    assert_eq!(unsigned.verify_signature(&key.verifying_key()), Err(ReceiptVerificationError::Unsigned));
+    assert_eq!(
+        store.verify_append_receipt(&unsigned),
+        ReceiptVerification::ValidUnsigned
+    );
+    assert_eq!(
+        unsigned.verify_signature(&key.verifying_key()),
+        Err(ReceiptVerificationError::Unsigned)
+    );
     let mut bad_sig = r.clone();
     bad_sig.signature.as_mut().unwrap()[0] ^= 1;
-    assert_eq!(store.verify_append_receipt(&bad_sig), ReceiptVerification::SignatureInvalid);
-    assert_eq!(bad_sig.verify_signature(&key.verifying_key()), Err(ReceiptVerificationError::BadSignature));
-    assert_eq!(r.verify_signature(&other.verifying_key()), Err(ReceiptVerificationError::WrongKey));
+    assert_eq!(
+        store.verify_append_receipt(&bad_sig),
+        ReceiptVerification::SignatureInvalid
+    );
+    assert_eq!(
+        bad_sig.verify_signature(&key.verifying_key()),
+        Err(ReceiptVerificationError::BadSignature)
+    );
+    assert_eq!(
+        r.verify_signature(&other.verifying_key()),
+        Err(ReceiptVerificationError::WrongKey)
+    );
     let mut forged = r.clone();
     forged.content_hash[0] ^= 1;
-    assert_eq!(store.verify_append_receipt(&forged), ReceiptVerification::Mismatch { field: "content_hash" });
+    assert_eq!(
+        store.verify_append_receipt(&forged),
+        ReceiptVerification::Mismatch {
+            field: "content_hash"
+        }
+    );
     let mut moved = r.clone();
     moved.entity_sequence = 1;
-    assert_eq!(store.verify_append_receipt(&moved), ReceiptVerification::Mismatch { field: "entity_sequence" });
+    assert_eq!(
+        store.verify_append_receipt(&moved),
+        ReceiptVerification::Mismatch {
+            field: "entity_sequence"
+        }
+    );
     let mut missing = r.clone();
     missing.event_id = EventId::from_u128(1);
-    assert_eq!(store.verify_append_receipt(&missing), ReceiptVerification::NotFound);
+    assert_eq!(
+        store.verify_append_receipt(&missing),
+        ReceiptVerification::NotFound
+    );
     // Only a receipt that matches the stored event is valid; only a verified signature is signed.
     for bad in [&bad_sig, &forged, &moved, &missing] {
         let v = store.verify_append_receipt(bad);
@@ -340,7 +413,9 @@ fn ancestry_walks_report_their_boundary() {
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     let c = Coordinate::new("e", "s").unwrap();
     let rs: Vec<AppendReceipt> = (0..5u8).map(|i| store.append(&c, K, &i).unwrap()).collect();
-    store.append(&Coordinate::new("other", "s").unwrap(), K, &9u8).unwrap();
+    store
+        .append(&Coordinate::new("other", "s").unwrap(), K, &9u8)
+        .unwrap();
     let walk = store.walk_ancestors_outcome(rs[4].event_id, 100).unwrap();
     assert!(walk.reached_genesis());
     assert_eq!(walk.truncated_at(), None);
@@ -351,7 +426,10 @@ fn ancestry_walks_report_their_boundary() {
     assert_eq!(walk.boundary, AncestryBoundary::LimitReached);
     assert_eq!(walk.truncated_at(), Some(rs[3].event_id));
     assert_eq!(store.walk_ancestors(rs[2].event_id, 10).unwrap().len(), 3);
-    assert!(matches!(store.walk_ancestors_outcome(EventId::from_u128(7), 3), Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        store.walk_ancestors_outcome(EventId::from_u128(7), 3),
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 #[test]
@@ -365,6 +443,86 @@ fn ancestry_walk_reports_a_parent_that_no_longer_hashes() {
     std::fs::write(&seg, reassemble(&hdr, &fs)).unwrap();
     let store = Store::open(StoreConfig::new(img.path())).unwrap();
     let walk = store.walk_ancestors_outcome(rs[2].event_id, 10).unwrap();
-    assert_eq!(walk.boundary, AncestryBoundary::MissingParent { child: rs[2].event_id });
+    assert_eq!(
+        walk.boundary,
+        AncestryBoundary::MissingParent {
+            child: rs[2].event_id
+        }
+    );
     assert_eq!(walk.ancestors.len(), 1);
+}
+
+/// Splits a sealed segment into header, decoded frames, and footer + trailer.
+fn sealed_parts(bytes: &[u8]) -> (Vec<u8>, Vec<rmpv::Value>, Vec<u8>) {
+    let n = bytes.len();
+    let footer_len = u32::from_le_bytes(bytes[n - 16..n - 12].try_into().unwrap()) as usize;
+    let frames_end = n - 16 - footer_len;
+    let (hdr, fs) = frames(&bytes[..frames_end]);
+    (hdr, fs, bytes[frames_end..].to_vec())
+}
+
+/// Rewrites one header field of an entity's last event in a sealed segment and
+/// recomputes its event_hash as an attacker who knows the format would: the
+/// frame is self-consistent, the chain link into it is unchanged, only the
+/// footer (and so the index) disagrees.
+fn rewrite_sealed_tip(
+    field_index: usize,
+    new_value: rmpv::Value,
+    patch: impl Fn(&mut EventHeader),
+) -> (tempfile::TempDir, EventId) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let c = Coordinate::new("e", "s").unwrap();
+    for i in 0..3u8 {
+        store.append(&c, K, &i).unwrap();
+    }
+    let tip = store.append(&c, K, &3u8).unwrap();
+    let raw = store.read_raw(tip.event_id).unwrap();
+    store.close().unwrap();
+    let seg = only_segment(dir.path());
+    let (hdr, mut fs, tail) = sealed_parts(&std::fs::read(&seg).unwrap());
+    let mut h = raw.event.header.clone();
+    patch(&mut h);
+    let forged = batpak::chain::event_hash(&h, &raw.coordinate);
+    *field(&mut fs[3], field_index) = new_value;
+    *field(&mut fs[3], 15) = rmpv::Value::Binary(forged.to_vec());
+    let mut out = reassemble(&hdr, &fs);
+    out.extend_from_slice(&tail);
+    std::fs::write(&seg, out).unwrap();
+    (dir, tip.event_id)
+}
+
+#[test]
+fn a_self_consistent_frame_that_disagrees_with_its_footer_is_a_mismatch() {
+    let other = EventKind::custom(0xE, 2);
+    let cases: Vec<(tempfile::TempDir, EventId)> = vec![
+        rewrite_sealed_tip(3, rmpv::Value::from(other.as_u16()), |h| h.kind = other),
+        rewrite_sealed_tip(2, rmpv::Value::from(7u64), |h| h.entity_sequence = 7),
+        rewrite_sealed_tip(1, rmpv::Value::from(9u64), |h| h.global_sequence = 9),
+    ];
+    for (dir, id) in cases {
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let report = store.verify_chain().unwrap();
+        assert_eq!(report.mismatches, vec![id], "{report:?}");
+        assert!(report.dangling.is_empty(), "{report:?}");
+    }
+}
+
+#[test]
+fn a_genesis_event_with_a_nonzero_prev_hash_is_not_genesis() {
+    let (img, rs) = image();
+    let seg = only_segment(img.path());
+    let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
+    *field(&mut fs[0], 14) = rmpv::Value::Binary(vec![1; 32]);
+    std::fs::write(&seg, reassemble(&hdr, &fs)).unwrap();
+    let store = Store::open(StoreConfig::new(img.path())).unwrap();
+    let walk = store.walk_ancestors_outcome(rs[0].event_id, 10).unwrap();
+    assert_eq!(
+        walk.boundary,
+        AncestryBoundary::MissingParent {
+            child: rs[0].event_id
+        }
+    );
+    assert!(!walk.reached_genesis());
+    assert_eq!(walk.truncated_at(), Some(rs[0].event_id));
 }

@@ -37,13 +37,22 @@ fn run_ordering(mode: SyncMode) {
                 let seen = store.len();
                 let f = store.frontier();
                 assert!(f.is_ordered(), "{mode:?}: {f:?}");
-                assert!(f.written.next_global_sequence >= seen, "{mode:?}: visible before written");
+                assert!(
+                    f.written.next_global_sequence >= seen,
+                    "{mode:?}: visible before written"
+                );
                 assert!(f.visible.next_global_sequence >= seen);
                 if mode == SyncMode::EveryGroup {
-                    assert!(f.durable.next_global_sequence >= f.visible.next_global_sequence, "{f:?}");
+                    assert!(
+                        f.durable.next_global_sequence >= f.visible.next_global_sequence,
+                        "{f:?}"
+                    );
                 }
                 let now = marks(&f);
-                assert!(now.iter().zip(last).all(|(n, l)| *n >= l), "marks went back: {last:?} -> {now:?}");
+                assert!(
+                    now.iter().zip(last).all(|(n, l)| *n >= l),
+                    "marks went back: {last:?} -> {now:?}"
+                );
                 last = now;
                 samples += 1;
                 std::thread::yield_now();
@@ -63,7 +72,10 @@ fn run_ordering(mode: SyncMode) {
                     assert!(f.visible.covers_hlc(r.hlc_point()));
                     assert!(f.written.covers_sequence(r.global_sequence));
                     if r.durable {
-                        assert!(f.durable.covers_sequence(r.global_sequence), "durable receipt before durable mark");
+                        assert!(
+                            f.durable.covers_sequence(r.global_sequence),
+                            "durable receipt before durable mark"
+                        );
                     }
                     assert_eq!(r.durable, mode == SyncMode::EveryGroup);
                 }
@@ -104,7 +116,9 @@ fn wait_for_durable_returns_for_a_durable_receipt_and_times_out_for_the_future()
     let c = Coordinate::new("e", "s").unwrap();
     let receipt = store.submit(&c, K, &1u8).unwrap().wait().unwrap();
     assert!(receipt.durable);
-    let f = store.wait_for_durable(receipt.hlc_point(), Duration::from_secs(1)).unwrap();
+    let f = store
+        .wait_for_durable(receipt.hlc_point(), Duration::from_secs(1))
+        .unwrap();
     assert!(f.durable.covers_sequence(receipt.global_sequence));
 
     let far = HlcPoint::new(receipt.hlc_point().physical_ms + 3_600_000, 0);
@@ -117,19 +131,25 @@ fn wait_for_durable_returns_for_a_durable_receipt_and_times_out_for_the_future()
         other => panic!("{other:?}"),
     }
     assert!(start.elapsed() >= Duration::from_millis(50));
-    let err = store.wait_for_visible(far, Duration::from_millis(10)).unwrap_err();
+    let err = store
+        .wait_for_visible(far, Duration::from_millis(10))
+        .unwrap_err();
     assert_eq!(err.handling_class(), HandlingClass::RetryableOperational);
 }
 
 #[test]
 fn wait_for_durable_wakes_when_a_sync_makes_the_point_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(StoreConfig::new(dir.path()).with_sync_mode(SyncMode::OsBuffered)).unwrap());
+    let store = Arc::new(
+        Store::open(StoreConfig::new(dir.path()).with_sync_mode(SyncMode::OsBuffered)).unwrap(),
+    );
     let c = Coordinate::new("e", "s").unwrap();
     let receipt = store.append(&c, K, &1u8).unwrap();
     assert!(!receipt.durable);
     assert!(!store.frontier().durable.covers_hlc(receipt.hlc_point()));
-    store.wait_for_visible(receipt.hlc_point(), Duration::from_secs(1)).unwrap();
+    store
+        .wait_for_visible(receipt.hlc_point(), Duration::from_secs(1))
+        .unwrap();
     let waiter = {
         let store = store.clone();
         let point = receipt.hlc_point();
