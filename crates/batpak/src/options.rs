@@ -146,6 +146,9 @@ impl AppendTicket {
 
     /// Waits for every receipt of a batch.
     pub fn wait_batch(self) -> Result<Vec<AppendReceipt>, StoreError> {
+        if let Some(r) = crate::writer::spin_recv(&self.rx) {
+            return r;
+        }
         self.rx.recv().map_err(|_| StoreError::WriterCrashed)?
     }
 
