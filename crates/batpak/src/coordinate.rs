@@ -147,6 +147,13 @@ mod tests {
     }
 
     #[test]
+    fn debug_and_display_show_both_parts() {
+        let c = Coordinate::new("order:1", "tenant:2").unwrap();
+        assert_eq!(format!("{c:?}"), r#"Coordinate("order:1" @ "tenant:2")"#);
+        assert_eq!(c.to_string(), "order:1@tenant:2");
+    }
+
+    #[test]
     fn accepts_ordinary_names_at_the_limit() {
         let max = "y".repeat(Coordinate::MAX_LEN);
         let c = Coordinate::new(&max, "a..b").unwrap();

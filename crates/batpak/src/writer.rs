@@ -38,20 +38,21 @@ use crate::store::{read_entry, Shared};
 /// costs tens of microseconds on a virtual machine, more than an append.
 pub(crate) const SPIN: Duration = Duration::from_micros(50);
 
-/// Polls `rx` for up to [`SPIN`] before the caller blocks on it.
+/// Polls `rx` for up to [`SPIN`] before the caller blocks on it, yielding the
+/// processor between polls so that, when cores are oversubscribed, the thread
+/// being waited for gets to run.
 pub(crate) fn spin_recv<T>(rx: &Receiver<T>) -> Option<T> {
     let start = Instant::now();
     loop {
-        for _ in 0..64 {
-            match rx.try_recv() {
-                Ok(v) => return Some(v),
-                Err(flume::TryRecvError::Disconnected) => return None,
-                Err(flume::TryRecvError::Empty) => std::hint::spin_loop(),
-            }
+        match rx.try_recv() {
+            Ok(v) => return Some(v),
+            Err(flume::TryRecvError::Disconnected) => return None,
+            Err(flume::TryRecvError::Empty) => {}
         }
         if start.elapsed() >= SPIN {
             return None;
         }
+        std::thread::yield_now();
     }
 }
 
