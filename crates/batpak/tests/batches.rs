@@ -1,7 +1,9 @@
 //! Atomic batches, expected sequences, durable idempotency, causation, submission.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
+mod common;
+use common::*;
+
 use std::sync::{Arc, Barrier};
 
 use batpak::prelude::*;
@@ -15,39 +17,6 @@ fn c(e: &str) -> Coordinate {
 
 fn item(e: &str, p: u32, causation: CausationRef) -> BatchAppendItem {
     BatchAppendItem::new(c(e), K, &p, AppendOptions::default(), causation).unwrap()
-}
-
-/// Cuts the zeros the writer writes ahead of its frames, so a test can reason
-/// about the frames alone (parsed from the documented layout).
-fn strip_preallocation(path: &Path) {
-    let bytes = std::fs::read(path).unwrap();
-    let mut p = 32;
-    while p + 8 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
-        if len == 0 || p + 8 + len > bytes.len() {
-            break;
-        }
-        p += 8 + len;
-    }
-    if bytes[p..].iter().all(|&b| b == 0) {
-        std::fs::write(path, &bytes[..p]).unwrap();
-    }
-}
-
-fn crash_image(src: &Path) -> tempfile::TempDir {
-    let dst = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let n = e.file_name().to_string_lossy().to_string();
-        if n.ends_with(".seg") || n == "IDEMPOTENCY" {
-            let to = dst.path().join(&n);
-            std::fs::copy(e.path(), &to).unwrap();
-            if n.ends_with(".seg") {
-                strip_preallocation(&to);
-            }
-        }
-    }
-    dst
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! brute-force computation over every stored header, before and after reopen.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::*;
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -293,34 +296,6 @@ fn causation_must_name_a_committed_event() {
 }
 
 // ---- boundaries that only a damaged store can show: rewrite causation fields ----
-
-fn frames(bytes: &[u8]) -> (Vec<u8>, Vec<rmpv::Value>) {
-    let mut p = 32;
-    let mut out = Vec::new();
-    while p < bytes.len() {
-        let len = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
-        if len == 0 {
-            // Zeros the writer wrote ahead of its frames: not part of the log.
-            assert!(bytes[p..].iter().all(|&b| b == 0));
-            break;
-        }
-        out.push(rmpv::decode::read_value(&mut &bytes[p + 8..p + 8 + len]).unwrap());
-        p += 8 + len;
-    }
-    (bytes[..32].to_vec(), out)
-}
-
-fn reassemble(header: &[u8], frames: &[rmpv::Value]) -> Vec<u8> {
-    let mut out = header.to_vec();
-    for f in frames {
-        let mut body = Vec::new();
-        rmpv::encode::write_value(&mut body, f).unwrap();
-        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        out.extend_from_slice(&body);
-    }
-    out
-}
 
 const CAUSATION_FIELD: usize = 10;
 

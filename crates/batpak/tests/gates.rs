@@ -2,7 +2,9 @@
 //! denial records, including tamper evidence for attestations and denials.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::*;
+
 use std::sync::Mutex;
 
 use batpak::prelude::*;
@@ -512,67 +514,6 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 // ---- tamper evidence: rewrite frames with valid CRCs ----
-
-fn crash_image(src: &Path) -> tempfile::TempDir {
-    let dst = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        if e.file_name().to_string_lossy().ends_with(".seg") {
-            std::fs::copy(e.path(), dst.path().join(e.file_name())).unwrap();
-        }
-    }
-    dst
-}
-
-fn only_segment(dir: &Path) -> PathBuf {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .collect();
-    assert_eq!(v.len(), 1);
-    v.pop().unwrap()
-}
-
-/// Splits an unsealed segment into its 32-byte header and decoded frame bodies.
-fn frames(bytes: &[u8]) -> (Vec<u8>, Vec<rmpv::Value>) {
-    let mut p = 32;
-    let mut out = Vec::new();
-    while p < bytes.len() {
-        let len = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
-        if len == 0 {
-            // Zeros the writer wrote ahead of its frames: not part of the log.
-            assert!(bytes[p..].iter().all(|&b| b == 0));
-            break;
-        }
-        let body = &bytes[p + 8..p + 8 + len];
-        let mut rest = body;
-        out.push(rmpv::decode::read_value(&mut rest).unwrap());
-        assert!(rest.is_empty());
-        p += 8 + len;
-    }
-    (bytes[..32].to_vec(), out)
-}
-
-/// Re-encodes frames as `[len u32 LE][crc32 u32 LE][body]`: what an attacker who knows the format writes.
-fn reassemble(header: &[u8], frames: &[rmpv::Value]) -> Vec<u8> {
-    let mut out = header.to_vec();
-    for f in frames {
-        let mut body = Vec::new();
-        rmpv::encode::write_value(&mut body, f).unwrap();
-        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        out.extend_from_slice(&body);
-    }
-    out
-}
-
-fn field(frame: &mut rmpv::Value, i: usize) -> &mut rmpv::Value {
-    match frame {
-        rmpv::Value::Array(a) => &mut a[i],
-        _ => panic!("frame is an array"),
-    }
-}
 
 const PAYLOAD_FIELD: usize = 16;
 const ATTESTATION_FIELD: usize = 17;

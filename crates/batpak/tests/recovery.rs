@@ -2,66 +2,12 @@
 //! before the tail fails closed naming segment and offset.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::*;
 
 use batpak::prelude::*;
 
 const K: EventKind = EventKind::custom(0xE, 1);
-
-/// Cuts the zeros the writer writes ahead of its frames, so a test can reason
-/// about the frames alone (parsed from the documented layout).
-fn strip_preallocation(path: &Path) {
-    let bytes = std::fs::read(path).unwrap();
-    let mut p = 32;
-    while p + 8 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
-        if len == 0 || p + 8 + len > bytes.len() {
-            break;
-        }
-        p += 8 + len;
-    }
-    if bytes[p..].iter().all(|&b| b == 0) {
-        std::fs::write(path, &bytes[..p]).unwrap();
-    }
-}
-
-/// Copies the segment files of a live store: what a crash at this instant leaves on disk.
-fn crash_image(src: &Path) -> tempfile::TempDir {
-    let dst = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name();
-        if name.to_string_lossy().ends_with(".seg") {
-            let to = dst.path().join(name);
-            std::fs::copy(e.path(), &to).unwrap();
-            strip_preallocation(&to);
-        }
-    }
-    dst
-}
-
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .collect();
-    v.sort();
-    v
-}
-
-/// Frame start offsets of an unsealed segment, parsed from the documented layout.
-fn frame_starts(bytes: &[u8]) -> Vec<usize> {
-    let mut starts = Vec::new();
-    let mut p = batpak::format_constants::SEGMENT_HEADER_LEN;
-    while p + 8 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
-        starts.push(p);
-        p += 8 + len;
-    }
-    assert_eq!(p, bytes.len());
-    starts
-}
 
 /// A live store with `n` events in one unsealed segment, and a crash image of it.
 fn live_image(n: u64) -> (tempfile::TempDir, Vec<AppendReceipt>) {

@@ -1,86 +1,16 @@
 //! Tamper evidence, signed receipts, the signing policy and ancestry walks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::*;
+
+use std::path::Path;
 use std::sync::Arc;
 
 use batpak::prelude::*;
 use batpak::{ReceiptSigner, ReceiptVerificationError};
 
 const K: EventKind = EventKind::custom(0xE, 1);
-
-/// Cuts the zeros the writer writes ahead of its frames, so a test can reason
-/// about the frames alone (parsed from the documented layout).
-fn strip_preallocation(path: &Path) {
-    let bytes = std::fs::read(path).unwrap();
-    let mut p = 32;
-    while p + 8 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
-        if len == 0 || p + 8 + len > bytes.len() {
-            break;
-        }
-        p += 8 + len;
-    }
-    if bytes[p..].iter().all(|&b| b == 0) {
-        std::fs::write(path, &bytes[..p]).unwrap();
-    }
-}
-
-fn crash_image(src: &Path) -> tempfile::TempDir {
-    let dst = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        if e.file_name().to_string_lossy().ends_with(".seg") {
-            let to = dst.path().join(e.file_name());
-            std::fs::copy(e.path(), &to).unwrap();
-            strip_preallocation(&to);
-        }
-    }
-    dst
-}
-
-fn only_segment(dir: &Path) -> PathBuf {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .collect();
-    assert_eq!(v.len(), 1);
-    v.pop().unwrap()
-}
-
-/// Splits an unsealed segment into its header and decoded frame bodies.
-fn frames(bytes: &[u8]) -> (Vec<u8>, Vec<rmpv::Value>) {
-    let mut p = 32;
-    let mut out = Vec::new();
-    while p < bytes.len() {
-        let len = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
-        let body = &bytes[p + 8..p + 8 + len];
-        out.push(rmpv::decode::read_value(&mut &body[..]).unwrap());
-        p += 8 + len;
-    }
-    (bytes[..32].to_vec(), out)
-}
-
-/// Re-encodes frames with valid CRCs: what an attacker who knows the format writes.
-fn reassemble(header: &[u8], frames: &[rmpv::Value]) -> Vec<u8> {
-    let mut out = header.to_vec();
-    for f in frames {
-        let mut body = Vec::new();
-        rmpv::encode::write_value(&mut body, f).unwrap();
-        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        out.extend_from_slice(&body);
-    }
-    out
-}
-
-fn field(frame: &mut rmpv::Value, i: usize) -> &mut rmpv::Value {
-    match frame {
-        rmpv::Value::Array(a) => &mut a[i],
-        _ => panic!("frame is an array"),
-    }
-}
 
 /// A live store with 6 events of entity `e` (and 2 of `f`), as a crash image.
 fn image() -> (tempfile::TempDir, Vec<AppendReceipt>) {
@@ -450,15 +380,6 @@ fn ancestry_walk_reports_a_parent_that_no_longer_hashes() {
         }
     );
     assert_eq!(walk.ancestors.len(), 1);
-}
-
-/// Splits a sealed segment into header, decoded frames, and footer + trailer.
-fn sealed_parts(bytes: &[u8]) -> (Vec<u8>, Vec<rmpv::Value>, Vec<u8>) {
-    let n = bytes.len();
-    let footer_len = u32::from_le_bytes(bytes[n - 16..n - 12].try_into().unwrap()) as usize;
-    let frames_end = n - 16 - footer_len;
-    let (hdr, fs) = frames(&bytes[..frames_end]);
-    (hdr, fs, bytes[frames_end..].to_vec())
 }
 
 /// Rewrites one header field of an entity's last event in a sealed segment and
