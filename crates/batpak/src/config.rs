@@ -91,6 +91,7 @@ pub struct StoreConfig {
     pub(crate) max_batch_bytes: usize,
     pub(crate) idempotency_window: u64,
     pub(crate) idempotency_capacity: usize,
+    pub(crate) read_cache_bytes: usize,
     pub(crate) projection_cache: crate::projection::ProjectionCache,
 }
 
@@ -120,6 +121,7 @@ impl StoreConfig {
             max_batch_bytes: 64 << 20,
             idempotency_window: 1_000_000,
             idempotency_capacity: 1_000_000,
+            read_cache_bytes: 32 << 20,
             projection_cache: crate::projection::ProjectionCache::default(),
         }
     }
@@ -236,6 +238,13 @@ impl StoreConfig {
     /// ```
     pub fn with_projection_cache(mut self, cache: crate::projection::ProjectionCache) -> Self {
         self.projection_cache = cache;
+        self
+    }
+
+    /// Size of the in-process cache of segment blocks that reads share
+    /// (default 32 MiB; 0 turns it off and every read is one `pread`).
+    pub fn with_read_cache_bytes(mut self, bytes: usize) -> Self {
+        self.read_cache_bytes = bytes;
         self
     }
 

@@ -109,6 +109,8 @@ pub(crate) struct Index {
     kinds: Map<EventKind, Vec<usize>>,
     by_correlation: Map<CorrelationId, Vec<usize>>,
     by_causation: Map<EventId, Vec<usize>>,
+    /// Per segment, the end of its last indexed frame: bytes below it never change.
+    segment_ends: Map<u64, u64>,
     pub(crate) last_hlc: HlcPoint,
 }
 
@@ -157,6 +159,7 @@ impl Index {
     ) {
         let pos = self.entries.len();
         self.by_id.insert(entry.event_id, pos);
+        self.note_segment_end(&entry);
         let ent = entry.coordinate.entity_arc().clone();
         let st = self.entities.entry(ent).or_default();
         st.positions.push(pos);
@@ -191,6 +194,7 @@ impl Index {
         for (entry, correlation, causation) in batch {
             let pos = self.entries.len();
             self.by_id.insert(entry.event_id, pos);
+            self.note_segment_end(&entry);
             entities.add(entry.coordinate.entity_arc(), pos);
             scopes.add(entry.coordinate.scope_arc(), pos);
             by_kind.entry(entry.kind).or_default().push(pos);
@@ -215,6 +219,20 @@ impl Index {
         for (kind, positions) in by_kind {
             self.kinds.entry(kind).or_default().extend(positions);
         }
+    }
+
+    fn note_segment_end(&mut self, entry: &IndexEntry) {
+        let loc = entry.location;
+        let end = loc.offset + u64::from(loc.len);
+        let e = self.segment_ends.entry(loc.segment).or_insert(0);
+        if end > *e {
+            *e = end;
+        }
+    }
+
+    /// End of the last indexed frame of `segment` (0 if none).
+    pub(crate) fn segment_end(&self, segment: u64) -> u64 {
+        self.segment_ends.get(&segment).copied().unwrap_or(0)
     }
 
     /// Makes room for `additional` more events without rehashing.

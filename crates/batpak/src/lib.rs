@@ -27,6 +27,7 @@
 //! `docs/FORMAT.md`; what each [`SyncMode`] may lose in a crash on [`SyncMode`].
 
 mod attestation;
+mod cache;
 mod causal;
 pub mod chain;
 mod config;

@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) projections: crate::projection::ProjectionStates,
     /// False for a read-only open, which must change no file.
     pub(crate) writable: bool,
+    /// Recently read segment blocks.
+    pub(crate) cache: Option<crate::cache::BlockCache>,
 }
 
 impl Shared {
@@ -228,9 +230,17 @@ pub(crate) fn read_entry(
         .get(&loc.segment)
         .cloned()
         .ok_or_else(|| bad("segment file is not open".into()))?;
-    let mut buf = vec![0u8; loc.len as usize];
-    file.read_exact_at(&mut buf, loc.offset)
+    let cached = read_cached(shared, file.as_ref(), loc)
         .map_err(|e| StoreError::io("read frame", path(), e))?;
+    let buf = match cached {
+        Some(bytes) => bytes,
+        None => {
+            let mut buf = vec![0u8; loc.len as usize];
+            file.read_exact_at(&mut buf, loc.offset)
+                .map_err(|e| StoreError::io("read frame", path(), e))?;
+            buf
+        }
+    };
     let (f, used) = decode_frame(&buf).map_err(|e| bad(e.to_string()))?;
     if used != buf.len() || f.event_id != entry.event_id {
         return Err(bad(format!("frame does not hold event {}", entry.event_id)));
@@ -260,6 +270,50 @@ pub(crate) fn read_entry(
     })
 }
 
+/// The frame at `loc` through the block cache: from a cached block, or by
+/// reading its whole block once. `Ok(None)` when the cache is off, the frame
+/// straddles two blocks or lies past the published end (the caller then reads
+/// the frame itself).
+fn read_cached(
+    shared: &Shared,
+    file: &dyn StoreFile,
+    loc: crate::index::Location,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use crate::cache::BLOCK;
+    let Some(cache) = shared.cache.as_ref() else {
+        return Ok(None);
+    };
+    let len = loc.len as usize;
+    let block = loc.offset / BLOCK;
+    let block_start = block * BLOCK;
+    if loc.offset + u64::from(loc.len) > block_start + BLOCK {
+        return Ok(None);
+    }
+    if let Some(bytes) = cache.get(loc.segment, loc.offset, len) {
+        return Ok(Some(bytes));
+    }
+    // Bytes below the published end, taken before reading, are final frames.
+    let published_end = shared.index.read().segment_end(loc.segment);
+    let mut data = vec![0u8; BLOCK as usize];
+    let mut filled = 0usize;
+    while filled < data.len() {
+        match file.read_at(&mut data[filled..], block_start + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    data.truncate(filled);
+    let valid = usize::try_from(published_end.saturating_sub(block_start))
+        .unwrap_or(usize::MAX)
+        .min(filled);
+    let start = (loc.offset - block_start) as usize;
+    let frame = (start + len <= valid).then(|| data[start..start + len].to_vec());
+    cache.insert(loc.segment, block, data.into(), valid);
+    Ok(frame)
+}
+
 fn build_shared(cfg: StoreConfig, rec: &mut recovery::Recovered, writable: bool) -> Arc<Shared> {
     let index = std::mem::take(&mut rec.index);
     let next = index.next_global_sequence();
@@ -270,6 +324,7 @@ fn build_shared(cfg: StoreConfig, rec: &mut recovery::Recovered, writable: bool)
         subscribers: crate::subscription::Subscribers::default(),
         projections,
         writable,
+        cache: crate::cache::BlockCache::new(cfg.read_cache_bytes),
         cfg,
         index: RwLock::new(index),
         files: RwLock::new(std::mem::take(&mut rec.files)),
@@ -650,6 +705,9 @@ impl ReadOnlyStore {
         let shared = self.reader.shared();
         let mut rec = recovery::recover(&shared.cfg, Access::ReadOnly)?;
         *shared.files.write() = std::mem::take(&mut rec.files);
+        if let Some(cache) = &shared.cache {
+            cache.clear();
+        }
         let (next, hlc) = (rec.index.next_global_sequence(), rec.index.last_hlc);
         {
             let mut index = shared.index.write();

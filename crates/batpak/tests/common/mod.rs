@@ -1,6 +1,12 @@
 //! Helpers shared by the behaviour tests: crash images of live stores, and
 //! frame-level surgery that follows the documented layout (docs/FORMAT.md).
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::path::{Path, PathBuf};
 
