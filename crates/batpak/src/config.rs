@@ -241,7 +241,7 @@ impl StoreConfig {
         self
     }
 
-    /// Size of the in-process cache of segment blocks that reads share
+    /// Size of the in-process cache of 4 KiB segment blocks that reads share
     /// (default 32 MiB; 0 turns it off and every read is one `pread`).
     pub fn with_read_cache_bytes(mut self, bytes: usize) -> Self {
         self.read_cache_bytes = bytes;
