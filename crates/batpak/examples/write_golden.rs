@@ -9,9 +9,8 @@ use std::path::PathBuf;
 
 use batpak::prelude::*;
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+#[path = "../tests/common/golden_json.rs"]
+mod golden_json;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::args().nth(1).ok_or("usage: write_golden DIR")?);
@@ -61,25 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut expected = Vec::new();
     for e in store.query(&Region::all()) {
         let raw = store.read_raw(e.event_id())?;
-        let h = &raw.event.header;
-        expected.push(serde_json::json!({
-            "event_id": h.event_id.to_string(),
-            "global_sequence": h.global_sequence,
-            "entity_sequence": h.entity_sequence,
-            "kind": h.kind.as_u16(),
-            "entity": raw.coordinate.entity(),
-            "scope": raw.coordinate.scope(),
-            "wall_ms": h.wall_ms,
-            "hlc": [h.hlc.physical_ms, h.hlc.logical],
-            "correlation_id": h.correlation_id.map(|c| c.as_u128().to_string()),
-            "causation_id": h.causation_id.map(|c| c.to_string()),
-            "idempotency_key": h.idempotency_key.map(|k| hex(k.as_bytes())),
-            "payload_version": h.payload_version,
-            "prev_hash": hex(&h.prev_hash),
-            "content_hash": hex(&h.content_hash),
-            "event_hash": hex(&h.event_hash),
-            "payload": hex(&raw.event.payload),
-        }));
+        expected.push(golden_json::describe(&raw));
     }
     store.close()?;
     std::fs::remove_file(store_dir.join(batpak::LOCK_FILE))?;

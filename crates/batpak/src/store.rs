@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -33,11 +32,6 @@ pub(crate) struct Shared {
     pub(crate) cfg: StoreConfig,
     pub(crate) index: RwLock<Index>,
     pub(crate) files: RwLock<BTreeMap<u64, Arc<dyn StoreFile>>>,
-    failed: AtomicBool,
-    /// One past the last global sequence written to the OS.
-    written: AtomicU64,
-    /// One past the last global sequence known durable.
-    durable: AtomicU64,
     report: Mutex<OpenReport>,
     /// Accepted, written, durable and visible watermarks, with their waiters.
     pub(crate) marks: crate::watermark::Watermarks,
@@ -53,7 +47,6 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn mark_failed(&self, cause: &str) {
-        self.failed.store(true, Ordering::Release);
         self.marks.fail(cause);
     }
     /// Global sequences below `next` are assigned (the last at `hlc`).
@@ -62,12 +55,10 @@ impl Shared {
     }
     /// Frames below `next` are handed to the OS.
     pub(crate) fn mark_written(&self, next: u64, hlc: HlcPoint) {
-        self.written.fetch_max(next, Ordering::AcqRel);
         self.marks.advance(Mark::Written, next, hlc);
     }
     /// Frames below `next` are durable.
     pub(crate) fn mark_durable(&self, next: u64, hlc: HlcPoint) {
-        self.durable.fetch_max(next, Ordering::AcqRel);
         self.marks.advance(Mark::Durable, next, hlc);
     }
     /// Events below `next` are in the index.
@@ -75,7 +66,10 @@ impl Shared {
         self.marks.advance(Mark::Visible, next, hlc);
     }
     pub(crate) fn is_durable(&self, global_sequence: u64) -> bool {
-        global_sequence < self.durable.load(Ordering::Acquire)
+        self.marks
+            .frontier()
+            .durable
+            .covers_sequence(global_sequence)
     }
 }
 
@@ -328,9 +322,6 @@ fn build_shared(cfg: StoreConfig, rec: &mut recovery::Recovered, writable: bool)
         cfg,
         index: RwLock::new(index),
         files: RwLock::new(std::mem::take(&mut rec.files)),
-        failed: AtomicBool::new(false),
-        written: AtomicU64::new(next),
-        durable: AtomicU64::new(next),
         report: Mutex::new(rec.report.clone()),
     })
 }
@@ -584,14 +575,7 @@ impl Store {
     }
 
     fn send(&self, items: Vec<PreparedItem>, block: bool) -> Result<AppendTicket, StoreError> {
-        if self.shared().failed.load(Ordering::Acquire) {
-            // Answer through the writer so the message names the first failure.
-            let (reply, rx) = flume::bounded(1);
-            self.tx
-                .send(Command::Append { items, reply })
-                .map_err(|_| StoreError::Closed)?;
-            return Ok(AppendTicket { rx });
-        }
+        // After a failure the writer still answers, naming the first failure.
         let (reply, rx) = flume::bounded(1);
         let cmd = Command::Append { items, reply };
         if block {

@@ -391,16 +391,19 @@ impl Writer {
         let n = items.len();
         let wall = id::now_ms();
         for (i, item) in items.into_iter().enumerate() {
-            let coordinate = self
-                .shared
-                .index
-                .read()
-                .interned_coordinate(&item.coordinate);
-            let ent = coordinate.entity_arc().clone();
-            let (es, prev) = match local.get(&ent).or_else(|| overlay.get(&ent)) {
-                Some(&t) => t,
-                None => self.shared.index.read().entity_tip(&ent),
+            // One index lookup per item: the shared names and, unless this group
+            // already touched the entity, its chain tip.
+            let (coordinate, tip) = {
+                let index = self.shared.index.read();
+                let c = index.interned_coordinate(&item.coordinate);
+                let staged = local.get(c.entity()).or_else(|| overlay.get(c.entity()));
+                let tip = staged
+                    .copied()
+                    .unwrap_or_else(|| index.entity_tip(c.entity()));
+                (c, tip)
             };
+            let ent = coordinate.entity_arc().clone();
+            let (es, prev) = tip;
             check_expected(&ent, item.expected, es)?;
             let causation_id = self.resolve_causation(&item, i, &receipts)?;
             hlc = hlc.tick(wall);
@@ -723,7 +726,7 @@ impl Writer {
                 // Never retry an fsync: after a failure the kernel may have
                 // dropped the dirty pages, and a later "successful" fsync
                 // would vouch for data that is gone. Stop instead.
-                let err = self.io_failure("fsync segment", &path, e);
+                let err = StoreError::io("fsync segment", &path, e);
                 self.fail(err.to_string());
                 return Err(err);
             }
@@ -732,15 +735,6 @@ impl Writer {
         }
         self.dirty_since = None;
         Ok(())
-    }
-
-    fn io_failure(
-        &self,
-        op: &'static str,
-        path: &std::path::Path,
-        e: std::io::Error,
-    ) -> StoreError {
-        StoreError::io(op, path, e)
     }
 
     /// Writes the footer of the active segment and makes it durable.
@@ -760,7 +754,7 @@ impl Writer {
             .write_all_at(&bytes, a.footer.frames_end())
             .and_then(|()| if cut { a.file.set_len(end) } else { Ok(()) })
             .and_then(|()| a.file.sync_data())
-            .map_err(|e| self.io_failure("seal segment", &path, e))?;
+            .map_err(|e| StoreError::io("seal segment", &path, e))?;
         if let Some(a) = self.active.as_mut() {
             a.allocated = end;
         }
@@ -805,7 +799,7 @@ impl Writer {
                 Ok(f)
             })
             .and_then(|f| fs.sync_dir(&self.shared.cfg.dir).map(|()| f))
-            .map_err(|e| self.io_failure("create segment", &path, e))?;
+            .map_err(|e| StoreError::io("create segment", &path, e))?;
         self.shared.files.write().insert(id, file.clone());
         self.active = Some(ActiveSegment {
             id,

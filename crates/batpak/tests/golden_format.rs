@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 
 use batpak::prelude::*;
 
+#[path = "common/golden_json.rs"]
+mod golden_json;
+
 fn golden() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/golden-v1")
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn copy_store() -> tempfile::TempDir {
@@ -48,24 +47,7 @@ fn check_against_expected(store: &batpak::StoreReader) {
     for (entry, want) in store.query(&Region::all()).iter().zip(&expected) {
         let raw = store.read_raw(entry.event_id()).unwrap();
         let h = &raw.event.header;
-        let got = serde_json::json!({
-            "event_id": h.event_id.to_string(),
-            "global_sequence": h.global_sequence,
-            "entity_sequence": h.entity_sequence,
-            "kind": h.kind.as_u16(),
-            "entity": raw.coordinate.entity(),
-            "scope": raw.coordinate.scope(),
-            "wall_ms": h.wall_ms,
-            "hlc": [h.hlc.physical_ms, h.hlc.logical],
-            "correlation_id": h.correlation_id.map(|c| c.as_u128().to_string()),
-            "causation_id": h.causation_id.map(|c| c.to_string()),
-            "idempotency_key": h.idempotency_key.map(|k| hex(k.as_bytes())),
-            "payload_version": h.payload_version,
-            "prev_hash": hex(&h.prev_hash),
-            "content_hash": hex(&h.content_hash),
-            "event_hash": hex(&h.event_hash),
-            "payload": hex(&raw.event.payload),
-        });
+        let got = golden_json::describe(&raw);
         assert_eq!(&got, want);
         assert_eq!(
             batpak::chain::event_hash(h, &raw.coordinate),
