@@ -318,15 +318,26 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    fn byte(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take(1)?[0])
+    fn fixed<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let Some((head, tail)) = self.buf.split_first_chunk::<N>() else {
+            return Err(malformed("msgpack value runs past the end"));
+        };
+        self.buf = tail;
+        Ok(*head)
     }
 
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.fixed::<1>()?[0])
+    }
+
+    /// A big-endian unsigned integer of `n` bytes (1, 2, 4 or 8).
     fn be(&mut self, n: usize) -> Result<u64, DecodeError> {
-        Ok(self
-            .take(n)?
-            .iter()
-            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+        Ok(match n {
+            1 => u64::from(self.byte()?),
+            2 => u64::from(u16::from_be_bytes(self.fixed()?)),
+            4 => u64::from(u32::from_be_bytes(self.fixed()?)),
+            _ => u64::from_be_bytes(self.fixed()?),
+        })
     }
 
     fn array_len(&mut self) -> Result<u32, DecodeError> {
@@ -378,6 +389,15 @@ impl<'a> Reader<'a> {
     }
 
     fn bin_exact<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        // The common shape (a `bin 8` of exactly N bytes) is read in one step.
+        if let Some(([0xc4, len], rest)) = self.buf.split_first_chunk::<2>() {
+            if usize::from(*len) == N {
+                if let Some((bytes, rest)) = rest.split_first_chunk::<N>() {
+                    self.buf = rest;
+                    return Ok(*bytes);
+                }
+            }
+        }
         let b = self.bin()?;
         if b.len() != N {
             return Err(malformed(format!("expected {N} bytes, found {}", b.len())));
@@ -508,36 +528,93 @@ pub(crate) fn decode_trailer(b: &[u8]) -> Option<(u64, u32)> {
 
 /// Decodes a footer body whose CRC matched and checks its internal references.
 pub(crate) fn decode_footer(body: &[u8], crc: u32) -> Result<Footer, DecodeError> {
-    if crc32fast::hash(body) != crc {
-        return Err(DecodeError::Crc);
+    let mut reader = FooterReader::new(body, crc)?;
+    let mut entries = Vec::with_capacity(reader.remaining());
+    while let Some(e) = reader.next_entry()? {
+        entries.push(e);
     }
-    let mut r = Reader { buf: body };
-    if r.array_len()? != FOOTER_FIELDS {
-        return Err(malformed("footer field count"));
-    }
-    let version = r.uint_as::<u16>("footer version")?;
-    if version != 1 {
-        return Err(DecodeError::Version(version));
-    }
-    let base_global_sequence = r.uint()?;
-    let frames_end = r.uint()?;
-    let last_hlc = HlcPoint::new(r.uint()?, r.uint_as::<u32>("hlc logical")?);
-    let n_entities = r.array_len()? as usize;
-    let mut entities = Vec::with_capacity(n_entities.min(body.len()));
-    for _ in 0..n_entities {
-        if r.array_len()? != 2 {
-            return Err(malformed("footer entity is not a [name, tip] pair"));
+    Ok(Footer {
+        entries,
+        ..reader.head
+    })
+}
+
+/// A footer decoded entry by entry, so a large segment's entries can go
+/// straight into the index without a list of them in between.
+pub(crate) struct FooterReader<'a> {
+    /// Everything but the entries (`head.entries` is empty).
+    pub(crate) head: Footer,
+    r: Reader<'a>,
+    remaining: usize,
+    spanned: u64,
+}
+
+impl<'a> FooterReader<'a> {
+    /// Checks the CRC and decodes everything in front of the entries.
+    pub(crate) fn new(body: &'a [u8], crc: u32) -> Result<Self, DecodeError> {
+        if crc32fast::hash(body) != crc {
+            return Err(DecodeError::Crc);
         }
-        entities.push((r.str()?.to_owned(), r.bin_exact::<32>()?));
+        let mut r = Reader { buf: body };
+        if r.array_len()? != FOOTER_FIELDS {
+            return Err(malformed("footer field count"));
+        }
+        let version = r.uint_as::<u16>("footer version")?;
+        if version != 1 {
+            return Err(DecodeError::Version(version));
+        }
+        let base_global_sequence = r.uint()?;
+        let frames_end = r.uint()?;
+        let last_hlc = HlcPoint::new(r.uint()?, r.uint_as::<u32>("hlc logical")?);
+        let n_entities = r.array_len()? as usize;
+        let mut entities = Vec::with_capacity(n_entities.min(body.len()));
+        for _ in 0..n_entities {
+            if r.array_len()? != 2 {
+                return Err(malformed("footer entity is not a [name, tip] pair"));
+            }
+            entities.push((r.str()?.to_owned(), r.bin_exact::<32>()?));
+        }
+        let n_scopes = r.array_len()? as usize;
+        let mut scopes = Vec::with_capacity(n_scopes.min(body.len()));
+        for _ in 0..n_scopes {
+            scopes.push(r.str()?.to_owned());
+        }
+        // Every entry takes more than one byte, so the count is bounded by the body.
+        let remaining = (r.array_len()? as usize).min(body.len());
+        Ok(Self {
+            head: Footer {
+                base_global_sequence,
+                frames_end,
+                last_hlc,
+                entities,
+                scopes,
+                entries: Vec::new(),
+            },
+            r,
+            remaining,
+            spanned: 0,
+        })
     }
-    let n_scopes = r.array_len()? as usize;
-    let mut scopes = Vec::with_capacity(n_scopes.min(body.len()));
-    for _ in 0..n_scopes {
-        scopes.push(r.str()?.to_owned());
+
+    /// Entries not yet decoded.
+    pub(crate) fn remaining(&self) -> usize {
+        self.remaining
     }
-    let n_entries = r.array_len()? as usize;
-    let mut entries = Vec::with_capacity(n_entries.min(body.len()));
-    for _ in 0..n_entries {
+
+    /// The next entry; `None` after the last one, once the footer's end and
+    /// the span of its entries have been checked.
+    pub(crate) fn next_entry(&mut self) -> Result<Option<FooterEntry>, DecodeError> {
+        let r = &mut self.r;
+        if self.remaining == 0 {
+            if !r.buf.is_empty() {
+                return Err(malformed("trailing bytes after footer"));
+            }
+            if SEGMENT_HEADER_LEN as u64 + self.spanned != self.head.frames_end {
+                return Err(malformed("footer entries do not span the frame region"));
+            }
+            return Ok(None);
+        }
+        self.remaining -= 1;
         if r.array_len()? != FOOTER_ENTRY_FIELDS {
             return Err(malformed("footer entry field count"));
         }
@@ -553,29 +630,17 @@ pub(crate) fn decode_footer(body: &[u8], crc: u32) -> Result<Footer, DecodeError
             causation_id: r.opt_id()?.map(EventId::from_u128),
             payload_version: r.uint_as::<u16>("payload version")?,
         };
-        if e.entity as usize >= entities.len() || e.scope as usize >= scopes.len() {
+        if e.entity as usize >= self.head.entities.len()
+            || e.scope as usize >= self.head.scopes.len()
+        {
             return Err(malformed("footer entry names an unknown entity or scope"));
         }
         if (e.frame_len as usize) < FRAME_PREFIX_LEN + MIN_FRAME_BODY_LEN {
             return Err(malformed("footer entry frame length too small"));
         }
-        entries.push(e);
+        self.spanned += u64::from(e.frame_len);
+        Ok(Some(e))
     }
-    if !r.buf.is_empty() {
-        return Err(malformed("trailing bytes after footer"));
-    }
-    let spanned: u64 = entries.iter().map(|e| u64::from(e.frame_len)).sum();
-    if SEGMENT_HEADER_LEN as u64 + spanned != frames_end {
-        return Err(malformed("footer entries do not span the frame region"));
-    }
-    Ok(Footer {
-        base_global_sequence,
-        frames_end,
-        last_hlc,
-        entities,
-        scopes,
-        entries,
-    })
 }
 
 /// Magic of the idempotency sidecar file.

@@ -7,6 +7,7 @@ use foldhash::fast::RandomState;
 
 use crate::coordinate::Coordinate;
 use crate::id::{CorrelationId, EventId, HlcPoint};
+use crate::id_table::IdTable;
 use crate::kind::EventKind;
 use crate::region::{EntityMatch, KindFilter, Region};
 
@@ -64,34 +65,6 @@ impl IndexEntry {
 
 type Map<K, V> = HashMap<K, V, RandomState>;
 
-/// Groups positions by name. Names shared through one `Arc` (as open
-/// interns them) are found by pointer, so each name's string is hashed once.
-#[derive(Default)]
-struct Grouper {
-    by_ptr: HashMap<usize, usize, RandomState>,
-    by_name: HashMap<Arc<str>, usize, RandomState>,
-    groups: Vec<(Arc<str>, Vec<usize>)>,
-}
-
-impl Grouper {
-    fn add(&mut self, name: &Arc<str>, pos: usize) {
-        let ptr = Arc::as_ptr(name).cast::<u8>() as usize;
-        let slot = match self.by_ptr.get(&ptr) {
-            Some(&slot) => slot,
-            None => {
-                let next = self.groups.len();
-                let slot = *self.by_name.entry(name.clone()).or_insert(next);
-                if slot == next {
-                    self.groups.push((name.clone(), Vec::new()));
-                }
-                self.by_ptr.insert(ptr, slot);
-                slot
-            }
-        };
-        self.groups[slot].1.push(pos);
-    }
-}
-
 /// Per-entity state: positions of its events and the `event_hash` of the last one.
 #[derive(Debug, Default)]
 pub(crate) struct EntityState {
@@ -103,7 +76,7 @@ pub(crate) struct EntityState {
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     entries: Vec<IndexEntry>,
-    by_id: Map<EventId, usize>,
+    by_id: IdTable,
     entities: Map<Arc<str>, EntityState>,
     scopes: Map<Arc<str>, Vec<usize>>,
     kinds: Map<EventKind, Vec<usize>>,
@@ -159,7 +132,7 @@ impl Index {
     ) {
         let pos = self.entries.len();
         self.by_id.insert(entry.event_id, pos);
-        self.note_segment_end(&entry);
+        self.note_segment_end(entry.location);
         let ent = entry.coordinate.entity_arc().clone();
         let st = self.entities.entry(ent).or_default();
         st.positions.push(pos);
@@ -180,49 +153,42 @@ impl Index {
         self.entries.push(entry);
     }
 
-    /// Adds many committed events at once (a segment at open). Positions are
-    /// grouped per shared name first, so each entity and scope map is touched
-    /// once per name instead of once per event.
-    pub(crate) fn push_many(
+    /// Starts loading a sealed segment in bulk. `entities` and `scopes` are
+    /// the segment's name tables (each name once); rows name them by number.
+    pub(crate) fn bulk_load(
         &mut self,
-        batch: Vec<(IndexEntry, Option<CorrelationId>, Option<EventId>)>,
-    ) {
-        self.reserve(batch.len());
-        let mut entities = Grouper::default();
-        let mut scopes = Grouper::default();
-        let mut by_kind: HashMap<EventKind, Vec<usize>, RandomState> = HashMap::default();
-        for (entry, correlation, causation) in batch {
-            let pos = self.entries.len();
-            self.by_id.insert(entry.event_id, pos);
-            self.note_segment_end(&entry);
-            entities.add(entry.coordinate.entity_arc(), pos);
-            scopes.add(entry.coordinate.scope_arc(), pos);
-            by_kind.entry(entry.kind).or_default().push(pos);
-            if let Some(c) = correlation {
-                self.by_correlation.entry(c).or_default().push(pos);
-            }
-            if let Some(c) = causation {
-                self.by_causation.entry(c).or_default().push(pos);
-            }
-            self.entries.push(entry);
-        }
-        for (name, positions) in entities.groups {
-            self.entities
-                .entry(name)
-                .or_default()
-                .positions
-                .extend(positions);
-        }
-        for (name, positions) in scopes.groups {
-            self.scopes.entry(name).or_default().extend(positions);
-        }
-        for (kind, positions) in by_kind {
-            self.kinds.entry(kind).or_default().extend(positions);
+        entities: Vec<Arc<str>>,
+        scopes: Vec<Arc<str>>,
+        rows: usize,
+    ) -> BulkLoad<'_> {
+        self.entries.reserve(rows);
+        let next_entity_sequence = entities.iter().map(|e| self.entity_tip(e).0).collect();
+        BulkLoad {
+            entities: entities.into_iter().map(|e| (e, Vec::new())).collect(),
+            scopes: scopes.into_iter().map(|s| (s, Vec::new())).collect(),
+            next_entity_sequence,
+            kinds: Map::default(),
+            end: None,
+            first: self.entries.len(),
+            ids: Vec::with_capacity(rows),
+            index: self,
         }
     }
 
-    fn note_segment_end(&mut self, entry: &IndexEntry) {
-        let loc = entry.location;
+    /// An empty id table that can be filled apart and given to [`Index::absorb_ids`].
+    pub(crate) fn id_table_like(&self) -> IdTable {
+        self.by_id.empty_like()
+    }
+
+    /// Adds the ids of a table made by [`Index::id_table_like`].
+    pub(crate) fn absorb_ids(&mut self, mut table: IdTable) {
+        if table.len() > self.by_id.len() {
+            std::mem::swap(&mut self.by_id, &mut table);
+        }
+        self.by_id.absorb(table);
+    }
+
+    fn note_segment_end(&mut self, loc: Location) {
         let end = loc.offset + u64::from(loc.len);
         let e = self.segment_ends.entry(loc.segment).or_insert(0);
         if end > *e {
@@ -235,22 +201,11 @@ impl Index {
         self.segment_ends.get(&segment).copied().unwrap_or(0)
     }
 
-    /// Makes room for `additional` more events without rehashing.
-    pub(crate) fn reserve(&mut self, additional: usize) {
-        self.entries.reserve(additional);
-        self.by_id.reserve(additional);
-    }
-
-    /// Sets an entity's tip hash (used when a footer supplies tips per segment).
-    pub(crate) fn set_tip(&mut self, entity: &str, tip: [u8; 32]) {
-        if let Some(st) = self.entities.get_mut(entity) {
-            st.tip = tip;
-        }
-    }
-
     /// The entry of an event id.
     pub(crate) fn get(&self, id: EventId) -> Option<&IndexEntry> {
-        self.by_id.get(&id).map(|&p| &self.entries[p])
+        let entries = &self.entries;
+        let pos = self.by_id.find(id, |p| entries[p].event_id)?;
+        entries.get(pos)
     }
 
     /// The event of `entity` at `entity_sequence`.
@@ -369,6 +324,79 @@ impl Index {
     }
 }
 
+/// Loads one sealed segment's events into the index. Positions are grouped
+/// by the segment's own entity and scope numbers, so no name is hashed per
+/// event; the groups join the index's lists in [`BulkLoad::finish`].
+pub(crate) struct BulkLoad<'a> {
+    index: &'a mut Index,
+    entities: Vec<(Arc<str>, Vec<usize>)>,
+    scopes: Vec<(Arc<str>, Vec<usize>)>,
+    next_entity_sequence: Vec<u64>,
+    kinds: Map<EventKind, Vec<usize>>,
+    end: Option<Location>,
+    first: usize,
+    ids: Vec<EventId>,
+}
+
+impl BulkLoad<'_> {
+    /// The entity sequence the next event of segment entity `entity` must have.
+    pub(crate) fn next_entity_sequence(&self, entity: usize) -> u64 {
+        self.next_entity_sequence[entity]
+    }
+
+    /// Adds the next event. `entity` and `scope` must be in range of the
+    /// tables given to [`Index::bulk_load`] and `entry.coordinate` must name them.
+    pub(crate) fn push(
+        &mut self,
+        entity: usize,
+        scope: usize,
+        entry: IndexEntry,
+        correlation: Option<CorrelationId>,
+        causation: Option<EventId>,
+    ) {
+        let index = &mut *self.index;
+        let pos = index.entries.len();
+        self.ids.push(entry.event_id);
+        self.entities[entity].1.push(pos);
+        self.next_entity_sequence[entity] += 1;
+        self.scopes[scope].1.push(pos);
+        self.kinds.entry(entry.kind).or_default().push(pos);
+        if let Some(c) = correlation {
+            index.by_correlation.entry(c).or_default().push(pos);
+        }
+        if let Some(c) = causation {
+            index.by_causation.entry(c).or_default().push(pos);
+        }
+        self.end = Some(entry.location);
+        index.entries.push(entry);
+    }
+
+    /// Joins the grouped positions to the index; `tips` (one per segment
+    /// entity, in table order) become the entities' tip hashes. Returns the
+    /// loaded ids and the position of the first: the caller adds them to an
+    /// id table ([`Index::absorb_ids`]), which open builds on a helper thread.
+    pub(crate) fn finish(self, tips: &[[u8; 32]]) -> (usize, Vec<EventId>) {
+        let index = self.index;
+        for (i, (name, positions)) in self.entities.into_iter().enumerate() {
+            let st = index.entities.entry(name).or_default();
+            st.positions.extend(positions);
+            if let Some(tip) = tips.get(i) {
+                st.tip = *tip;
+            }
+        }
+        for (name, positions) in self.scopes {
+            index.scopes.entry(name).or_default().extend(positions);
+        }
+        for (kind, positions) in self.kinds {
+            index.kinds.entry(kind).or_default().extend(positions);
+        }
+        if let Some(end) = self.end {
+            index.note_segment_end(end);
+        }
+        (self.first, self.ids)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -444,12 +472,27 @@ mod tests {
         assert_eq!(idx.next_global_sequence(), 200);
         // Bulk loading (used at open) builds the same index as one-by-one pushes.
         let mut bulk = Index::default();
-        bulk.push_many(
-            idx.entries()
+        let entities: Vec<Arc<str>> = names.iter().map(|&n| Arc::from(n)).collect();
+        let scopes: Vec<Arc<str>> = ["s0", "s1"].iter().map(|&n| Arc::from(n)).collect();
+        let mut load = bulk.bulk_load(entities.clone(), scopes.clone(), 200);
+        for e in idx.entries() {
+            let en = names
                 .iter()
-                .map(|e| (e.clone(), None, None))
-                .collect(),
-        );
+                .position(|&n| n == e.coordinate.entity())
+                .unwrap();
+            let sn = usize::from(e.coordinate.scope() == "s1");
+            assert_eq!(load.next_entity_sequence(en), e.entity_sequence);
+            let mut e = e.clone();
+            e.coordinate = Coordinate::from_validated(entities[en].clone(), scopes[sn].clone());
+            load.push(en, sn, e, None, None);
+        }
+        let (first, ids) = load.finish(&[[0; 32]; 4]);
+        let mut table = bulk.id_table_like();
+        table.insert_run(first, &ids);
+        bulk.absorb_ids(table);
+        for e in idx.entries() {
+            assert_eq!(bulk.get(e.event_id), Some(e));
+        }
         for r in &regions {
             assert_eq!(
                 bulk.query(r, None, usize::MAX),

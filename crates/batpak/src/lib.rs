@@ -40,6 +40,7 @@ mod format;
 pub mod fs;
 pub mod gate;
 mod id;
+mod id_table;
 mod idempotency;
 mod index;
 mod kind;

@@ -1,19 +1,22 @@
 //! Cold start: rebuild the index from segment footers and, for the active
 //! segment, from its frames; apply the torn-tail policy.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+use std::thread;
 
 use crate::config::{StoreConfig, TailPolicy};
 use crate::coordinate::{validate_part, Coordinate};
 use crate::error::StoreError;
 use crate::format::{
-    self, decode_frame, decode_segment_header, decode_trailer, DecodeError, Footer, FrameFields,
-    KeyRecord, FRAME_PREFIX_LEN, MAX_FRAME_BODY_LEN, MIN_FRAME_BODY_LEN, SEGMENT_HEADER_LEN,
-    TRAILER_LEN,
+    self, decode_frame, decode_segment_header, decode_trailer, DecodeError, Footer, FooterReader,
+    FrameFields, KeyRecord, FRAME_PREFIX_LEN, MAX_FRAME_BODY_LEN, MIN_FRAME_BODY_LEN,
+    SEGMENT_HEADER_LEN, TRAILER_LEN,
 };
 use crate::fs::{OpenMode, StoreFile};
+use crate::id::EventId;
+use crate::id_table::IdTable;
 use crate::idempotency::SIDECAR_FILE;
 use crate::index::{Index, IndexEntry, Location};
 use crate::segment::FooterBuilder;
@@ -73,6 +76,8 @@ pub(crate) struct Tail {
     pub(crate) footer: FooterBuilder,
     /// The file still ends in a footer that must be cut before appending.
     pub(crate) sealed: bool,
+    /// `footer` lists every entry (only the last segment's are kept while loading).
+    entries_kept: bool,
 }
 
 /// Everything rebuilt at open.
@@ -120,36 +125,128 @@ pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, St
         scanned_keys: Vec::new(),
         ranges: Vec::new(),
     };
-    for (i, &id) in ids.iter().enumerate() {
-        let is_last = i + 1 == ids.len();
-        let path = segment_path(&cfg.dir, id);
-        let mode = if is_last && access == Access::Writer {
-            OpenMode::ReadWrite
-        } else {
-            OpenMode::Read
-        };
-        let file = cfg
-            .fs
-            .open(&path, mode)
-            .map_err(|e| StoreError::io("open segment", &path, e))?;
-        out.report.segments += 1;
-        let base = out.index.next_global_sequence();
-        match load_segment(cfg, access, &path, id, is_last, &file, &mut out)? {
-            Loaded::Kept(tail) => {
-                out.files.insert(id, file);
-                out.ranges
-                    .push((id, base, out.index.next_global_sequence(), !tail.sealed));
-                // The last kept segment is the one the writer continues.
-                out.tail = Some(tail);
-            }
-            Loaded::Discarded => {}
+    // Sealed segments' ids go into an id table on a helper thread while
+    // this one decodes the next footer; the table joins the index at the end.
+    let table = out.index.id_table_like();
+    std::thread::scope(|scope| -> Result<(), StoreError> {
+        let mut ids_sink = IdSink::start(scope, table);
+        for (i, &id) in ids.iter().enumerate() {
+            load_one(cfg, access, id, i + 1 == ids.len(), &mut ids_sink, &mut out)?;
         }
+        let table = ids_sink.finish();
+        out.index.absorb_ids(table);
+        Ok(())
+    })?;
+    if let Some(tail) = out.tail.as_mut().filter(|t| !t.entries_kept) {
+        // The last segment was discarded as unborn: the writer continues the
+        // one before it, whose entries were not kept while loading.
+        tail.footer = FooterBuilder::from_footer(whole_footer(cfg, tail.id, &out.files)?);
+        tail.entries_kept = true;
     }
     out.report.events = out.index.len() as u64;
     if access == Access::Writer {
         recover_keys(cfg, &mut out)?;
     }
     Ok(out)
+}
+
+/// Opens segment `id` and loads it into `out`.
+fn load_one(
+    cfg: &StoreConfig,
+    access: Access,
+    id: u64,
+    is_last: bool,
+    ids_sink: &mut IdSink<'_>,
+    out: &mut Recovered,
+) -> Result<(), StoreError> {
+    let path = segment_path(&cfg.dir, id);
+    let mode = if is_last && access == Access::Writer {
+        OpenMode::ReadWrite
+    } else {
+        OpenMode::Read
+    };
+    let file = cfg
+        .fs
+        .open(&path, mode)
+        .map_err(|e| StoreError::io("open segment", &path, e))?;
+    out.report.segments += 1;
+    let base = out.index.next_global_sequence();
+    match load_segment(cfg, access, id, is_last, &file, ids_sink, out)? {
+        Loaded::Kept(tail) => {
+            out.files.insert(id, file);
+            out.ranges
+                .push((id, base, out.index.next_global_sequence(), !tail.sealed));
+            // The last kept segment is the one the writer continues.
+            out.tail = Some(tail);
+        }
+        Loaded::Discarded => {}
+    }
+    Ok(())
+}
+
+/// Fills an id table with the ids of footer-loaded segments on a helper
+/// thread, so hashing them overlaps with decoding the next footer. Without a
+/// helper (none could be started, or it hung up) the ids go in inline.
+struct IdSink<'scope> {
+    tx: Option<mpsc::Sender<(usize, Vec<EventId>)>>,
+    helper: Option<thread::ScopedJoinHandle<'scope, IdTable>>,
+    inline: IdTable,
+}
+
+impl<'scope> IdSink<'scope> {
+    fn start<'env>(scope: &'scope thread::Scope<'scope, 'env>, inline: IdTable) -> Self {
+        let (tx, rx) = mpsc::channel::<(usize, Vec<EventId>)>();
+        let mut table = inline.empty_like();
+        let spawned = thread::Builder::new()
+            .name("batpak-open-ids".into())
+            .spawn_scoped(scope, move || {
+                for (first, ids) in rx {
+                    table.insert_run(first, &ids);
+                }
+                table
+            });
+        match spawned {
+            Ok(helper) => Self {
+                tx: Some(tx),
+                helper: Some(helper),
+                inline,
+            },
+            Err(_) => Self {
+                tx: None,
+                helper: None,
+                inline,
+            },
+        }
+    }
+
+    /// Adds `ids[i]` at position `first + i`.
+    fn send(&mut self, first: usize, ids: Vec<EventId>) {
+        let unsent = match &self.tx {
+            Some(tx) => tx.send((first, ids)).err().map(|mpsc::SendError(v)| v),
+            None => Some((first, ids)),
+        };
+        if let Some((first, ids)) = unsent {
+            self.tx = None;
+            self.inline.insert_run(first, &ids);
+        }
+    }
+
+    /// Waits for the helper and returns every id sent.
+    fn finish(mut self) -> IdTable {
+        self.tx = None;
+        let Some(helper) = self.helper else {
+            return self.inline;
+        };
+        match helper.join() {
+            Ok(mut table) => {
+                table.absorb(self.inline);
+                table
+            }
+            // The helper only inserts into a table; a panic there is a bug
+            // that must surface, as it would on this thread.
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
 }
 
 /// Seeds the writer's idempotency keys: the sidecar snapshot if it checks
@@ -282,12 +379,13 @@ fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> StoreError {
 fn load_segment(
     cfg: &StoreConfig,
     access: Access,
-    path: &Path,
     id: u64,
     is_last: bool,
     file: &Arc<dyn StoreFile>,
+    ids_sink: &mut IdSink<'_>,
     out: &mut Recovered,
 ) -> Result<Loaded, StoreError> {
+    let path = &segment_path(&cfg.dir, id);
     let len = file
         .len()
         .map_err(|e| StoreError::io("stat segment", path, e))?;
@@ -326,13 +424,19 @@ fn load_segment(
         }
         Err(e) => return Err(corrupt(path, 0, format!("segment header: {e}"))),
     }
-    if let Some(footer) = read_footer(path, file.as_ref(), len)? {
-        load_from_footer(path, id, &footer, &mut out.index)?;
+    if let Some((body, crc, at)) = read_footer(path, file.as_ref(), len)? {
+        let mut reader = open_footer(path, &body, crc, at)?;
+        // Only the last segment's entries are kept (the writer continues it);
+        // the others go straight into the index.
+        let (footer, first, ids) =
+            load_from_footer(path, id, at, &mut reader, is_last, &mut out.index)?;
+        ids_sink.send(first, ids);
         out.report.segments_from_footer += 1;
         return Ok(Loaded::Kept(Tail {
             id,
             footer: FooterBuilder::from_footer(footer),
             sealed: true,
+            entries_kept: is_last,
         }));
     }
     if !is_last {
@@ -344,16 +448,17 @@ fn load_segment(
         id,
         footer,
         sealed: false,
+        entries_kept: true,
     }))
 }
 
-/// The footer of a sealed segment (reading only the trailer and footer),
-/// `None` if the file has no trailer.
+/// The footer bytes of a sealed segment (reading only the trailer and the
+/// footer): `(body, crc, offset of the footer)`, `None` if the file has no trailer.
 fn read_footer(
     path: &Path,
     file: &dyn StoreFile,
     file_len: u64,
-) -> Result<Option<Footer>, StoreError> {
+) -> Result<Option<(Vec<u8>, u32, u64)>, StoreError> {
     if file_len < (SEGMENT_HEADER_LEN + TRAILER_LEN) as u64 {
         return Ok(None);
     }
@@ -373,18 +478,61 @@ fn read_footer(
     let mut body = vec![0u8; len as usize];
     file.read_exact_at(&mut body, footer_start)
         .map_err(|e| StoreError::io("read segment footer", path, e))?;
-    match format::decode_footer(&body, crc) {
-        Ok(f) if f.frames_end == footer_start => Ok(Some(f)),
-        Ok(_) => Err(corrupt(
-            path,
-            footer_start,
-            "footer does not end the frame region",
-        )),
-        Err(e) => Err(corrupt(path, footer_start, format!("footer: {e}"))),
-    }
+    Ok(Some((body, crc, footer_start)))
 }
 
-fn load_from_footer(path: &Path, id: u64, f: &Footer, index: &mut Index) -> Result<(), StoreError> {
+/// Reads and decodes the whole footer of sealed segment `id`.
+fn whole_footer(
+    cfg: &StoreConfig,
+    id: u64,
+    files: &BTreeMap<u64, Arc<dyn StoreFile>>,
+) -> Result<Footer, StoreError> {
+    let path = segment_path(&cfg.dir, id);
+    let file = files
+        .get(&id)
+        .ok_or_else(|| corrupt(&path, 0, "segment vanished during open"))?;
+    let len = file
+        .len()
+        .map_err(|e| StoreError::io("stat segment", &path, e))?;
+    let (body, crc, at) = read_footer(&path, file.as_ref(), len)?
+        .ok_or_else(|| corrupt(&path, len, "sealed segment lost its footer during open"))?;
+    let footer = format::decode_footer(&body, crc).map_err(|e| footer_error(&path, at, e))?;
+    if footer.frames_end != at {
+        return Err(corrupt(&path, at, "footer does not end the frame region"));
+    }
+    Ok(footer)
+}
+
+/// Starts decoding a footer that starts at `at` and checks it ends the frame region.
+fn open_footer<'a>(
+    path: &Path,
+    body: &'a [u8],
+    crc: u32,
+    at: u64,
+) -> Result<FooterReader<'a>, StoreError> {
+    let reader = FooterReader::new(body, crc).map_err(|e| footer_error(path, at, e))?;
+    if reader.head.frames_end != at {
+        return Err(corrupt(path, at, "footer does not end the frame region"));
+    }
+    Ok(reader)
+}
+
+fn footer_error(path: &Path, at: u64, e: DecodeError) -> StoreError {
+    corrupt(path, at, format!("footer: {e}"))
+}
+
+/// Loads a sealed segment's events into the index from its footer; returns
+/// the footer (with its entries if `keep` asks for them) and the loaded ids
+/// with the position of the first, which the caller puts in an id table.
+fn load_from_footer(
+    path: &Path,
+    id: u64,
+    at: u64,
+    reader: &mut FooterReader<'_>,
+    keep: bool,
+    index: &mut Index,
+) -> Result<(Footer, usize, Vec<EventId>), StoreError> {
+    let f = &reader.head;
     if f.base_global_sequence != index.next_global_sequence() {
         return Err(corrupt(
             path,
@@ -396,48 +544,73 @@ fn load_from_footer(path: &Path, id: u64, f: &Footer, index: &mut Index) -> Resu
             ),
         ));
     }
+    let mut seen = HashSet::with_capacity(f.entities.len());
     let mut entities = Vec::with_capacity(f.entities.len());
     for (name, _) in &f.entities {
         validate_part("entity", name).map_err(|e| corrupt(path, f.frames_end, e.to_string()))?;
+        if !seen.insert(name.as_str()) {
+            return Err(corrupt(
+                path,
+                f.frames_end,
+                format!("footer lists entity {name:?} twice"),
+            ));
+        }
         let (shared, _) = index.intern(name, "");
         entities.push(shared.unwrap_or_else(|| Arc::from(name.as_str())));
     }
+    seen.clear();
     let mut scopes = Vec::with_capacity(f.scopes.len());
     for name in &f.scopes {
         validate_part("scope", name).map_err(|e| corrupt(path, f.frames_end, e.to_string()))?;
+        if !seen.insert(name.as_str()) {
+            return Err(corrupt(
+                path,
+                f.frames_end,
+                format!("footer lists scope {name:?} twice"),
+            ));
+        }
         let (_, shared) = index.intern("", name);
         scopes.push(shared.unwrap_or_else(|| Arc::from(name.as_str())));
     }
-    // Names were validated once above; each entity's next sequence is tracked
-    // locally so the loop does no string hashing beyond the index's own.
-    let mut next_es: Vec<u64> = entities.iter().map(|e| index.entity_tip(e).0).collect();
-    let mut coordinates: HashMap<(u32, u32), Coordinate> = HashMap::new();
-    let mut batch = Vec::with_capacity(f.entries.len());
+    // Names were validated once above; rows name them by number, so the loop
+    // hashes no strings.
+    // Each entity's last coordinate: an entity rarely changes scope, so
+    // events share one coordinate (and its strings) without a map lookup.
+    let mut coordinates: Vec<Option<(u32, Coordinate)>> = vec![None; entities.len()];
+    let base = f.base_global_sequence;
+    let tips: Vec<[u8; 32]> = f.entities.iter().map(|(_, tip)| *tip).collect();
+    let last_hlc = f.last_hlc;
+    let mut kept = Vec::new();
+    let mut load = index.bulk_load(entities.clone(), scopes.clone(), reader.remaining());
     let mut offset = SEGMENT_HEADER_LEN as u64;
-    for (i, e) in f.entries.iter().enumerate() {
-        let entity = &entities[e.entity as usize];
-        let expected_es = next_es[e.entity as usize];
+    let mut i = 0u64;
+    while let Some(e) = reader.next_entry().map_err(|e| footer_error(path, at, e))? {
+        let (en, sn) = (e.entity as usize, e.scope as usize);
+        let expected_es = load.next_entity_sequence(en);
         if e.entity_sequence != expected_es {
             return Err(corrupt(
                 path,
                 offset,
                 format!(
-                    "entity {entity:?} sequence {} where {expected_es} was expected",
-                    e.entity_sequence
+                    "entity {:?} sequence {} where {expected_es} was expected",
+                    entities[en], e.entity_sequence
                 ),
             ));
         }
-        next_es[e.entity as usize] += 1;
-        let coordinate = coordinates
-            .entry((e.entity, e.scope))
-            .or_insert_with(|| {
-                Coordinate::from_validated(entity.clone(), scopes[e.scope as usize].clone())
-            })
-            .clone();
-        batch.push((
+        let coordinate = match &coordinates[en] {
+            Some((scope, c)) if *scope == e.scope => c.clone(),
+            _ => {
+                let c = Coordinate::from_validated(entities[en].clone(), scopes[sn].clone());
+                coordinates[en] = Some((e.scope, c.clone()));
+                c
+            }
+        };
+        load.push(
+            en,
+            sn,
             IndexEntry {
                 event_id: e.event_id,
-                global_sequence: f.base_global_sequence + i as u64,
+                global_sequence: base + i,
                 entity_sequence: e.entity_sequence,
                 kind: e.kind,
                 coordinate,
@@ -451,17 +624,20 @@ fn load_from_footer(path: &Path, id: u64, f: &Footer, index: &mut Index) -> Resu
             },
             e.correlation_id,
             e.causation_id,
-        ));
+        );
         offset += u64::from(e.frame_len);
+        i += 1;
+        if keep {
+            kept.push(e);
+        }
     }
-    index.push_many(batch);
-    for (name, tip) in &f.entities {
-        index.set_tip(name, *tip);
+    let (first, ids) = load.finish(&tips);
+    if last_hlc > index.last_hlc {
+        index.last_hlc = last_hlc;
     }
-    if f.last_hlc > index.last_hlc {
-        index.last_hlc = f.last_hlc;
-    }
-    Ok(())
+    let mut footer = std::mem::take(&mut reader.head);
+    footer.entries = kept;
+    Ok((footer, first, ids))
 }
 
 /// Decodes the active segment frame by frame, applying the tail policy.
