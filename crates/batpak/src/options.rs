@@ -133,6 +133,8 @@ impl BatchAppendItem {
 #[must_use = "a ticket does nothing unless waited on; the append happens either way"]
 pub struct AppendTicket {
     pub(crate) rx: flume::Receiver<Result<Vec<AppendReceipt>, StoreError>>,
+    /// How long waiting polls before it parks: about one commit.
+    pub(crate) spin: std::time::Duration,
 }
 
 impl AppendTicket {
@@ -146,7 +148,7 @@ impl AppendTicket {
 
     /// Waits for every receipt of a batch.
     pub fn wait_batch(self) -> Result<Vec<AppendReceipt>, StoreError> {
-        if let Some(r) = crate::writer::spin_recv(&self.rx) {
+        if let Some(r) = crate::writer::spin_recv(&self.rx, self.spin) {
             return r;
         }
         self.rx.recv().map_err(|_| StoreError::WriterCrashed)?

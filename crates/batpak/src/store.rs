@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 use serde::de::DeserializeOwned;
@@ -43,9 +45,34 @@ pub(crate) struct Shared {
     pub(crate) writable: bool,
     /// Recently read segment blocks.
     pub(crate) cache: Option<crate::cache::BlockCache>,
+    /// How long the writer's last fsync took, in microseconds.
+    sync_micros: AtomicU64,
 }
 
 impl Shared {
+    /// Longest a caller's own wait for a sync is worth polling for.
+    const MAX_REPLY_SPIN: Duration = Duration::from_millis(1);
+
+    /// Records how long the writer's last fsync took.
+    pub(crate) fn note_sync_time(&self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.sync_micros.store(micros, Ordering::Relaxed);
+    }
+
+    /// How long a caller polls for its reply before parking: the writer's
+    /// usual poll plus one sync, when syncs are short. Parking and being woken
+    /// costs tens of microseconds on a virtual machine, a large share of a
+    /// durable append; polling (and yielding) through a short sync avoids it.
+    pub(crate) fn reply_spin(&self) -> Duration {
+        let sync = Duration::from_micros(self.sync_micros.load(Ordering::Relaxed));
+        crate::writer::SPIN
+            + if sync <= Self::MAX_REPLY_SPIN {
+                sync
+            } else {
+                Duration::ZERO
+            }
+    }
+
     pub(crate) fn mark_failed(&self, cause: &str) {
         self.marks.fail(cause);
     }
@@ -323,6 +350,7 @@ fn build_shared(cfg: StoreConfig, rec: &mut recovery::Recovered, writable: bool)
         index: RwLock::new(index),
         files: RwLock::new(std::mem::take(&mut rec.files)),
         report: Mutex::new(rec.report.clone()),
+        sync_micros: AtomicU64::new(0),
     })
 }
 
@@ -586,7 +614,10 @@ impl Store {
                 flume::TrySendError::Disconnected(_) => StoreError::Closed,
             })?;
         }
-        Ok(AppendTicket { rx })
+        Ok(AppendTicket {
+            rx,
+            spin: self.shared.reply_spin(),
+        })
     }
 
     /// Makes every acknowledged append durable (useful under the non-durable sync modes).
