@@ -280,3 +280,50 @@ fn read_only_ignores_a_torn_tail_without_touching_the_file() {
         bytes.len() - 3
     );
 }
+
+#[test]
+fn a_footer_naming_an_entity_twice_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || StoreConfig::new(dir.path()).with_segment_max_bytes(4096);
+    let store = Store::open(cfg()).unwrap();
+    for i in 0..40u32 {
+        let entity = if i % 2 == 0 { "a" } else { "b" };
+        store
+            .append(&Coordinate::new(entity, "s").unwrap(), K, &i)
+            .unwrap();
+    }
+    store.close().unwrap();
+    let first = segments(dir.path()).remove(0);
+    let bytes = std::fs::read(&first).unwrap();
+    let n = bytes.len();
+    let footer_len = u32::from_le_bytes(bytes[n - 16..n - 12].try_into().unwrap()) as usize;
+    let start = n - 16 - footer_len;
+    let mut footer = rmpv::decode::read_value(&mut &bytes[start..n - 16]).unwrap();
+    // Rename the second entity to the first: a footer that still decodes and
+    // passes its CRC, but whose two entities would merge into one history.
+    let rmpv::Value::Array(fields) = &mut footer else {
+        panic!("a footer is an array")
+    };
+    let rmpv::Value::Array(entities) = &mut fields[5] else {
+        panic!("footer field 5 lists entities")
+    };
+    assert_eq!(entities.len(), 2);
+    let first_name = entities[0].as_array().unwrap()[0].clone();
+    if let rmpv::Value::Array(pair) = &mut entities[1] {
+        pair[0] = first_name;
+    }
+    let mut body = Vec::new();
+    rmpv::encode::write_value(&mut body, &footer).unwrap();
+    let mut forged = bytes[..start].to_vec();
+    forged.extend_from_slice(&body);
+    forged.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    forged.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    forged.extend_from_slice(&batpak::format_constants::FOOTER_MAGIC);
+    std::fs::write(&first, &forged).unwrap();
+    let err = Store::open(cfg()).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::CorruptSegment { segment, reason, .. }
+            if *segment == first && reason.contains("twice")),
+        "{err}"
+    );
+}
