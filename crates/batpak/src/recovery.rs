@@ -76,8 +76,6 @@ pub(crate) struct Tail {
     pub(crate) footer: FooterBuilder,
     /// The file still ends in a footer that must be cut before appending.
     pub(crate) sealed: bool,
-    /// `footer` lists every entry (only the last segment's are kept while loading).
-    entries_kept: bool,
 }
 
 /// Everything rebuilt at open.
@@ -137,12 +135,6 @@ pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, St
         out.index.absorb_ids(table);
         Ok(())
     })?;
-    if let Some(tail) = out.tail.as_mut().filter(|t| !t.entries_kept) {
-        // The last segment was discarded as unborn: the writer continues the
-        // one before it, whose entries were not kept while loading.
-        tail.footer = FooterBuilder::from_footer(whole_footer(cfg, tail.id, &out.files)?);
-        tail.entries_kept = true;
-    }
     out.report.events = out.index.len() as u64;
     if access == Access::Writer {
         recover_keys(cfg, &mut out)?;
@@ -177,7 +169,7 @@ fn load_one(
             out.ranges
                 .push((id, base, out.index.next_global_sequence(), !tail.sealed));
             // The last kept segment is the one the writer continues.
-            out.tail = Some(tail);
+            out.tail = Some(*tail);
         }
         Loaded::Discarded => {}
     }
@@ -364,7 +356,7 @@ fn read_file(file: &dyn StoreFile, path: &Path) -> Result<Vec<u8>, StoreError> {
 }
 
 enum Loaded {
-    Kept(Tail),
+    Kept(Box<Tail>),
     Discarded,
 }
 
@@ -426,30 +418,27 @@ fn load_segment(
     }
     if let Some((body, crc, at)) = read_footer(path, file.as_ref(), len)? {
         let mut reader = open_footer(path, &body, crc, at)?;
-        // Only the last segment's entries are kept (the writer continues it);
-        // the others go straight into the index.
-        let (footer, first, ids) =
-            load_from_footer(path, id, at, &mut reader, is_last, &mut out.index)?;
+        // The entries go straight into the index; the writer reads them again
+        // only if it continues this segment.
+        let (head, first, ids) = load_from_footer(path, id, at, &mut reader, &mut out.index)?;
         ids_sink.send(first, ids);
         out.report.segments_from_footer += 1;
-        return Ok(Loaded::Kept(Tail {
+        return Ok(Loaded::Kept(Box::new(Tail {
             id,
-            footer: FooterBuilder::from_footer(footer),
+            footer: FooterBuilder::sealed_head(head),
             sealed: true,
-            entries_kept: is_last,
-        }));
+        })));
     }
     if !is_last {
         return Err(corrupt(path, len, "sealed segment has no valid footer"));
     }
     let bytes = read_file(file.as_ref(), path)?;
     let footer = scan_frames(cfg, access, path, id, &bytes, file, out)?;
-    Ok(Loaded::Kept(Tail {
+    Ok(Loaded::Kept(Box::new(Tail {
         id,
         footer,
         sealed: false,
-        entries_kept: true,
-    }))
+    })))
 }
 
 /// The footer bytes of a sealed segment (reading only the trailer and the
@@ -481,24 +470,17 @@ fn read_footer(
     Ok(Some((body, crc, footer_start)))
 }
 
-/// Reads and decodes the whole footer of sealed segment `id`.
-fn whole_footer(
-    cfg: &StoreConfig,
-    id: u64,
-    files: &BTreeMap<u64, Arc<dyn StoreFile>>,
-) -> Result<Footer, StoreError> {
-    let path = segment_path(&cfg.dir, id);
-    let file = files
-        .get(&id)
-        .ok_or_else(|| corrupt(&path, 0, "segment vanished during open"))?;
+/// Reads and decodes the whole footer of a sealed segment (the writer calls
+/// this when it continues a segment that open knew only by its footer's head).
+pub(crate) fn read_sealed_footer(path: &Path, file: &dyn StoreFile) -> Result<Footer, StoreError> {
     let len = file
         .len()
-        .map_err(|e| StoreError::io("stat segment", &path, e))?;
-    let (body, crc, at) = read_footer(&path, file.as_ref(), len)?
-        .ok_or_else(|| corrupt(&path, len, "sealed segment lost its footer during open"))?;
-    let footer = format::decode_footer(&body, crc).map_err(|e| footer_error(&path, at, e))?;
+        .map_err(|e| StoreError::io("stat segment", path, e))?;
+    let (body, crc, at) = read_footer(path, file, len)?
+        .ok_or_else(|| corrupt(path, len, "sealed segment lost its footer"))?;
+    let footer = format::decode_footer(&body, crc).map_err(|e| footer_error(path, at, e))?;
     if footer.frames_end != at {
-        return Err(corrupt(&path, at, "footer does not end the frame region"));
+        return Err(corrupt(path, at, "footer does not end the frame region"));
     }
     Ok(footer)
 }
@@ -522,14 +504,13 @@ fn footer_error(path: &Path, at: u64, e: DecodeError) -> StoreError {
 }
 
 /// Loads a sealed segment's events into the index from its footer; returns
-/// the footer (with its entries if `keep` asks for them) and the loaded ids
-/// with the position of the first, which the caller puts in an id table.
+/// the footer's head (no entries) and the loaded ids with the position of the
+/// first, which the caller puts in an id table.
 fn load_from_footer(
     path: &Path,
     id: u64,
     at: u64,
     reader: &mut FooterReader<'_>,
-    keep: bool,
     index: &mut Index,
 ) -> Result<(Footer, usize, Vec<EventId>), StoreError> {
     let f = &reader.head;
@@ -580,7 +561,6 @@ fn load_from_footer(
     let base = f.base_global_sequence;
     let tips: Vec<[u8; 32]> = f.entities.iter().map(|(_, tip)| *tip).collect();
     let last_hlc = f.last_hlc;
-    let mut kept = Vec::new();
     let mut load = index.bulk_load(entities.clone(), scopes.clone(), reader.remaining());
     let mut offset = SEGMENT_HEADER_LEN as u64;
     let mut i = 0u64;
@@ -627,17 +607,12 @@ fn load_from_footer(
         );
         offset += u64::from(e.frame_len);
         i += 1;
-        if keep {
-            kept.push(e);
-        }
     }
     let (first, ids) = load.finish(&tips);
     if last_hlc > index.last_hlc {
         index.last_hlc = last_hlc;
     }
-    let mut footer = std::mem::take(&mut reader.head);
-    footer.entries = kept;
-    Ok((footer, first, ids))
+    Ok((std::mem::take(&mut reader.head), first, ids))
 }
 
 /// Decodes the active segment frame by frame, applying the tail policy.

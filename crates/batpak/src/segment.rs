@@ -31,6 +31,9 @@ pub(crate) struct FooterBuilder {
     footer: Footer,
     entity_ids: HashMap<String, u32, RandomState>,
     scope_ids: HashMap<String, u32, RandomState>,
+    /// False for a sealed segment opened from its footer's head: the entries
+    /// stay on disk until the writer continues the segment.
+    entries_loaded: bool,
 }
 
 impl FooterBuilder {
@@ -43,10 +46,20 @@ impl FooterBuilder {
             },
             entity_ids: HashMap::default(),
             scope_ids: HashMap::default(),
+            entries_loaded: true,
         }
     }
 
-    /// Resumes from the footer of a segment that is being reopened for appends.
+    /// Stands for a sealed segment known by its footer's head (no entries);
+    /// [`FooterBuilder::from_footer`] must replace it before frames follow.
+    pub(crate) fn sealed_head(head: Footer) -> Self {
+        Self {
+            entries_loaded: false,
+            ..Self::from_footer(head)
+        }
+    }
+
+    /// Resumes from the whole footer of a segment that is being reopened for appends.
     pub(crate) fn from_footer(footer: Footer) -> Self {
         let entity_ids = footer
             .entities
@@ -64,6 +77,7 @@ impl FooterBuilder {
             footer,
             entity_ids,
             scope_ids,
+            entries_loaded: true,
         }
     }
 
@@ -132,8 +146,14 @@ impl FooterBuilder {
         self.footer.frames_end
     }
 
+    /// No frame recorded (every frame adds to `frames_end`).
     pub(crate) fn is_empty(&self) -> bool {
-        self.footer.entries.is_empty()
+        self.footer.frames_end == SEGMENT_HEADER_LEN as u64
+    }
+
+    /// Whether the footer lists every frame (see [`FooterBuilder::sealed_head`]).
+    pub(crate) fn entries_loaded(&self) -> bool {
+        self.entries_loaded
     }
 
     pub(crate) fn footer(&self) -> &Footer {

@@ -696,6 +696,11 @@ impl Writer {
                 Some(non_empty && used + need > max)
             }
         };
+        if full == Some(false) {
+            // Reading changes nothing on disk: a failure here is this
+            // request's error, not a reason to stop the writer.
+            self.load_footer_entries()?;
+        }
         let result = match full {
             Some(false) => self.unseal(),
             Some(true) => self
@@ -710,6 +715,26 @@ impl Writer {
             self.fail(e.to_string());
         }
         result
+    }
+
+    /// Open read only the head of a sealed tail's footer; before frames
+    /// follow, the entries are read too (the footer is still on disk), so the
+    /// footer written at the next seal lists every frame.
+    fn load_footer_entries(&mut self) -> Result<(), StoreError> {
+        let Some(a) = self.active.as_mut().filter(|a| !a.footer.entries_loaded()) else {
+            return Ok(());
+        };
+        let path = segment_path(&self.shared.cfg.dir, a.id);
+        let footer = crate::recovery::read_sealed_footer(&path, a.file.as_ref())?;
+        if footer.frames_end != a.footer.frames_end() {
+            return Err(StoreError::CorruptSegment {
+                segment: path,
+                offset: footer.frames_end,
+                reason: "footer changed since the store was opened".into(),
+            });
+        }
+        a.footer = FooterBuilder::from_footer(footer);
+        Ok(())
     }
 
     /// Cuts the footer of a reopened sealed segment so frames can follow.
@@ -794,6 +819,15 @@ impl Writer {
             return Ok(());
         };
         let path = segment_path(&self.shared.cfg.dir, a.id);
+        if !a.footer.entries_loaded() {
+            // Only a segment still sealed on disk lacks its entries, and that
+            // returned above; never write a footer that would lose frames.
+            return Err(StoreError::CorruptSegment {
+                segment: path,
+                offset: a.footer.frames_end(),
+                reason: "footer entries were never loaded".into(),
+            });
+        }
         let bytes = format::encode_footer(a.footer.footer());
         let end = a.footer.frames_end() + bytes.len() as u64;
         // The trailer must end the file: cut the zeros written ahead.
