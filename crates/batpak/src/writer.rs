@@ -155,8 +155,9 @@ pub(crate) struct Writer {
     signing: SigningState,
     keys: KeyIndex,
     ids: id::IdGenerator,
-    /// Sizes of the last two groups: how many callers are appending now.
-    recent_groups: [usize; 2],
+    /// For the last two groups, the requests answered plus those that
+    /// queued while the group synced: how many callers are appending now.
+    recent_callers: [usize; 2],
     /// How long the last group sync took.
     last_sync: Duration,
 }
@@ -194,7 +195,7 @@ impl Writer {
             signing,
             keys: key_index,
             ids: id::IdGenerator::new(),
-            recent_groups: [1, 1],
+            recent_callers: [1, 1],
             last_sync: Duration::ZERO,
         };
         for rec in keys {
@@ -249,7 +250,6 @@ impl Writer {
                 }
             }
             self.gather(&mut group);
-            self.recent_groups = [self.recent_groups[1], group.len()];
             if self.process(group) {
                 return;
             }
@@ -257,17 +257,17 @@ impl Writer {
     }
 
     /// Before a durable group commits, waits briefly for the callers the
-    /// last groups had: callers acknowledged by the previous sync are about
-    /// to send their next request, and one sync can then cover them all
-    /// instead of every other one. One caller never waits; the wait is at
-    /// most half the last sync and [`GATHER_MAX`], so a caller that went
-    /// quiet costs its group little.
+    /// last groups saw (answered, or queued while they synced): callers
+    /// acknowledged by the previous sync are about to send their next
+    /// request, and one sync can then cover them all instead of every other
+    /// one. One caller never waits; the wait is at most half the last sync
+    /// and [`GATHER_MAX`], so a caller that went quiet costs its group little.
     fn gather(&self, group: &mut Vec<Command>) {
         if self.shared.cfg.sync_mode != SyncMode::EveryGroup {
             return;
         }
-        let want = self.recent_groups[0]
-            .max(self.recent_groups[1])
+        let want = self.recent_callers[0]
+            .max(self.recent_callers[1])
             .min(self.shared.cfg.max_group);
         if group.len() >= want {
             return;
@@ -316,6 +316,7 @@ impl Writer {
 
     /// Handles one group; returns true when the writer should stop.
     fn process(&mut self, group: Vec<Command>) -> bool {
+        let group_len = group.len();
         let mut buf: Vec<u8> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let mut overlay: HashMap<Arc<str>, (u64, [u8; 32]), RandomState> = HashMap::default();
@@ -375,6 +376,9 @@ impl Writer {
             }
         }
         let synced_now = result.is_ok() && (durable_mode || !syncs.is_empty());
+        // Callers answered now plus callers that queued during the sync: how
+        // many are appending (see `gather`).
+        self.recent_callers = [self.recent_callers[1], group_len + self.rx.len()];
         match result {
             Ok(()) => self.publish(pending, synced_now),
             Err(e) => {
