@@ -44,6 +44,10 @@ pub struct OpenReport {
     pub idempotency_keys_from_log: u64,
     /// Why the sidecar could not be used, when it was rebuilt from the log.
     pub idempotency_sidecar_problem: Option<String>,
+    /// Bytes cut from segments because an earlier writer's fsync failed:
+    /// frames past its last successful fsync, never acknowledged as durable,
+    /// that the OS cache could still show (writer opens only).
+    pub cut_after_failed_sync: u64,
 }
 
 /// An incomplete write found at the end of the active segment.
@@ -111,8 +115,16 @@ pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format::segment_file_name(id))
 }
 
+/// File name of the record a writer leaves when an fsync fails.
+pub(crate) const SYNC_FAILURE_FILE: &str = "SYNC_FAILURE";
+
 /// Rebuilds the index from the directory.
 pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, StoreError> {
+    let cut = if access == Access::Writer {
+        apply_sync_failure(cfg)?
+    } else {
+        0
+    };
     let ids = segment_ids(cfg)?;
     let mut out = Recovered {
         index: Index::default(),
@@ -136,10 +148,95 @@ pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, St
         Ok(())
     })?;
     out.report.events = out.index.len() as u64;
+    out.report.cut_after_failed_sync = cut;
     if access == Access::Writer {
         recover_keys(cfg, &mut out)?;
     }
     Ok(out)
+}
+
+/// Applies the record a writer left when an fsync failed: segments are cut
+/// back to what its last successful fsync covered (later segments removed),
+/// made durable, and the record removed. Frames past that point were never
+/// acknowledged as durable, and the OS cache may still show frames the disk
+/// does not have. Returns the bytes cut.
+fn apply_sync_failure(cfg: &StoreConfig) -> Result<u64, StoreError> {
+    let path = cfg.dir.join(SYNC_FAILURE_FILE);
+    let exists = cfg
+        .fs
+        .exists(&path)
+        .map_err(|e| StoreError::io("stat sync-failure record", &path, e))?;
+    if !exists {
+        return Ok(0);
+    }
+    let file = cfg
+        .fs
+        .open(&path, OpenMode::Read)
+        .map_err(|e| StoreError::io("open sync-failure record", &path, e))?;
+    let bytes = read_file(file.as_ref(), &path)?;
+    let record = match format::decode_sync_failure(&bytes) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            // Renamed into place before its bytes were synced, then a crash:
+            // and after a crash no unsynced page survives, so nothing needs
+            // cutting.
+            tracing::warn!(error = %e, path = %path.display(), "ignoring an unreadable sync-failure record");
+            None
+        }
+    };
+    let cut = match record {
+        Some(record) => cut_to_durable(cfg, record)?,
+        None => 0,
+    };
+    cfg.fs
+        .sync_dir(&cfg.dir)
+        .and_then(|()| cfg.fs.remove_file(&path))
+        .and_then(|()| cfg.fs.sync_dir(&cfg.dir))
+        .map_err(|e| StoreError::io("remove sync-failure record", &path, e))?;
+    Ok(cut)
+}
+
+/// Removes segments after `record.segment` and cuts that one to
+/// `record.durable_len`; returns the bytes cut.
+fn cut_to_durable(cfg: &StoreConfig, record: format::SyncFailure) -> Result<u64, StoreError> {
+    let mut cut = 0u64;
+    for id in segment_ids(cfg)? {
+        let seg = segment_path(&cfg.dir, id);
+        if id > record.segment {
+            let len = cfg
+                .fs
+                .open(&seg, OpenMode::Read)
+                .and_then(|f| f.len())
+                .map_err(|e| StoreError::io("stat segment", &seg, e))?;
+            cfg.fs
+                .remove_file(&seg)
+                .map_err(|e| StoreError::io("remove unsynced segment", &seg, e))?;
+            cut += len;
+        } else if id == record.segment {
+            let f = cfg
+                .fs
+                .open(&seg, OpenMode::ReadWrite)
+                .map_err(|e| StoreError::io("open segment", &seg, e))?;
+            let len = f
+                .len()
+                .map_err(|e| StoreError::io("stat segment", &seg, e))?;
+            if len > record.durable_len {
+                f.set_len(record.durable_len)
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| StoreError::io("cut unsynced frames", &seg, e))?;
+                cut += len - record.durable_len;
+            }
+        }
+    }
+    if cut > 0 {
+        tracing::warn!(
+            bytes = cut,
+            segment = record.segment,
+            durable_len = record.durable_len,
+            "cut frames written after the last successful fsync of a failed writer"
+        );
+    }
+    Ok(cut)
 }
 
 /// Opens segment `id` and loads it into `out`.

@@ -29,7 +29,7 @@ use crate::index::{IndexEntry, Location};
 use crate::kind::EventKind;
 use crate::options::{CausationRef, ExpectedSequence};
 use crate::receipt::AppendReceipt;
-use crate::recovery::{segment_path, Tail};
+use crate::recovery::{segment_path, Tail, SYNC_FAILURE_FILE};
 use crate::segment::{ActiveSegment, FooterBuilder, FooterItem};
 use crate::sign::SigningState;
 use crate::store::{read_entry, Shared};
@@ -160,6 +160,8 @@ pub(crate) struct Writer {
     recent_callers: [usize; 2],
     /// How long the last group sync took.
     last_sync: Duration,
+    /// What the last successful fsync made durable: a segment and its length.
+    synced: format::SyncFailure,
 }
 
 impl Writer {
@@ -197,6 +199,10 @@ impl Writer {
             ids: id::IdGenerator::new(),
             recent_callers: [1, 1],
             last_sync: Duration::ZERO,
+            synced: format::SyncFailure {
+                segment: 0,
+                durable_len: 0,
+            },
         };
         for rec in keys {
             w.keys.insert(rec, next_global_sequence);
@@ -222,6 +228,14 @@ impl Writer {
             let allocated = file
                 .len()
                 .map_err(|e| StoreError::io("stat segment", &path, e))?;
+            w.synced = format::SyncFailure {
+                segment: t.id,
+                durable_len: if t.sealed {
+                    allocated
+                } else {
+                    t.footer.frames_end()
+                },
+            };
             w.active = Some(ActiveSegment {
                 id: t.id,
                 file,
@@ -749,10 +763,18 @@ impl Writer {
         let a = self.active.as_mut().ok_or(StoreError::WriterCrashed)?;
         let path = segment_path(&self.shared.cfg.dir, a.id);
         let end = a.footer.frames_end();
-        if let Err(e) = a.file.set_len(end).and_then(|()| a.file.sync_all()) {
+        a.file
+            .set_len(end)
+            .map_err(|e| StoreError::io("unseal segment", &path, e))?;
+        if let Err(e) = a.file.sync_all() {
+            self.record_sync_failure();
             return Err(StoreError::io("unseal segment", &path, e));
         }
         a.allocated = end;
+        self.synced = format::SyncFailure {
+            segment: a.id,
+            durable_len: end,
+        };
         self.sealed_on_disk = false;
         Ok(())
     }
@@ -805,8 +827,13 @@ impl Writer {
                 // would vouch for data that is gone. Stop instead.
                 let err = StoreError::io("fsync segment", &path, e);
                 self.fail(err.to_string());
+                self.record_sync_failure();
                 return Err(err);
             }
+            self.synced = format::SyncFailure {
+                segment: a.id,
+                durable_len: a.footer.frames_end(),
+            };
             self.shared
                 .mark_durable(self.next_global_sequence, self.hlc);
         }
@@ -836,19 +863,62 @@ impl Writer {
         let end = a.footer.frames_end() + bytes.len() as u64;
         // The trailer must end the file: cut the zeros written ahead.
         let cut = a.allocated > end;
+        let id = a.id;
         a.file
             .write_all_at(&bytes, a.footer.frames_end())
             .and_then(|()| if cut { a.file.set_len(end) } else { Ok(()) })
-            .and_then(|()| a.file.sync_data())
             .map_err(|e| StoreError::io("seal segment", &path, e))?;
+        if let Err(e) = a.file.sync_data() {
+            self.record_sync_failure();
+            return Err(StoreError::io("seal segment", &path, e));
+        }
         if let Some(a) = self.active.as_mut() {
             a.allocated = end;
         }
+        self.synced = format::SyncFailure {
+            segment: id,
+            durable_len: end,
+        };
         self.sealed_on_disk = true;
         self.shared
             .mark_durable(self.next_global_sequence, self.hlc);
         self.write_sidecar();
         Ok(())
+    }
+
+    /// After a failed fsync the pages it could not write may stay in the OS
+    /// cache, marked clean: a store reopened without a crash would read
+    /// those frames as if they were on disk and build on them. Records what
+    /// the last successful fsync covered; the next writer open cuts the
+    /// segments back to it (see `recovery::apply_sync_failure`). Called only
+    /// when an fsync itself failed: a failed write or truncation loses no
+    /// cached page.
+    ///
+    /// What matters is that the next open in this boot sees the record, so
+    /// it is renamed into place whether or not its own fsyncs succeed (they
+    /// may fail like the one that brought us here). After a crash the record
+    /// is not needed: no unsynced page survives one.
+    fn record_sync_failure(&self) {
+        let fs = self.shared.cfg.fs.as_ref();
+        let dir = &self.shared.cfg.dir;
+        let path = dir.join(SYNC_FAILURE_FILE);
+        let tmp = dir.join(format!("{SYNC_FAILURE_FILE}.tmp"));
+        let bytes = format::encode_sync_failure(self.synced);
+        let written = (|| {
+            if fs.exists(&tmp)? {
+                fs.remove_file(&tmp)?;
+            }
+            let file = fs.open(&tmp, OpenMode::CreateNew)?;
+            file.write_all_at(&bytes, 0)?;
+            let _ = file.sync_all();
+            drop(file);
+            fs.rename(&tmp, &path)?;
+            let _ = fs.sync_dir(dir);
+            Ok::<(), std::io::Error>(())
+        })();
+        if let Err(e) = written {
+            tracing::error!(error = %e, path = %path.display(), "could not record the durable length after a failed fsync: until the machine restarts, a reopened store may build on bytes the disk does not have");
+        }
     }
 
     /// Snapshots the idempotency keys of published events. A failure only costs
@@ -879,13 +949,19 @@ impl Writer {
         });
         let file = fs
             .open(&path, OpenMode::CreateNew)
-            .and_then(|f| {
-                f.write_all_at(&header, 0)?;
-                f.sync_data()?;
-                Ok(f)
-            })
-            .and_then(|f| fs.sync_dir(&self.shared.cfg.dir).map(|()| f))
+            .and_then(|f| f.write_all_at(&header, 0).map(|()| f))
             .map_err(|e| StoreError::io("create segment", &path, e))?;
+        if let Err(e) = file
+            .sync_data()
+            .and_then(|()| fs.sync_dir(&self.shared.cfg.dir))
+        {
+            self.record_sync_failure();
+            return Err(StoreError::io("create segment", &path, e));
+        }
+        self.synced = format::SyncFailure {
+            segment: id,
+            durable_len: format::SEGMENT_HEADER_LEN as u64,
+        };
         self.shared.files.write().insert(id, file.clone());
         self.active = Some(ActiveSegment {
             id,
