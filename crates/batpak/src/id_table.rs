@@ -143,6 +143,24 @@ mod tests {
     }
 
     #[test]
+    fn positions_beyond_32_bits_are_kept_apart_and_found() {
+        let far = u32::MAX as usize + 7;
+        let ids = [EventId::from_u128(5), EventId::from_u128(6)];
+        let mut t = IdTable::default();
+        t.insert(ids[0], 3);
+        t.insert(ids[1], far);
+        assert_eq!(t.len(), 2);
+        let id_at = |p: usize| if p == 3 { ids[0] } else { ids[1] };
+        assert_eq!(t.find(ids[1], id_at), Some(far));
+        assert_eq!(t.find(ids[0], id_at), Some(3));
+        let mut other = t.empty_like();
+        other.absorb(t);
+        assert_eq!(other.len(), 2);
+        assert_eq!(other.find(ids[1], id_at), Some(far));
+        assert_eq!(format!("{other:?}"), "IdTable { len: 2 }");
+    }
+
+    #[test]
     fn tables_filled_apart_merge_into_one() {
         let ids: Vec<EventId> = (0..3000u128)
             .map(|i| EventId::from_u128(i * 7 + 3))
