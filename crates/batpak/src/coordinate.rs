@@ -6,7 +6,8 @@ use crate::error::{CoordinateProblem, StoreError};
 
 /// Where an event belongs: the entity whose history it extends and the scope it is filed under.
 ///
-/// Cheap to clone (two reference-counted strings). Each part is 1 to
+/// Cheap to clone (one reference count; the index shares one coordinate
+/// among all events of an entity and scope). Each part is 1 to
 /// [`Coordinate::MAX_LEN`] bytes of UTF-8 without NUL, control characters or
 /// path-traversal shapes.
 ///
@@ -18,7 +19,11 @@ use crate::error::{CoordinateProblem, StoreError};
 /// # Ok::<(), StoreError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Coordinate {
+pub struct Coordinate(Arc<Parts>);
+
+/// The two names; compared, hashed and ordered entity first.
+#[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Parts {
     entity: Arc<str>,
     scope: Arc<str>,
 }
@@ -33,52 +38,55 @@ impl Coordinate {
         let scope = scope.as_ref();
         validate_part("entity", entity)?;
         validate_part("scope", scope)?;
-        Ok(Self {
-            entity: Arc::from(entity),
-            scope: Arc::from(scope),
-        })
+        Ok(Self::from_validated(Arc::from(entity), Arc::from(scope)))
     }
 
     /// Builds from already-shared strings (used when the index interns names).
     pub(crate) fn from_shared(entity: Arc<str>, scope: Arc<str>) -> Result<Self, StoreError> {
         validate_part("entity", &entity)?;
         validate_part("scope", &scope)?;
-        Ok(Self { entity, scope })
+        Ok(Self::from_validated(entity, scope))
     }
 
     /// Builds from strings that already passed [`validate_part`].
     pub(crate) fn from_validated(entity: Arc<str>, scope: Arc<str>) -> Self {
-        Self { entity, scope }
+        Self(Arc::new(Parts { entity, scope }))
     }
 
     /// The entity name.
     pub fn entity(&self) -> &str {
-        &self.entity
+        &self.0.entity
     }
 
     /// The scope name.
     pub fn scope(&self) -> &str {
-        &self.scope
+        &self.0.scope
+    }
+
+    /// Whether both are the same shared coordinate (not only equal names).
+    #[cfg(test)]
+    pub(crate) fn shares_with(&self, other: &Coordinate) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     pub(crate) fn entity_arc(&self) -> &Arc<str> {
-        &self.entity
+        &self.0.entity
     }
 
     pub(crate) fn scope_arc(&self) -> &Arc<str> {
-        &self.scope
+        &self.0.scope
     }
 }
 
 impl std::fmt::Debug for Coordinate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Coordinate({:?} @ {:?})", &*self.entity, &*self.scope)
+        write!(f, "Coordinate({:?} @ {:?})", self.entity(), self.scope())
     }
 }
 
 impl std::fmt::Display for Coordinate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{}", self.entity, self.scope)
+        write!(f, "{}@{}", self.entity(), self.scope())
     }
 }
 

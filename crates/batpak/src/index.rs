@@ -65,11 +65,26 @@ impl IndexEntry {
 
 type Map<K, V> = HashMap<K, V, RandomState>;
 
-/// Per-entity state: positions of its events and the `event_hash` of the last one.
+/// Per-entity state: positions of its events, the `event_hash` of the last
+/// one, and one coordinate per scope it was filed under, which all its
+/// entries share.
 #[derive(Debug, Default)]
 pub(crate) struct EntityState {
     pub(crate) positions: Vec<usize>,
     pub(crate) tip: [u8; 32],
+    coordinates: Vec<Coordinate>,
+}
+
+impl EntityState {
+    fn coordinate(&self, scope: &str) -> Option<&Coordinate> {
+        self.coordinates.iter().find(|c| c.scope() == scope)
+    }
+
+    fn share(&mut self, c: &Coordinate) {
+        if self.coordinate(c.scope()).is_none() {
+            self.coordinates.push(c.clone());
+        }
+    }
 }
 
 /// Everything the index holds. Mutated only by the writer (and by open).
@@ -106,10 +121,19 @@ impl Index {
         )
     }
 
-    /// A coordinate whose strings are shared with the index where possible.
+    /// The coordinate the index's entries of `entity` under `scope` share.
+    pub(crate) fn shared_coordinate(&self, entity: &str, scope: &str) -> Option<Coordinate> {
+        self.entities.get(entity)?.coordinate(scope).cloned()
+    }
+
+    /// A coordinate shared with the index where possible (the one its entries
+    /// of that entity and scope hold, else one built from its strings).
     pub(crate) fn interned_coordinate(&self, c: &Coordinate) -> Coordinate {
+        if let Some(shared) = self.shared_coordinate(c.entity(), c.scope()) {
+            return shared;
+        }
         match self.intern(c.entity(), c.scope()) {
-            (Some(e), Some(s)) => Coordinate::from_shared(e, s).unwrap_or_else(|_| c.clone()),
+            (Some(e), Some(s)) => Coordinate::from_validated(e, s),
             _ => c.clone(),
         }
     }
@@ -136,6 +160,7 @@ impl Index {
         let ent = entry.coordinate.entity_arc().clone();
         let st = self.entities.entry(ent).or_default();
         st.positions.push(pos);
+        st.share(&entry.coordinate);
         if let Some(t) = tip {
             st.tip = t;
         }
@@ -162,6 +187,7 @@ impl Index {
         rows: usize,
     ) -> BulkLoad<'_> {
         self.entries.reserve(rows);
+        let entities_len = entities.len();
         let next_entity_sequence = entities.iter().map(|e| self.entity_tip(e).0).collect();
         BulkLoad {
             entities: entities.into_iter().map(|e| (e, Vec::new())).collect(),
@@ -171,6 +197,8 @@ impl Index {
             end: None,
             first: self.entries.len(),
             ids: Vec::with_capacity(rows),
+            coordinates: vec![None; entities_len],
+            new_coordinates: Vec::new(),
             index: self,
         }
     }
@@ -336,9 +364,31 @@ pub(crate) struct BulkLoad<'a> {
     end: Option<Location>,
     first: usize,
     ids: Vec<EventId>,
+    /// Per segment entity, the coordinate of its last event.
+    coordinates: Vec<Option<(usize, Coordinate)>>,
+    /// Coordinates handed out, to share in the index at the end.
+    new_coordinates: Vec<(usize, Coordinate)>,
 }
 
 impl BulkLoad<'_> {
+    /// The coordinate of segment entity `entity` under segment scope `scope`,
+    /// shared with the index's other entries of that pair.
+    pub(crate) fn coordinate(&mut self, entity: usize, scope: usize) -> Coordinate {
+        if let Some((s, c)) = &self.coordinates[entity] {
+            if *s == scope {
+                return c.clone();
+            }
+        }
+        let (name, scope_name) = (&self.entities[entity].0, &self.scopes[scope].0);
+        let c = self
+            .index
+            .shared_coordinate(name, scope_name)
+            .unwrap_or_else(|| Coordinate::from_validated(name.clone(), scope_name.clone()));
+        self.coordinates[entity] = Some((scope, c.clone()));
+        self.new_coordinates.push((entity, c.clone()));
+        c
+    }
+
     /// The entity sequence the next event of segment entity `entity` must have.
     pub(crate) fn next_entity_sequence(&self, entity: usize) -> u64 {
         self.next_entity_sequence[entity]
@@ -377,11 +427,20 @@ impl BulkLoad<'_> {
     /// id table ([`Index::absorb_ids`]), which open builds on a helper thread.
     pub(crate) fn finish(self, tips: &[[u8; 32]]) -> (usize, Vec<EventId>) {
         let index = self.index;
-        for (i, (name, positions)) in self.entities.into_iter().enumerate() {
+        let mut shared: Vec<Vec<Coordinate>> = vec![Vec::new(); self.entities.len()];
+        for (entity, c) in self.new_coordinates {
+            shared[entity].push(c);
+        }
+        for (i, ((name, positions), coordinates)) in
+            self.entities.into_iter().zip(shared).enumerate()
+        {
             let st = index.entities.entry(name).or_default();
             st.positions.extend(positions);
             if let Some(tip) = tips.get(i) {
                 st.tip = *tip;
+            }
+            for c in &coordinates {
+                st.share(c);
             }
         }
         for (name, positions) in self.scopes {
@@ -417,6 +476,46 @@ mod tests {
                 len: 0,
             },
         }
+    }
+
+    #[test]
+    fn entries_of_one_entity_and_scope_share_one_coordinate() {
+        let k = EventKind::custom(0xE, 1);
+        let mut idx = Index::default();
+        let names: Vec<Arc<str>> = vec![Arc::from("e")];
+        let scopes: Vec<Arc<str>> = vec![Arc::from("s")];
+        let mut load = idx.bulk_load(names, scopes, 3);
+        for i in 0..3u64 {
+            let mut e = entry(i, "e", "s", k, i);
+            e.coordinate = load.coordinate(0, 0);
+            load.push(0, 0, e, None, None);
+        }
+        let _ = load.finish(&[[0; 32]]);
+        // Appends after open get the coordinate the loaded entries share,
+        // whatever coordinate object the caller passed.
+        for i in 3..6u64 {
+            let mut e = entry(i, "e", "s", k, i);
+            e.coordinate = idx.interned_coordinate(&Coordinate::new("e", "s").unwrap());
+            idx.push(e, Some([0; 32]), None, None);
+        }
+        let first = idx.entries()[0].coordinate.clone();
+        assert!(idx.entries()[..6]
+            .iter()
+            .all(|e| e.coordinate.shares_with(&first)));
+        // An entity first seen after open: its appends share too.
+        for i in 6..9u64 {
+            let mut e = entry(i, "f", "s", k, i - 6);
+            e.coordinate = idx.interned_coordinate(&Coordinate::new("f", "s").unwrap());
+            idx.push(e, Some([0; 32]), None, None);
+        }
+        let f0 = idx.entries()[6].coordinate.clone();
+        assert!(idx.entries()[6..]
+            .iter()
+            .all(|e| e.coordinate.shares_with(&f0)));
+        // Another scope of the same entity gets its own shared coordinate.
+        let other = idx.interned_coordinate(&Coordinate::new("e", "t").unwrap());
+        assert!(!other.shares_with(&first));
+        assert_eq!(other.scope(), "t");
     }
 
     #[test]
@@ -483,7 +582,7 @@ mod tests {
             let sn = usize::from(e.coordinate.scope() == "s1");
             assert_eq!(load.next_entity_sequence(en), e.entity_sequence);
             let mut e = e.clone();
-            e.coordinate = Coordinate::from_validated(entities[en].clone(), scopes[sn].clone());
+            e.coordinate = load.coordinate(en, sn);
             load.push(en, sn, e, None, None);
         }
         let (first, ids) = load.finish(&[[0; 32]; 4]);

@@ -652,9 +652,6 @@ fn load_from_footer(
     }
     // Names were validated once above; rows name them by number, so the loop
     // hashes no strings.
-    // Each entity's last coordinate: an entity rarely changes scope, so
-    // events share one coordinate (and its strings) without a map lookup.
-    let mut coordinates: Vec<Option<(u32, Coordinate)>> = vec![None; entities.len()];
     let base = f.base_global_sequence;
     let tips: Vec<[u8; 32]> = f.entities.iter().map(|(_, tip)| *tip).collect();
     let last_hlc = f.last_hlc;
@@ -674,14 +671,7 @@ fn load_from_footer(
                 ),
             ));
         }
-        let coordinate = match &coordinates[en] {
-            Some((scope, c)) if *scope == e.scope => c.clone(),
-            _ => {
-                let c = Coordinate::from_validated(entities[en].clone(), scopes[sn].clone());
-                coordinates[en] = Some((e.scope, c.clone()));
-                c
-            }
-        };
+        let coordinate = load.coordinate(en, sn);
         load.push(
             en,
             sn,
@@ -830,13 +820,15 @@ fn push_frame(
             ),
         ));
     }
-    let coordinate = match index.intern(f.entity, f.scope) {
-        (Some(e), Some(s)) => Coordinate::from_shared(e, s),
-        (Some(e), None) => Coordinate::from_shared(e, Arc::from(f.scope)),
-        (None, Some(s)) => Coordinate::from_shared(Arc::from(f.entity), s),
-        (None, None) => Coordinate::new(f.entity, f.scope),
-    }
-    .map_err(|e| corrupt(path, offset as u64, e.to_string()))?;
+    let shared = index.shared_coordinate(f.entity, f.scope).map(Ok);
+    let coordinate = shared
+        .unwrap_or_else(|| match index.intern(f.entity, f.scope) {
+            (Some(e), Some(s)) => Coordinate::from_shared(e, s),
+            (Some(e), None) => Coordinate::from_shared(e, Arc::from(f.scope)),
+            (None, Some(s)) => Coordinate::from_shared(Arc::from(f.entity), s),
+            (None, None) => Coordinate::new(f.entity, f.scope),
+        })
+        .map_err(|e| corrupt(path, offset as u64, e.to_string()))?;
     index.push(
         IndexEntry {
             event_id: f.event_id,
