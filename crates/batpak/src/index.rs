@@ -76,12 +76,17 @@ pub(crate) struct EntityState {
 }
 
 impl EntityState {
+    /// Scopes per entity whose coordinate is shared; an entity filed under
+    /// more scopes gets a coordinate per event for the rest (still sharing
+    /// the name strings), so a lookup stays a short scan.
+    const SHARED_SCOPES: usize = 8;
+
     fn coordinate(&self, scope: &str) -> Option<&Coordinate> {
         self.coordinates.iter().find(|c| c.scope() == scope)
     }
 
     fn share(&mut self, c: &Coordinate) {
-        if self.coordinate(c.scope()).is_none() {
+        if self.coordinates.len() < Self::SHARED_SCOPES && self.coordinate(c.scope()).is_none() {
             self.coordinates.push(c.clone());
         }
     }
