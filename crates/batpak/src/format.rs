@@ -1219,6 +1219,20 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_prefix_alone_is_judged_by_its_length() {
+        // Exactly a prefix: an impossible length is malformed, a possible one
+        // is a frame whose body has not arrived.
+        let mut b = [0u8; FRAME_PREFIX_LEN];
+        assert!(matches!(decode_frame(&b), Err(DecodeError::Malformed(_))));
+        b[..4].copy_from_slice(&(MIN_FRAME_BODY_LEN as u32).to_le_bytes());
+        assert_eq!(decode_frame(&b).map(|_| ()), Err(DecodeError::Incomplete));
+        assert_eq!(
+            decode_frame(&b[..FRAME_PREFIX_LEN - 1]).map(|_| ()),
+            Err(DecodeError::Incomplete)
+        );
+    }
+
+    #[test]
     fn sync_failure_record_roundtrip_and_damage() {
         let r = SyncFailure {
             segment: 7,
