@@ -1219,6 +1219,46 @@ mod tests {
     }
 
     #[test]
+    fn fixed_size_bins_take_any_bin_width_and_only_their_length() {
+        let bytes = [7u8; 16];
+        // bin 8, bin 16 and bin 32 of exactly 16 bytes, each followed by a byte.
+        for marker in [vec![0xc4, 16], vec![0xc5, 0, 16], vec![0xc6, 0, 0, 0, 16]] {
+            let mut b = marker.clone();
+            b.extend_from_slice(&bytes);
+            b.push(0x01);
+            let mut r = Reader { buf: &b };
+            assert_eq!(r.bin_exact::<16>(), Ok(bytes), "{marker:02x?}");
+            assert_eq!(r.buf, &[0x01]);
+        }
+        // A bin of 15 bytes followed by enough bytes for 16 is still refused.
+        let mut b = vec![0xc4, 15];
+        b.extend_from_slice(&[7u8; 20]);
+        assert!(Reader { buf: &b }.bin_exact::<16>().is_err());
+        let mut b = vec![0xc4, 17];
+        b.extend_from_slice(&[7u8; 17]);
+        assert!(Reader { buf: &b }.bin_exact::<16>().is_err());
+    }
+
+    #[test]
+    fn an_attestation_may_name_up_to_the_gate_limit() {
+        let encode = |n: usize| {
+            let mut b = Vec::new();
+            rmp::encode::write_array_len(&mut b, 2).unwrap();
+            rmp::encode::write_uint(&mut b, 1).unwrap();
+            rmp::encode::write_array_len(&mut b, n as u32).unwrap();
+            for _ in 0..n {
+                rmp::encode::write_str(&mut b, "g").unwrap();
+            }
+            b
+        };
+        let at_limit = encode(MAX_ATTESTED_GATES);
+        let got = Reader { buf: &at_limit }.attestation().unwrap().unwrap();
+        assert_eq!(got.gates().len(), MAX_ATTESTED_GATES);
+        let over = encode(MAX_ATTESTED_GATES + 1);
+        assert!(Reader { buf: &over }.attestation().is_err());
+    }
+
+    #[test]
     fn a_frame_prefix_alone_is_judged_by_its_length() {
         // Exactly a prefix: an impossible length is malformed, a possible one
         // is a frame whose body has not arrived.
