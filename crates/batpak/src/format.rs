@@ -650,17 +650,18 @@ pub const SYNC_FAILURE_VERSION: u16 = 1;
 /// Size of the sync-failure record.
 pub(crate) const SYNC_FAILURE_LEN: usize = 32;
 
-/// What a writer knew to be durable when an fsync failed: segment `segment`
-/// up to `durable_len` bytes, and no later segment. (`segment` 0: nothing.)
+/// What a writer has made durable: segment `segment` up to `durable_len`
+/// bytes, and no later segment (`segment` 0: nothing). The content of the
+/// sync-failure record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SyncFailure {
+pub(crate) struct DurablePoint {
     pub(crate) segment: u64,
     pub(crate) durable_len: u64,
 }
 
 /// Encodes a sync-failure record: `[magic][version u16][0 u16][segment u64]
 /// [durable_len u64][crc32 of the 28 bytes before]`, integers little-endian.
-pub(crate) fn encode_sync_failure(r: SyncFailure) -> [u8; SYNC_FAILURE_LEN] {
+pub(crate) fn encode_sync_failure(r: DurablePoint) -> [u8; SYNC_FAILURE_LEN] {
     let mut b = [0u8; SYNC_FAILURE_LEN];
     b[..8].copy_from_slice(&SYNC_FAILURE_MAGIC);
     b[8..10].copy_from_slice(&SYNC_FAILURE_VERSION.to_le_bytes());
@@ -672,7 +673,7 @@ pub(crate) fn encode_sync_failure(r: SyncFailure) -> [u8; SYNC_FAILURE_LEN] {
 }
 
 /// Decodes a sync-failure record.
-pub(crate) fn decode_sync_failure(b: &[u8]) -> Result<SyncFailure, DecodeError> {
+pub(crate) fn decode_sync_failure(b: &[u8]) -> Result<DurablePoint, DecodeError> {
     if b.len() < SYNC_FAILURE_LEN {
         return Err(DecodeError::Incomplete);
     }
@@ -689,7 +690,7 @@ pub(crate) fn decode_sync_failure(b: &[u8]) -> Result<SyncFailure, DecodeError> 
     if version != SYNC_FAILURE_VERSION {
         return Err(DecodeError::Version(version));
     }
-    Ok(SyncFailure {
+    Ok(DurablePoint {
         segment: u64::from_le_bytes(arr(&b[12..20])),
         durable_len: u64::from_le_bytes(arr(&b[20..28])),
     })
@@ -1274,7 +1275,7 @@ mod tests {
 
     #[test]
     fn sync_failure_record_roundtrip_and_damage() {
-        let r = SyncFailure {
+        let r = DurablePoint {
             segment: 7,
             durable_len: 123_456,
         };

@@ -198,7 +198,7 @@ fn apply_sync_failure(cfg: &StoreConfig) -> Result<u64, StoreError> {
 
 /// Removes segments after `record.segment` and cuts that one to
 /// `record.durable_len`; returns the bytes cut.
-fn cut_to_durable(cfg: &StoreConfig, record: format::SyncFailure) -> Result<u64, StoreError> {
+fn cut_to_durable(cfg: &StoreConfig, record: format::DurablePoint) -> Result<u64, StoreError> {
     let mut cut = 0u64;
     for id in segment_ids(cfg)? {
         let seg = segment_path(&cfg.dir, id);

@@ -161,7 +161,7 @@ pub(crate) struct Writer {
     /// How long the last group sync took.
     last_sync: Duration,
     /// What the last successful fsync made durable: a segment and its length.
-    synced: format::SyncFailure,
+    synced: format::DurablePoint,
 }
 
 impl Writer {
@@ -199,7 +199,7 @@ impl Writer {
             ids: id::IdGenerator::new(),
             recent_callers: [1, 1],
             last_sync: Duration::ZERO,
-            synced: format::SyncFailure {
+            synced: format::DurablePoint {
                 segment: 0,
                 durable_len: 0,
             },
@@ -228,7 +228,7 @@ impl Writer {
             let allocated = file
                 .len()
                 .map_err(|e| StoreError::io("stat segment", &path, e))?;
-            w.synced = format::SyncFailure {
+            w.synced = format::DurablePoint {
                 segment: t.id,
                 durable_len: if t.sealed {
                     allocated
@@ -771,7 +771,7 @@ impl Writer {
             return Err(StoreError::io("unseal segment", &path, e));
         }
         a.allocated = end;
-        self.synced = format::SyncFailure {
+        self.synced = format::DurablePoint {
             segment: a.id,
             durable_len: end,
         };
@@ -830,7 +830,7 @@ impl Writer {
                 self.record_sync_failure();
                 return Err(err);
             }
-            self.synced = format::SyncFailure {
+            self.synced = format::DurablePoint {
                 segment: a.id,
                 durable_len: a.footer.frames_end(),
             };
@@ -875,7 +875,7 @@ impl Writer {
         if let Some(a) = self.active.as_mut() {
             a.allocated = end;
         }
-        self.synced = format::SyncFailure {
+        self.synced = format::DurablePoint {
             segment: id,
             durable_len: end,
         };
@@ -958,7 +958,7 @@ impl Writer {
             self.record_sync_failure();
             return Err(StoreError::io("create segment", &path, e));
         }
-        self.synced = format::SyncFailure {
+        self.synced = format::DurablePoint {
             segment: id,
             durable_len: format::SEGMENT_HEADER_LEN as u64,
         };
