@@ -1219,6 +1219,49 @@ mod tests {
         }
     }
 
+    /// A footer whose single entry is changed by `edit`, spanning its frame region.
+    fn footer_with(edit: impl FnOnce(&mut FooterEntry)) -> Result<Footer, DecodeError> {
+        let mut f = footer();
+        f.scopes.push("t".into());
+        edit(&mut f.entries[0]);
+        f.frames_end = SEGMENT_HEADER_LEN as u64 + u64::from(f.entries[0].frame_len);
+        let bytes = encode_footer(&f);
+        let (len, crc) = decode_trailer(&bytes[bytes.len() - TRAILER_LEN..]).unwrap();
+        decode_footer(&bytes[..len as usize], crc)
+    }
+
+    #[test]
+    fn footer_entries_must_name_known_names_and_span_whole_frames() {
+        assert!(footer_with(|_| {}).is_ok());
+        // Either index out of range is refused on its own.
+        assert!(footer_with(|e| e.entity = 1).is_err());
+        assert!(footer_with(|e| e.scope = 2).is_err());
+        assert!(footer_with(|e| e.scope = 1).is_ok());
+        // The smallest frame is accepted, one byte less is not.
+        let min = (FRAME_PREFIX_LEN + MIN_FRAME_BODY_LEN) as u32;
+        assert!(footer_with(|e| e.frame_len = min).is_ok());
+        assert!(footer_with(|e| e.frame_len = min - 1).is_err());
+    }
+
+    #[test]
+    fn idempotency_sidecar_lengths_at_the_edges() {
+        let empty = encode_idempotency(0, &[]);
+        assert_eq!(empty.len(), IDEM_HEADER_LEN + 4);
+        assert_eq!(decode_idempotency(&empty), Ok((0, Vec::new())));
+        for n in 0..empty.len() {
+            assert_eq!(
+                decode_idempotency(&empty[..n]),
+                Err(DecodeError::Incomplete),
+                "{n} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn checkpoint_files_are_named_after_the_cursor() {
+        assert_eq!(checkpoint_file_name("orders"), "orders.ckpt");
+    }
+
     #[test]
     fn fixed_size_bins_take_any_bin_width_and_only_their_length() {
         let bytes = [7u8; 16];
@@ -1288,6 +1331,9 @@ mod tests {
             assert!(decode_sync_failure(&bad).is_err(), "byte {i}");
         }
         assert_eq!(decode_sync_failure(&b[..31]), Err(DecodeError::Incomplete));
+        let mut long = b.to_vec();
+        long.push(0);
+        assert!(decode_sync_failure(&long).is_err());
     }
 
     #[test]
