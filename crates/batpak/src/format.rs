@@ -1258,6 +1258,35 @@ mod tests {
     }
 
     #[test]
+    fn checkpoint_position_and_last_event_go_together() {
+        let rec = |next: u64, last: Option<u128>| CheckpointRecord {
+            name: "c".into(),
+            region: [1; 32],
+            next_global_sequence: next,
+            last_event_id: last.map(EventId::from_u128),
+        };
+        for good in [rec(0, None), rec(5, Some(9))] {
+            assert_eq!(decode_checkpoint(&encode_checkpoint(&good)), Ok(good));
+        }
+        // Self-consistent bytes (the CRC matches) that pair a position with
+        // no event, or an event with no position, are refused.
+        assert!(decode_checkpoint(&encode_checkpoint(&rec(0, Some(9)))).is_err());
+        assert!(decode_checkpoint(&encode_checkpoint(&rec(5, None))).is_err());
+        // An empty name: the shortest checkpoint; anything shorter is truncated.
+        let mut shortest = rec(0, None);
+        shortest.name.clear();
+        let b = encode_checkpoint(&shortest);
+        assert_eq!(decode_checkpoint(&b), Ok(shortest));
+        for n in 0..b.len() {
+            assert_eq!(
+                decode_checkpoint(&b[..n]),
+                Err(DecodeError::Incomplete),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
     fn checkpoint_files_are_named_after_the_cursor() {
         assert_eq!(checkpoint_file_name("orders"), "orders.ckpt");
     }
