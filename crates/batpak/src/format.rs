@@ -1287,6 +1287,26 @@ mod tests {
     }
 
     #[test]
+    fn projection_state_shortest_length() {
+        let shortest = ProjectionRecord {
+            key: [2; 32],
+            entity: String::new(),
+            last_global_sequence: 3,
+            last_event_id: EventId::from_u128(4),
+            state: Vec::new(),
+        };
+        let b = encode_projection(&shortest);
+        assert_eq!(decode_projection(&b), Ok(shortest));
+        for n in 0..b.len() {
+            assert_eq!(
+                decode_projection(&b[..n]),
+                Err(DecodeError::Incomplete),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
     fn checkpoint_files_are_named_after_the_cursor() {
         assert_eq!(checkpoint_file_name("orders"), "orders.ckpt");
     }
