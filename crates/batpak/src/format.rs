@@ -1307,6 +1307,37 @@ mod tests {
     }
 
     #[test]
+    fn projection_state_with_a_lying_entity_length_is_refused() {
+        let rec = ProjectionRecord {
+            key: [2; 32],
+            entity: "abc".into(),
+            last_global_sequence: 3,
+            last_event_id: EventId::from_u128(4),
+            state: vec![0x90],
+        };
+        let good = encode_projection(&rec);
+        for claimed in [4u16, 5, 200] {
+            let mut b = good.clone();
+            b[PROJ_ENTITY_LEN..PROJ_HEADER_LEN].copy_from_slice(&claimed.to_le_bytes());
+            let n = b.len() - SIDECAR_CRC_LEN;
+            let crc = crc32fast::hash(&b[..n]);
+            b[n..].copy_from_slice(&crc.to_le_bytes());
+            assert!(decode_projection(&b).is_err(), "claimed {claimed}");
+        }
+    }
+
+    #[test]
+    fn projection_files_are_named_by_a_hash_of_type_and_entity() {
+        let a = projection_file_name(&[1; 32], "order/1");
+        assert_eq!(a.len(), 64 + ".proj".len());
+        assert!(a.ends_with(".proj"));
+        assert!(a[..64].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, projection_file_name(&[1; 32], "order/2"));
+        assert_ne!(a, projection_file_name(&[2; 32], "order/1"));
+        assert_eq!(a, projection_file_name(&[1; 32], "order/1"));
+    }
+
+    #[test]
     fn checkpoint_files_are_named_after_the_cursor() {
         assert_eq!(checkpoint_file_name("orders"), "orders.ckpt");
     }
