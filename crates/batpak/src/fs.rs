@@ -84,6 +84,20 @@ pub trait StoreFs: Send + Sync + Debug + 'static {
 
 /// Writes `bytes` to `path` atomically: temp file, fsync, rename, directory fsync.
 pub fn write_atomic(fs: &dyn StoreFs, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(fs, path, bytes, true)
+}
+
+/// Like [`write_atomic`], but the two fsyncs are attempted and their
+/// failures ignored: for a file whose job is to be seen by the next open in
+/// this boot even when the disk refuses to sync.
+pub(crate) fn write_visible(fs: &dyn StoreFs, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(fs, path, bytes, false)
+}
+
+/// Temp file, fsync, rename, directory fsync; fsync failures are errors
+/// only when `must_sync`.
+fn replace(fs: &dyn StoreFs, path: &Path, bytes: &[u8], must_sync: bool) -> io::Result<()> {
+    let synced = |r: io::Result<()>| if must_sync { r } else { Ok(()) };
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".tmp");
@@ -93,10 +107,10 @@ pub fn write_atomic(fs: &dyn StoreFs, path: &Path, bytes: &[u8]) -> io::Result<(
     }
     let file = fs.open(&tmp, OpenMode::CreateNew)?;
     file.write_all_at(bytes, 0)?;
-    file.sync_all()?;
+    synced(file.sync_all())?;
     drop(file);
     fs.rename(&tmp, path)?;
-    fs.sync_dir(dir)
+    synced(fs.sync_dir(dir))
 }
 
 /// Reads a whole file.

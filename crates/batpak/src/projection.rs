@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::StoreError;
-use crate::event::{Event, StoredEvent};
+use crate::event::StoredEvent;
 use crate::format::{self, ProjectionRecord};
 use crate::id::EventId;
 use crate::index::IndexEntry;
@@ -313,19 +313,7 @@ pub(crate) fn read_json(
     shared: &Shared,
     entry: &IndexEntry,
 ) -> Result<StoredEvent<serde_json::Value>, StoreError> {
-    let raw = read_entry(shared, entry)?;
-    let payload =
-        rmp_serde::from_slice(&raw.event.payload).map_err(|e| StoreError::Deserialization {
-            event_id: entry.event_id(),
-            reason: e.to_string(),
-        })?;
-    Ok(StoredEvent {
-        event: Event {
-            header: raw.event.header,
-            payload,
-        },
-        coordinate: raw.coordinate,
-    })
+    crate::store::decode_payload(read_entry(shared, entry)?)
 }
 
 fn encode_state<T: Serialize>(state: &T) -> Result<Vec<u8>, StoreError> {

@@ -169,11 +169,8 @@ fn apply_sync_failure(cfg: &StoreConfig) -> Result<u64, StoreError> {
     if !exists {
         return Ok(0);
     }
-    let file = cfg
-        .fs
-        .open(&path, OpenMode::Read)
-        .map_err(|e| StoreError::io("open sync-failure record", &path, e))?;
-    let bytes = read_file(file.as_ref(), &path)?;
+    let bytes = crate::fs::read_all(cfg.fs.as_ref(), &path)
+        .map_err(|e| StoreError::io("read sync-failure record", &path, e))?;
     let record = match format::decode_sync_failure(&bytes) {
         Ok(r) => Some(r),
         Err(e) => {

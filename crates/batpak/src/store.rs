@@ -116,19 +116,7 @@ impl StoreReader {
 
     /// The event with this id, payload decoded into `T`.
     pub fn get_as<T: DeserializeOwned>(&self, id: EventId) -> Result<StoredEvent<T>, StoreError> {
-        let raw = self.read_raw(id)?;
-        let payload =
-            rmp_serde::from_slice(&raw.event.payload).map_err(|e| StoreError::Deserialization {
-                event_id: id,
-                reason: e.to_string(),
-            })?;
-        Ok(StoredEvent {
-            event: Event {
-                header: raw.event.header,
-                payload,
-            },
-            coordinate: raw.coordinate,
-        })
+        decode_payload(self.read_raw(id)?)
     }
 
     /// The event with this id and its payload exactly as stored (MessagePack bytes).
@@ -333,6 +321,24 @@ fn read_cached(
     let frame = (start + len <= valid).then(|| data[start..start + len].to_vec());
     cache.insert(loc.segment, block, data.into(), valid);
     Ok(frame)
+}
+
+/// Decodes a raw event's payload as `T`.
+pub(crate) fn decode_payload<T: DeserializeOwned>(
+    raw: StoredEvent<Vec<u8>>,
+) -> Result<StoredEvent<T>, StoreError> {
+    let payload =
+        rmp_serde::from_slice(&raw.event.payload).map_err(|e| StoreError::Deserialization {
+            event_id: raw.event.header.event_id,
+            reason: e.to_string(),
+        })?;
+    Ok(StoredEvent {
+        event: Event {
+            header: raw.event.header,
+            payload,
+        },
+        coordinate: raw.coordinate,
+    })
 }
 
 fn build_shared(cfg: StoreConfig, rec: &mut recovery::Recovered, writable: bool) -> Arc<Shared> {

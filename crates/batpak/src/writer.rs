@@ -899,24 +899,9 @@ impl Writer {
     /// may fail like the one that brought us here). After a crash the record
     /// is not needed: no unsynced page survives one.
     fn record_sync_failure(&self) {
-        let fs = self.shared.cfg.fs.as_ref();
-        let dir = &self.shared.cfg.dir;
-        let path = dir.join(SYNC_FAILURE_FILE);
-        let tmp = dir.join(format!("{SYNC_FAILURE_FILE}.tmp"));
+        let path = self.shared.cfg.dir.join(SYNC_FAILURE_FILE);
         let bytes = format::encode_sync_failure(self.synced);
-        let written = (|| {
-            if fs.exists(&tmp)? {
-                fs.remove_file(&tmp)?;
-            }
-            let file = fs.open(&tmp, OpenMode::CreateNew)?;
-            file.write_all_at(&bytes, 0)?;
-            let _ = file.sync_all();
-            drop(file);
-            fs.rename(&tmp, &path)?;
-            let _ = fs.sync_dir(dir);
-            Ok::<(), std::io::Error>(())
-        })();
-        if let Err(e) = written {
+        if let Err(e) = crate::fs::write_visible(self.shared.cfg.fs.as_ref(), &path, &bytes) {
             tracing::error!(error = %e, path = %path.display(), "could not record the durable length after a failed fsync: until the machine restarts, a reopened store may build on bytes the disk does not have");
         }
     }

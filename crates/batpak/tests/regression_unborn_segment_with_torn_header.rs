@@ -1,22 +1,13 @@
 //! Regression: a crash while a new segment was being created could leave it the length of a header but holding zeros or a torn header (the size reached the disk, the data did not), and the store then refused to open with CorruptSegment although nothing was ever committed in that segment.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::segments;
 
 use batpak::format_constants::SEGMENT_HEADER_LEN;
 use batpak::prelude::*;
 
 const KIND: EventKind = EventKind::custom(0xE, 0x43);
-
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .collect();
-    v.sort();
-    v
-}
 
 /// A closed store with a few events, plus a next segment file holding `next`.
 fn store_with_next_segment(next: &[u8]) -> (tempfile::TempDir, Vec<AppendReceipt>) {
