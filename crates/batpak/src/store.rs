@@ -59,12 +59,17 @@ impl Shared {
         self.sync_micros.store(micros, Ordering::Relaxed);
     }
 
+    /// How long the writer's last fsync took.
+    pub(crate) fn last_sync_time(&self) -> Duration {
+        Duration::from_micros(self.sync_micros.load(Ordering::Relaxed))
+    }
+
     /// How long a caller polls for its reply before parking: the writer's
     /// usual poll plus one sync, when syncs are short. Parking and being woken
     /// costs tens of microseconds on a virtual machine, a large share of a
     /// durable append; polling (and yielding) through a short sync avoids it.
     pub(crate) fn reply_spin(&self) -> Duration {
-        let sync = Duration::from_micros(self.sync_micros.load(Ordering::Relaxed));
+        let sync = self.last_sync_time();
         crate::writer::SPIN
             + if sync <= Self::MAX_REPLY_SPIN {
                 sync

@@ -158,8 +158,6 @@ pub(crate) struct Writer {
     /// For the last two groups, the requests answered plus those that
     /// queued while the group synced: how many callers are appending now.
     recent_callers: [usize; 2],
-    /// How long the last group sync took.
-    last_sync: Duration,
     /// What the last successful fsync made durable: a segment and its length.
     synced: format::DurablePoint,
 }
@@ -198,7 +196,6 @@ impl Writer {
             keys: key_index,
             ids: id::IdGenerator::new(),
             recent_callers: [1, 1],
-            last_sync: Duration::ZERO,
             synced: format::DurablePoint {
                 segment: 0,
                 durable_len: 0,
@@ -286,7 +283,7 @@ impl Writer {
         if group.len() >= want {
             return;
         }
-        let deadline = Instant::now() + (self.last_sync / 2).min(GATHER_MAX);
+        let deadline = Instant::now() + (self.shared.last_sync_time() / 2).min(GATHER_MAX);
         while group.len() < want {
             match self.rx.try_recv() {
                 Ok(c) => {
@@ -819,8 +816,7 @@ impl Writer {
             let path = segment_path(&self.shared.cfg.dir, a.id);
             let started = Instant::now();
             let synced = a.file.sync_data();
-            self.last_sync = started.elapsed();
-            self.shared.note_sync_time(self.last_sync);
+            self.shared.note_sync_time(started.elapsed());
             if let Err(e) = synced {
                 // Never retry an fsync: after a failure the kernel may have
                 // dropped the dirty pages, and a later "successful" fsync
