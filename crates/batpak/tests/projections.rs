@@ -283,6 +283,25 @@ fn none_for_an_entity_without_relevant_events() {
     assert_eq!((d.0.count, d.0.sum), (1, 5));
 }
 
+/// Writes `{"v": v}` events of entity `e` into a store with a file cache at
+/// `dir`, projects `Ledger` when `project` says so (leaving a state file),
+/// and closes it.
+fn write_ledger(dir: &Path, values: impl IntoIterator<Item = i64>, project: bool) {
+    let store = open(dir, ProjectionCache::File { max_entries: 16 });
+    let c = Coordinate::new("e", "s").unwrap();
+    for v in values {
+        store
+            .append(&c, KINDS[0], &serde_json::json!({ "v": v }))
+            .unwrap();
+    }
+    if project {
+        store
+            .project::<Ledger>("e", &Freshness::Consistent)
+            .unwrap();
+    }
+    store.close().unwrap();
+}
+
 fn projection_files(dir: &Path) -> Vec<std::path::PathBuf> {
     match std::fs::read_dir(dir.join("projections")) {
         Ok(rd) => rd
@@ -344,30 +363,10 @@ fn the_file_cache_resumes_after_reopen() {
 #[test]
 fn a_cached_state_the_log_does_not_back_is_refolded() {
     let cache = ProjectionCache::File { max_entries: 16 };
-    let c = Coordinate::new("e", "s").unwrap();
     let a = tempfile::tempdir().unwrap();
-    {
-        let store = open(a.path(), cache);
-        for v in 0..20 {
-            store
-                .append(&c, KINDS[0], &serde_json::json!({"v": v}))
-                .unwrap();
-        }
-        store
-            .project::<Ledger>("e", &Freshness::Consistent)
-            .unwrap();
-        store.close().unwrap();
-    }
+    write_ledger(a.path(), 0..20, true);
     let b = tempfile::tempdir().unwrap();
-    {
-        let store = open(b.path(), cache);
-        for v in 0..3 {
-            store
-                .append(&c, KINDS[0], &serde_json::json!({"v": v * 100}))
-                .unwrap();
-        }
-        store.close().unwrap();
-    }
+    write_ledger(b.path(), (0..3).map(|v| v * 100), false);
     let files = projection_files(a.path());
     assert_eq!(files.len(), 1);
     std::fs::create_dir_all(b.path().join("projections")).unwrap();
@@ -387,20 +386,8 @@ fn a_cached_state_the_log_does_not_back_is_refolded() {
 #[test]
 fn a_damaged_state_file_is_ignored() {
     let cache = ProjectionCache::File { max_entries: 16 };
-    let c = Coordinate::new("e", "s").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    {
-        let store = open(dir.path(), cache);
-        for v in 0..5 {
-            store
-                .append(&c, KINDS[0], &serde_json::json!({"v": v}))
-                .unwrap();
-        }
-        store
-            .project::<Ledger>("e", &Freshness::Consistent)
-            .unwrap();
-        store.close().unwrap();
-    }
+    write_ledger(dir.path(), 0..5, true);
     let file = projection_files(dir.path()).pop().unwrap();
     let mut bytes = std::fs::read(&file).unwrap();
     let mid = bytes.len() / 2;
