@@ -92,7 +92,7 @@ pub struct StoreConfig {
     pub(crate) idempotency_window: u64,
     pub(crate) idempotency_capacity: usize,
     pub(crate) read_cache_bytes: usize,
-    pub(crate) projection_cache: crate::projection::ProjectionCache,
+    pub(crate) projection_cache: ProjectionCache,
 }
 
 impl StoreConfig {
@@ -122,7 +122,7 @@ impl StoreConfig {
             idempotency_window: 1_000_000,
             idempotency_capacity: 1_000_000,
             read_cache_bytes: 32 << 20,
-            projection_cache: crate::projection::ProjectionCache::default(),
+            projection_cache: ProjectionCache::default(),
         }
     }
 
@@ -236,7 +236,7 @@ impl StoreConfig {
     /// let cfg = StoreConfig::new("/tmp/data").with_projection_cache(ProjectionCache::Disabled);
     /// # let _ = cfg;
     /// ```
-    pub fn with_projection_cache(mut self, cache: crate::projection::ProjectionCache) -> Self {
+    pub fn with_projection_cache(mut self, cache: ProjectionCache) -> Self {
         self.projection_cache = cache;
         self
     }
@@ -278,5 +278,41 @@ impl StoreConfig {
             return bad("SyncMode::IntervalMs needs a positive interval");
         }
         Ok(())
+    }
+}
+
+/// Where folded projection states are kept between calls.
+///
+/// ```
+/// use batpak::prelude::*;
+/// let cfg = StoreConfig::new("/tmp/data")
+///     .with_projection_cache(ProjectionCache::File { max_entries: 10_000 });
+/// # let _ = cfg;
+/// assert_eq!(ProjectionCache::default(), ProjectionCache::Memory { max_entries: 4096 });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProjectionCache {
+    /// No cache: every projection folds the entity's history from the start.
+    Disabled,
+    /// States of up to `max_entries` (type, entity) pairs in memory; the least
+    /// recently refreshed is evicted first.
+    Memory {
+        /// How many states to keep.
+        max_entries: usize,
+    },
+    /// As `Memory`, and each state that folded new events is also written to
+    /// `projections/` in the data directory (atomically; one small file and
+    /// fsync per such call), so a reopened store resumes folding instead of
+    /// starting over. A read-only store reads these files but never writes them.
+    File {
+        /// How many states to keep in memory.
+        max_entries: usize,
+    },
+}
+
+impl Default for ProjectionCache {
+    fn default() -> Self {
+        Self::Memory { max_entries: 4096 }
     }
 }

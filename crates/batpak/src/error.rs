@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::id::{EventId, IdempotencyKey};
-use crate::options::ExpectedSequence;
+use crate::sequence::ExpectedSequence;
 
 /// How a caller should react to a [`StoreError`].
 ///
@@ -266,7 +266,7 @@ pub enum StoreError {
         second: &'static str,
     },
     /// A payload version is not reachable from an older one by registered upcast steps.
-    #[error("payload kind {kind} at version {version} has no upcast step for {}", crate::registry::hops(.missing))]
+    #[error("payload kind {kind} at version {version} has no upcast step for {}", hops(.missing))]
     UpcastChainIncomplete {
         /// The payload kind.
         kind: crate::kind::EventKind,
@@ -436,3 +436,12 @@ impl StoreError {
 
 /// Shorthand for results whose error is [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Formats upcast hops as `1→2, 3→4` for error messages.
+fn hops(missing: &[(u16, u16)]) -> String {
+    missing
+        .iter()
+        .map(|(from, to)| format!("{from}→{to}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

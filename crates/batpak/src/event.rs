@@ -1,9 +1,11 @@
 //! Events as readers see them.
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::attestation::GateAttestation;
 use crate::coordinate::Coordinate;
+use crate::error::StoreError;
 use crate::id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
 use crate::kind::EventKind;
 
@@ -88,4 +90,29 @@ impl Serialize for Coordinate {
         st.serialize_field("scope", self.scope())?;
         st.end()
     }
+}
+
+/// Decodes a raw event's payload as `T`.
+pub(crate) fn decode_payload<T: DeserializeOwned>(
+    raw: StoredEvent<Vec<u8>>,
+) -> Result<StoredEvent<T>, StoreError> {
+    let payload =
+        rmp_serde::from_slice(&raw.event.payload).map_err(|e| StoreError::Deserialization {
+            event_id: raw.event.header.event_id,
+            reason: e.to_string(),
+        })?;
+    Ok(StoredEvent {
+        event: Event {
+            header: raw.event.header,
+            payload,
+        },
+        coordinate: raw.coordinate,
+    })
+}
+
+/// Encodes a payload as MessagePack with named struct fields.
+pub(crate) fn encode_payload<P: Serialize + ?Sized>(payload: &P) -> Result<Vec<u8>, StoreError> {
+    rmp_serde::to_vec_named(payload).map_err(|e| StoreError::Serialization {
+        reason: e.to_string(),
+    })
 }

@@ -26,6 +26,7 @@
 //! The bytes each hash covers are documented in [`chain`]; every file layout in
 //! `docs/FORMAT.md`; what each [`SyncMode`] may lose in a crash on [`SyncMode`].
 
+mod append;
 mod attestation;
 mod cache;
 mod causal;
@@ -34,6 +35,7 @@ mod config;
 mod coordinate;
 mod cursor;
 mod denial;
+mod engine;
 mod error;
 mod event;
 mod format;
@@ -52,6 +54,7 @@ mod recovery;
 mod region;
 mod registry;
 mod segment;
+mod sequence;
 pub mod sign;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -82,7 +85,9 @@ pub use gate::{
 pub use id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
 pub use index::IndexEntry;
 pub use kind::EventKind;
-pub use options::{AppendOptions, AppendTicket, BatchAppendItem, CausationRef, ExpectedSequence};
+pub use append::AppendTicket;
+pub use options::{AppendOptions, BatchAppendItem, CausationRef};
+pub use sequence::ExpectedSequence;
 pub use projection::{EventSourced, Freshness, ProjectionCache};
 pub use reactor::{Reaction, ReactorHandle, ReactorOptions, ReactorStats};
 pub use receipt::AppendReceipt;

@@ -1,27 +1,13 @@
-//! Per-append options: optimistic concurrency, idempotency, correlation, causation; batch items and tickets.
-
-use std::time::Duration;
+//! Per-append options: optimistic concurrency, idempotency, correlation, causation; batch items.
 
 use serde::Serialize;
 
 use crate::coordinate::Coordinate;
+use crate::sequence::ExpectedSequence;
 use crate::error::StoreError;
 use crate::id::{CorrelationId, EventId, IdempotencyKey};
 use crate::kind::EventKind;
-use crate::receipt::AppendReceipt;
 
-/// What the appender expects the entity's history to look like.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ExpectedSequence {
-    /// No check.
-    #[default]
-    Any,
-    /// The entity has no events yet.
-    NoStream,
-    /// The entity's last event has exactly this `entity_sequence`.
-    Exact(u64),
-}
 
 /// What caused an event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -105,7 +91,7 @@ impl BatchAppendItem {
         options: AppendOptions,
         causation: CausationRef,
     ) -> Result<Self, StoreError> {
-        let payload = crate::store::encode_payload(payload)?;
+        let payload = crate::event::encode_payload(payload)?;
         Ok(Self {
             coordinate,
             kind,
@@ -125,44 +111,5 @@ impl BatchAppendItem {
     /// Encoded payload size in bytes.
     pub fn payload_len(&self) -> usize {
         self.payload.len()
-    }
-}
-
-/// A submitted append or batch, to wait on later.
-#[derive(Debug)]
-#[must_use = "a ticket does nothing unless waited on; the append happens either way"]
-pub struct AppendTicket {
-    pub(crate) rx: flume::Receiver<Result<Vec<AppendReceipt>, StoreError>>,
-    /// How long waiting polls before it parks: about one commit.
-    pub(crate) spin: std::time::Duration,
-}
-
-impl AppendTicket {
-    /// Waits for the receipt of a single append (the first receipt of a batch).
-    pub fn wait(self) -> Result<AppendReceipt, StoreError> {
-        self.wait_batch()?
-            .into_iter()
-            .next()
-            .ok_or(StoreError::WriterCrashed)
-    }
-
-    /// Waits for every receipt of a batch.
-    pub fn wait_batch(self) -> Result<Vec<AppendReceipt>, StoreError> {
-        if let Some(r) = crate::writer::spin_recv(&self.rx, self.spin) {
-            return r;
-        }
-        self.rx.recv().map_err(|_| StoreError::WriterCrashed)?
-    }
-
-    /// Waits at most `timeout`; `Ok(None)` if the writer has not answered yet.
-    pub fn wait_timeout(
-        &self,
-        timeout: Duration,
-    ) -> Result<Option<Vec<AppendReceipt>>, StoreError> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(r) => r.map(Some),
-            Err(flume::RecvTimeoutError::Timeout) => Ok(None),
-            Err(flume::RecvTimeoutError::Disconnected) => Err(StoreError::WriterCrashed),
-        }
     }
 }

@@ -22,6 +22,7 @@ use crate::event::StoredEvent;
 use crate::format::{self, ProjectionRecord};
 use crate::id::EventId;
 use crate::index::IndexEntry;
+use crate::config::ProjectionCache;
 use crate::kind::EventKind;
 use crate::store::{read_entry, Shared, StoreReader};
 
@@ -107,41 +108,6 @@ pub enum Freshness {
     },
 }
 
-/// Where folded projection states are kept between calls.
-///
-/// ```
-/// use batpak::prelude::*;
-/// let cfg = StoreConfig::new("/tmp/data")
-///     .with_projection_cache(ProjectionCache::File { max_entries: 10_000 });
-/// # let _ = cfg;
-/// assert_eq!(ProjectionCache::default(), ProjectionCache::Memory { max_entries: 4096 });
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ProjectionCache {
-    /// No cache: every projection folds the entity's history from the start.
-    Disabled,
-    /// States of up to `max_entries` (type, entity) pairs in memory; the least
-    /// recently refreshed is evicted first.
-    Memory {
-        /// How many states to keep.
-        max_entries: usize,
-    },
-    /// As `Memory`, and each state that folded new events is also written to
-    /// `projections/` in the data directory (atomically; one small file and
-    /// fsync per such call), so a reopened store resumes folding instead of
-    /// starting over. A read-only store reads these files but never writes them.
-    File {
-        /// How many states to keep in memory.
-        max_entries: usize,
-    },
-}
-
-impl Default for ProjectionCache {
-    fn default() -> Self {
-        Self::Memory { max_entries: 4096 }
-    }
-}
 
 /// A folded state and the last event it covers.
 #[derive(Debug, Clone)]

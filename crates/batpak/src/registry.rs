@@ -435,14 +435,6 @@ pub fn verify_registry() -> Result<RegistryReport, StoreError> {
     }
 }
 
-/// Formats upcast hops as `1→2, 3→4` for error messages.
-pub(crate) fn hops(missing: &[(u16, u16)]) -> String {
-    missing
-        .iter()
-        .map(|(from, to)| format!("{from}→{to}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// The check `Store::open` and `ReadOnlyStore::open` run.
 pub(crate) fn check_at_open(mode: EventPayloadValidation) -> Result<(), StoreError> {

@@ -1,0 +1,200 @@
+//! The engine state: what readers and the writer thread share (configuration,
+//! index, open segment files, watermarks, subscribers, block cache), and the
+//! one read of an event's frame from disk.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::config::StoreConfig;
+use crate::error::StoreError;
+use crate::event::{Event, EventHeader, StoredEvent};
+use crate::format::decode_frame;
+use crate::fs::StoreFile;
+use crate::id::HlcPoint;
+use crate::index::{Index, IndexEntry};
+use crate::recovery::{segment_path, OpenReport, Recovered};
+use crate::watermark::Mark;
+
+/// State shared by readers and the writer thread.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) cfg: StoreConfig,
+    pub(crate) index: RwLock<Index>,
+    pub(crate) files: RwLock<BTreeMap<u64, Arc<dyn StoreFile>>>,
+    pub(crate) report: Mutex<OpenReport>,
+    /// Accepted, written, durable and visible watermarks, with their waiters.
+    pub(crate) marks: crate::watermark::Watermarks,
+    /// Lossy subscriptions the writer offers new events to.
+    pub(crate) subscribers: crate::subscription::Subscribers,
+    /// False for a read-only open, which must change no file.
+    pub(crate) writable: bool,
+    /// Recently read segment blocks.
+    pub(crate) cache: Option<crate::cache::BlockCache>,
+    /// How long the writer's last fsync took, in microseconds.
+    sync_micros: AtomicU64,
+}
+
+impl Shared {
+    /// Records how long the writer's last fsync took.
+    pub(crate) fn note_sync_time(&self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.sync_micros.store(micros, Ordering::Relaxed);
+    }
+
+    /// How long the writer's last fsync took.
+    pub(crate) fn last_sync_time(&self) -> Duration {
+        Duration::from_micros(self.sync_micros.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn mark_failed(&self, cause: &str) {
+        self.marks.fail(cause);
+    }
+    /// Global sequences below `next` are assigned (the last at `hlc`).
+    pub(crate) fn mark_accepted(&self, next: u64, hlc: HlcPoint) {
+        self.marks.advance(Mark::Accepted, next, hlc);
+    }
+    /// Frames below `next` are handed to the OS.
+    pub(crate) fn mark_written(&self, next: u64, hlc: HlcPoint) {
+        self.marks.advance(Mark::Written, next, hlc);
+    }
+    /// Frames below `next` are durable.
+    pub(crate) fn mark_durable(&self, next: u64, hlc: HlcPoint) {
+        self.marks.advance(Mark::Durable, next, hlc);
+    }
+    /// Events below `next` are in the index.
+    pub(crate) fn mark_visible(&self, next: u64, hlc: HlcPoint) {
+        self.marks.advance(Mark::Visible, next, hlc);
+    }
+    pub(crate) fn is_durable(&self, global_sequence: u64) -> bool {
+        self.marks
+            .frontier()
+            .durable
+            .covers_sequence(global_sequence)
+    }
+
+    /// Engine state over what recovery found.
+    pub(crate) fn new(cfg: StoreConfig, rec: &mut Recovered, writable: bool) -> Arc<Self> {
+        let index = std::mem::take(&mut rec.index);
+        let next = index.next_global_sequence();
+        let marks = crate::watermark::Watermarks::new(next, index.last_hlc);
+        Arc::new(Shared {
+            marks,
+            subscribers: crate::subscription::Subscribers::default(),
+            writable,
+            cache: crate::cache::BlockCache::new(cfg.read_cache_bytes),
+            cfg,
+            index: RwLock::new(index),
+            files: RwLock::new(std::mem::take(&mut rec.files)),
+            report: Mutex::new(rec.report.clone()),
+            sync_micros: AtomicU64::new(0),
+        })
+    }
+}
+
+/// Reads and checks the frame an index entry points at.
+pub(crate) fn read_entry(
+    shared: &Shared,
+    entry: &IndexEntry,
+) -> Result<StoredEvent<Vec<u8>>, StoreError> {
+    let loc = entry.location;
+    // The path is only built on the error paths: formatting it per read costs more than the read.
+    let path = || segment_path(&shared.cfg.dir, loc.segment);
+    let bad = |reason: String| StoreError::CorruptFrame {
+        segment: path(),
+        offset: loc.offset,
+        reason,
+    };
+    let file = shared
+        .files
+        .read()
+        .get(&loc.segment)
+        .cloned()
+        .ok_or_else(|| bad("segment file is not open".into()))?;
+    let cached = read_cached(shared, file.as_ref(), loc)
+        .map_err(|e| StoreError::io("read frame", path(), e))?;
+    let buf = match cached {
+        Some(bytes) => bytes,
+        None => {
+            let mut buf = vec![0u8; loc.len as usize];
+            file.read_exact_at(&mut buf, loc.offset)
+                .map_err(|e| StoreError::io("read frame", path(), e))?;
+            buf
+        }
+    };
+    let (f, used) = decode_frame(&buf).map_err(|e| bad(e.to_string()))?;
+    if used != buf.len() || f.event_id != entry.event_id {
+        return Err(bad(format!("frame does not hold event {}", entry.event_id)));
+    }
+    let header = EventHeader {
+        event_id: f.event_id,
+        global_sequence: f.global_sequence,
+        entity_sequence: f.entity_sequence,
+        kind: f.kind,
+        wall_ms: f.wall_ms,
+        hlc: f.hlc,
+        correlation_id: f.correlation_id,
+        causation_id: f.causation_id,
+        idempotency_key: f.idempotency_key,
+        payload_version: f.payload_version,
+        attestation: f.attestation,
+        prev_hash: f.prev_hash,
+        content_hash: crate::chain::content_hash(f.payload),
+        event_hash: f.event_hash,
+    };
+    Ok(StoredEvent {
+        event: Event {
+            header,
+            payload: f.payload.to_vec(),
+        },
+        coordinate: entry.coordinate.clone(),
+    })
+}
+
+/// The frame at `loc` through the block cache: from a cached block, or by
+/// reading its whole block once. `Ok(None)` when the cache is off, the frame
+/// straddles two blocks or lies past the published end (the caller then reads
+/// the frame itself).
+fn read_cached(
+    shared: &Shared,
+    file: &dyn StoreFile,
+    loc: crate::index::Location,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use crate::cache::BLOCK;
+    let Some(cache) = shared.cache.as_ref() else {
+        return Ok(None);
+    };
+    let len = loc.len as usize;
+    let block = loc.offset / BLOCK;
+    let block_start = block * BLOCK;
+    if loc.offset + u64::from(loc.len) > block_start + BLOCK {
+        return Ok(None);
+    }
+    if let Some(bytes) = cache.get(loc.segment, loc.offset, len) {
+        return Ok(Some(bytes));
+    }
+    // Bytes below the published end, taken before reading, are final frames.
+    let published_end = shared.index.read().segment_end(loc.segment);
+    let mut data = vec![0u8; BLOCK as usize];
+    let mut filled = 0usize;
+    while filled < data.len() {
+        match file.read_at(&mut data[filled..], block_start + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    data.truncate(filled);
+    let valid = usize::try_from(published_end.saturating_sub(block_start))
+        .unwrap_or(usize::MAX)
+        .min(filled);
+    let start = (loc.offset - block_start) as usize;
+    let frame = (start + len <= valid).then(|| data[start..start + len].to_vec());
+    cache.insert(loc.segment, block, data.into(), valid);
+    Ok(frame)
+}
+
