@@ -8,7 +8,7 @@ use crate::coordinate::Coordinate;
 use crate::engine::Shared;
 use crate::error::StoreError;
 use crate::kind::EventKind;
-use crate::options::AppendOptions;
+use crate::options::{AppendOptions, BatchAppendItem};
 use crate::receipt::AppendReceipt;
 use crate::writer::{spin_recv, Command, PreparedItem, SPIN};
 
@@ -76,6 +76,35 @@ impl Appender {
             idempotency_key: options.idempotency_key,
             attestation: None,
         })
+    }
+
+    /// Checks an atomic batch against the configured limits, prepares every
+    /// item and queues them as one request.
+    pub(crate) fn submit_batch(
+        &self,
+        items: Vec<BatchAppendItem>,
+    ) -> Result<AppendTicket, StoreError> {
+        let cfg = &self.shared.cfg;
+        if items.is_empty() || items.len() > cfg.max_batch_items {
+            return Err(StoreError::BatchTooLarge {
+                items: items.len(),
+                limit: cfg.max_batch_items,
+            });
+        }
+        let mut total = 0usize;
+        let mut prepared = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            total += item.payload.len();
+            if total > cfg.max_batch_bytes {
+                return Err(StoreError::BatchItemTooLarge {
+                    index,
+                    bytes: total,
+                    limit: cfg.max_batch_bytes,
+                });
+            }
+            prepared.push(self.prepare(item.coordinate, item.kind, item.payload, item.options)?);
+        }
+        self.send(prepared, true)
     }
 
     /// Appends one prepared item and waits for its receipt.

@@ -12,7 +12,9 @@ use std::collections::HashSet;
 use crate::error::StoreError;
 use crate::event::StoredEvent;
 use crate::id::EventId;
-use crate::store::StoreReader;
+use std::sync::Arc;
+
+use crate::engine::Shared;
 
 /// Why a causal walk stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,65 +73,41 @@ impl CausalWalk {
     }
 }
 
-impl StoreReader {
-    /// Follows causation links up from `id`: the event, its cause, that
-    /// event's cause, ... at most `limit` events (the starting event always
-    /// counts), newest first, and the [`CausalBoundary`] that ended the walk.
-    ///
-    /// Fails only if the starting event is absent or unreadable.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// use batpak::CausalBoundary;
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let dir = tempfile::tempdir()?;
-    /// let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// const K: EventKind = EventKind::custom(0xE, 1);
-    /// let order = Coordinate::new("order:1", "shop")?;
-    /// let stock = Coordinate::new("stock:9", "shop")?;
-    /// let placed = store.append(&order, K, &"placed")?;
-    /// let reserved = store.append_with_options(&stock, K, &"reserved",
-    ///     AppendOptions::default().with_causation(CausationRef::Event(placed.event_id)))?;
-    /// let shipped = store.append_with_options(&order, K, &"shipped",
-    ///     AppendOptions::default().with_causation(CausationRef::Event(reserved.event_id)))?;
-    ///
-    /// let walk = store.causal_ancestors(shipped.event_id, 100)?;
-    /// assert_eq!(walk.ids(), [shipped.event_id, reserved.event_id, placed.event_id]);
-    /// assert_eq!(walk.boundary, CausalBoundary::ReachedRoot);
-    /// assert_eq!(store.causal_ancestors(shipped.event_id, 2)?.boundary, CausalBoundary::LimitReached);
-    /// # Ok(()) }
-    /// ```
-    pub fn causal_ancestors(&self, id: EventId, limit: usize) -> Result<CausalWalk, StoreError> {
-        let mut events = Vec::new();
-        let mut seen = HashSet::new();
-        let mut current = self.get(id)?;
-        loop {
-            let this = current.event_id();
-            let cause = current.event.header.causation_id;
-            seen.insert(this);
-            events.push(current);
-            let Some(cause) = cause else {
-                return Ok(done(events, CausalBoundary::ReachedRoot));
-            };
-            if events.len() >= limit {
-                return Ok(done(events, CausalBoundary::LimitReached));
-            }
-            if seen.contains(&cause) {
-                return Ok(done(events, CausalBoundary::Cycle { event_id: cause }));
-            }
-            if self.entry(cause).is_none() {
-                return Ok(done(events, CausalBoundary::MissingParent { child: this }));
-            }
-            current = match self.get(cause) {
-                Ok(ev) => ev,
-                Err(_) => {
-                    return Ok(done(
-                        events,
-                        CausalBoundary::ReadFailure { event_id: cause },
-                    ))
-                }
-            };
+/// Follows causation links up from `id`: the event, its cause, that
+pub(crate) fn causal_ancestors(
+    shared: &Arc<Shared>,
+    id: EventId,
+    limit: usize,
+) -> Result<CausalWalk, StoreError> {
+    let mut events = Vec::new();
+    let mut seen = HashSet::new();
+    let mut current = shared.get(id)?;
+    loop {
+        let this = current.event_id();
+        let cause = current.event.header.causation_id;
+        seen.insert(this);
+        events.push(current);
+        let Some(cause) = cause else {
+            return Ok(done(events, CausalBoundary::ReachedRoot));
+        };
+        if events.len() >= limit {
+            return Ok(done(events, CausalBoundary::LimitReached));
         }
+        if seen.contains(&cause) {
+            return Ok(done(events, CausalBoundary::Cycle { event_id: cause }));
+        }
+        if shared.entry(cause).is_none() {
+            return Ok(done(events, CausalBoundary::MissingParent { child: this }));
+        }
+        current = match shared.get(cause) {
+            Ok(ev) => ev,
+            Err(_) => {
+                return Ok(done(
+                    events,
+                    CausalBoundary::ReadFailure { event_id: cause },
+                ))
+            }
+        };
     }
 }
 

@@ -15,13 +15,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::engine::Shared;
 use crate::error::StoreError;
 use crate::event::StoredEvent;
 use crate::format::{self, CheckpointRecord, DecodeError};
 use crate::id::EventId;
 use crate::index::IndexEntry;
 use crate::region::Region;
-use crate::store::{Shared, StoreReader};
 
 /// A validated checkpoint name.
 ///
@@ -387,63 +387,26 @@ fn load(
     Ok(Some(Some((last_gs, last_event))))
 }
 
-impl StoreReader {
-    /// A guaranteed cursor over `region`, from its first event.
-    ///
-    /// Works on [`crate::Store`] and [`crate::ReadOnlyStore`] alike (the latter
-    /// sees what open or its last refresh found, and cannot save checkpoints).
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// let coord = Coordinate::new("entity:a", "scope:1")?;
-    /// let first = store.append(&coord, EventKind::custom(0xE, 1), &1u8)?;
-    /// let mut cursor = store.cursor_guaranteed(&Region::all());
-    /// let batch = cursor.poll_batch(100)?;
-    /// assert_eq!(batch[0].event_id(), first.event_id);
-    /// # Ok(()) }
-    /// ```
-    pub fn cursor_guaranteed(&self, region: &Region) -> Cursor {
-        Cursor::new(self.shared().clone(), region)
-    }
+/// A guaranteed cursor over `region`, from its first event.
+pub(crate) fn cursor_guaranteed(shared: &Arc<Shared>, region: &Region) -> Cursor {
+    Cursor::new(shared.clone(), region)
+}
 
-    /// A guaranteed cursor over `region`, after the last event checkpoint `id` recorded.
-    ///
-    /// Fails with [`StoreError::CursorCheckpointNotFound`] if there is no such
-    /// checkpoint, [`StoreError::CursorCheckpointRegionMismatch`] if it was
-    /// saved for another region, [`StoreError::CursorCheckpointCorrupt`] if
-    /// the file is damaged, and [`StoreError::CursorCheckpointAhead`] if it
-    /// names an event this store does not hold at that position.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// let id = CheckpointId::new("worker-1")?;
-    /// store.cursor_guaranteed(&Region::scope("a")).save_checkpoint(&id)?;
-    /// assert!(store.cursor_from_checkpoint(&Region::scope("a"), &id).is_ok());
-    /// let err = store.cursor_from_checkpoint(&Region::scope("b"), &id).unwrap_err();
-    /// assert!(matches!(err, StoreError::CursorCheckpointRegionMismatch { .. }));
-    /// # Ok(()) }
-    /// ```
-    pub fn cursor_from_checkpoint(
-        &self,
-        region: &Region,
-        id: &CheckpointId,
-    ) -> Result<Cursor, StoreError> {
-        let mut cursor = Cursor::new(self.shared().clone(), region);
-        match load(self.shared(), &cursor.fingerprint, id)? {
-            Some(last) => {
-                cursor.last = last;
-                Ok(cursor)
-            }
-            None => Err(StoreError::CursorCheckpointNotFound {
-                checkpoint: id.as_str().to_owned(),
-            }),
+/// A guaranteed cursor over `region`, after the last event checkpoint `id` recorded.
+pub(crate) fn cursor_from_checkpoint(
+    shared: &Arc<Shared>,
+    region: &Region,
+    id: &CheckpointId,
+) -> Result<Cursor, StoreError> {
+    let mut cursor = Cursor::new(shared.clone(), region);
+    match load(shared, &cursor.fingerprint, id)? {
+        Some(last) => {
+            cursor.last = last;
+            Ok(cursor)
         }
+        None => Err(StoreError::CursorCheckpointNotFound {
+            checkpoint: id.as_str().to_owned(),
+        }),
     }
 }
 

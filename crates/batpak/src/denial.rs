@@ -34,7 +34,11 @@ use crate::options::AppendOptions;
 use crate::receipt::AppendReceipt;
 use crate::region::Region;
 use crate::sign::ReceiptVerificationError;
-use crate::store::{encode_payload, Store, StoreReader};
+use std::sync::Arc;
+
+use crate::append::Appender;
+use crate::engine::Shared;
+use crate::event::encode_payload;
 use crate::verify::ReceiptVerification;
 
 /// The kind of the store's denial records (category `0x0`, type id `0x0DE`).
@@ -177,210 +181,129 @@ pub struct BypassRecord {
     pub reason: String,
 }
 
-impl Store {
-    /// Records a denial as a system event of kind [`DENIAL_KIND`] on
-    /// `coordinate`'s entity and returns its (signed, when a key is
-    /// configured) receipt. The proposal's payload hash is stored, never the
-    /// payload.
-    ///
-    /// Fails with [`StoreError::InvalidGateRecord`] on an empty or over-long
-    /// gate name or code.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// use batpak::{Denial, DENIAL_KIND};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let dir = tempfile::tempdir()?;
-    /// let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// let coord = Coordinate::new("order:1", "shop")?;
-    /// let r = store.append_denial(&coord, &Denial::new("limit", "too much").with_code("LIMIT"))?;
-    /// assert_eq!(store.by_fact(DENIAL_KIND).len(), 1);
-    /// assert_eq!(store.read_denial(r.event_id())?.code(), "LIMIT");
-    /// # Ok(()) }
-    /// ```
-    pub fn append_denial(
-        &self,
-        coordinate: &Coordinate,
-        denial: &Denial,
-    ) -> Result<DenialReceipt, StoreError> {
-        self.append_denial_with_options(coordinate, denial, AppendOptions::default())
-    }
-
-    /// [`Store::append_denial`] with options: a correlation id puts the denial
-    /// in the same thread as the events around it, a causation links it to
-    /// the event that prompted the refused proposal. The payload version is
-    /// always the denial record's own.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// use batpak::Denial;
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let dir = tempfile::tempdir()?;
-    /// let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// let coord = Coordinate::new("order:1", "shop")?;
-    /// let thread = CorrelationId::from_u128(7);
-    /// let cmd = store.append_with_options(&coord, EventKind::custom(0xE, 1), &"pay",
-    ///     AppendOptions::default().with_correlation_id(thread))?;
-    /// let opts = AppendOptions::default()
-    ///     .with_correlation_id(thread)
-    ///     .with_causation(CausationRef::Event(cmd.event_id));
-    /// let r = store.append_denial_with_options(&coord, &Denial::new("limit", "no"), opts)?;
-    /// assert_eq!(store.correlated(thread).len(), 2);
-    /// assert_eq!(store.caused_by(cmd.event_id)[0].event_id(), r.event_id());
-    /// # Ok(()) }
-    /// ```
-    pub fn append_denial_with_options(
-        &self,
-        coordinate: &Coordinate,
-        denial: &Denial,
-        options: AppendOptions,
-    ) -> Result<DenialReceipt, StoreError> {
-        check_name("gate name", &denial.gate)?;
-        check_name("denial code", &denial.code)?;
-        let payload = denial.encode_record()?;
-        let item = self.prepare_any_kind(
-            coordinate.clone(),
-            DENIAL_KIND,
-            payload,
-            options.with_payload_version(DENIAL_PAYLOAD_VERSION),
-        )?;
-        let receipt = self.append_prepared(item)?;
-        Ok(DenialReceipt {
-            receipt,
-            denial: denial.clone(),
-        })
-    }
+/// Records a denial as a system event of kind [`DENIAL_KIND`] on
+pub(crate) fn append_denial(
+    appender: &Appender,
+    coordinate: &Coordinate,
+    denial: &Denial,
+) -> Result<DenialReceipt, StoreError> {
+    append_denial_with_options(appender, coordinate, denial, AppendOptions::default())
 }
 
-impl StoreReader {
-    /// Checks a denial receipt: the receipt against the stored event (as
-    /// [`Self::verify_append_receipt`] does, hashes recomputed from disk), the
-    /// event's kind ([`DENIAL_KIND`]), and that the stored record is the
-    /// receipt's denial. A mismatch names the field: `"kind"` or `"denial"`.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// use batpak::Denial;
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let dir = tempfile::tempdir()?;
-    /// let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// let coord = Coordinate::new("order:1", "shop")?;
-    /// let mut r = store.append_denial(&coord, &Denial::new("limit", "too much"))?;
-    /// assert!(store.verify_denial_receipt(&r).is_valid());
-    /// r.denial = r.denial.with_context("edited", "after the fact");
-    /// assert_eq!(store.verify_denial_receipt(&r), ReceiptVerification::Mismatch { field: "denial" });
-    /// # Ok(()) }
-    /// ```
-    pub fn verify_denial_receipt(&self, receipt: &DenialReceipt) -> ReceiptVerification {
-        let verdict = self.verify_append_receipt(&receipt.receipt);
-        if matches!(
-            verdict,
-            ReceiptVerification::NotFound | ReceiptVerification::Mismatch { .. }
-        ) {
-            return verdict;
-        }
-        if self.entry(receipt.receipt.event_id).map(|e| e.kind) != Some(DENIAL_KIND) {
-            return ReceiptVerification::Mismatch { field: "kind" };
-        }
-        if !receipt.describes_denial() {
-            return ReceiptVerification::Mismatch { field: "denial" };
-        }
-        verdict
-    }
+/// [`Store::append_denial`] with options: a correlation id puts the denial
+pub(crate) fn append_denial_with_options(
+    appender: &Appender,
+    coordinate: &Coordinate,
+    denial: &Denial,
+    options: AppendOptions,
+) -> Result<DenialReceipt, StoreError> {
+    check_name("gate name", &denial.gate)?;
+    check_name("denial code", &denial.code)?;
+    let payload = denial.encode_record()?;
+    let item = appender.prepare_any_kind(
+        coordinate.clone(),
+        DENIAL_KIND,
+        payload,
+        options.with_payload_version(DENIAL_PAYLOAD_VERSION),
+    )?;
+    let receipt = appender.append_one(item)?;
+    Ok(DenialReceipt {
+        receipt,
+        denial: denial.clone(),
+    })
+}
 
-    /// Reads a recorded denial back. Fails with [`StoreError::KindMismatch`]
-    /// if the event is not a denial record.
-    pub fn read_denial(&self, id: EventId) -> Result<Denial, StoreError> {
-        let raw = self.read_raw(id)?;
-        let found = raw.event.header.kind;
-        if found != DENIAL_KIND {
-            return Err(StoreError::KindMismatch {
-                event_id: id,
-                expected: DENIAL_KIND,
-                found,
-            });
-        }
-        let bad = |reason: String| StoreError::Deserialization {
+/// Checks a denial receipt: the receipt against the stored event (as
+pub(crate) fn verify_denial_receipt(
+    shared: &Arc<Shared>,
+    receipt: &DenialReceipt,
+) -> ReceiptVerification {
+    let verdict = crate::verify::verify_append_receipt(shared, &receipt.receipt);
+    if matches!(
+        verdict,
+        ReceiptVerification::NotFound | ReceiptVerification::Mismatch { .. }
+    ) {
+        return verdict;
+    }
+    if shared.entry(receipt.receipt.event_id).map(|e| e.kind) != Some(DENIAL_KIND) {
+        return ReceiptVerification::Mismatch { field: "kind" };
+    }
+    if !receipt.describes_denial() {
+        return ReceiptVerification::Mismatch { field: "denial" };
+    }
+    verdict
+}
+
+/// Reads a recorded denial back. Fails with [`StoreError::KindMismatch`]
+pub(crate) fn read_denial(shared: &Arc<Shared>, id: EventId) -> Result<Denial, StoreError> {
+    let raw = shared.read_raw(id)?;
+    let found = raw.event.header.kind;
+    if found != DENIAL_KIND {
+        return Err(StoreError::KindMismatch {
             event_id: id,
-            reason,
-        };
-        let r: Record =
-            rmp_serde::from_slice(&raw.event.payload).map_err(|e| bad(e.to_string()))?;
-        let proposal = match (r.proposed_kind, r.payload_hash) {
-            (Some(kind), Some(hex)) => {
-                let hash =
-                    blake3::Hash::from_hex(hex.as_bytes()).map_err(|e| bad(e.to_string()))?;
-                Some(Box::new(ProposalDigest {
-                    kind: EventKind::from_u16(kind),
-                    payload_hash: *hash.as_bytes(),
-                }))
-            }
-            (None, None) => None,
-            _ => {
-                return Err(bad(
-                    "proposed_kind and payload_hash must be set together".into()
-                ))
-            }
-        };
-        Ok(Denial {
-            gate: Cow::Owned(r.gate),
-            code: Cow::Owned(r.code),
-            message: r.message,
-            context: r.context,
-            proposal,
-        })
+            expected: DENIAL_KIND,
+            found,
+        });
     }
+    let bad = |reason: String| StoreError::Deserialization {
+        event_id: id,
+        reason,
+    };
+    let r: Record = rmp_serde::from_slice(&raw.event.payload).map_err(|e| bad(e.to_string()))?;
+    let proposal = match (r.proposed_kind, r.payload_hash) {
+        (Some(kind), Some(hex)) => {
+            let hash = blake3::Hash::from_hex(hex.as_bytes()).map_err(|e| bad(e.to_string()))?;
+            Some(Box::new(ProposalDigest {
+                kind: EventKind::from_u16(kind),
+                payload_hash: *hash.as_bytes(),
+            }))
+        }
+        (None, None) => None,
+        _ => {
+            return Err(bad(
+                "proposed_kind and payload_hash must be set together".into()
+            ))
+        }
+    };
+    Ok(Denial {
+        gate: Cow::Owned(r.gate),
+        code: Cow::Owned(r.code),
+        message: r.message,
+        context: r.context,
+        proposal,
+    })
+}
 
-    /// Every committed event whose gates were bypassed, in commit order.
-    ///
-    /// Reads every frame (the attestation is in the hashed frame, not in the
-    /// index), so it costs a scan like [`Self::verify_chain`]; an unreadable
-    /// frame fails the listing rather than leaving a silent gap.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// use batpak::{BypassReason, GateSet, Pipeline, Proposal};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let dir = tempfile::tempdir()?;
-    /// let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// let pipeline: Pipeline<()> = Pipeline::new(GateSet::new());
-    /// let approved = pipeline.bypass(
-    ///     Proposal::new(EventKind::custom(0xE, 1), &1u8)?,
-    ///     BypassReason::new("INC-7", "restore from backup"),
-    /// )?;
-    /// let r = pipeline.commit(&store, &Coordinate::new("e", "s")?, approved)?;
-    /// let list = store.bypasses()?;
-    /// assert_eq!((list[0].event_id, list[0].ticket.as_str()), (r.event_id, "INC-7"));
-    /// # Ok(()) }
-    /// ```
-    pub fn bypasses(&self) -> Result<Vec<BypassRecord>, StoreError> {
-        self.bypasses_in(&Region::all())
-    }
+/// Every committed event whose gates were bypassed, in commit order.
+pub(crate) fn bypasses(shared: &Arc<Shared>) -> Result<Vec<BypassRecord>, StoreError> {
+    bypasses_in(shared, &Region::all())
+}
 
-    /// [`Self::bypasses`] restricted to `region` (reads only that region's frames).
-    pub fn bypasses_in(&self, region: &Region) -> Result<Vec<BypassRecord>, StoreError> {
-        let mut out = Vec::new();
-        let mut after = None;
-        loop {
-            let page: Vec<IndexEntry> = self.query_entries_after(region, after, SCAN_CHUNK);
-            let Some(last) = page.last() else {
-                return Ok(out);
-            };
-            after = Some(last.global_sequence);
-            for entry in &page {
-                let raw = self.read_entry(entry)?;
-                if let Some(GateAttestation::Bypassed { ticket, reason }) =
-                    raw.event.header.attestation
-                {
-                    out.push(BypassRecord {
-                        event_id: entry.event_id,
-                        global_sequence: entry.global_sequence,
-                        kind: entry.kind,
-                        coordinate: entry.coordinate.clone(),
-                        ticket,
-                        reason,
-                    });
-                }
+/// [`Self::bypasses`] restricted to `region` (reads only that region's frames).
+pub(crate) fn bypasses_in(
+    shared: &Arc<Shared>,
+    region: &Region,
+) -> Result<Vec<BypassRecord>, StoreError> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page: Vec<IndexEntry> = shared.query_entries_after(region, after, SCAN_CHUNK);
+        let Some(last) = page.last() else {
+            return Ok(out);
+        };
+        after = Some(last.global_sequence);
+        for entry in &page {
+            let raw = shared.read_entry(entry)?;
+            if let Some(GateAttestation::Bypassed { ticket, reason }) = raw.event.header.attestation
+            {
+                out.push(BypassRecord {
+                    event_id: entry.event_id,
+                    global_sequence: entry.global_sequence,
+                    kind: entry.kind,
+                    coordinate: entry.coordinate.clone(),
+                    ticket,
+                    reason,
+                });
             }
         }
     }

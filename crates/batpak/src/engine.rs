@@ -8,15 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
+use serde::de::DeserializeOwned;
 
 use crate::config::StoreConfig;
 use crate::error::StoreError;
-use crate::event::{Event, EventHeader, StoredEvent};
+use crate::event::{decode_payload, Event, EventHeader, StoredEvent};
 use crate::format::decode_frame;
 use crate::fs::StoreFile;
-use crate::id::HlcPoint;
+use crate::id::{EventId, HlcPoint};
 use crate::index::{Index, IndexEntry};
+use crate::kind::EventKind;
 use crate::recovery::{segment_path, OpenReport, Recovered};
+use crate::region::Region;
 use crate::watermark::Mark;
 
 /// State shared by readers and the writer thread.
@@ -74,6 +77,63 @@ impl Shared {
             .frontier()
             .durable
             .covers_sequence(global_sequence)
+    }
+
+    /// The event with this id, payload decoded as JSON.
+    pub(crate) fn get(&self, id: EventId) -> Result<StoredEvent<serde_json::Value>, StoreError> {
+        self.get_as(id)
+    }
+
+    /// The event with this id, payload decoded into `T`.
+    pub(crate) fn get_as<T: DeserializeOwned>(
+        &self,
+        id: EventId,
+    ) -> Result<StoredEvent<T>, StoreError> {
+        decode_payload(self.read_raw(id)?)
+    }
+
+    /// The event with this id and its payload exactly as stored.
+    pub(crate) fn read_raw(&self, id: EventId) -> Result<StoredEvent<Vec<u8>>, StoreError> {
+        let entry = self
+            .index
+            .read()
+            .get(id)
+            .cloned()
+            .ok_or(StoreError::NotFound { event_id: id })?;
+        read_entry(self, &entry)
+    }
+
+    /// Reads and checks the frame an index entry points at.
+    pub(crate) fn read_entry(
+        &self,
+        entry: &IndexEntry,
+    ) -> Result<StoredEvent<Vec<u8>>, StoreError> {
+        read_entry(self, entry)
+    }
+
+    /// The index entry of an event.
+    pub(crate) fn entry(&self, id: EventId) -> Option<IndexEntry> {
+        self.index.read().get(id).cloned()
+    }
+
+    /// Every committed event in `region`, in commit order.
+    pub(crate) fn query(&self, region: &Region) -> Vec<IndexEntry> {
+        self.index.read().query(region, None, usize::MAX)
+    }
+
+    /// At most `limit` events of `region` after global sequence `after`.
+    pub(crate) fn query_entries_after(
+        &self,
+        region: &Region,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Vec<IndexEntry> {
+        self.index.read().query(region, after, limit)
+    }
+
+    /// Every event of this kind, in commit order.
+    pub(crate) fn by_fact(&self, kind: EventKind) -> Vec<IndexEntry> {
+        self.query(&Region::all().with_kind(kind))
     }
 
     /// Engine state over what recovery found.
@@ -197,4 +257,3 @@ fn read_cached(
     cache.insert(loc.segment, block, data.into(), valid);
     Ok(frame)
 }
-

@@ -1515,3 +1515,9 @@ mod tests {
         }
     }
 }
+
+/// Names of the files in a data directory.
+pub(crate) mod names {
+    /// The writer's lock file.
+    pub(crate) const LOCK_FILE: &str = "LOCK";
+}

@@ -61,13 +61,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::Serialize;
 
+use crate::append::Appender;
 use crate::attestation::GateAttestation;
 use crate::coordinate::Coordinate;
 use crate::error::StoreError;
+use crate::event::encode_payload;
 use crate::kind::EventKind;
 use crate::options::AppendOptions;
 use crate::receipt::AppendReceipt;
-use crate::store::{encode_payload, Store};
 
 /// Code of the denial reported for a gate that panicked.
 pub const GATE_PANICKED: &str = "GATE_PANICKED";
@@ -636,30 +637,27 @@ impl<Ctx: ?Sized> Pipeline<Ctx> {
             attestation,
         })
     }
+}
 
-    /// Appends an approved proposal to `coordinate`'s entity, recording its
-    /// attestation in the event header (covered by `event_hash`, hence by the
-    /// receipt signature). Returns the append receipt.
-    pub fn commit(
-        &self,
-        store: &Store,
-        coordinate: &Coordinate,
-        approved: Approved,
-    ) -> Result<AppendReceipt, StoreError> {
-        approved.attestation.validate()?;
-        let Approved {
-            proposal,
-            attestation,
-        } = approved;
-        let mut item = store.prepare_with(
-            coordinate.clone(),
-            proposal.kind,
-            proposal.payload,
-            proposal.options,
-        )?;
-        item.attestation = Some(attestation);
-        store.append_prepared(item)
-    }
+/// Appends an approved proposal, its attestation recorded in the event header.
+pub(crate) fn commit(
+    appender: &Appender,
+    coordinate: &Coordinate,
+    approved: Approved,
+) -> Result<AppendReceipt, StoreError> {
+    approved.attestation.validate()?;
+    let Approved {
+        proposal,
+        attestation,
+    } = approved;
+    let mut item = appender.prepare(
+        coordinate.clone(),
+        proposal.kind,
+        proposal.payload,
+        proposal.options,
+    )?;
+    item.attestation = Some(attestation);
+    appender.append_one(item)
 }
 
 #[cfg(test)]

@@ -68,10 +68,12 @@ mod verify;
 mod watermark;
 mod writer;
 
+pub use append::AppendTicket;
 pub use attestation::{
     GateAttestation, MAX_ATTESTED_GATES, MAX_BYPASS_REASON_LEN, MAX_GATE_NAME_LEN,
 };
 pub use causal::{CausalBoundary, CausalWalk};
+pub use config::ProjectionCache;
 pub use config::{ChainVerification, StoreConfig, SyncMode, TailPolicy};
 pub use coordinate::Coordinate;
 pub use cursor::{CheckpointId, Cursor};
@@ -85,16 +87,19 @@ pub use gate::{
 pub use id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
 pub use index::IndexEntry;
 pub use kind::EventKind;
-pub use append::AppendTicket;
 pub use options::{AppendOptions, BatchAppendItem, CausationRef};
-pub use sequence::ExpectedSequence;
-pub use projection::{EventSourced, Freshness, ProjectionCache};
+pub use projection::{EventSourced, Freshness};
 pub use reactor::{Reaction, ReactorHandle, ReactorOptions, ReactorStats};
 pub use receipt::AppendReceipt;
 pub use recovery::{OpenReport, TornTail};
 pub use region::{EntityMatch, KindFilter, Region};
+pub use sequence::ExpectedSequence;
 pub use sign::{ReceiptSigner, ReceiptVerificationError, SigningPolicy};
-pub use store::{ReadOnlyStore, Store, StoreReader, LOCK_FILE};
+pub use store::{ReadOnlyStore, Store, StoreReader};
+
+/// Name of the lock file in a data directory.
+#[deprecated(note = "the lock file's name is not part of the API; it will stop being public")]
+pub const LOCK_FILE: &str = format::names::LOCK_FILE;
 pub use subscription::{Notification, Subscription};
 pub use typed::EventPayload;
 pub use upcast::Upcast;

@@ -3,11 +3,10 @@
 use serde::Serialize;
 
 use crate::coordinate::Coordinate;
-use crate::sequence::ExpectedSequence;
 use crate::error::StoreError;
 use crate::id::{CorrelationId, EventId, IdempotencyKey};
 use crate::kind::EventKind;
-
+use crate::sequence::ExpectedSequence;
 
 /// What caused an event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -17,14 +17,14 @@ use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::config::ProjectionCache;
+use crate::engine::{read_entry, Shared};
 use crate::error::StoreError;
 use crate::event::StoredEvent;
 use crate::format::{self, ProjectionRecord};
 use crate::id::EventId;
 use crate::index::IndexEntry;
-use crate::config::ProjectionCache;
 use crate::kind::EventKind;
-use crate::store::{read_entry, Shared, StoreReader};
 
 /// A state built by folding one entity's events in order.
 ///
@@ -107,7 +107,6 @@ pub enum Freshness {
         max_age: Duration,
     },
 }
-
 
 /// A folded state and the last event it covers.
 #[derive(Debug, Clone)]
@@ -279,150 +278,114 @@ pub(crate) fn read_json(
     shared: &Shared,
     entry: &IndexEntry,
 ) -> Result<StoredEvent<serde_json::Value>, StoreError> {
-    crate::store::decode_payload(read_entry(shared, entry)?)
+    crate::event::decode_payload(read_entry(shared, entry)?)
 }
 
 fn encode_state<T: Serialize>(state: &T) -> Result<Vec<u8>, StoreError> {
-    crate::store::encode_payload(state)
+    crate::event::encode_payload(state)
 }
 
 /// Events are read in pages so a long history never holds the index lock for long.
 const PAGE: usize = 1024;
 
-impl StoreReader {
-    /// Folds `entity`'s relevant events into `T`, or `None` if it has none.
-    ///
-    /// With [`Freshness::Consistent`] the result reflects every event visible
-    /// when the call starts; with [`Freshness::MaybeStale`] a cached state
-    /// refreshed within `max_age` may be returned as is. With the cache on
-    /// (see [`ProjectionCache`]), only events after the cached state's last
-    /// one are read.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// use std::time::Duration;
-    ///
-    /// #[derive(Default, serde::Serialize, serde::Deserialize)]
-    /// struct Counter { n: u64 }
-    /// impl EventSourced for Counter {
-    ///     fn apply(&mut self, _event: &StoredEvent<serde_json::Value>) { self.n += 1; }
-    /// }
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// let coord = Coordinate::new("entity:a", "scope:1")?;
-    /// for n in 0..3u8 { store.append(&coord, EventKind::custom(0xE, 1), &n)?; }
-    /// let c: Option<Counter> = store.project("entity:a", &Freshness::Consistent)?;
-    /// assert_eq!(c.map(|c| c.n), Some(3));
-    /// store.append(&coord, EventKind::custom(0xE, 1), &3u8)?;
-    /// let stale = Freshness::MaybeStale { max_age: Duration::from_secs(60) };
-    /// let maybe: Option<Counter> = store.project("entity:a", &stale)?;
-    /// assert!(matches!(maybe.map(|c| c.n), Some(3 | 4)));
-    /// let now: Option<Counter> = store.project("entity:a", &Freshness::Consistent)?;
-    /// assert_eq!(now.map(|c| c.n), Some(4));
-    /// # Ok(()) }
-    /// ```
-    pub fn project<T: EventSourced>(
-        &self,
-        entity: &str,
-        freshness: &Freshness,
-    ) -> Result<Option<T>, StoreError> {
-        let shared = self.shared();
-        let cache = &shared.projections;
-        let key = type_key::<T>();
-        let slot = slot_of(&key, entity);
-        // The cached state, if the log still holds its last event where it says:
-        // `(state, entity_sequence, global_sequence, id)` of that event.
-        let mut start: Option<(T, u64, u64, EventId)> = None;
-        let mut hit: Option<Cached> = None;
-        if cache.max_entries().is_some() {
-            if let Some(c) = cache.get(shared, &key, &slot, entity) {
-                let held = shared
-                    .index
-                    .read()
-                    .get(c.last_event_id)
-                    .filter(|e| {
-                        e.global_sequence() == c.last_global_sequence
-                            && e.coordinate().entity() == entity
-                    })
-                    .map(IndexEntry::entity_sequence);
-                match (held, rmp_serde::from_slice::<T>(&c.state)) {
-                    (Some(es), Ok(state)) => {
-                        if let (Freshness::MaybeStale { max_age }, Some(at)) =
-                            (freshness, c.refreshed)
-                        {
-                            if at.elapsed() <= *max_age {
-                                return Ok(Some(state));
-                            }
-                        }
-                        start = Some((state, es, c.last_global_sequence, c.last_event_id));
-                        hit = Some(c);
-                    }
-                    // Not in the log any more (a lost tail), or an undecodable state: refold.
-                    _ => cache.forget(&slot),
-                }
-            }
-        }
-        let had_state = start.is_some();
-        let (mut state, mut next_es, mut last) = match start {
-            Some((s, es, gs, id)) => (s, es + 1, Some((gs, id))),
-            None => (T::default(), 0, None),
-        };
-        let kinds = T::relevant_kinds();
-        let mut folded = 0usize;
-        loop {
-            // Walk the entity's own positions from the next entity sequence: the
-            // cost is the new events only, whatever the length of the history.
-            let (page, done) = {
-                let idx = shared.index.read();
-                let tip = idx.entity_tip(entity).0;
-                let mut page = Vec::new();
-                while next_es < tip && page.len() < PAGE {
-                    if let Some(e) = idx.entity_event_at(entity, next_es) {
-                        if kinds.is_none_or(|ks| ks.contains(&e.kind())) {
-                            page.push(e.clone());
+/// Folds `entity`'s relevant events into `T`, or `None` if it has none.
+pub(crate) fn project<T: EventSourced>(
+    shared: &Arc<Shared>,
+    cache: &ProjectionStates,
+    entity: &str,
+    freshness: &Freshness,
+) -> Result<Option<T>, StoreError> {
+    let key = type_key::<T>();
+    let slot = slot_of(&key, entity);
+    // The cached state, if the log still holds its last event where it says:
+    // `(state, entity_sequence, global_sequence, id)` of that event.
+    let mut start: Option<(T, u64, u64, EventId)> = None;
+    let mut hit: Option<Cached> = None;
+    if cache.max_entries().is_some() {
+        if let Some(c) = cache.get(shared, &key, &slot, entity) {
+            let held = shared
+                .index
+                .read()
+                .get(c.last_event_id)
+                .filter(|e| {
+                    e.global_sequence() == c.last_global_sequence
+                        && e.coordinate().entity() == entity
+                })
+                .map(IndexEntry::entity_sequence);
+            match (held, rmp_serde::from_slice::<T>(&c.state)) {
+                (Some(es), Ok(state)) => {
+                    if let (Freshness::MaybeStale { max_age }, Some(at)) = (freshness, c.refreshed)
+                    {
+                        if at.elapsed() <= *max_age {
+                            return Ok(Some(state));
                         }
                     }
-                    next_es += 1;
+                    start = Some((state, es, c.last_global_sequence, c.last_event_id));
+                    hit = Some(c);
                 }
-                (page, next_es >= tip)
-            };
-            for entry in &page {
-                state.apply(&read_json(shared, entry)?);
-            }
-            folded += page.len();
-            if let Some(e) = page.last() {
-                last = Some((e.global_sequence(), e.event_id()));
-            }
-            if done {
-                break;
+                // Not in the log any more (a lost tail), or an undecodable state: refold.
+                _ => cache.forget(&slot),
             }
         }
-        let Some((last_gs, last_id)) = last else {
-            return Ok(None);
-        };
-        if cache.max_entries().is_some() {
-            let fresh = match (folded, hit) {
-                (0, Some(c)) if had_state => Cached {
-                    refreshed: Some(Instant::now()),
-                    ..c
-                },
-                _ => Cached {
-                    entity: Arc::from(entity),
-                    state: Arc::from(encode_state(&state)?),
-                    last_global_sequence: last_gs,
-                    last_event_id: last_id,
-                    refreshed: Some(Instant::now()),
-                },
-            };
-            if folded > 0 {
-                cache.persist(shared, &key, &fresh);
-            }
-            cache.put(slot, fresh);
-        }
-        Ok(Some(state))
     }
+    let had_state = start.is_some();
+    let (mut state, mut next_es, mut last) = match start {
+        Some((s, es, gs, id)) => (s, es + 1, Some((gs, id))),
+        None => (T::default(), 0, None),
+    };
+    let kinds = T::relevant_kinds();
+    let mut folded = 0usize;
+    loop {
+        // Walk the entity's own positions from the next entity sequence: the
+        // cost is the new events only, whatever the length of the history.
+        let (page, done) = {
+            let idx = shared.index.read();
+            let tip = idx.entity_tip(entity).0;
+            let mut page = Vec::new();
+            while next_es < tip && page.len() < PAGE {
+                if let Some(e) = idx.entity_event_at(entity, next_es) {
+                    if kinds.is_none_or(|ks| ks.contains(&e.kind())) {
+                        page.push(e.clone());
+                    }
+                }
+                next_es += 1;
+            }
+            (page, next_es >= tip)
+        };
+        for entry in &page {
+            state.apply(&read_json(shared, entry)?);
+        }
+        folded += page.len();
+        if let Some(e) = page.last() {
+            last = Some((e.global_sequence(), e.event_id()));
+        }
+        if done {
+            break;
+        }
+    }
+    let Some((last_gs, last_id)) = last else {
+        return Ok(None);
+    };
+    if cache.max_entries().is_some() {
+        let fresh = match (folded, hit) {
+            (0, Some(c)) if had_state => Cached {
+                refreshed: Some(Instant::now()),
+                ..c
+            },
+            _ => Cached {
+                entity: Arc::from(entity),
+                state: Arc::from(encode_state(&state)?),
+                last_global_sequence: last_gs,
+                last_event_id: last_id,
+                refreshed: Some(Instant::now()),
+            },
+        };
+        if folded > 0 {
+            cache.persist(shared, &key, &fresh);
+        }
+        cache.put(slot, fresh);
+    }
+    Ok(Some(state))
 }
 
 #[cfg(test)]

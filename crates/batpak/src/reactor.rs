@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::append::Appender;
 use crate::coordinate::Coordinate;
 use crate::cursor::{CheckpointId, Cursor};
+use crate::engine::Shared;
 use crate::error::StoreError;
 use crate::event::StoredEvent;
 use crate::id::EventId;
 use crate::kind::EventKind;
 use crate::options::{AppendOptions, BatchAppendItem, CausationRef};
-use crate::region::Region;
-use crate::store::Store;
 
 /// An event a reactor handler asks to append in response to another.
 ///
@@ -52,7 +52,7 @@ impl Reaction {
         Ok(Self {
             coordinate,
             kind,
-            payload: crate::store::encode_payload(payload)?,
+            payload: crate::event::encode_payload(payload)?,
             options: AppendOptions::default(),
         })
     }
@@ -171,7 +171,9 @@ impl Progress {
 #[derive(Debug)]
 pub struct ReactorHandle {
     progress: Arc<Progress>,
-    store: Arc<Store>,
+    shared: Arc<Shared>,
+    /// Keeps the store that started the reactor open while it runs.
+    _owner: Owner,
     thread: Option<JoinHandle<Result<(), StoreError>>>,
 }
 
@@ -201,7 +203,7 @@ impl ReactorHandle {
 
     fn shutdown(&mut self) -> Result<ReactorStats, StoreError> {
         self.progress.stop.store(true, Ordering::Release);
-        self.store.shared().marks.wake_all();
+        self.shared.marks.wake_all();
         if let Some(t) = self.thread.take() {
             t.join().map_err(|_| StoreError::ReactorPanicked)??;
         }
@@ -220,8 +222,12 @@ impl Drop for ReactorHandle {
 /// How long an idle reactor waits before looking again even without a wake-up.
 const IDLE_RECHECK: Duration = Duration::from_secs(1);
 
+/// What keeps a reactor's store open: the `Arc` it was started from.
+pub(crate) type Owner = Arc<dyn std::any::Any + Send + Sync>;
+
 struct Loop<F> {
-    store: Arc<Store>,
+    appender: Appender,
+    _owner: Owner,
     cursor: Cursor,
     checkpoint: Option<CheckpointId>,
     batch: usize,
@@ -234,7 +240,7 @@ where
     F: FnMut(&StoredEvent<serde_json::Value>) -> Vec<Reaction>,
 {
     fn run(mut self) -> Result<(), StoreError> {
-        let shared = self.store.shared().clone();
+        let shared = self.appender.shared().clone();
         let mut handled_since_save = false;
         let mut last: Option<(u64, EventId)> = None;
         let result = loop {
@@ -276,7 +282,11 @@ where
                     .collect();
                 let n = items.len() as u64;
                 if n > 0 {
-                    if let Err(e) = self.store.append_batch(items) {
+                    if let Err(e) = self
+                        .appender
+                        .submit_batch(items)
+                        .and_then(|t| t.wait_batch())
+                    {
                         failed = Some(e);
                         break;
                     }
@@ -308,96 +318,40 @@ where
     }
 }
 
-impl Store {
-    /// Runs `handler` on a thread for each event of `region` committed from
-    /// now on, appending the reactions it returns (atomically per triggering
-    /// event) with causation [`CausationRef::Event`] of that event.
-    ///
-    /// Events are read through a guaranteed cursor, so none is skipped while
-    /// the reactor runs. A handler whose reactions fall in `region` sees them
-    /// too. The loop ends at [`ReactorHandle::stop`] (or drop), or at the first
-    /// failed append, which `stop` then returns.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// use std::sync::Arc;
-    /// use std::time::Duration;
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// const SIGNED_UP: EventKind = EventKind::custom(0xE, 1);
-    /// const WELCOMED: EventKind = EventKind::custom(0xE, 2);
-    /// let store = Arc::new(Store::open(StoreConfig::new(dir.path()))?);
-    /// let reactor = store.react_loop(&Region::all().with_kind(SIGNED_UP), |ev| {
-    ///     let mail = Coordinate::new(format!("mail:{}", ev.coordinate.entity()), "mail");
-    ///     mail.and_then(|c| Reaction::new(c, WELCOMED, &"hello")).into_iter().collect()
-    /// })?;
-    /// assert!(reactor.is_running());
-    /// let user = store.append(&Coordinate::new("user:1", "users")?, SIGNED_UP, &"ada")?;
-    /// # let mut waited = 0;
-    /// # while store.caused_by(user.event_id).is_empty() && waited < 500 {
-    /// #     std::thread::sleep(Duration::from_millis(10)); waited += 1;
-    /// # }
-    /// let reactions = store.caused_by(user.event_id);
-    /// assert_eq!(reactions.len(), 1);
-    /// assert_eq!(reactions[0].coordinate().entity(), "mail:user:1");
-    /// let stats = reactor.stop()?;
-    /// assert_eq!(stats.reactions_appended, 1);
-    /// # Ok(()) }
-    /// ```
-    pub fn react_loop<F>(
-        self: &Arc<Self>,
-        region: &Region,
-        handler: F,
-    ) -> Result<ReactorHandle, StoreError>
-    where
-        F: FnMut(&StoredEvent<serde_json::Value>) -> Vec<Reaction> + Send + 'static,
-    {
-        self.react_loop_with(region, ReactorOptions::default(), handler)
+/// Starts a reactor thread reading `cursor` and appending through `appender`.
+pub(crate) fn start<F>(
+    owner: Owner,
+    appender: Appender,
+    cursor: Cursor,
+    options: ReactorOptions,
+    handler: F,
+) -> Result<ReactorHandle, StoreError>
+where
+    F: FnMut(&StoredEvent<serde_json::Value>) -> Vec<Reaction> + Send + 'static,
+{
+    let mut cursor = cursor.at_end();
+    if let Some(id) = &options.checkpoint {
+        cursor = cursor.resume(id)?;
     }
-
-    /// [`Store::react_loop`] with options: resume from (and keep saving) a checkpoint.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// use std::sync::Arc;
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// let store = Arc::new(Store::open(StoreConfig::new(dir.path()))?);
-    /// let opts = ReactorOptions::default().with_checkpoint(CheckpointId::new("auditor")?);
-    /// let reactor = store.react_loop_with(&Region::all(), opts, |_ev| Vec::new())?;
-    /// reactor.stop()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn react_loop_with<F>(
-        self: &Arc<Self>,
-        region: &Region,
-        options: ReactorOptions,
-        handler: F,
-    ) -> Result<ReactorHandle, StoreError>
-    where
-        F: FnMut(&StoredEvent<serde_json::Value>) -> Vec<Reaction> + Send + 'static,
-    {
-        let mut cursor = self.cursor_guaranteed(region).at_end();
-        if let Some(id) = &options.checkpoint {
-            cursor = cursor.resume(id)?;
-        }
-        let progress = Arc::new(Progress::default());
-        let work = Loop {
-            store: self.clone(),
-            cursor,
-            checkpoint: options.checkpoint,
-            batch: options.batch,
-            progress: progress.clone(),
-            handler,
-        };
-        let thread = std::thread::Builder::new()
-            .name("batpak-reactor".into())
-            .spawn(move || work.run())
-            .map_err(|e| StoreError::io("spawn reactor thread", self.dir(), e))?;
-        Ok(ReactorHandle {
-            progress,
-            store: self.clone(),
-            thread: Some(thread),
-        })
-    }
+    let shared = appender.shared().clone();
+    let progress = Arc::new(Progress::default());
+    let work = Loop {
+        appender,
+        _owner: owner.clone(),
+        cursor,
+        checkpoint: options.checkpoint,
+        batch: options.batch,
+        progress: progress.clone(),
+        handler,
+    };
+    let thread = std::thread::Builder::new()
+        .name("batpak-reactor".into())
+        .spawn(move || work.run())
+        .map_err(|e| StoreError::io("spawn reactor thread", &shared.cfg.dir, e))?;
+    Ok(ReactorHandle {
+        progress,
+        shared,
+        _owner: owner,
+        thread: Some(thread),
+    })
 }

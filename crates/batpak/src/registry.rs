@@ -435,7 +435,6 @@ pub fn verify_registry() -> Result<RegistryReport, StoreError> {
     }
 }
 
-
 /// The check `Store::open` and `ReadOnlyStore::open` run.
 pub(crate) fn check_at_open(mode: EventPayloadValidation) -> Result<(), StoreError> {
     match mode {

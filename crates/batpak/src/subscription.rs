@@ -16,7 +16,6 @@ use crate::id::EventId;
 use crate::index::IndexEntry;
 use crate::kind::EventKind;
 use crate::region::Region;
-use crate::store::Store;
 
 /// One new event, as a lossy subscription delivers it.
 ///
@@ -111,7 +110,7 @@ pub(crate) struct Subscribers {
 }
 
 impl Subscribers {
-    fn add(&self, region: Region, capacity: usize) -> Subscription {
+    pub(crate) fn add(&self, region: Region, capacity: usize) -> Subscription {
         // A zero-capacity flume channel is a rendezvous: `try_send` would fail
         // unless the subscriber happened to be blocked in `recv`.
         let (tx, rx) = flume::bounded(capacity.max(1));
@@ -167,7 +166,7 @@ impl Subscribers {
         self.list.lock().clear();
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         let mut list = self.list.lock();
         list.retain(|s| !s.tx.is_disconnected());
         list.len()
@@ -274,65 +273,5 @@ impl Subscription {
     /// ```
     pub fn region(&self) -> &Region {
         &self.region
-    }
-}
-
-impl Store {
-    /// Subscribes to new events in `region`: a push feed over a bounded queue
-    /// of [`Subscription::DEFAULT_CAPACITY`] notifications.
-    ///
-    /// The writer offers each event after it is visible to readers (and, under
-    /// [`crate::SyncMode::EveryGroup`], durable), before the append's receipt
-    /// is returned, and never blocks on a subscriber: when the queue is full
-    /// the notification is dropped and counted ([`Subscription::missed`], and
-    /// the next delivered [`Notification::missed`]). Only events appended
-    /// after this call are offered. For a feed that never skips, use
-    /// [`crate::StoreReader::cursor_guaranteed`].
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// use std::time::Duration;
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// let sub = store.subscribe_lossy(&Region::scope("scope:1"));
-    /// let kind = EventKind::custom(0xE, 1);
-    /// store.append(&Coordinate::new("a", "scope:2")?, kind, &0u8)?;
-    /// store.append(&Coordinate::new("a", "scope:1")?, kind, &1u8)?;
-    /// let note = sub.recv_timeout(Duration::from_secs(1)).ok_or("nothing")?;
-    /// assert_eq!(note.coordinate().scope(), "scope:1");
-    /// assert!(sub.try_recv().is_none());
-    /// # Ok(()) }
-    /// ```
-    pub fn subscribe_lossy(&self, region: &Region) -> Subscription {
-        self.subscribe_lossy_with_capacity(region, Subscription::DEFAULT_CAPACITY)
-    }
-
-    /// [`Store::subscribe_lossy`] with a queue of `capacity` notifications (at least 1).
-    ///
-    /// ```
-    /// # use batpak::prelude::*;
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// # let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    /// let sub = store.subscribe_lossy_with_capacity(&Region::all(), 16);
-    /// # drop(sub);
-    /// ```
-    pub fn subscribe_lossy_with_capacity(&self, region: &Region, capacity: usize) -> Subscription {
-        self.shared().subscribers.add(region.clone(), capacity)
-    }
-
-    /// Number of live lossy subscriptions (dropped ones are pruned first).
-    ///
-    /// ```
-    /// # use batpak::prelude::*;
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// # let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    /// let sub = store.subscribe_lossy(&Region::all());
-    /// assert_eq!(store.subscriber_count(), 1);
-    /// drop(sub);
-    /// assert_eq!(store.subscriber_count(), 0);
-    /// ```
-    pub fn subscriber_count(&self) -> usize {
-        self.shared().subscribers.len()
     }
 }

@@ -1,17 +1,11 @@
 //! Typed payloads: a Rust type bound to one event kind and schema version.
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
-use crate::coordinate::Coordinate;
 use crate::error::StoreError;
 use crate::event::{Event, StoredEvent};
 use crate::id::EventId;
-use crate::index::IndexEntry;
 use crate::kind::EventKind;
-use crate::options::AppendOptions;
-use crate::receipt::AppendReceipt;
-use crate::store::{Store, StoreReader};
 use crate::upcast::lift;
 
 /// A payload type bound to one [`EventKind`] and a schema version.
@@ -107,116 +101,4 @@ fn decode<T: DeserializeOwned>(event_id: EventId, bytes: &[u8]) -> Result<T, Sto
         event_id,
         reason: e.to_string(),
     })
-}
-
-impl StoreReader {
-    /// The event with this id, decoded into the payload type `T`.
-    ///
-    /// Fails with [`StoreError::KindMismatch`] when the event is not of
-    /// `T::KIND`, [`StoreError::FutureVersion`] when it was written by a newer
-    /// schema than `T::PAYLOAD_VERSION`, and lifts older versions through the
-    /// registered [`crate::Upcast`] steps (the stored bytes are untouched).
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// # #[derive(serde::Serialize, serde::Deserialize, EventPayload)]
-    /// # #[batpak(category = 0xE, type_id = 0x311)]
-    /// # struct Ping { n: u32 }
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// # let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// # let coord = Coordinate::new("e", "s")?;
-    /// let receipt = store.append_typed(&coord, &Ping { n: 3 })?;
-    /// let ev = store.get_typed::<Ping>(receipt.event_id)?;
-    /// assert_eq!(ev.event.payload.n, 3);
-    /// assert_eq!(ev.event.header.payload_version, 1);
-    /// # Ok(()) }
-    /// ```
-    pub fn get_typed<T: EventPayload + DeserializeOwned>(
-        &self,
-        id: EventId,
-    ) -> Result<StoredEvent<T>, StoreError> {
-        self.read_raw(id)?.decode_typed()
-    }
-
-    /// Index entries of every event of `T::KIND`, in commit order.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// # #[derive(serde::Serialize, serde::Deserialize, EventPayload)]
-    /// # #[batpak(category = 0xE, type_id = 0x312)]
-    /// # struct Ping { n: u32 }
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// # let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// # let coord = Coordinate::new("e", "s")?;
-    /// store.append_typed(&coord, &Ping { n: 1 })?;
-    /// store.append_typed(&coord, &Ping { n: 2 })?;
-    /// let entries = store.by_fact_typed::<Ping>();
-    /// assert_eq!(entries.len(), 2);
-    /// assert!(entries.iter().all(|e| e.kind() == Ping::KIND));
-    /// # Ok(()) }
-    /// ```
-    pub fn by_fact_typed<T: EventPayload>(&self) -> Vec<IndexEntry> {
-        self.by_fact(T::KIND)
-    }
-}
-
-impl Store {
-    /// Appends a typed payload under `T::KIND`, recording `T::PAYLOAD_VERSION`
-    /// in the event header.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// # #[derive(serde::Serialize, serde::Deserialize, EventPayload)]
-    /// # #[batpak(category = 0xE, type_id = 0x313, version = 1)]
-    /// # struct Ping { n: u32 }
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// # let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// let coord = Coordinate::new("e", "s")?;
-    /// let receipt = store.append_typed(&coord, &Ping { n: 1 })?;
-    /// assert_eq!(store.entry(receipt.event_id).map(|e| e.kind()), Some(Ping::KIND));
-    /// # Ok(()) }
-    /// ```
-    pub fn append_typed<T: EventPayload + Serialize>(
-        &self,
-        coordinate: &Coordinate,
-        payload: &T,
-    ) -> Result<AppendReceipt, StoreError> {
-        self.append_typed_with_options(coordinate, payload, AppendOptions::default())
-    }
-
-    /// [`Store::append_typed`] with options (expected sequence, idempotency
-    /// key, correlation, causation). The payload version in `options` is
-    /// replaced by `T::PAYLOAD_VERSION`: a typed append always records its type's version.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// # #[derive(serde::Serialize, serde::Deserialize, EventPayload)]
-    /// # #[batpak(category = 0xE, type_id = 0x314, version = 2)]
-    /// # struct Ping { n: u32 }
-    /// # struct V1; impl Upcast for V1 { const KIND: EventKind = Ping::KIND; const FROM: u16 = 1;
-    /// #     fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, String> { Ok(v) } }
-    /// # batpak::register_upcast!(V1);
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// # let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// let coord = Coordinate::new("e", "s")?;
-    /// let opts = AppendOptions::default().with_correlation_id(CorrelationId::from_u128(9));
-    /// let receipt = store.append_typed_with_options(&coord, &Ping { n: 1 }, opts)?;
-    /// let ev = store.get_typed::<Ping>(receipt.event_id)?;
-    /// assert_eq!(ev.event.header.payload_version, 2);
-    /// assert_eq!(ev.event.header.correlation_id, Some(CorrelationId::from_u128(9)));
-    /// # Ok(()) }
-    /// ```
-    pub fn append_typed_with_options<T: EventPayload + Serialize>(
-        &self,
-        coordinate: &Coordinate,
-        payload: &T,
-        options: AppendOptions,
-    ) -> Result<AppendReceipt, StoreError> {
-        let options = options.with_payload_version(T::PAYLOAD_VERSION);
-        self.append_with_options(coordinate, T::KIND, payload, options)
-    }
 }

@@ -10,7 +10,9 @@ use crate::id::EventId;
 use crate::index::IndexEntry;
 use crate::receipt::AppendReceipt;
 use crate::sign::{receipt_cover, SigningState};
-use crate::store::StoreReader;
+use std::sync::Arc;
+
+use crate::engine::Shared;
 
 /// The result of [`StoreReader::verify_chain`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -132,208 +134,194 @@ impl AncestorWalk {
 
 const CHUNK: usize = 4096;
 
-impl StoreReader {
-    /// Recomputes `content_hash` and `event_hash` of every committed event
-    /// from the bytes on disk and checks every `prev_hash` link.
-    ///
-    /// Checks the prefix committed when it starts; appends may continue meanwhile.
-    pub fn verify_chain(&self) -> Result<ChainVerificationReport, StoreError> {
-        self.verify_chain_with_progress(|_| {})
-    }
+/// Recomputes `content_hash` and `event_hash` of every committed event
+pub(crate) fn verify_chain(shared: &Arc<Shared>) -> Result<ChainVerificationReport, StoreError> {
+    verify_chain_with_progress(shared, |_| {})
+}
 
-    /// [`Self::verify_chain`], calling `progress` after every few thousand events.
-    pub fn verify_chain_with_progress(
-        &self,
-        mut progress: impl FnMut(VerifyProgress),
-    ) -> Result<ChainVerificationReport, StoreError> {
-        let total = self.shared().index.read().len();
-        let mut report = ChainVerificationReport::default();
-        // entity -> event_hash as stored of its latest event checked so far
-        let mut tips: HashMap<std::sync::Arc<str>, [u8; 32], foldhash::fast::RandomState> =
-            HashMap::default();
-        let mut start = 0;
-        while start < total {
-            let end = (start + CHUNK).min(total);
-            let chunk: Vec<IndexEntry> = self.shared().index.read().entries()[start..end].to_vec();
-            for entry in &chunk {
-                self.check_event(entry, &mut tips, &mut report);
-            }
-            report.events_checked = end as u64;
-            progress(VerifyProgress {
-                checked: end as u64,
-                total: total as u64,
-            });
-            start = end;
+/// [`Self::verify_chain`], calling `progress` after every few thousand events.
+pub(crate) fn verify_chain_with_progress(
+    shared: &Arc<Shared>,
+    mut progress: impl FnMut(VerifyProgress),
+) -> Result<ChainVerificationReport, StoreError> {
+    let total = shared.index.read().len();
+    let mut report = ChainVerificationReport::default();
+    // entity -> event_hash as stored of its latest event checked so far
+    let mut tips: HashMap<std::sync::Arc<str>, [u8; 32], foldhash::fast::RandomState> =
+        HashMap::default();
+    let mut start = 0;
+    while start < total {
+        let end = (start + CHUNK).min(total);
+        let chunk: Vec<IndexEntry> = shared.index.read().entries()[start..end].to_vec();
+        for entry in &chunk {
+            check_event(shared, entry, &mut tips, &mut report);
         }
-        Ok(report)
+        report.events_checked = end as u64;
+        progress(VerifyProgress {
+            checked: end as u64,
+            total: total as u64,
+        });
+        start = end;
     }
+    Ok(report)
+}
 
-    fn check_event(
-        &self,
-        entry: &IndexEntry,
-        tips: &mut HashMap<std::sync::Arc<str>, [u8; 32], foldhash::fast::RandomState>,
-        report: &mut ChainVerificationReport,
-    ) {
-        let ent = entry.coordinate.entity_arc().clone();
-        let raw = match self.read_entry(entry) {
-            Ok(raw) => raw,
-            Err(_) => {
-                report.mismatches.push(entry.event_id);
-                // The link of the next event cannot be judged against unreadable bytes.
-                tips.remove(&ent);
-                return;
-            }
-        };
-        let h = &raw.event.header;
-        let recomputed = chain::event_hash(h, &raw.coordinate);
-        let header_matches_index = h.global_sequence == entry.global_sequence
-            && h.entity_sequence == entry.entity_sequence
-            && h.kind == entry.kind
-            && raw.coordinate == entry.coordinate;
-        if recomputed != h.event_hash || !header_matches_index {
+fn check_event(
+    shared: &Arc<Shared>,
+    entry: &IndexEntry,
+    tips: &mut HashMap<std::sync::Arc<str>, [u8; 32], foldhash::fast::RandomState>,
+    report: &mut ChainVerificationReport,
+) {
+    let ent = entry.coordinate.entity_arc().clone();
+    let raw = match shared.read_entry(entry) {
+        Ok(raw) => raw,
+        Err(_) => {
             report.mismatches.push(entry.event_id);
+            // The link of the next event cannot be judged against unreadable bytes.
+            tips.remove(&ent);
+            return;
         }
-        let expected_prev = if h.entity_sequence == 0 {
-            Some(chain::GENESIS_HASH)
-        } else {
-            tips.get(&ent).copied()
-        };
-        if expected_prev != Some(h.prev_hash) {
-            report.dangling.push(entry.event_id);
-        }
-        tips.insert(ent, h.event_hash);
+    };
+    let h = &raw.event.header;
+    let recomputed = chain::event_hash(h, &raw.coordinate);
+    let header_matches_index = h.global_sequence == entry.global_sequence
+        && h.entity_sequence == entry.entity_sequence
+        && h.kind == entry.kind
+        && raw.coordinate == entry.coordinate;
+    if recomputed != h.event_hash || !header_matches_index {
+        report.mismatches.push(entry.event_id);
     }
-
-    /// Checks a receipt against the stored event, recomputing its hashes from
-    /// the bytes on disk, and checks the receipt's signature.
-    ///
-    /// A signed receipt is checked against the store's configured key; on a
-    /// store without one, against the receipt's own `key_id` (compare that with
-    /// the key you trust).
-    pub fn verify_append_receipt(&self, receipt: &AppendReceipt) -> ReceiptVerification {
-        let Some(entry) = self.entry(receipt.event_id) else {
-            return ReceiptVerification::NotFound;
-        };
-        let raw = match self.read_entry(&entry) {
-            Ok(raw) => raw,
-            Err(_) => return ReceiptVerification::Mismatch { field: "frame" },
-        };
-        let h = &raw.event.header;
-        let checks: [(&'static str, bool); 6] = [
-            (
-                "global_sequence",
-                h.global_sequence == receipt.global_sequence,
-            ),
-            (
-                "entity_sequence",
-                h.entity_sequence == receipt.entity_sequence,
-            ),
-            ("content_hash", h.content_hash == receipt.content_hash),
-            (
-                "event_hash",
-                chain::event_hash(h, &raw.coordinate) == receipt.event_hash,
-            ),
-            ("stored_event_hash", h.event_hash == receipt.event_hash),
-            ("prev_hash", h.prev_hash == receipt.prev_hash),
-        ];
-        if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
-            return ReceiptVerification::Mismatch { field };
-        }
-        let (Some(key_id), Some(sig)) = (receipt.key_id, receipt.signature) else {
-            return ReceiptVerification::ValidUnsigned;
-        };
-        let state = SigningState {
-            signer: self.shared().cfg.signer.clone(),
-            downgrade_allowed: false,
-        };
-        let key = match state.verifying_key() {
-            Some(k) if k.to_bytes() != key_id => return ReceiptVerification::SignatureInvalid,
-            Some(k) => k,
-            None => match ed25519_dalek::VerifyingKey::from_bytes(&key_id) {
-                Ok(k) => k,
-                Err(_) => return ReceiptVerification::SignatureInvalid,
-            },
-        };
-        let cover = receipt_cover(receipt, &key_id);
-        match ed25519_dalek::Verifier::verify(
-            &key,
-            &cover,
-            &ed25519_dalek::Signature::from_bytes(&sig),
-        ) {
-            Ok(()) => ReceiptVerification::ValidSigned { key_id },
-            Err(_) => ReceiptVerification::SignatureInvalid,
-        }
+    let expected_prev = if h.entity_sequence == 0 {
+        Some(chain::GENESIS_HASH)
+    } else {
+        tips.get(&ent).copied()
+    };
+    if expected_prev != Some(h.prev_hash) {
+        report.dangling.push(entry.event_id);
     }
+    tips.insert(ent, h.event_hash);
+}
 
-    /// The event and its entity ancestors, newest first, at most `limit` events.
-    pub fn walk_ancestors(
-        &self,
-        id: EventId,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent<serde_json::Value>>, StoreError> {
-        Ok(self.walk_ancestors_outcome(id, limit)?.ancestors)
+/// Checks a receipt against the stored event, recomputing its hashes from
+pub(crate) fn verify_append_receipt(
+    shared: &Arc<Shared>,
+    receipt: &AppendReceipt,
+) -> ReceiptVerification {
+    let Some(entry) = shared.entry(receipt.event_id) else {
+        return ReceiptVerification::NotFound;
+    };
+    let raw = match shared.read_entry(&entry) {
+        Ok(raw) => raw,
+        Err(_) => return ReceiptVerification::Mismatch { field: "frame" },
+    };
+    let h = &raw.event.header;
+    let checks: [(&'static str, bool); 6] = [
+        (
+            "global_sequence",
+            h.global_sequence == receipt.global_sequence,
+        ),
+        (
+            "entity_sequence",
+            h.entity_sequence == receipt.entity_sequence,
+        ),
+        ("content_hash", h.content_hash == receipt.content_hash),
+        (
+            "event_hash",
+            chain::event_hash(h, &raw.coordinate) == receipt.event_hash,
+        ),
+        ("stored_event_hash", h.event_hash == receipt.event_hash),
+        ("prev_hash", h.prev_hash == receipt.prev_hash),
+    ];
+    if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
+        return ReceiptVerification::Mismatch { field };
     }
+    let (Some(key_id), Some(sig)) = (receipt.key_id, receipt.signature) else {
+        return ReceiptVerification::ValidUnsigned;
+    };
+    let state = SigningState {
+        signer: shared.cfg.signer.clone(),
+        downgrade_allowed: false,
+    };
+    let key = match state.verifying_key() {
+        Some(k) if k.to_bytes() != key_id => return ReceiptVerification::SignatureInvalid,
+        Some(k) => k,
+        None => match ed25519_dalek::VerifyingKey::from_bytes(&key_id) {
+            Ok(k) => k,
+            Err(_) => return ReceiptVerification::SignatureInvalid,
+        },
+    };
+    let cover = receipt_cover(receipt, &key_id);
+    match ed25519_dalek::Verifier::verify(&key, &cover, &ed25519_dalek::Signature::from_bytes(&sig))
+    {
+        Ok(()) => ReceiptVerification::ValidSigned { key_id },
+        Err(_) => ReceiptVerification::SignatureInvalid,
+    }
+}
 
-    /// Like [`Self::walk_ancestors`], also saying why the walk stopped.
-    /// Fails only if the starting event is absent or unreadable.
-    pub fn walk_ancestors_outcome(
-        &self,
-        id: EventId,
-        limit: usize,
-    ) -> Result<AncestorWalk, StoreError> {
-        let mut ancestors = Vec::new();
-        let mut seen = HashSet::new();
-        let mut current = self.get(id)?;
-        loop {
-            let h = current.event.header.clone();
-            seen.insert(h.event_id);
-            let entity = current.coordinate.entity().to_owned();
-            ancestors.push(current);
-            if h.entity_sequence == 0 && h.prev_hash == chain::GENESIS_HASH {
-                return Ok(walk(ancestors, AncestryBoundary::ReachedGenesis));
-            }
-            if ancestors.len() >= limit {
-                return Ok(walk(ancestors, AncestryBoundary::LimitReached));
-            }
-            let parent = h.entity_sequence.checked_sub(1).and_then(|es| {
-                self.shared()
-                    .index
-                    .read()
-                    .entity_event_at(&entity, es)
-                    .cloned()
-            });
-            let Some(parent) = parent else {
+/// The event and its entity ancestors, newest first, at most `limit` events.
+pub(crate) fn walk_ancestors(
+    shared: &Arc<Shared>,
+    id: EventId,
+    limit: usize,
+) -> Result<Vec<StoredEvent<serde_json::Value>>, StoreError> {
+    Ok(walk_ancestors_outcome(shared, id, limit)?.ancestors)
+}
+
+/// Like [`Self::walk_ancestors`], also saying why the walk stopped.
+pub(crate) fn walk_ancestors_outcome(
+    shared: &Arc<Shared>,
+    id: EventId,
+    limit: usize,
+) -> Result<AncestorWalk, StoreError> {
+    let mut ancestors = Vec::new();
+    let mut seen = HashSet::new();
+    let mut current = shared.get(id)?;
+    loop {
+        let h = current.event.header.clone();
+        seen.insert(h.event_id);
+        let entity = current.coordinate.entity().to_owned();
+        ancestors.push(current);
+        if h.entity_sequence == 0 && h.prev_hash == chain::GENESIS_HASH {
+            return Ok(walk(ancestors, AncestryBoundary::ReachedGenesis));
+        }
+        if ancestors.len() >= limit {
+            return Ok(walk(ancestors, AncestryBoundary::LimitReached));
+        }
+        let parent = h
+            .entity_sequence
+            .checked_sub(1)
+            .and_then(|es| shared.index.read().entity_event_at(&entity, es).cloned());
+        let Some(parent) = parent else {
+            return Ok(walk(
+                ancestors,
+                AncestryBoundary::MissingParent { child: h.event_id },
+            ));
+        };
+        if seen.contains(&parent.event_id) {
+            return Ok(walk(
+                ancestors,
+                AncestryBoundary::Cycle {
+                    event_id: parent.event_id,
+                },
+            ));
+        }
+        current = match shared.get(parent.event_id) {
+            Ok(ev) => ev,
+            Err(_) => {
                 return Ok(walk(
                     ancestors,
-                    AncestryBoundary::MissingParent { child: h.event_id },
-                ));
-            };
-            if seen.contains(&parent.event_id) {
-                return Ok(walk(
-                    ancestors,
-                    AncestryBoundary::Cycle {
+                    AncestryBoundary::ReadFailure {
                         event_id: parent.event_id,
                     },
-                ));
+                ))
             }
-            current = match self.get(parent.event_id) {
-                Ok(ev) => ev,
-                Err(_) => {
-                    return Ok(walk(
-                        ancestors,
-                        AncestryBoundary::ReadFailure {
-                            event_id: parent.event_id,
-                        },
-                    ))
-                }
-            };
-            if current.event.header.event_hash != h.prev_hash {
-                let ancestors_so_far = ancestors;
-                return Ok(walk(
-                    ancestors_so_far,
-                    AncestryBoundary::MissingParent { child: h.event_id },
-                ));
-            }
+        };
+        if current.event.header.event_hash != h.prev_hash {
+            let ancestors_so_far = ancestors;
+            return Ok(walk(
+                ancestors_so_far,
+                AncestryBoundary::MissingParent { child: h.event_id },
+            ));
         }
     }
 }
@@ -349,8 +337,8 @@ fn walk(
 }
 
 /// Runs the open-time check for `ChainVerification::Recompute`.
-pub(crate) fn verify_at_open(reader: &StoreReader) -> Result<(), StoreError> {
-    let report = reader.verify_chain()?;
+pub(crate) fn verify_at_open(shared: &Arc<Shared>) -> Result<(), StoreError> {
+    let report = verify_chain(shared)?;
     if report.is_intact() {
         return Ok(());
     }
@@ -359,7 +347,7 @@ pub(crate) fn verify_at_open(reader: &StoreReader) -> Result<(), StoreError> {
         .first()
         .into_iter()
         .chain(report.dangling.first())
-        .min_by_key(|id| reader.entry(**id).map(|e| e.global_sequence))
+        .min_by_key(|id| shared.entry(**id).map(|e| e.global_sequence))
         .copied();
     Err(StoreError::ChainVerificationFailed {
         mismatches: report.mismatches.len(),

@@ -18,7 +18,9 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::error::StoreError;
 use crate::id::HlcPoint;
-use crate::store::StoreReader;
+use std::sync::Arc;
+
+use crate::engine::Shared;
 
 /// One watermark: a prefix of the log in commit order.
 ///
@@ -262,98 +264,45 @@ impl Watermarks {
     }
 }
 
-impl StoreReader {
-    /// The four watermarks, read together.
-    ///
-    /// On a [`crate::ReadOnlyStore`] every mark is the end of what open (or the
-    /// last [`crate::ReadOnlyStore::refresh`]) found.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// assert_eq!(store.frontier().accepted.next_global_sequence, 0);
-    /// # Ok(()) }
-    /// ```
-    pub fn frontier(&self) -> Frontier {
-        self.shared().marks.frontier()
-    }
+/// The four watermarks, read together.
+pub(crate) fn frontier(shared: &Arc<Shared>) -> Frontier {
+    shared.marks.frontier()
+}
 
-    /// Waits until every event up to HLC `point` is durable, and returns the
-    /// frontier that showed it.
-    ///
-    /// Fails with [`StoreError::WaitTimeout`] after `timeout`, and with
-    /// [`StoreError::WriterFailed`] if the writer fail-stops meanwhile. Under
-    /// the non-durable [`crate::SyncMode`]s durability comes with the next
-    /// interval sync, `sync()`, rotation or close.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// use std::time::Duration;
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// let coord = Coordinate::new("entity:a", "scope:1")?;
-    /// let receipt = store.submit(&coord, EventKind::custom(0xE, 1), &1u8)?.wait()?;
-    /// let f = store.wait_for_durable(receipt.hlc_point(), Duration::from_secs(1))?;
-    /// assert!(f.durable.covers_sequence(receipt.global_sequence));
-    /// # Ok(()) }
-    /// ```
-    pub fn wait_for_durable(
-        &self,
-        point: HlcPoint,
-        timeout: Duration,
-    ) -> Result<Frontier, StoreError> {
-        self.wait_for_mark(Mark::Durable, point, timeout)
-    }
+/// Waits until every event up to HLC `point` is durable, and returns the
+pub(crate) fn wait_for_durable(
+    shared: &Arc<Shared>,
+    point: HlcPoint,
+    timeout: Duration,
+) -> Result<Frontier, StoreError> {
+    wait_for_mark(shared, Mark::Durable, point, timeout)
+}
 
-    /// Waits until every event up to HLC `point` is visible to readers; see
-    /// [`StoreReader::wait_for_durable`] for the errors.
-    ///
-    /// ```
-    /// use batpak::prelude::*;
-    /// use std::time::Duration;
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// let store = Store::open(StoreConfig::new(dir.path()))?;
-    /// let coord = Coordinate::new("entity:a", "scope:1")?;
-    /// let receipt = store.append(&coord, EventKind::custom(0xE, 1), &1u8)?;
-    /// store.wait_for_visible(receipt.hlc_point(), Duration::from_secs(1))?;
-    /// assert!(store.entry(receipt.event_id).is_some());
-    /// let far = HlcPoint::new(u64::MAX, 0);
-    /// let err = store.wait_for_visible(far, Duration::from_millis(10)).unwrap_err();
-    /// assert!(matches!(err, StoreError::WaitTimeout { .. }));
-    /// # Ok(()) }
-    /// ```
-    pub fn wait_for_visible(
-        &self,
-        point: HlcPoint,
-        timeout: Duration,
-    ) -> Result<Frontier, StoreError> {
-        self.wait_for_mark(Mark::Visible, point, timeout)
-    }
+/// Waits until every event up to HLC `point` is visible to readers; see
+pub(crate) fn wait_for_visible(
+    shared: &Arc<Shared>,
+    point: HlcPoint,
+    timeout: Duration,
+) -> Result<Frontier, StoreError> {
+    wait_for_mark(shared, Mark::Visible, point, timeout)
+}
 
-    fn wait_for_mark(
-        &self,
-        mark: Mark,
-        point: HlcPoint,
-        timeout: Duration,
-    ) -> Result<Frontier, StoreError> {
-        let (what, pick): (&'static str, fn(&Frontier) -> Watermark) = match mark {
-            Mark::Durable => ("durable watermark", |f| f.durable),
-            Mark::Visible => ("visible watermark", |f| f.visible),
-            Mark::Written => ("written watermark", |f| f.written),
-            Mark::Accepted => ("accepted watermark", |f| f.accepted),
-        };
-        let found = self.shared().marks.wait_until(
-            what,
-            timeout,
-            |f| pick(f).covers_hlc(point),
-            || false,
-        )?;
-        found.ok_or(StoreError::WaitTimeout { what, waited_ms: 0 })
-    }
+fn wait_for_mark(
+    shared: &Arc<Shared>,
+    mark: Mark,
+    point: HlcPoint,
+    timeout: Duration,
+) -> Result<Frontier, StoreError> {
+    let (what, pick): (&'static str, fn(&Frontier) -> Watermark) = match mark {
+        Mark::Durable => ("durable watermark", |f| f.durable),
+        Mark::Visible => ("visible watermark", |f| f.visible),
+        Mark::Written => ("written watermark", |f| f.written),
+        Mark::Accepted => ("accepted watermark", |f| f.accepted),
+    };
+    let found = shared
+        .marks
+        .wait_until(what, timeout, |f| pick(f).covers_hlc(point), || false)?;
+    found.ok_or(StoreError::WaitTimeout { what, waited_ms: 0 })
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use crate::attestation::GateAttestation;
 use crate::chain;
 use crate::config::SyncMode;
 use crate::coordinate::Coordinate;
+use crate::engine::{read_entry, Shared};
 use crate::error::StoreError;
 use crate::event::EventHeader;
 use crate::format::KeyRecord;
@@ -28,12 +29,11 @@ use crate::idempotency::{KeyIndex, SIDECAR_FILE};
 use crate::index::{IndexEntry, Location};
 use crate::kind::EventKind;
 use crate::options::CausationRef;
-use crate::sequence::ExpectedSequence;
 use crate::receipt::AppendReceipt;
 use crate::recovery::{segment_path, Tail, SYNC_FAILURE_FILE};
 use crate::segment::{ActiveSegment, FooterBuilder, FooterItem};
+use crate::sequence::ExpectedSequence;
 use crate::sign::SigningState;
-use crate::store::{read_entry, Shared};
 
 /// How long a waiting thread polls before it parks. Waking a parked thread
 /// costs tens of microseconds on a virtual machine, more than an append.

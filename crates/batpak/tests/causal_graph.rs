@@ -237,7 +237,7 @@ fn causal_queries_equal_brute_force_before_and_after_reopen() {
     let store = Store::open(small_segments(dir.path())).unwrap();
     let ids = build(&store);
     assert!(ids.len() >= 300, "{} events", ids.len());
-    check(&store, &ids);
+    check(store.reader(), &ids);
     // A crash image: the active segment has no footer and is rebuilt from its frames.
     let image = tempfile::tempdir().unwrap();
     for e in std::fs::read_dir(dir.path()).unwrap() {
@@ -255,14 +255,14 @@ fn causal_queries_equal_brute_force_before_and_after_reopen() {
         report.segments > 3 && report.segments_from_footer == report.segments,
         "{report:?}"
     );
-    check(&store, &ids);
+    check(store.reader(), &ids);
     store.close().unwrap();
     let ro = Store::open_read_only(small_segments(dir.path())).unwrap();
-    check(&ro, &ids);
+    check(ro.reader(), &ids);
 
     let crashed = Store::open(small_segments(image.path())).unwrap();
     assert!(crashed.open_report().frames_scanned > 0);
-    check(&crashed, &ids);
+    check(crashed.reader(), &ids);
 }
 
 #[test]

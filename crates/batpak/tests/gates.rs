@@ -241,10 +241,13 @@ fn commit_records_the_gates_passed_and_survives_reopen() {
         let cfg = StoreConfig::new(dir.path())
             .with_signing_key(key())
             .with_chain_verification(ChainVerification::Recompute);
-        let reader: Box<dyn std::ops::Deref<Target = batpak::StoreReader>> = if ro {
-            Box::new(Store::open_read_only(cfg).unwrap())
+        let (writer, read_only);
+        let reader: &batpak::StoreReader = if ro {
+            read_only = Store::open_read_only(cfg).unwrap();
+            read_only.reader()
         } else {
-            Box::new(Store::open(cfg).unwrap())
+            writer = Store::open(cfg).unwrap();
+            writer.reader()
         };
         let ev = reader.get(gated.event_id).unwrap();
         assert_eq!(ev.event.header.attestation.as_ref(), Some(&want));
@@ -363,7 +366,7 @@ fn bypasses_need_a_reason_and_are_listed_for_audit() {
                 pipeline.commit(&store, &c, approved).unwrap();
             }
         }
-        check_bypasses(&store, &bypassed);
+        check_bypasses(store.reader(), &bypassed);
         store.close().unwrap();
     }
     // After reopen the list comes from the frames again, across segments.
@@ -373,7 +376,7 @@ fn bypasses_need_a_reason_and_are_listed_for_audit() {
         "{:?}",
         store.open_report()
     );
-    check_bypasses(&store, &bypassed);
+    check_bypasses(store.reader(), &bypassed);
     let only_other = store.bypasses_in(&Region::entity("order:2")).unwrap();
     let want: Vec<EventId> = bypassed
         .iter()

@@ -134,21 +134,21 @@ proptest! {
         let split = split.min(ops.len());
         {
             let store = open(dir.path(), cache);
-            check_all(&store, &Freshness::Consistent);
+            check_all(store.reader(), &Freshness::Consistent);
             append_all(&store, &ops[..split]);
-            check_all(&store, &Freshness::Consistent);
+            check_all(store.reader(), &Freshness::Consistent);
             append_all(&store, &ops[split..]);
-            check_all(&store, &Freshness::Consistent);
-            check_all(&store, &Freshness::MaybeStale { max_age: Duration::ZERO });
+            check_all(store.reader(), &Freshness::Consistent);
+            check_all(store.reader(), &Freshness::MaybeStale { max_age: Duration::ZERO });
             store.close().unwrap();
         }
         let store = open(dir.path(), cache);
-        check_all(&store, &Freshness::Consistent);
+        check_all(store.reader(), &Freshness::Consistent);
         append_all(&store, &more);
-        check_all(&store, &Freshness::Consistent);
+        check_all(store.reader(), &Freshness::Consistent);
         store.close().unwrap();
         let ro = Store::open_read_only(StoreConfig::new(dir.path()).with_projection_cache(cache)).unwrap();
-        check_all(&ro, &Freshness::Consistent);
+        check_all(ro.reader(), &Freshness::Consistent);
     }
 }
 
@@ -379,7 +379,7 @@ fn a_cached_state_the_log_does_not_back_is_refolded() {
     .unwrap();
     let store = open(b.path(), cache);
     let got: Ledger = store.project("e", &Freshness::Consistent).unwrap().unwrap();
-    assert_eq!(Some(got.clone()), replay(&store, "e", None));
+    assert_eq!(Some(got.clone()), replay(store.reader(), "e", None));
     assert_eq!((got.count, got.sum), (3, 300));
 }
 
@@ -395,7 +395,7 @@ fn a_damaged_state_file_is_ignored() {
     std::fs::write(&file, &bytes).unwrap();
     let store = open(dir.path(), cache);
     let got: Option<Ledger> = store.project("e", &Freshness::Consistent).unwrap();
-    assert_eq!(got, replay(&store, "e", None));
+    assert_eq!(got, replay(store.reader(), "e", None));
 }
 
 #[test]
@@ -409,6 +409,6 @@ fn a_read_only_store_projects_but_writes_no_state_file() {
     }
     let ro =
         Store::open_read_only(StoreConfig::new(dir.path()).with_projection_cache(cache)).unwrap();
-    check_all(&ro, &Freshness::Consistent);
+    check_all(ro.reader(), &Freshness::Consistent);
     assert!(projection_files(dir.path()).is_empty());
 }

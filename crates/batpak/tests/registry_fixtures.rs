@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
+/// The writer's lock file, named here on purpose: the name is not part of the
+/// API, and these checks read the directory as a third party would.
+const LOCK_FILE: &str = "LOCK";
+
 fn fixtures_manifest() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/registry/Cargo.toml")
 }
@@ -123,7 +127,7 @@ fn cross_crate_collision_refuses_open_by_default() {
         r.stdout
     );
     assert!(
-        !Path::new(&store).join(batpak::LOCK_FILE).exists(),
+        !Path::new(&store).join(LOCK_FILE).exists(),
         "refused before locking"
     );
 }

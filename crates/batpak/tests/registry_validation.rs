@@ -11,6 +11,10 @@ use std::sync::{Arc, Mutex};
 use batpak::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// The writer's lock file, named here on purpose: the name is not part of the
+/// API, and these checks read the directory as a third party would.
+const LOCK_FILE: &str = "LOCK";
+
 #[derive(Serialize, Deserialize, EventPayload)]
 #[batpak(category = 0xC, type_id = 0x10)]
 struct Claimed {
@@ -89,7 +93,7 @@ fn fail_fast_is_the_default_and_refuses_to_open_naming_both_types() {
     let text = err.to_string();
     assert!(text.contains("0xc010"), "{text}");
     // Refused before anything was created or locked.
-    assert!(!dir.path().join(batpak::LOCK_FILE).exists());
+    assert!(!dir.path().join(LOCK_FILE).exists());
     let err = batpak::verify_registry().unwrap_err();
     assert!(
         matches!(err, StoreError::PayloadKindCollision { .. }),

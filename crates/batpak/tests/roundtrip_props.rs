@@ -66,12 +66,12 @@ proptest! {
             prop_assert!(s.verify_chain().unwrap().is_intact());
             Ok(())
         };
-        check(&store)?;
+        check(store.reader())?;
         store.close().unwrap();
         let store = Store::open(cfg()).unwrap();
-        check(&store)?;
+        check(store.reader())?;
         drop(store);
         let ro = Store::open_read_only(cfg()).unwrap();
-        check(&ro)?;
+        check(ro.reader())?;
     }
 }

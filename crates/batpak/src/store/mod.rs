@@ -1,0 +1,607 @@
+//! The facade: [`Store`] (the exclusive writer), [`ReadOnlyStore`] and
+//! [`StoreReader`]. Every public method of the three is declared here (the
+//! read methods in [`read`]); each delegates to the engine or to the read
+//! model that owns the work, which never import this module.
+
+mod read;
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use crate::append::{AppendTicket, Appender};
+use crate::config::{ChainVerification, StoreConfig, TailPolicy};
+use crate::coordinate::Coordinate;
+use crate::denial::DenialReceipt;
+use crate::engine::Shared;
+use crate::error::StoreError;
+use crate::event::{encode_payload, StoredEvent};
+use crate::format::names::LOCK_FILE;
+use crate::fs::FsLock;
+use crate::gate::{Approved, Denial, Pipeline};
+use crate::kind::EventKind;
+use crate::options::{AppendOptions, BatchAppendItem};
+use crate::projection::ProjectionStates;
+use crate::reactor::{Reaction, ReactorHandle, ReactorOptions};
+use crate::receipt::AppendReceipt;
+use crate::recovery::{self, Access};
+use crate::region::Region;
+use crate::subscription::Subscription;
+use crate::typed::EventPayload;
+use crate::watermark::Mark;
+use crate::writer::Writer;
+
+/// A cheap, cloneable handle on a store's read side, for code that reads a
+/// [`Store`] or a [`ReadOnlyStore`] alike ([`Store::reader`],
+/// [`ReadOnlyStore::reader`]). Reads run on the caller's thread and never
+/// wait for a write or sync in progress.
+///
+/// ```
+/// use batpak::prelude::*;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// fn count(reader: &StoreReader) -> u64 { reader.len() }
+/// let store = Store::open(StoreConfig::new(dir.path()))?;
+/// store.append(&Coordinate::new("entity:a", "scope:1")?, EventKind::custom(0xE, 1), &1u8)?;
+/// assert_eq!(count(store.reader()), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct StoreReader {
+    shared: Arc<Shared>,
+    projections: Arc<ProjectionStates>,
+}
+
+impl StoreReader {
+    fn new(shared: Arc<Shared>) -> Self {
+        let projections = Arc::new(ProjectionStates::new(shared.cfg.projection_cache));
+        Self {
+            shared,
+            projections,
+        }
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    fn projections(&self) -> &ProjectionStates {
+        &self.projections
+    }
+}
+
+/// An open store: the one writer of its data directory, and a reader.
+///
+/// `Store` is `Send + Sync`; share it in an `Arc`.
+///
+/// ```
+/// use batpak::prelude::*;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(StoreConfig::new(dir.path()))?;
+/// let coord = Coordinate::new("entity:a", "scope:1")?;
+/// const NOTED: EventKind = EventKind::custom(0xE, 0x22);
+/// let receipt = store.append(&coord, NOTED, &serde_json::json!({"n": 1}))?;
+/// assert!(receipt.durable);
+/// let ev = store.get(receipt.event_id)?;
+/// assert_eq!(ev.event.payload["n"], 1);
+/// assert_eq!(store.query(&Region::entity("entity:a")).len(), 1);
+/// store.close()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Store {
+    reader: StoreReader,
+    appender: Appender,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    _lock: Box<dyn FsLock>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `cfg.dir()` as its exclusive writer.
+    ///
+    /// Fails with [`StoreError::StoreLocked`] if another writer has it open.
+    pub fn open(cfg: StoreConfig) -> Result<Self, StoreError> {
+        cfg.validate()?;
+        crate::registry::check_at_open(cfg.payload_validation)?;
+        cfg.fs
+            .create_dir_all(&cfg.dir)
+            .map_err(|e| StoreError::io("create data directory", &cfg.dir, e))?;
+        let lock_path = cfg.dir.join(LOCK_FILE);
+        let lock = cfg
+            .fs
+            .try_lock_exclusive(&lock_path)
+            .map_err(|e| StoreError::io("lock", &lock_path, e))?
+            .ok_or_else(|| StoreError::StoreLocked {
+                path: cfg.dir.clone(),
+            })?;
+        let mut rec = recovery::recover(&cfg, Access::Writer)?;
+        let tail = rec.tail.take();
+        let shared = Shared::new(cfg.clone(), &mut rec, true);
+        if cfg.chain_verification == ChainVerification::Recompute {
+            crate::verify::verify_at_open(&shared)?;
+        }
+        let (tx, rx) = flume::bounded(cfg.writer_queue);
+        let keys = std::mem::take(&mut rec.keys);
+        let writer = Writer::new(shared.clone(), rx, tail, keys)?;
+        let thread = std::thread::Builder::new()
+            .name("batpak-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| StoreError::io("spawn writer thread", &cfg.dir, e))?;
+        Ok(Self {
+            appender: Appender::new(shared.clone(), tx),
+            reader: StoreReader::new(shared),
+            thread: Mutex::new(Some(thread)),
+            _lock: lock,
+        })
+    }
+
+    /// Opens a store for reading only; see [`ReadOnlyStore`].
+    pub fn open_read_only(cfg: StoreConfig) -> Result<ReadOnlyStore, StoreError> {
+        ReadOnlyStore::open(cfg)
+    }
+
+    /// The read side as a handle of its own (it keeps no lock and no writer alive).
+    pub fn reader(&self) -> &StoreReader {
+        &self.reader
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.reader.shared
+    }
+
+    fn projections(&self) -> &ProjectionStates {
+        &self.reader.projections
+    }
+
+    /// Appends one event to `coordinate`'s entity and returns its receipt.
+    ///
+    /// The payload is any `Serialize` value, stored as MessagePack. Under the
+    /// default [`crate::SyncMode`] the receipt is returned only once the event is durable.
+    pub fn append<P: Serialize + ?Sized>(
+        &self,
+        coordinate: &Coordinate,
+        kind: EventKind,
+        payload: &P,
+    ) -> Result<AppendReceipt, StoreError> {
+        self.append_with_options(coordinate, kind, payload, AppendOptions::default())
+    }
+
+    /// Appends one event with options (expected sequence, idempotency key,
+    /// correlation, causation). A retry with the same idempotency key returns
+    /// the first receipt and writes nothing.
+    pub fn append_with_options<P: Serialize + ?Sized>(
+        &self,
+        coordinate: &Coordinate,
+        kind: EventKind,
+        payload: &P,
+        options: AppendOptions,
+    ) -> Result<AppendReceipt, StoreError> {
+        let item =
+            self.appender
+                .prepare(coordinate.clone(), kind, encode_payload(payload)?, options)?;
+        self.appender.append_one(item)
+    }
+
+    /// Appends every item or none, even across a crash. Items may name
+    /// different entities; each entity's chain stays linked in item order.
+    pub fn append_batch(
+        &self,
+        items: Vec<BatchAppendItem>,
+    ) -> Result<Vec<AppendReceipt>, StoreError> {
+        self.submit_batch(items)?.wait_batch()
+    }
+
+    /// Queues one append and returns at once with a ticket to wait on.
+    /// Blocks only while the writer's queue is full.
+    pub fn submit<P: Serialize + ?Sized>(
+        &self,
+        coordinate: &Coordinate,
+        kind: EventKind,
+        payload: &P,
+    ) -> Result<AppendTicket, StoreError> {
+        self.submit_one(coordinate, kind, payload, true)
+    }
+
+    /// Like [`Store::submit`], but fails with [`StoreError::Backpressure`]
+    /// instead of blocking when the writer's queue is full.
+    pub fn try_submit<P: Serialize + ?Sized>(
+        &self,
+        coordinate: &Coordinate,
+        kind: EventKind,
+        payload: &P,
+    ) -> Result<AppendTicket, StoreError> {
+        self.submit_one(coordinate, kind, payload, false)
+    }
+
+    fn submit_one<P: Serialize + ?Sized>(
+        &self,
+        coordinate: &Coordinate,
+        kind: EventKind,
+        payload: &P,
+        block: bool,
+    ) -> Result<AppendTicket, StoreError> {
+        let item = self.appender.prepare(
+            coordinate.clone(),
+            kind,
+            encode_payload(payload)?,
+            AppendOptions::default(),
+        )?;
+        self.appender.send(vec![item], block)
+    }
+
+    /// Queues an atomic batch and returns at once with a ticket.
+    pub fn submit_batch(&self, items: Vec<BatchAppendItem>) -> Result<AppendTicket, StoreError> {
+        self.appender.submit_batch(items)
+    }
+
+    /// Makes every acknowledged append durable (useful under the non-durable sync modes).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.appender.sync()
+    }
+
+    /// Syncs, seals the active segment (so the next open reads its footer),
+    /// stops the writer and releases the lock.
+    pub fn close(self) -> Result<(), StoreError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&self) -> Result<(), StoreError> {
+        let Some(handle) = self.thread.lock().take() else {
+            return Ok(());
+        };
+        let result = self.appender.shutdown();
+        // No more events: end every lossy subscription.
+        self.shared().subscribers.close();
+        if handle.join().is_err() {
+            return Err(StoreError::WriterCrashed);
+        }
+        result
+    }
+
+    /// Records a denial as a system event of kind [`DENIAL_KIND`] on
+    /// `coordinate`'s entity and returns its (signed, when a key is
+    /// configured) receipt. The proposal's payload hash is stored, never the
+    /// payload.
+    ///
+    /// Fails with [`StoreError::InvalidGateRecord`] on an empty or over-long
+    /// gate name or code.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use batpak::{Denial, DENIAL_KIND};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// let coord = Coordinate::new("order:1", "shop")?;
+    /// let r = store.append_denial(&coord, &Denial::new("limit", "too much").with_code("LIMIT"))?;
+    /// assert_eq!(store.by_fact(DENIAL_KIND).len(), 1);
+    /// assert_eq!(store.read_denial(r.event_id())?.code(), "LIMIT");
+    /// # Ok(()) }
+    /// ```
+    pub fn append_denial(
+        &self,
+        coordinate: &Coordinate,
+        denial: &Denial,
+    ) -> Result<DenialReceipt, StoreError> {
+        crate::denial::append_denial(&self.appender, coordinate, denial)
+    }
+
+    /// [`Store::append_denial`] with options: a correlation id puts the denial
+    /// in the same thread as the events around it, a causation links it to
+    /// the event that prompted the refused proposal. The payload version is
+    /// always the denial record's own.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use batpak::Denial;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// let coord = Coordinate::new("order:1", "shop")?;
+    /// let thread = CorrelationId::from_u128(7);
+    /// let cmd = store.append_with_options(&coord, EventKind::custom(0xE, 1), &"pay",
+    ///     AppendOptions::default().with_correlation_id(thread))?;
+    /// let opts = AppendOptions::default()
+    ///     .with_correlation_id(thread)
+    ///     .with_causation(CausationRef::Event(cmd.event_id));
+    /// let r = store.append_denial_with_options(&coord, &Denial::new("limit", "no"), opts)?;
+    /// assert_eq!(store.correlated(thread).len(), 2);
+    /// assert_eq!(store.caused_by(cmd.event_id)[0].event_id(), r.event_id());
+    /// # Ok(()) }
+    /// ```
+    pub fn append_denial_with_options(
+        &self,
+        coordinate: &Coordinate,
+        denial: &Denial,
+        options: AppendOptions,
+    ) -> Result<DenialReceipt, StoreError> {
+        crate::denial::append_denial_with_options(&self.appender, coordinate, denial, options)
+    }
+
+    /// Subscribes to new events in `region`: a push feed over a bounded queue
+    /// of [`Subscription::DEFAULT_CAPACITY`] notifications.
+    ///
+    /// The writer offers each event after it is visible to readers (and, under
+    /// [`crate::SyncMode::EveryGroup`], durable), before the append's receipt
+    /// is returned, and never blocks on a subscriber: when the queue is full
+    /// the notification is dropped and counted ([`Subscription::missed`], and
+    /// the next delivered [`Notification::missed`]). Only events appended
+    /// after this call are offered. For a feed that never skips, use
+    /// [`crate::StoreReader::cursor_guaranteed`].
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// let sub = store.subscribe_lossy(&Region::scope("scope:1"));
+    /// let kind = EventKind::custom(0xE, 1);
+    /// store.append(&Coordinate::new("a", "scope:2")?, kind, &0u8)?;
+    /// store.append(&Coordinate::new("a", "scope:1")?, kind, &1u8)?;
+    /// let note = sub.recv_timeout(Duration::from_secs(1)).ok_or("nothing")?;
+    /// assert_eq!(note.coordinate().scope(), "scope:1");
+    /// assert!(sub.try_recv().is_none());
+    /// # Ok(()) }
+    /// ```
+    pub fn subscribe_lossy(&self, region: &Region) -> Subscription {
+        self.subscribe_lossy_with_capacity(region, Subscription::DEFAULT_CAPACITY)
+    }
+
+    /// [`Store::subscribe_lossy`] with a queue of `capacity` notifications (at least 1).
+    ///
+    /// ```
+    /// # use batpak::prelude::*;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    /// let sub = store.subscribe_lossy_with_capacity(&Region::all(), 16);
+    /// # drop(sub);
+    /// ```
+    pub fn subscribe_lossy_with_capacity(&self, region: &Region, capacity: usize) -> Subscription {
+        self.shared().subscribers.add(region.clone(), capacity)
+    }
+
+    /// Number of live lossy subscriptions (dropped ones are pruned first).
+    ///
+    /// ```
+    /// # use batpak::prelude::*;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    /// let sub = store.subscribe_lossy(&Region::all());
+    /// assert_eq!(store.subscriber_count(), 1);
+    /// drop(sub);
+    /// assert_eq!(store.subscriber_count(), 0);
+    /// ```
+    pub fn subscriber_count(&self) -> usize {
+        self.shared().subscribers.len()
+    }
+
+    /// Appends a typed payload under `T::KIND`, recording `T::PAYLOAD_VERSION`
+    /// in the event header.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// # #[derive(serde::Serialize, serde::Deserialize, EventPayload)]
+    /// # #[batpak(category = 0xE, type_id = 0x313, version = 1)]
+    /// # struct Ping { n: u32 }
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// let coord = Coordinate::new("e", "s")?;
+    /// let receipt = store.append_typed(&coord, &Ping { n: 1 })?;
+    /// assert_eq!(store.entry(receipt.event_id).map(|e| e.kind()), Some(Ping::KIND));
+    /// # Ok(()) }
+    /// ```
+    pub fn append_typed<T: EventPayload + Serialize>(
+        &self,
+        coordinate: &Coordinate,
+        payload: &T,
+    ) -> Result<AppendReceipt, StoreError> {
+        self.append_typed_with_options(coordinate, payload, AppendOptions::default())
+    }
+
+    /// [`Store::append_typed`] with options (expected sequence, idempotency
+    /// key, correlation, causation). The payload version in `options` is
+    /// replaced by `T::PAYLOAD_VERSION`: a typed append always records its type's version.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// # #[derive(serde::Serialize, serde::Deserialize, EventPayload)]
+    /// # #[batpak(category = 0xE, type_id = 0x314, version = 2)]
+    /// # struct Ping { n: u32 }
+    /// # struct V1; impl Upcast for V1 { const KIND: EventKind = Ping::KIND; const FROM: u16 = 1;
+    /// #     fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, String> { Ok(v) } }
+    /// # batpak::register_upcast!(V1);
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// let coord = Coordinate::new("e", "s")?;
+    /// let opts = AppendOptions::default().with_correlation_id(CorrelationId::from_u128(9));
+    /// let receipt = store.append_typed_with_options(&coord, &Ping { n: 1 }, opts)?;
+    /// let ev = store.get_typed::<Ping>(receipt.event_id)?;
+    /// assert_eq!(ev.event.header.payload_version, 2);
+    /// assert_eq!(ev.event.header.correlation_id, Some(CorrelationId::from_u128(9)));
+    /// # Ok(()) }
+    /// ```
+    pub fn append_typed_with_options<T: EventPayload + Serialize>(
+        &self,
+        coordinate: &Coordinate,
+        payload: &T,
+        options: AppendOptions,
+    ) -> Result<AppendReceipt, StoreError> {
+        let options = options.with_payload_version(T::PAYLOAD_VERSION);
+        self.append_with_options(coordinate, T::KIND, payload, options)
+    }
+
+    /// Runs `handler` on a thread for each event of `region` committed from
+    /// now on, appending the reactions it returns (atomically per triggering
+    /// event) with causation [`CausationRef::Event`] of that event.
+    ///
+    /// Events are read through a guaranteed cursor, so none is skipped while
+    /// the reactor runs. A handler whose reactions fall in `region` sees them
+    /// too. The loop ends at [`ReactorHandle::stop`] (or drop), or at the first
+    /// failed append, which `stop` then returns.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// const SIGNED_UP: EventKind = EventKind::custom(0xE, 1);
+    /// const WELCOMED: EventKind = EventKind::custom(0xE, 2);
+    /// let store = Arc::new(Store::open(StoreConfig::new(dir.path()))?);
+    /// let reactor = store.react_loop(&Region::all().with_kind(SIGNED_UP), |ev| {
+    ///     let mail = Coordinate::new(format!("mail:{}", ev.coordinate.entity()), "mail");
+    ///     mail.and_then(|c| Reaction::new(c, WELCOMED, &"hello")).into_iter().collect()
+    /// })?;
+    /// assert!(reactor.is_running());
+    /// let user = store.append(&Coordinate::new("user:1", "users")?, SIGNED_UP, &"ada")?;
+    /// # let mut waited = 0;
+    /// # while store.caused_by(user.event_id).is_empty() && waited < 500 {
+    /// #     std::thread::sleep(Duration::from_millis(10)); waited += 1;
+    /// # }
+    /// let reactions = store.caused_by(user.event_id);
+    /// assert_eq!(reactions.len(), 1);
+    /// assert_eq!(reactions[0].coordinate().entity(), "mail:user:1");
+    /// let stats = reactor.stop()?;
+    /// assert_eq!(stats.reactions_appended, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn react_loop<F>(
+        self: &Arc<Self>,
+        region: &Region,
+        handler: F,
+    ) -> Result<ReactorHandle, StoreError>
+    where
+        F: FnMut(&StoredEvent<serde_json::Value>) -> Vec<Reaction> + Send + 'static,
+    {
+        self.react_loop_with(region, ReactorOptions::default(), handler)
+    }
+
+    /// [`Store::react_loop`] with options: resume from (and keep saving) a checkpoint.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use std::sync::Arc;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = Arc::new(Store::open(StoreConfig::new(dir.path()))?);
+    /// let opts = ReactorOptions::default().with_checkpoint(CheckpointId::new("auditor")?);
+    /// let reactor = store.react_loop_with(&Region::all(), opts, |_ev| Vec::new())?;
+    /// reactor.stop()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn react_loop_with<F>(
+        self: &Arc<Self>,
+        region: &Region,
+        options: ReactorOptions,
+        handler: F,
+    ) -> Result<ReactorHandle, StoreError>
+    where
+        F: FnMut(&StoredEvent<serde_json::Value>) -> Vec<Reaction> + Send + 'static,
+    {
+        let cursor = self.cursor_guaranteed(region);
+        let owner: crate::reactor::Owner = self.clone();
+        crate::reactor::start(owner, self.appender.clone(), cursor, options, handler)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!(error = %e, "closing store on drop failed");
+        }
+    }
+}
+
+/// A store opened for reading only: no lock, no writer, no write methods.
+///
+/// It can open beside a live writer in another process and sees the
+/// committed prefix as of its open; [`ReadOnlyStore::refresh`] catches up.
+/// It never changes a file: an incomplete tail is ignored (and reported),
+/// whatever the tail policy.
+#[derive(Debug)]
+pub struct ReadOnlyStore {
+    reader: StoreReader,
+}
+
+impl ReadOnlyStore {
+    /// Opens `cfg.dir()` for reading; the directory must exist.
+    pub fn open(mut cfg: StoreConfig) -> Result<Self, StoreError> {
+        cfg.validate()?;
+        crate::registry::check_at_open(cfg.payload_validation)?;
+        cfg.tail_policy = TailPolicy::RecoverTornTail;
+        let exists = cfg
+            .fs
+            .exists(&cfg.dir)
+            .map_err(|e| StoreError::io("stat data directory", &cfg.dir, e))?;
+        if !exists {
+            return Err(StoreError::io(
+                "open data directory",
+                &cfg.dir,
+                std::io::ErrorKind::NotFound.into(),
+            ));
+        }
+        let mut rec = recovery::recover(&cfg, Access::ReadOnly)?;
+        let verify = cfg.chain_verification == ChainVerification::Recompute;
+        let shared = Shared::new(cfg, &mut rec, false);
+        if verify {
+            crate::verify::verify_at_open(&shared)?;
+        }
+        Ok(Self {
+            reader: StoreReader::new(shared),
+        })
+    }
+
+    /// The read side as a handle of its own.
+    pub fn reader(&self) -> &StoreReader {
+        &self.reader
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.reader.shared
+    }
+
+    fn projections(&self) -> &ProjectionStates {
+        &self.reader.projections
+    }
+
+    /// Re-reads the directory to see events committed since open (or the last refresh).
+    pub fn refresh(&self) -> Result<(), StoreError> {
+        let shared = self.shared();
+        let mut rec = recovery::recover(&shared.cfg, Access::ReadOnly)?;
+        *shared.files.write() = std::mem::take(&mut rec.files);
+        if let Some(cache) = &shared.cache {
+            cache.clear();
+        }
+        let (next, hlc) = (rec.index.next_global_sequence(), rec.index.last_hlc);
+        {
+            let mut index = shared.index.write();
+            *index = std::mem::take(&mut rec.index);
+            // Under the index lock, as the writer does: `visible` covers what readers see.
+            for mark in [Mark::Accepted, Mark::Written, Mark::Durable, Mark::Visible] {
+                shared.marks.advance(mark, next, hlc);
+            }
+        }
+        *shared.report.lock() = rec.report;
+        Ok(())
+    }
+}
+
+impl<Ctx: ?Sized> Pipeline<Ctx> {
+    /// Appends an approved proposal to `coordinate`'s entity, recording its
+    /// attestation in the event header (covered by `event_hash`, hence by the
+    /// receipt signature). Returns the append receipt.
+    pub fn commit(
+        &self,
+        store: &Store,
+        coordinate: &Coordinate,
+        approved: Approved,
+    ) -> Result<AppendReceipt, StoreError> {
+        crate::gate::commit(&store.appender, coordinate, approved)
+    }
+}
