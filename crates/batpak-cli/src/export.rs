@@ -229,7 +229,7 @@ pub fn export_dir(
     progress: &dyn Progress,
 ) -> Result<u64, CliError> {
     let store = dir.open_read_only()?;
-    export_jsonl(&store, out, progress)
+    export_jsonl(store.reader(), out, progress)
 }
 
 #[cfg(test)]
