@@ -43,7 +43,7 @@ use attrs::PayloadAttrs;
 /// #[batpak(category = 0xE, type_id = 0x2A, version = 2)]
 /// enum Door { Opened, Closed { by: String } }
 /// # struct V1; impl Upcast for V1 { const KIND: EventKind = Door::KIND; const FROM: u16 = 1;
-/// #     fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, String> { Ok(v) } }
+/// #     fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, batpak::BoxError> { Ok(v) } }
 /// # batpak::register_upcast!(V1);
 ///
 /// assert_eq!(Door::KIND.as_u16(), 0xE02A);

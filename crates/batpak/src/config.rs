@@ -249,11 +249,7 @@ impl StoreConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), StoreError> {
-        let bad = |reason: &str| {
-            Err(StoreError::Configuration {
-                reason: reason.to_owned(),
-            })
-        };
+        let bad = |reason: &'static str| Err(StoreError::Configuration { reason });
         if self.segment_max_bytes < 4096 || self.segment_max_bytes > (1 << 40) {
             return bad("segment_max_bytes must be between 4 KiB and 1 TiB");
         }

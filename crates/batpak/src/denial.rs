@@ -245,14 +245,14 @@ pub(crate) fn read_denial(shared: &Arc<Shared>, id: EventId) -> Result<Denial, S
             found,
         });
     }
-    let bad = |reason: String| StoreError::Deserialization {
+    let bad = |source: crate::BoxError| StoreError::Deserialization {
         event_id: id,
-        reason,
+        source,
     };
-    let r: Record = rmp_serde::from_slice(&raw.event.payload).map_err(|e| bad(e.to_string()))?;
+    let r: Record = rmp_serde::from_slice(&raw.event.payload).map_err(|e| bad(Box::new(e)))?;
     let proposal = match (r.proposed_kind, r.payload_hash) {
         (Some(kind), Some(hex)) => {
-            let hash = blake3::Hash::from_hex(hex.as_bytes()).map_err(|e| bad(e.to_string()))?;
+            let hash = blake3::Hash::from_hex(hex.as_bytes()).map_err(|e| bad(Box::new(e)))?;
             Some(Box::new(ProposalDigest {
                 kind: EventKind::from_u16(kind),
                 payload_hash: *hash.as_bytes(),

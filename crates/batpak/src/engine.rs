@@ -53,7 +53,7 @@ impl Shared {
         Duration::from_micros(self.sync_micros.load(Ordering::Relaxed))
     }
 
-    pub(crate) fn mark_failed(&self, cause: &str) {
+    pub(crate) fn mark_failed(&self, cause: &Arc<StoreError>) {
         self.marks.fail(cause);
     }
     /// Global sequences below `next` are assigned (the last at `hlc`).

@@ -1,6 +1,7 @@
 //! The store's error type and its handling classes.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::id::{EventId, IdempotencyKey};
 use crate::sequence::ExpectedSequence;
@@ -49,6 +50,60 @@ impl std::fmt::Display for CoordinateProblem {
             Self::PathTraversal => "looks like a path traversal",
         })
     }
+}
+
+/// A boxed error from a caller's extension point (signer, upcast step) or an encoder.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a causation reference was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CausationProblem {
+    /// [`crate::CausationRef::Event`] names no committed event.
+    NotCommitted {
+        /// The named event.
+        event_id: EventId,
+    },
+    /// [`crate::CausationRef::PriorItem`] names an item that is not earlier in the batch.
+    NotEarlier {
+        /// The item carrying the reference.
+        item: usize,
+        /// The item it names.
+        refers_to: usize,
+    },
+}
+
+impl std::fmt::Display for CausationProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotCommitted { event_id } => write!(f, "event {event_id} is not committed"),
+            Self::NotEarlier { item, refers_to } => write!(
+                f,
+                "item {item} refers to item {refers_to}, which is not earlier in the batch"
+            ),
+        }
+    }
+}
+
+/// Whose fault an error is: what to fix, or whom to call.
+///
+/// ```
+/// use batpak::prelude::*;
+/// use batpak::Fault;
+/// let err = StoreError::NotFound { event_id: EventId::from_u128(1) };
+/// assert_eq!(err.fault(), Fault::Caller);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Fault {
+    /// The request: bad input, a missing event, a refused option. Fix the call.
+    Caller,
+    /// The bytes on disk: damaged, torn or written by another version.
+    Data,
+    /// The machine: I/O, locks, a full queue, a deadline. May pass.
+    Environment,
+    /// The store itself (a crashed writer thread): report it.
+    Internal,
 }
 
 /// Every error the store reports.
@@ -108,18 +163,18 @@ pub enum StoreError {
         event_id: EventId,
     },
     /// A payload could not be encoded.
-    #[error("payload could not be encoded: {reason}")]
+    #[error("payload could not be encoded: {source}")]
     Serialization {
-        /// The encoder's message.
-        reason: String,
+        /// The encoder's error.
+        source: BoxError,
     },
     /// A stored payload could not be decoded into the requested type.
-    #[error("payload of event {event_id} could not be decoded: {reason}")]
+    #[error("payload of event {event_id} could not be decoded: {source}")]
     Deserialization {
         /// The event whose payload failed.
         event_id: EventId,
-        /// The decoder's message.
-        reason: String,
+        /// The decoder's error.
+        source: BoxError,
     },
     /// A payload is larger than the configured limit.
     #[error("payload of {size} bytes exceeds the limit of {limit} bytes")]
@@ -173,19 +228,20 @@ pub enum StoreError {
     #[error("invalid configuration: {reason}")]
     Configuration {
         /// What is wrong.
-        reason: String,
+        reason: &'static str,
     },
     /// The writer stopped after an I/O failure; reopen the store to continue.
-    #[error("writer is fail-stopped after an earlier I/O failure ({cause}); reopen the store")]
+    /// [`StoreError::io_kind`] gives the first failure's `io::ErrorKind`.
+    #[error("writer is fail-stopped after an earlier failure ({cause}); reopen the store")]
     WriterFailed {
-        /// The first failure.
-        cause: String,
+        /// The first failure, shared by every request it failed.
+        cause: Arc<StoreError>,
     },
     /// The configured signer failed and signing downgrade is not allowed; nothing was written.
-    #[error("receipt signing failed, append refused: {reason}")]
+    #[error("receipt signing failed, append refused: {source}")]
     SigningFailed {
-        /// The signer's message.
-        reason: String,
+        /// The signer's error.
+        source: BoxError,
     },
     /// `ChainVerification::Recompute` found problems at open.
     #[error("chain verification failed at open: {mismatches} hash mismatches, {dangling} dangling links (first: {first:?})")]
@@ -210,10 +266,10 @@ pub enum StoreError {
         actual: Option<u64>,
     },
     /// A causation reference names no committed event or no earlier batch item.
-    #[error("invalid causation: {reason}")]
+    #[error("invalid causation: {problem}")]
     InvalidCausation {
         /// What is wrong.
-        reason: String,
+        problem: CausationProblem,
     },
     /// An idempotency key was reused for a different append.
     #[error("idempotency key {key:?} was first used for a different append ({reason})")]
@@ -312,7 +368,7 @@ pub enum StoreError {
         found: crate::kind::EventKind,
     },
     /// A registered upcast step refused a stored payload.
-    #[error("upcast of event {event_id} (kind {kind}) from version {from} failed: {reason}")]
+    #[error("upcast of event {event_id} (kind {kind}) from version {from} failed: {source}")]
     UpcastFailed {
         /// The event.
         event_id: EventId,
@@ -320,8 +376,8 @@ pub enum StoreError {
         kind: crate::kind::EventKind,
         /// The version the failing step reads.
         from: u16,
-        /// The step's message.
-        reason: String,
+        /// The step's error.
+        source: BoxError,
     },
     /// A gate name, denial, bypass ticket or reason is empty, too long or malformed.
     #[error("invalid gate record: {field} {problem}")]
@@ -425,6 +481,145 @@ impl StoreError {
         }
     }
 
+    /// A stable, machine-readable token for this error's variant (snake_case,
+    /// never reused or renamed): what a network peer or a log parser matches on.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// assert_eq!(StoreError::Backpressure.code(), "backpressure");
+    /// assert_eq!(StoreError::NotFound { event_id: EventId::from_u128(1) }.code(), "not_found");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Io { .. } => "io",
+            Self::StoreLocked { .. } => "store_locked",
+            Self::InvalidCoordinate { .. } => "invalid_coordinate",
+            Self::InvalidKind { .. } => "invalid_kind",
+            Self::InvalidName { .. } => "invalid_name",
+            Self::NotFound { .. } => "not_found",
+            Self::Serialization { .. } => "serialization",
+            Self::Deserialization { .. } => "deserialization",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::CorruptSegment { .. } => "corrupt_segment",
+            Self::CorruptFrame { .. } => "corrupt_frame",
+            Self::TornTail { .. } => "torn_tail",
+            Self::UnsupportedVersion { .. } => "unsupported_version",
+            Self::Configuration { .. } => "configuration",
+            Self::WriterFailed { .. } => "writer_failed",
+            Self::SigningFailed { .. } => "signing_failed",
+            Self::ChainVerificationFailed { .. } => "chain_verification_failed",
+            Self::SequenceMismatch { .. } => "sequence_mismatch",
+            Self::InvalidCausation { .. } => "invalid_causation",
+            Self::IdempotencyConflict { .. } => "idempotency_conflict",
+            Self::IdempotencyPartialBatch => "idempotency_partial_batch",
+            Self::BatchTooLarge { .. } => "batch_too_large",
+            Self::BatchItemTooLarge { .. } => "batch_item_too_large",
+            Self::Backpressure => "backpressure",
+            Self::WaitTimeout { .. } => "wait_timeout",
+            Self::PayloadKindCollision { .. } => "payload_kind_collision",
+            Self::UpcastChainIncomplete { .. } => "upcast_chain_incomplete",
+            Self::DuplicateUpcastStep { .. } => "duplicate_upcast_step",
+            Self::FutureVersion { .. } => "future_version",
+            Self::KindMismatch { .. } => "kind_mismatch",
+            Self::UpcastFailed { .. } => "upcast_failed",
+            Self::InvalidGateRecord { .. } => "invalid_gate_record",
+            Self::ReadOnly { .. } => "read_only",
+            Self::CursorCheckpointNotFound { .. } => "cursor_checkpoint_not_found",
+            Self::CursorCheckpointRegionMismatch { .. } => "cursor_checkpoint_region_mismatch",
+            Self::CursorCheckpointCorrupt { .. } => "cursor_checkpoint_corrupt",
+            Self::CursorCheckpointAhead { .. } => "cursor_checkpoint_ahead",
+            Self::ReactorPanicked => "reactor_panicked",
+            Self::Closed => "closed",
+            Self::WriterCrashed => "writer_crashed",
+        }
+    }
+
+    /// Whose fault this error is: the caller's request, the data on disk,
+    /// the environment, or the store itself.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::InvalidCoordinate { .. }
+            | Self::InvalidKind { .. }
+            | Self::InvalidName { .. }
+            | Self::NotFound { .. }
+            | Self::Serialization { .. }
+            | Self::Deserialization { .. }
+            | Self::PayloadTooLarge { .. }
+            | Self::Configuration { .. }
+            | Self::SequenceMismatch { .. }
+            | Self::InvalidCausation { .. }
+            | Self::IdempotencyConflict { .. }
+            | Self::IdempotencyPartialBatch
+            | Self::BatchTooLarge { .. }
+            | Self::BatchItemTooLarge { .. }
+            | Self::PayloadKindCollision { .. }
+            | Self::UpcastChainIncomplete { .. }
+            | Self::DuplicateUpcastStep { .. }
+            | Self::FutureVersion { .. }
+            | Self::KindMismatch { .. }
+            | Self::UpcastFailed { .. }
+            | Self::InvalidGateRecord { .. }
+            | Self::ReadOnly { .. }
+            | Self::CursorCheckpointNotFound { .. }
+            | Self::CursorCheckpointRegionMismatch { .. }
+            | Self::ReactorPanicked
+            | Self::Closed => Fault::Caller,
+            Self::CorruptSegment { .. }
+            | Self::CorruptFrame { .. }
+            | Self::TornTail { .. }
+            | Self::UnsupportedVersion { .. }
+            | Self::ChainVerificationFailed { .. }
+            | Self::CursorCheckpointCorrupt { .. }
+            | Self::CursorCheckpointAhead { .. } => Fault::Data,
+            Self::Io { .. }
+            | Self::StoreLocked { .. }
+            | Self::SigningFailed { .. }
+            | Self::Backpressure
+            | Self::WaitTimeout { .. } => Fault::Environment,
+            Self::WriterCrashed => Fault::Internal,
+            Self::WriterFailed { cause } => cause.fault(),
+        }
+    }
+
+    /// The `io::ErrorKind` behind this error, if an I/O call failed (directly,
+    /// or as the writer's first failure).
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            Self::Io { source, .. } => Some(source.kind()),
+            Self::WriterFailed { cause } => cause.io_kind(),
+            _ => None,
+        }
+    }
+
+    /// A copy of this error to keep as a fail-stopped writer's cause: the
+    /// same variant and facts, an I/O source rebuilt with the same kind and
+    /// message (an `io::Error` cannot be cloned).
+    pub(crate) fn copy_as_cause(&self) -> StoreError {
+        match self {
+            Self::Io { op, path, source } => Self::Io {
+                op,
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Self::CorruptSegment {
+                segment,
+                offset,
+                reason,
+            } => Self::CorruptSegment {
+                segment: segment.clone(),
+                offset: *offset,
+                reason: reason.clone(),
+            },
+            Self::WriterFailed { cause } => cause.copy_as_cause(),
+            Self::WriterCrashed => Self::WriterCrashed,
+            other => Self::Io {
+                op: "write path",
+                path: PathBuf::new(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             op,
@@ -444,4 +639,326 @@ fn hops(missing: &[(u16, u16)]) -> String {
         .map(|(from, to)| format!("{from}→{to}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kind::EventKind;
+
+    /// One value of every variant, with the code netbat and logs rely on.
+    /// A renamed or reused code fails here: codes are part of the API.
+    fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
+        let id = EventId::from_u128(1);
+        let kind = EventKind::custom(0xE, 1);
+        let path = PathBuf::from("x");
+        let io = || std::io::Error::from(std::io::ErrorKind::StorageFull);
+        vec![
+            (StoreError::io("fsync", "x", io()), "io", Fault::Environment),
+            (
+                StoreError::StoreLocked { path: path.clone() },
+                "store_locked",
+                Fault::Environment,
+            ),
+            (
+                StoreError::InvalidCoordinate {
+                    part: "entity",
+                    value: String::new(),
+                    problem: CoordinateProblem::Empty,
+                },
+                "invalid_coordinate",
+                Fault::Caller,
+            ),
+            (
+                StoreError::InvalidKind {
+                    kind: 0,
+                    reason: "r",
+                },
+                "invalid_kind",
+                Fault::Caller,
+            ),
+            (
+                StoreError::InvalidName {
+                    value: String::new(),
+                    reason: "r",
+                },
+                "invalid_name",
+                Fault::Caller,
+            ),
+            (
+                StoreError::NotFound { event_id: id },
+                "not_found",
+                Fault::Caller,
+            ),
+            (
+                StoreError::Serialization { source: "e".into() },
+                "serialization",
+                Fault::Caller,
+            ),
+            (
+                StoreError::Deserialization {
+                    event_id: id,
+                    source: "e".into(),
+                },
+                "deserialization",
+                Fault::Caller,
+            ),
+            (
+                StoreError::PayloadTooLarge { size: 2, limit: 1 },
+                "payload_too_large",
+                Fault::Caller,
+            ),
+            (
+                StoreError::CorruptSegment {
+                    segment: path.clone(),
+                    offset: 0,
+                    reason: String::new(),
+                },
+                "corrupt_segment",
+                Fault::Data,
+            ),
+            (
+                StoreError::CorruptFrame {
+                    segment: path.clone(),
+                    offset: 0,
+                    reason: String::new(),
+                },
+                "corrupt_frame",
+                Fault::Data,
+            ),
+            (
+                StoreError::TornTail {
+                    segment: path.clone(),
+                    offset: 0,
+                    dropped_bytes: 1,
+                },
+                "torn_tail",
+                Fault::Data,
+            ),
+            (
+                StoreError::UnsupportedVersion {
+                    path: path.clone(),
+                    found: 9,
+                    supported: 1,
+                },
+                "unsupported_version",
+                Fault::Data,
+            ),
+            (
+                StoreError::Configuration { reason: "r" },
+                "configuration",
+                Fault::Caller,
+            ),
+            (
+                StoreError::WriterFailed {
+                    cause: Arc::new(StoreError::io("fsync", "x", io())),
+                },
+                "writer_failed",
+                Fault::Environment,
+            ),
+            (
+                StoreError::SigningFailed { source: "e".into() },
+                "signing_failed",
+                Fault::Environment,
+            ),
+            (
+                StoreError::ChainVerificationFailed {
+                    mismatches: 1,
+                    dangling: 0,
+                    first: None,
+                },
+                "chain_verification_failed",
+                Fault::Data,
+            ),
+            (
+                StoreError::SequenceMismatch {
+                    entity: String::new(),
+                    expected: ExpectedSequence::NoStream,
+                    actual: Some(0),
+                },
+                "sequence_mismatch",
+                Fault::Caller,
+            ),
+            (
+                StoreError::InvalidCausation {
+                    problem: CausationProblem::NotCommitted { event_id: id },
+                },
+                "invalid_causation",
+                Fault::Caller,
+            ),
+            (
+                StoreError::IdempotencyConflict {
+                    key: IdempotencyKey::from_bytes([1; 16]),
+                    reason: "r",
+                },
+                "idempotency_conflict",
+                Fault::Caller,
+            ),
+            (
+                StoreError::IdempotencyPartialBatch,
+                "idempotency_partial_batch",
+                Fault::Caller,
+            ),
+            (
+                StoreError::BatchTooLarge { items: 0, limit: 1 },
+                "batch_too_large",
+                Fault::Caller,
+            ),
+            (
+                StoreError::BatchItemTooLarge {
+                    index: 0,
+                    bytes: 2,
+                    limit: 1,
+                },
+                "batch_item_too_large",
+                Fault::Caller,
+            ),
+            (StoreError::Backpressure, "backpressure", Fault::Environment),
+            (
+                StoreError::WaitTimeout {
+                    what: "w",
+                    waited_ms: 1,
+                },
+                "wait_timeout",
+                Fault::Environment,
+            ),
+            (
+                StoreError::PayloadKindCollision {
+                    kind,
+                    first: "a",
+                    second: "b",
+                },
+                "payload_kind_collision",
+                Fault::Caller,
+            ),
+            (
+                StoreError::UpcastChainIncomplete {
+                    kind,
+                    version: 2,
+                    missing: vec![(1, 2)],
+                },
+                "upcast_chain_incomplete",
+                Fault::Caller,
+            ),
+            (
+                StoreError::DuplicateUpcastStep {
+                    kind,
+                    from: 1,
+                    first: "a",
+                    second: "b",
+                },
+                "duplicate_upcast_step",
+                Fault::Caller,
+            ),
+            (
+                StoreError::FutureVersion {
+                    event_id: id,
+                    kind,
+                    stored: 3,
+                    supported: 2,
+                },
+                "future_version",
+                Fault::Caller,
+            ),
+            (
+                StoreError::KindMismatch {
+                    event_id: id,
+                    expected: kind,
+                    found: kind,
+                },
+                "kind_mismatch",
+                Fault::Caller,
+            ),
+            (
+                StoreError::UpcastFailed {
+                    event_id: id,
+                    kind,
+                    from: 1,
+                    source: "e".into(),
+                },
+                "upcast_failed",
+                Fault::Caller,
+            ),
+            (
+                StoreError::InvalidGateRecord {
+                    field: "f",
+                    problem: "p",
+                },
+                "invalid_gate_record",
+                Fault::Caller,
+            ),
+            (
+                StoreError::ReadOnly { operation: "o" },
+                "read_only",
+                Fault::Caller,
+            ),
+            (
+                StoreError::CursorCheckpointNotFound {
+                    checkpoint: String::new(),
+                },
+                "cursor_checkpoint_not_found",
+                Fault::Caller,
+            ),
+            (
+                StoreError::CursorCheckpointRegionMismatch {
+                    checkpoint: String::new(),
+                },
+                "cursor_checkpoint_region_mismatch",
+                Fault::Caller,
+            ),
+            (
+                StoreError::CursorCheckpointCorrupt {
+                    path: path.clone(),
+                    reason: String::new(),
+                },
+                "cursor_checkpoint_corrupt",
+                Fault::Data,
+            ),
+            (
+                StoreError::CursorCheckpointAhead {
+                    checkpoint: String::new(),
+                    global_sequence: 1,
+                },
+                "cursor_checkpoint_ahead",
+                Fault::Data,
+            ),
+            (
+                StoreError::ReactorPanicked,
+                "reactor_panicked",
+                Fault::Caller,
+            ),
+            (StoreError::Closed, "closed", Fault::Caller),
+            (StoreError::WriterCrashed, "writer_crashed", Fault::Internal),
+        ]
+    }
+
+    #[test]
+    fn every_variant_has_its_pinned_code_and_fault() {
+        let all = every_variant();
+        assert_eq!(all.len(), 40, "a new variant needs a row here");
+        let mut seen = std::collections::HashSet::new();
+        for (err, code, fault) in &all {
+            assert_eq!(err.code(), *code, "{err:?}");
+            assert_eq!(err.fault(), *fault, "{err:?}");
+            assert!(seen.insert(*code), "code {code} used twice");
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn writer_failed_keeps_the_io_kind_of_its_first_failure() {
+        let first = StoreError::io("fsync", "seg", std::io::ErrorKind::StorageFull.into());
+        let failed = StoreError::WriterFailed {
+            cause: Arc::new(first.copy_as_cause()),
+        };
+        assert_eq!(failed.io_kind(), Some(std::io::ErrorKind::StorageFull));
+        assert_eq!(first.io_kind(), Some(std::io::ErrorKind::StorageFull));
+        assert_eq!(StoreError::Closed.io_kind(), None);
+        // A fail-stopped writer's cause is the first failure, never a chain of them.
+        let again = failed.copy_as_cause();
+        assert!(matches!(again, StoreError::Io { .. }), "{again:?}");
+    }
 }

@@ -99,7 +99,7 @@ pub(crate) fn decode_payload<T: DeserializeOwned>(
     let payload =
         rmp_serde::from_slice(&raw.event.payload).map_err(|e| StoreError::Deserialization {
             event_id: raw.event.header.event_id,
-            reason: e.to_string(),
+            source: Box::new(e),
         })?;
     Ok(StoredEvent {
         event: Event {
@@ -113,6 +113,6 @@ pub(crate) fn decode_payload<T: DeserializeOwned>(
 /// Encodes a payload as MessagePack with named struct fields.
 pub(crate) fn encode_payload<P: Serialize + ?Sized>(payload: &P) -> Result<Vec<u8>, StoreError> {
     rmp_serde::to_vec_named(payload).map_err(|e| StoreError::Serialization {
-        reason: e.to_string(),
+        source: Box::new(e),
     })
 }

@@ -78,7 +78,9 @@ pub use config::{ChainVerification, StoreConfig, SyncMode, TailPolicy};
 pub use coordinate::Coordinate;
 pub use cursor::{CheckpointId, Cursor};
 pub use denial::{BypassRecord, DenialReceipt, DENIAL_KIND};
-pub use error::{CoordinateProblem, HandlingClass, Result, StoreError};
+pub use error::{
+    BoxError, CausationProblem, CoordinateProblem, Fault, HandlingClass, Result, StoreError,
+};
 pub use event::{Event, EventHeader, StoredEvent};
 pub use gate::{
     Approved, BypassReason, Denial, Gate, GateReport, GateSet, Pipeline, Proposal, ProposalDigest,

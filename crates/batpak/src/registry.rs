@@ -38,7 +38,7 @@ pub enum EventPayloadValidation {
 }
 
 /// Signature of a registered upcast step: lifts a payload by one version.
-pub(crate) type UpcastFn = fn(rmpv::Value) -> Result<rmpv::Value, String>;
+pub(crate) type UpcastFn = fn(rmpv::Value) -> Result<rmpv::Value, crate::BoxError>;
 
 /// The static record `#[derive(EventPayload)]` submits for a payload type.
 #[doc(hidden)]
@@ -158,7 +158,7 @@ pub struct RegisteredPayload {
 /// impl Upcast for NotedV1ToV2 {
 ///     const KIND: EventKind = Noted::KIND;
 ///     const FROM: u16 = 1;
-///     fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, String> { Ok(v) }
+///     fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, batpak::BoxError> { Ok(v) }
 /// }
 /// batpak::register_upcast!(NotedV1ToV2);
 ///

@@ -90,14 +90,14 @@ pub trait ReceiptSigner: Send + Sync + Debug {
     /// The 32-byte ed25519 public key.
     fn key_id(&self) -> [u8; 32];
     /// Signs `cover`; an `Err` fails the append unless downgrade is allowed.
-    fn sign(&self, cover: &[u8]) -> Result<[u8; 64], String>;
+    fn sign(&self, cover: &[u8]) -> Result<[u8; 64], crate::BoxError>;
 }
 
 impl ReceiptSigner for SigningKey {
     fn key_id(&self) -> [u8; 32] {
         self.verifying_key().to_bytes()
     }
-    fn sign(&self, cover: &[u8]) -> Result<[u8; 64], String> {
+    fn sign(&self, cover: &[u8]) -> Result<[u8; 64], crate::BoxError> {
         Ok(ed25519_dalek::Signer::sign(self, cover).to_bytes())
     }
 }
@@ -152,7 +152,7 @@ pub(crate) struct SigningState {
 
 impl SigningState {
     /// Fills `key_id` and `signature`; `Err` means the append must fail.
-    pub(crate) fn sign(&self, r: &mut AppendReceipt) -> Result<(), String> {
+    pub(crate) fn sign(&self, r: &mut AppendReceipt) -> Result<(), crate::BoxError> {
         let Some(signer) = &self.signer else {
             return Ok(());
         };

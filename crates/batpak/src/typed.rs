@@ -99,6 +99,6 @@ impl StoredEvent<Vec<u8>> {
 fn decode<T: DeserializeOwned>(event_id: EventId, bytes: &[u8]) -> Result<T, StoreError> {
     rmp_serde::from_slice(bytes).map_err(|e| StoreError::Deserialization {
         event_id,
-        reason: e.to_string(),
+        source: Box::new(e),
     })
 }

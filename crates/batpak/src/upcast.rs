@@ -31,7 +31,7 @@ use crate::registry::upcast_step;
 /// impl Upcast for RenamedV1ToV2 {
 ///     const KIND: EventKind = Renamed::KIND;
 ///     const FROM: u16 = 1;
-///     fn upcast(value: Value) -> Result<Value, String> {
+///     fn upcast(value: Value) -> Result<Value, batpak::BoxError> {
 ///         let Value::Map(fields) = value else { return Err("expected a map".into()) };
 ///         let fields = fields
 ///             .into_iter()
@@ -52,7 +52,7 @@ pub trait Upcast {
     /// The version this step reads (at least 1); it produces `FROM + 1`.
     const FROM: u16;
     /// Lifts one payload; an `Err` becomes [`StoreError::UpcastFailed`] on the read.
-    fn upcast(value: rmpv::Value) -> Result<rmpv::Value, String>;
+    fn upcast(value: rmpv::Value) -> Result<rmpv::Value, crate::BoxError>;
 }
 
 /// Registers [`Upcast`] steps so typed reads apply them and store opens count
@@ -69,13 +69,13 @@ pub trait Upcast {
 /// impl Upcast for V1ToV2 {
 ///     const KIND: EventKind = Thing::KIND;
 ///     const FROM: u16 = 1;
-///     fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, String> { Ok(v) }
+///     fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, batpak::BoxError> { Ok(v) }
 /// }
 /// struct V2ToV3;
 /// impl Upcast for V2ToV3 {
 ///     const KIND: EventKind = Thing::KIND;
 ///     const FROM: u16 = 2;
-///     fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, String> { Ok(v) }
+///     fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, batpak::BoxError> { Ok(v) }
 /// }
 /// batpak::register_upcast!(V1ToV2, V2ToV3);
 /// # fn main() { assert!(batpak::verify_registry().is_ok()); }
@@ -145,25 +145,25 @@ pub(crate) fn lift(
     let mut value =
         rmpv::decode::read_value(&mut reader).map_err(|e| StoreError::Deserialization {
             event_id,
-            reason: e.to_string(),
+            source: Box::new(e),
         })?;
     if !reader.is_empty() {
         return Err(StoreError::Deserialization {
             event_id,
-            reason: format!("{} trailing bytes after the payload", reader.len()),
+            source: format!("{} trailing bytes after the payload", reader.len()).into(),
         });
     }
     for (from, step) in steps {
-        value = step(value).map_err(|reason| StoreError::UpcastFailed {
+        value = step(value).map_err(|source| StoreError::UpcastFailed {
             event_id,
             kind,
             from,
-            reason,
+            source,
         })?;
     }
     let mut out = Vec::with_capacity(bytes.len());
     rmpv::encode::write_value(&mut out, &value).map_err(|e| StoreError::Serialization {
-        reason: e.to_string(),
+        source: Box::new(e),
     })?;
     Ok(Some(out))
 }

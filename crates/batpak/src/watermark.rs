@@ -152,7 +152,7 @@ pub(crate) enum Mark {
 struct State {
     frontier: Frontier,
     /// The writer's first failure: waits end with `WriterFailed` instead of timing out.
-    failed: Option<String>,
+    failed: Option<Arc<StoreError>>,
     /// Bumped by [`Watermarks::wake_all`] so waiters re-check outside conditions.
     wakes: u64,
 }
@@ -202,11 +202,11 @@ impl Watermarks {
     }
 
     /// Records the writer's failure and wakes every waiter.
-    pub(crate) fn fail(&self, cause: &str) {
+    pub(crate) fn fail(&self, cause: &Arc<StoreError>) {
         {
             let mut s = self.state.lock();
             if s.failed.is_none() {
-                s.failed = Some(cause.to_owned());
+                s.failed = Some(cause.clone());
             }
         }
         self.changed.notify_all();
@@ -335,7 +335,7 @@ mod tests {
             || false,
         );
         assert!(matches!(r, Err(StoreError::WaitTimeout { what: "x", .. })));
-        m.fail("disk gone");
+        m.fail(&Arc::new(StoreError::WriterCrashed));
         let r = m.wait_until(
             "x",
             Duration::from_secs(5),

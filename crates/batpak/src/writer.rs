@@ -19,7 +19,7 @@ use crate::chain;
 use crate::config::SyncMode;
 use crate::coordinate::Coordinate;
 use crate::engine::{read_entry, Shared};
-use crate::error::StoreError;
+use crate::error::{CausationProblem, StoreError};
 use crate::event::EventHeader;
 use crate::format::KeyRecord;
 use crate::format::{self, encode_frame, FrameFields, SegmentHeader};
@@ -152,7 +152,7 @@ pub(crate) struct Writer {
     hlc: HlcPoint,
     /// Written but not yet synced (for the non-durable sync modes).
     dirty_since: Option<Instant>,
-    failed: Option<String>,
+    failed: Option<Arc<StoreError>>,
     signing: SigningState,
     keys: KeyIndex,
     ids: id::IdGenerator,
@@ -394,8 +394,8 @@ impl Writer {
         match result {
             Ok(()) => self.publish(pending, synced_now),
             Err(e) => {
-                let cause = e.to_string();
-                self.fail(cause.clone());
+                self.fail(&e);
+                let cause = self.failed.clone().unwrap_or_else(|| Arc::new(e));
                 for p in pending {
                     let _ = p.reply.send(Err(StoreError::WriterFailed {
                         cause: cause.clone(),
@@ -422,10 +422,12 @@ impl Writer {
         }
     }
 
-    fn fail(&mut self, cause: String) {
-        tracing::error!(%cause, "writer fail-stopped");
-        self.shared.mark_failed(&cause);
+    /// Fail-stops the writer; the first failure is what later requests are told.
+    fn fail(&mut self, error: &StoreError) {
+        tracing::error!(%error, "writer fail-stopped");
         if self.failed.is_none() {
+            let cause = Arc::new(error.copy_as_cause());
+            self.shared.mark_failed(&cause);
             self.failed = Some(cause);
         }
     }
@@ -523,7 +525,7 @@ impl Writer {
             };
             self.signing
                 .sign(&mut receipt)
-                .map_err(|reason| StoreError::SigningFailed { reason })?;
+                .map_err(|source| StoreError::SigningFailed { source })?;
             receipts.push(receipt);
             staged.push(Staged {
                 entry: IndexEntry {
@@ -669,7 +671,7 @@ impl Writer {
         };
         self.signing
             .sign(&mut r)
-            .map_err(|reason| StoreError::SigningFailed { reason })?;
+            .map_err(|source| StoreError::SigningFailed { source })?;
         Ok(r)
     }
 
@@ -686,15 +688,16 @@ impl Writer {
                     Ok(Some(id))
                 } else {
                     Err(StoreError::InvalidCausation {
-                        reason: format!("event {id} is not committed"),
+                        problem: CausationProblem::NotCommitted { event_id: id },
                     })
                 }
             }
             CausationRef::PriorItem(p) if p < index => Ok(earlier.get(p).map(|r| r.event_id)),
             CausationRef::PriorItem(p) => Err(StoreError::InvalidCausation {
-                reason: format!(
-                    "item {index} refers to item {p}, which is not earlier in the batch"
-                ),
+                problem: CausationProblem::NotEarlier {
+                    item: index,
+                    refers_to: p,
+                },
             }),
         }
     }
@@ -728,7 +731,7 @@ impl Writer {
         // A failed unseal, seal or segment creation leaves the disk state
         // unknown, like any other write-path failure: stop.
         if let Err(e) = &result {
-            self.fail(e.to_string());
+            self.fail(e);
         }
         result
     }
@@ -823,7 +826,7 @@ impl Writer {
                 // dropped the dirty pages, and a later "successful" fsync
                 // would vouch for data that is gone. Stop instead.
                 let err = StoreError::io("fsync segment", &path, e);
-                self.fail(err.to_string());
+                self.fail(&err);
                 self.record_sync_failure();
                 return Err(err);
             }

@@ -471,7 +471,7 @@ impl ReceiptSigner for GateSigner {
     fn key_id(&self) -> [u8; 32] {
         self.key.verifying_key().to_bytes()
     }
-    fn sign(&self, cover: &[u8]) -> Result<[u8; 64], String> {
+    fn sign(&self, cover: &[u8]) -> Result<[u8; 64], batpak::BoxError> {
         self.gate.wait();
         ReceiptSigner::sign(&self.key, cover)
     }

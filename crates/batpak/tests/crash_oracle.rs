@@ -1161,7 +1161,10 @@ fn disk_full_is_a_typed_error_and_stops_the_writer() {
         "the disk budget refused a write"
     );
     let mentions_enospc = match &err {
-        StoreError::WriterFailed { cause } => cause.contains("ENOSPC"),
+        StoreError::WriterFailed { cause } => {
+            cause.io_kind() == Some(std::io::ErrorKind::StorageFull)
+                || cause.to_string().contains("ENOSPC")
+        }
         StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
         _ => false,
     };

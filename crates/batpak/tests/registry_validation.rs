@@ -37,7 +37,7 @@ struct EvolvedV1ToV2;
 impl Upcast for EvolvedV1ToV2 {
     const KIND: EventKind = Evolved::KIND;
     const FROM: u16 = 1;
-    fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, String> {
+    fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, batpak::BoxError> {
         Ok(v)
     }
 }

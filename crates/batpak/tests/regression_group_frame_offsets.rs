@@ -18,7 +18,7 @@ impl ReceiptSigner for HoldFirst {
     fn key_id(&self) -> [u8; 32] {
         self.key.verifying_key().to_bytes()
     }
-    fn sign(&self, cover: &[u8]) -> Result<[u8; 64], String> {
+    fn sign(&self, cover: &[u8]) -> Result<[u8; 64], batpak::BoxError> {
         if !self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
             self.gate.wait();
         }

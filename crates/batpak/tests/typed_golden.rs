@@ -23,7 +23,7 @@ struct V1ToV2;
 impl Upcast for V1ToV2 {
     const KIND: EventKind = ThingHappened::KIND;
     const FROM: u16 = 1;
-    fn upcast(value: Value) -> Result<Value, String> {
+    fn upcast(value: Value) -> Result<Value, batpak::BoxError> {
         let Value::Map(fields) = value else {
             return Err("expected a map".into());
         };

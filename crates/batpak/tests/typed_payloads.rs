@@ -19,7 +19,7 @@ struct ThingHappenedV1ToV2;
 impl Upcast for ThingHappenedV1ToV2 {
     const KIND: EventKind = ThingHappened::KIND;
     const FROM: u16 = 1;
-    fn upcast(value: Value) -> Result<Value, String> {
+    fn upcast(value: Value) -> Result<Value, batpak::BoxError> {
         let Value::Map(fields) = value else {
             return Err("expected a map".into());
         };
@@ -264,12 +264,13 @@ fn a_failing_upcast_step_is_a_typed_error() {
             event_id,
             kind,
             from,
-            reason,
+            source,
+            ..
         } => {
             assert_eq!(event_id, receipt.event_id);
             assert_eq!(kind, ThingHappened::KIND);
             assert_eq!(from, 1);
-            assert_eq!(reason, "poisoned payload");
+            assert_eq!(source.to_string(), "poisoned payload");
         }
         other => panic!("expected UpcastFailed, got {other:?}"),
     }

@@ -152,7 +152,7 @@ impl ReceiptSigner for FailingSigner {
     fn key_id(&self) -> [u8; 32] {
         self.0
     }
-    fn sign(&self, _cover: &[u8]) -> Result<[u8; 64], String> {
+    fn sign(&self, _cover: &[u8]) -> Result<[u8; 64], batpak::BoxError> {
         Err("hardware token unplugged".into())
     }
 }

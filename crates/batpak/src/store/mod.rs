@@ -413,7 +413,7 @@ impl Store {
     /// # #[batpak(category = 0xE, type_id = 0x314, version = 2)]
     /// # struct Ping { n: u32 }
     /// # struct V1; impl Upcast for V1 { const KIND: EventKind = Ping::KIND; const FROM: u16 = 1;
-    /// #     fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, String> { Ok(v) } }
+    /// #     fn upcast(v: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, batpak::BoxError> { Ok(v) } }
     /// # batpak::register_upcast!(V1);
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let dir = tempfile::tempdir()?;

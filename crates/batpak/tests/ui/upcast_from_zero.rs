@@ -4,7 +4,7 @@ struct FromZero;
 impl Upcast for FromZero {
     const KIND: EventKind = EventKind::custom(0xE, 1);
     const FROM: u16 = 0;
-    fn upcast(value: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, String> {
+    fn upcast(value: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, batpak::BoxError> {
         Ok(value)
     }
 }

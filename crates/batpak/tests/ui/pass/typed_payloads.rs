@@ -31,7 +31,7 @@ struct ThingV1ToV2;
 impl Upcast for ThingV1ToV2 {
     const KIND: EventKind = ThingHappened::KIND;
     const FROM: u16 = 1;
-    fn upcast(value: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, String> {
+    fn upcast(value: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, batpak::BoxError> {
         Ok(value)
     }
 }
@@ -39,7 +39,7 @@ struct SplitV1ToV2;
 impl Upcast for SplitV1ToV2 {
     const KIND: EventKind = Split::KIND;
     const FROM: u16 = 1;
-    fn upcast(value: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, String> {
+    fn upcast(value: batpak::rmpv::Value) -> Result<batpak::rmpv::Value, batpak::BoxError> {
         Ok(value)
     }
 }
