@@ -3,9 +3,9 @@
 //! Every event may name the event that caused it (its `causation_id`, which
 //! must be committed when the event is appended) and a correlation id shared
 //! by one thread of work. Downward and sideways queries come from the index
-//! ([`StoreReader::caused_by`], [`StoreReader::correlated`]); the upward walk
+//! ([`Store::caused_by`](crate::Store::caused_by), [`Store::correlated`](crate::Store::correlated)); the upward walk
 //! reads each event's header from its frame, like
-//! [`StoreReader::walk_ancestors_outcome`] does for the entity chain.
+//! [`Store::walk_ancestors_outcome`](crate::Store::walk_ancestors_outcome) does for the entity chain.
 
 use std::collections::HashSet;
 

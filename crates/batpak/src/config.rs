@@ -184,11 +184,18 @@ impl StoreConfig {
         self
     }
 
-    /// Risky: when the signer fails, issue an unsigned receipt instead of failing the append.
-    /// Refused together with [`SigningPolicy::Required`].
-    pub fn with_signing_downgrade_allowed(mut self, allowed: bool) -> Self {
+    /// Dangerous: when the signer fails, issue an unsigned receipt instead of
+    /// failing the append (each downgrade is logged). Refused together with
+    /// [`SigningPolicy::Required`].
+    pub fn with_dangerous_signing_downgrade(mut self, allowed: bool) -> Self {
         self.signing_downgrade_allowed = allowed;
         self
+    }
+
+    /// The former name of [`StoreConfig::with_dangerous_signing_downgrade`].
+    #[deprecated(note = "renamed to with_dangerous_signing_downgrade")]
+    pub fn with_signing_downgrade_allowed(self, allowed: bool) -> Self {
+        self.with_dangerous_signing_downgrade(allowed)
     }
 
     /// Whether opening recomputes every hash.

@@ -101,7 +101,7 @@ impl std::fmt::Display for CheckpointId {
 }
 
 /// A pull cursor over one region that never skips or repeats a committed
-/// event; see [`StoreReader::cursor_guaranteed`].
+/// event; see [`Store::cursor_guaranteed`](crate::Store::cursor_guaranteed).
 ///
 /// It holds the store's shared state (not a borrow), so it can move to
 /// another thread and outlive the `Store` value for reading.
@@ -285,7 +285,7 @@ impl Cursor {
     /// or start from the beginning", and `.at_end().resume(&id)?` means "resume,
     /// or start with new events".
     ///
-    /// Errors as [`StoreReader::cursor_from_checkpoint`], except for a missing file.
+    /// Errors as [`Store::cursor_from_checkpoint`](crate::Store::cursor_from_checkpoint), except for a missing file.
     ///
     /// ```
     /// use batpak::prelude::*;

@@ -42,7 +42,7 @@ use crate::event::encode_payload;
 use crate::verify::ReceiptVerification;
 
 /// The kind of the store's denial records (category `0x0`, type id `0x0DE`).
-/// User appends of this kind are refused; only [`Store::append_denial`] writes it.
+/// User appends of this kind are refused; only [`Store::append_denial`](crate::Store::append_denial) writes it.
 ///
 /// ```
 /// assert_eq!(batpak::DENIAL_KIND.category(), 0);
@@ -163,7 +163,7 @@ impl DenialReceipt {
     }
 }
 
-/// One approval that skipped its gates, as [`StoreReader::bypasses`] lists it.
+/// One approval that skipped its gates, as [`Store::bypasses`](crate::Store::bypasses) lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BypassRecord {
@@ -190,7 +190,7 @@ pub(crate) fn append_denial(
     append_denial_with_options(appender, coordinate, denial, AppendOptions::default())
 }
 
-/// [`Store::append_denial`] with options: a correlation id puts the denial
+/// [`Store::append_denial`](crate::Store::append_denial) with options: a correlation id puts the denial
 pub(crate) fn append_denial_with_options(
     appender: &Appender,
     coordinate: &Coordinate,

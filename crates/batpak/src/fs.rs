@@ -83,7 +83,7 @@ pub trait StoreFs: Send + Sync + Debug + 'static {
 }
 
 /// Writes `bytes` to `path` atomically: temp file, fsync, rename, directory fsync.
-pub fn write_atomic(fs: &dyn StoreFs, path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(fs: &dyn StoreFs, path: &Path, bytes: &[u8]) -> io::Result<()> {
     replace(fs, path, bytes, true)
 }
 
@@ -114,7 +114,7 @@ fn replace(fs: &dyn StoreFs, path: &Path, bytes: &[u8], must_sync: bool) -> io::
 }
 
 /// Reads a whole file.
-pub fn read_all(fs: &dyn StoreFs, path: &Path) -> io::Result<Vec<u8>> {
+pub(crate) fn read_all(fs: &dyn StoreFs, path: &Path) -> io::Result<Vec<u8>> {
     let file = fs.open(path, OpenMode::Read)?;
     let len = usize::try_from(file.len()?).map_err(|_| io::Error::other("file too large"))?;
     let mut buf = vec![0u8; len];

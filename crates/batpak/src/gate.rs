@@ -1,58 +1,5 @@
 //! Caller-defined gates: pure predicates that must pass before an event is
 //! committed, and the pipeline that turns a passing proposal into an append.
-//!
-//! A [`Gate`] looks at a context value of the caller's type and either passes
-//! or returns a [`Denial`]. A [`GateSet`] runs gates in order. A [`Pipeline`]
-//! evaluates a [`Proposal`] (event kind, encoded payload, append options)
-//! against its set and, if every gate passes, hands back an [`Approved`]: the
-//! only value [`Pipeline::commit`] accepts, and one that code outside this
-//! crate cannot build. The committed event records the gates it passed
-//! ([`GateAttestation::Passed`]) in its hashed header. An audited
-//! [`Pipeline::bypass`] records its ticket and reason instead
-//! ([`GateAttestation::Bypassed`]); [`crate::StoreReader::bypasses`] lists them.
-//! A denial is evidence too: [`crate::Store::append_denial`] records it.
-//!
-//! ```
-//! use batpak::prelude::*;
-//! use batpak::{BypassReason, Denial, Gate, GateSet, Pipeline, Proposal};
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! struct Order { amount: i64 }
-//! struct AmountPositive;
-//! impl Gate<Order> for AmountPositive {
-//!     fn name(&self) -> &'static str { "amount_positive" }
-//!     fn evaluate(&self, ctx: &Order) -> Result<(), Denial> {
-//!         if ctx.amount > 0 {
-//!             Ok(())
-//!         } else {
-//!             Err(Denial::new("amount_positive", "amount must be positive").with_code("AMOUNT"))
-//!         }
-//!     }
-//! }
-//! const PLACED: EventKind = EventKind::custom(0xE, 0x30);
-//! let dir = tempfile::tempdir()?;
-//! let store = Store::open(StoreConfig::new(dir.path()))?;
-//! let coord = Coordinate::new("order:1", "shop")?;
-//! let pipeline = Pipeline::new(GateSet::new().with(AmountPositive));
-//!
-//! let approved = pipeline.evaluate(&Order { amount: 5 }, Proposal::new(PLACED, &5i64)?)?;
-//! let receipt = pipeline.commit(&store, &coord, approved)?;
-//! assert!(store.get(receipt.event_id)?.event.header.attestation.is_some());
-//!
-//! let denial = pipeline
-//!     .evaluate(&Order { amount: -1 }, Proposal::new(PLACED, &-1i64)?)
-//!     .unwrap_err();
-//! assert_eq!(denial.code(), "AMOUNT");
-//! let recorded = store.append_denial(&coord, &denial)?;
-//! assert!(store.verify_denial_receipt(&recorded).is_valid());
-//!
-//! let bypassed = pipeline.bypass(
-//!     Proposal::new(PLACED, &-1i64)?,
-//!     BypassReason::new("incident-42", "approved by on-call"),
-//! )?;
-//! pipeline.commit(&store, &coord, bypassed)?;
-//! assert_eq!(store.bypasses()?.len(), 1);
-//! # Ok(()) }
-//! ```
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -415,7 +362,7 @@ pub struct Proposal {
 }
 
 impl Proposal {
-    /// Encodes `payload` as MessagePack, exactly as [`Store::append`] would.
+    /// Encodes `payload` as MessagePack, exactly as [`Store::append`](crate::Store::append) would.
     /// Fails on a reserved kind or a payload that does not encode.
     pub fn new<P: Serialize + ?Sized>(kind: EventKind, payload: &P) -> Result<Self, StoreError> {
         if kind.is_reserved() {
@@ -538,7 +485,60 @@ impl Approved {
 
 /// A gate set bound to the append path: evaluate, then commit.
 ///
-/// See the [module documentation](crate::gate) for a full example.
+/// A [`Gate`] looks at a context value of the caller's type and either passes
+/// or returns a [`Denial`]. A [`GateSet`] runs gates in order. A [`Pipeline`]
+/// evaluates a [`Proposal`] (event kind, encoded payload, append options)
+/// against its set and, if every gate passes, hands back an [`Approved`]: the
+/// only value [`Pipeline::commit`] accepts, and one that code outside this
+/// crate cannot build. The committed event records the gates it passed
+/// ([`GateAttestation::Passed`]) in its hashed header. An audited
+/// [`Pipeline::bypass`] records its ticket and reason instead
+/// ([`GateAttestation::Bypassed`]); [`crate::Store::bypasses`] lists them.
+/// A denial is evidence too: [`crate::Store::append_denial`] records it.
+///
+/// ```
+/// use batpak::prelude::*;
+/// use batpak::{BypassReason, Denial, Gate, GateSet, Pipeline, Proposal};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// struct Order { amount: i64 }
+/// struct AmountPositive;
+/// impl Gate<Order> for AmountPositive {
+///     fn name(&self) -> &'static str { "amount_positive" }
+///     fn evaluate(&self, ctx: &Order) -> Result<(), Denial> {
+///         if ctx.amount > 0 {
+///             Ok(())
+///         } else {
+///             Err(Denial::new("amount_positive", "amount must be positive").with_code("AMOUNT"))
+///         }
+///     }
+/// }
+/// const PLACED: EventKind = EventKind::custom(0xE, 0x30);
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(StoreConfig::new(dir.path()))?;
+/// let coord = Coordinate::new("order:1", "shop")?;
+/// let pipeline = Pipeline::new(GateSet::new().with(AmountPositive));
+///
+/// let approved = pipeline.evaluate(&Order { amount: 5 }, Proposal::new(PLACED, &5i64)?)?;
+/// let receipt = pipeline.commit(&store, &coord, approved)?;
+/// assert!(store.get(receipt.event_id)?.event.header.attestation.is_some());
+///
+/// let denial = pipeline
+///     .evaluate(&Order { amount: -1 }, Proposal::new(PLACED, &-1i64)?)
+///     .unwrap_err();
+/// assert_eq!(denial.code(), "AMOUNT");
+/// let recorded = store.append_denial(&coord, &denial)?;
+/// assert!(store.verify_denial_receipt(&recorded).is_valid());
+///
+/// let bypassed = pipeline.bypass(
+///     Proposal::new(PLACED, &-1i64)?,
+///     BypassReason::new("incident-42", "approved by on-call"),
+/// )?;
+/// pipeline.commit(&store, &coord, bypassed)?;
+/// assert_eq!(store.bypasses()?.len(), 1);
+/// # Ok(()) }
+/// ```
+///
+/// A smaller example:
 ///
 /// ```
 /// use batpak::prelude::*;
@@ -622,7 +622,7 @@ impl<Ctx: ?Sized> Pipeline<Ctx> {
 
     /// Approves `proposal` without evaluating the gates. The ticket and reason
     /// are required (non-empty, bounded) and are recorded in the committed
-    /// event, where [`crate::StoreReader::bypasses`] finds them.
+    /// event, where [`crate::Store::bypasses`] finds them.
     pub fn bypass(&self, proposal: Proposal, reason: BypassReason) -> Result<Approved, StoreError> {
         let attestation = GateAttestation::Bypassed {
             ticket: reason.ticket,

@@ -40,7 +40,7 @@ mod error;
 mod event;
 mod format;
 pub mod fs;
-pub mod gate;
+mod gate;
 mod id;
 mod id_table;
 mod idempotency;
@@ -55,7 +55,7 @@ mod region;
 mod registry;
 mod segment;
 mod sequence;
-pub mod sign;
+mod sign;
 #[cfg(feature = "sim")]
 pub mod sim;
 #[cfg(feature = "startup-registry-check")]
@@ -96,7 +96,10 @@ pub use receipt::AppendReceipt;
 pub use recovery::{OpenReport, TornTail};
 pub use region::{EntityMatch, KindFilter, Region};
 pub use sequence::ExpectedSequence;
-pub use sign::{ReceiptSigner, ReceiptVerificationError, SigningPolicy};
+pub use sign::{
+    receipt_cover, ReceiptSigner, ReceiptVerificationError, SigningPolicy, RECEIPT_COVER_DOMAIN,
+    RECEIPT_COVER_LEN,
+};
 pub use store::{ReadOnlyStore, Store, StoreReader};
 
 /// Name of the lock file in a data directory.

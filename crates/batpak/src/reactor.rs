@@ -180,14 +180,14 @@ pub struct ReactorHandle {
 impl ReactorHandle {
     /// Counters so far.
     ///
-    /// See [`Store::react_loop`] for an example.
+    /// See [`Store::react_loop`](crate::Store::react_loop) for an example.
     pub fn stats(&self) -> ReactorStats {
         self.progress.stats()
     }
 
     /// True until the thread has ended (stopped, or failed: `stop` returns why).
     ///
-    /// See [`Store::react_loop`] for an example.
+    /// See [`Store::react_loop`](crate::Store::react_loop) for an example.
     pub fn is_running(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
@@ -196,7 +196,7 @@ impl ReactorHandle {
     /// (if it has one), joins the thread and returns the counters, or the
     /// error that ended the loop.
     ///
-    /// See [`Store::react_loop`] for an example.
+    /// See [`Store::react_loop`](crate::Store::react_loop) for an example.
     pub fn stop(mut self) -> Result<ReactorStats, StoreError> {
         self.shutdown()
     }

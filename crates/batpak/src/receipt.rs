@@ -28,7 +28,7 @@ pub struct AppendReceipt {
     pub durable: bool,
     /// The signer's ed25519 public key, when the receipt is signed.
     pub key_id: Option<[u8; 32]>,
-    /// ed25519 signature over [`crate::sign::receipt_cover`], when signed.
+    /// ed25519 signature over [`crate::receipt_cover`], when signed.
     #[serde(with = "opt_sig")]
     pub signature: Option<[u8; 64]>,
 }

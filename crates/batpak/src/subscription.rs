@@ -173,7 +173,7 @@ impl Subscribers {
     }
 }
 
-/// A lossy push subscription to new events in a region; see [`Store::subscribe_lossy`].
+/// A lossy push subscription to new events in a region; see [`Store::subscribe_lossy`](crate::Store::subscribe_lossy).
 ///
 /// Dropping it ends the subscription (the writer prunes it at its next publish).
 /// It ends by itself when the store closes: `recv` then returns `None` once
@@ -186,7 +186,7 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// Capacity of the channel [`Store::subscribe_lossy`] creates.
+    /// Capacity of the channel [`Store::subscribe_lossy`](crate::Store::subscribe_lossy) creates.
     pub const DEFAULT_CAPACITY: usize = 1024;
 
     /// The next notification, waiting at most `timeout`; `None` on timeout or

@@ -46,8 +46,8 @@ pub trait EventPayload {
 }
 
 impl StoredEvent<Vec<u8>> {
-    /// Decodes a raw event (from [`StoreReader::read_raw`]) into `T`, with the
-    /// same checks as [`StoreReader::get_typed`]: the kind must be `T::KIND`,
+    /// Decodes a raw event (from [`Store::read_raw`](crate::Store::read_raw)) into `T`, with the
+    /// same checks as [`Store::get_typed`](crate::Store::get_typed): the kind must be `T::KIND`,
     /// the stored version must not be newer than `T::PAYLOAD_VERSION`, and an
     /// older one is lifted through the registered upcast steps.
     ///

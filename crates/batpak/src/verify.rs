@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::engine::Shared;
 
-/// The result of [`StoreReader::verify_chain`].
+/// The result of [`Store::verify_chain`](crate::Store::verify_chain).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ChainVerificationReport {
@@ -45,7 +45,7 @@ pub struct VerifyProgress {
     pub total: u64,
 }
 
-/// What [`StoreReader::verify_append_receipt`] concluded.
+/// What [`Store::verify_append_receipt`](crate::Store::verify_append_receipt) concluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ReceiptVerification {

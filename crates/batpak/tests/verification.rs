@@ -194,7 +194,7 @@ fn signing_policy_table() {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = StoreConfig::new(dir.path())
             .with_signing_policy(policy)
-            .with_signing_downgrade_allowed(downgrade);
+            .with_dangerous_signing_downgrade(downgrade);
         cfg = match key {
             None => cfg,
             Good => cfg.with_signing_key(ed25519_dalek::SigningKey::from_bytes(&[3; 32])),

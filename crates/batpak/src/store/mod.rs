@@ -261,7 +261,7 @@ impl Store {
         result
     }
 
-    /// Records a denial as a system event of kind [`DENIAL_KIND`] on
+    /// Records a denial as a system event of kind [`DENIAL_KIND`](crate::DENIAL_KIND) on
     /// `coordinate`'s entity and returns its (signed, when a key is
     /// configured) receipt. The proposal's payload hash is stored, never the
     /// payload.
@@ -328,7 +328,7 @@ impl Store {
     /// [`crate::SyncMode::EveryGroup`], durable), before the append's receipt
     /// is returned, and never blocks on a subscriber: when the queue is full
     /// the notification is dropped and counted ([`Subscription::missed`], and
-    /// the next delivered [`Notification::missed`]). Only events appended
+    /// the next delivered [`Notification::missed`](crate::Notification::missed)). Only events appended
     /// after this call are offered. For a feed that never skips, use
     /// [`crate::StoreReader::cursor_guaranteed`].
     ///
@@ -438,7 +438,7 @@ impl Store {
 
     /// Runs `handler` on a thread for each event of `region` committed from
     /// now on, appending the reactions it returns (atomically per triggering
-    /// event) with causation [`CausationRef::Event`] of that event.
+    /// event) with causation [`CausationRef::Event`](crate::CausationRef::Event) of that event.
     ///
     /// Events are read through a guaranteed cursor, so none is skipped while
     /// the reactor runs. A handler whose reactions fall in `region` sees them

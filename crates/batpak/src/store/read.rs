@@ -127,7 +127,7 @@ macro_rules! read_methods {
 
         /// Follows causation links up from `id`: the event, its cause, that
         /// event's cause, ... at most `limit` events (the starting event always
-        /// counts), newest first, and the [`CausalBoundary`] that ended the walk.
+        /// counts), newest first, and the [`CausalBoundary`](crate::CausalBoundary) that ended the walk.
         ///
         /// Fails only if the starting event is absent or unreadable.
         #[doc = example!($mode, r#"
@@ -210,7 +210,7 @@ assert!(matches!(err, StoreError::CursorCheckpointRegionMismatch { .. }));
 
         /// Checks a denial receipt: the receipt against the stored event (as
         /// [`Self::verify_append_receipt`] does, hashes recomputed from disk), the
-        /// event's kind ([`DENIAL_KIND`]), and that the stored record is the
+        /// event's kind ([`DENIAL_KIND`](crate::DENIAL_KIND)), and that the stored record is the
         /// receipt's denial. A mismatch names the field: `"kind"` or `"denial"`.
         #[doc = example!($mode, r#"
 ```
@@ -274,7 +274,7 @@ assert_eq!((list[0].event_id, list[0].ticket.as_str()), (r.event_id, "INC-7"));
         /// With [`Freshness::Consistent`] the result reflects every event visible
         /// when the call starts; with [`Freshness::MaybeStale`] a cached state
         /// refreshed within `max_age` may be returned as is. With the cache on
-        /// (see [`ProjectionCache`]), only events after the cached state's last
+        /// (see [`ProjectionCache`](crate::ProjectionCache)), only events after the cached state's last
         /// one are read.
         #[doc = example!($mode, r#"
 ```
