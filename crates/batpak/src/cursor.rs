@@ -12,7 +12,6 @@
 //! Delivery is at least once across restarts: events returned after the last
 //! saved checkpoint are returned again by a cursor resumed from it.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::engine::Shared;
@@ -173,7 +172,7 @@ impl Cursor {
         let batch = self.shared.index.read().query(&self.region, after, max);
         let mut out = Vec::with_capacity(batch.len());
         for entry in &batch {
-            out.push(crate::projection::read_json(&self.shared, entry)?);
+            out.push(self.shared.read_json(entry)?);
         }
         if let Some(e) = batch.last() {
             self.last = Some((e.global_sequence(), e.event_id()));
@@ -270,7 +269,7 @@ impl Cursor {
             next_global_sequence: last.map_or(0, |(gs, _)| gs + 1),
             last_event_id: last.map(|(_, e)| e),
         };
-        let dir = ensure_dir(&self.shared, format::CHECKPOINT_DIR)?;
+        let dir = self.shared.ensure_dir(format::CHECKPOINT_DIR)?;
         let path = dir.join(format::checkpoint_file_name(id.as_str()));
         crate::fs::write_atomic(
             self.shared.cfg.fs.as_ref(),
@@ -303,22 +302,6 @@ impl Cursor {
         }
         Ok(self)
     }
-}
-
-/// Creates `<data dir>/<name>` if needed, making its directory entry durable;
-/// returns its path.
-pub(crate) fn ensure_dir(shared: &Shared, name: &str) -> Result<PathBuf, StoreError> {
-    let dir = shared.cfg.dir.join(name);
-    let fs = shared.cfg.fs.as_ref();
-    let exists = fs
-        .exists(&dir)
-        .map_err(|e| StoreError::io("stat directory", &dir, e))?;
-    if !exists {
-        fs.create_dir_all(&dir)
-            .and_then(|()| fs.sync_dir(&shared.cfg.dir))
-            .map_err(|e| StoreError::io("create directory", &dir, e))?;
-    }
-    Ok(dir)
 }
 
 /// Reads checkpoint `id` for a cursor over the region with `fingerprint`:

@@ -136,6 +136,30 @@ impl Shared {
         self.query(&Region::all().with_kind(kind))
     }
 
+    /// Reads an event and decodes its payload as JSON.
+    pub(crate) fn read_json(
+        &self,
+        entry: &IndexEntry,
+    ) -> Result<StoredEvent<serde_json::Value>, StoreError> {
+        decode_payload(read_entry(self, entry)?)
+    }
+
+    /// The directory `name` inside the data directory, created (and made
+    /// durable in its parent) if missing.
+    pub(crate) fn ensure_dir(&self, name: &str) -> Result<std::path::PathBuf, StoreError> {
+        let dir = self.cfg.dir.join(name);
+        let fs = self.cfg.fs.as_ref();
+        let exists = fs
+            .exists(&dir)
+            .map_err(|e| StoreError::io("stat directory", &dir, e))?;
+        if !exists {
+            fs.create_dir_all(&dir)
+                .and_then(|()| fs.sync_dir(&self.cfg.dir))
+                .map_err(|e| StoreError::io("create directory", &dir, e))?;
+        }
+        Ok(dir)
+    }
+
     /// Engine state over what recovery found.
     pub(crate) fn new(cfg: StoreConfig, rec: &mut Recovered, writable: bool) -> Arc<Self> {
         let index = std::mem::take(&mut rec.index);

@@ -36,6 +36,7 @@ mod coordinate;
 mod cursor;
 mod denial;
 mod engine;
+mod entry;
 mod error;
 mod event;
 mod format;
@@ -78,6 +79,7 @@ pub use config::{ChainVerification, StoreConfig, SyncMode, TailPolicy};
 pub use coordinate::Coordinate;
 pub use cursor::{CheckpointId, Cursor};
 pub use denial::{BypassRecord, DenialReceipt, DENIAL_KIND};
+pub use entry::IndexEntry;
 pub use error::{
     BoxError, CausationProblem, CoordinateProblem, Fault, HandlingClass, Result, StoreError,
 };
@@ -87,7 +89,6 @@ pub use gate::{
     DEFAULT_DENIAL_CODE, GATE_PANICKED,
 };
 pub use id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
-pub use index::IndexEntry;
 pub use kind::EventKind;
 pub use options::{AppendOptions, BatchAppendItem, CausationRef};
 pub use projection::{EventSourced, Freshness};

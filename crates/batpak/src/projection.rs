@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::config::ProjectionCache;
-use crate::engine::{read_entry, Shared};
+use crate::engine::Shared;
 use crate::error::StoreError;
 use crate::event::StoredEvent;
 use crate::format::{self, ProjectionRecord};
@@ -225,7 +225,7 @@ impl ProjectionStates {
             last_event_id: c.last_event_id,
             state: c.state.to_vec(),
         };
-        let result = crate::cursor::ensure_dir(shared, format::PROJECTION_DIR).and_then(|dir| {
+        let result = shared.ensure_dir(format::PROJECTION_DIR).and_then(|dir| {
             let path = dir.join(format::projection_file_name(key, &c.entity));
             crate::fs::write_atomic(
                 shared.cfg.fs.as_ref(),
@@ -271,14 +271,6 @@ fn slot_of(key: &[u8; 32], entity: &str) -> [u8; 32] {
     h.update(key);
     h.update(entity.as_bytes());
     *h.finalize().as_bytes()
-}
-
-/// Reads an event and decodes its payload as JSON.
-pub(crate) fn read_json(
-    shared: &Shared,
-    entry: &IndexEntry,
-) -> Result<StoredEvent<serde_json::Value>, StoreError> {
-    crate::event::decode_payload(read_entry(shared, entry)?)
 }
 
 fn encode_state<T: Serialize>(state: &T) -> Result<Vec<u8>, StoreError> {
@@ -353,7 +345,7 @@ pub(crate) fn project<T: EventSourced>(
             (page, next_es >= tip)
         };
         for entry in &page {
-            state.apply(&read_json(shared, entry)?);
+            state.apply(&shared.read_json(entry)?);
         }
         folded += page.len();
         if let Some(e) = page.last() {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::index::IndexEntry;
+use crate::entry::IndexEntry;
 use crate::kind::EventKind;
 
 /// Which entity names a region matches.
