@@ -6,13 +6,17 @@
 //!   run through cargo-mutants, each held to a kill-rate floor.
 //! - [`public_api`]: the public surface of each library crate, compared with
 //!   `traceability/public_api/<crate>.txt`.
+//! - [`layers`] (on top of [`imports`]): the modules of the core crate import
+//!   one way, lowest layer first (`traceability/layers.yaml`), without cycles.
 //!
 //! Every entry point takes the workspace root (and file paths where a test
 //! needs to point elsewhere), so the same code runs on the real workspace and
 //! on fixture trees.
 
+pub mod imports;
 pub mod invariants;
 pub mod lanes;
+pub mod layers;
 pub mod mutants;
 pub mod public_api;
 pub mod rustsrc;
@@ -26,6 +30,8 @@ use std::path::{Path, PathBuf};
 pub const INVARIANTS_FILE: &str = "traceability/invariants.yaml";
 /// Path of the lane definitions, relative to the workspace root.
 pub const LANES_FILE: &str = "traceability/lanes.yaml";
+/// Path of the module layers of the core crate, relative to the workspace root.
+pub const LAYERS_FILE: &str = "traceability/layers.yaml";
 /// Path of the generated invariants document, relative to the workspace root.
 pub const INVARIANTS_DOC: &str = "03_INVARIANTS.md";
 /// Directory of the public-API baselines, relative to the workspace root.

@@ -9,9 +9,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 
-use xtask::{invariants, mutants, public_api};
+use xtask::{invariants, layers, mutants, public_api};
 
-/// Workspace checks: invariant registry, mutation lanes, public-API baselines.
+/// Workspace checks: invariant registry, mutation lanes, public-API baselines,
+/// module layers.
 ///
 /// Exit codes: 0 all checks passed; 1 a check failed (or a traceability file
 /// is invalid); 2 the command line was not understood; 3 an external tool
@@ -46,6 +47,9 @@ enum Top {
         #[command(subcommand)]
         action: PublicApiAction,
     },
+    /// The modules of the core crate import one way, lowest layer first, and
+    /// no modules import each other in a cycle (traceability/layers.yaml).
+    Layers(LayersArgs),
 }
 
 #[derive(Subcommand)]
@@ -76,6 +80,20 @@ struct MutantsArgs {
     /// Lanes file (default: traceability/lanes.yaml under the root).
     #[arg(long, value_name = "FILE")]
     lanes_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct LayersArgs {
+    /// Print the findings but exit 0 (to measure the tree, e.g. before a
+    /// refactor).
+    #[arg(long)]
+    report: bool,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Layers file (default: traceability/layers.yaml under the root).
+    #[arg(long, value_name = "FILE")]
+    layers_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -154,7 +172,28 @@ fn run(command: Top, root: &std::path::Path) -> Result<i32> {
         }
         Top::Mutants(args) => run_mutants(args, root),
         Top::PublicApi { action } => run_public_api(action, root),
+        Top::Layers(args) => run_layers(args, root),
     }
+}
+
+fn run_layers(args: LayersArgs, root: &std::path::Path) -> Result<i32> {
+    let layers_file = args
+        .layers_file
+        .unwrap_or_else(|| root.join(xtask::LAYERS_FILE));
+    let report = layers::check(root, &layers_file)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    if report.passed() || args.report {
+        return Ok(xtask::EXIT_OK);
+    }
+    eprintln!(
+        "layers check failed: {} violation(s)",
+        report.violations.len()
+    );
+    Ok(xtask::EXIT_CHECK_FAILED)
 }
 
 fn run_mutants(args: MutantsArgs, root: &std::path::Path) -> Result<i32> {
