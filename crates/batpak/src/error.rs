@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::id::{EventId, IdempotencyKey};
+use crate::kind::EventKind;
 use crate::sequence::ExpectedSequence;
 
 /// How a caller should react to a [`StoreError`].
@@ -632,6 +633,25 @@ impl StoreError {
 /// Shorthand for results whose error is [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+// The fallible constructor of `EventKind` lives beside the error it returns,
+// so that `kind` (which `error` names) never imports `error`.
+impl EventKind {
+    /// A user kind, checked at run time.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// assert_eq!(EventKind::try_custom(0xE, 1)?, EventKind::custom(0xE, 1));
+    /// assert!(EventKind::try_custom(0x0, 1).is_err());
+    /// # Ok::<(), StoreError>(())
+    /// ```
+    pub fn try_custom(category: u8, type_id: u16) -> Result<Self, StoreError> {
+        Self::check(category, type_id).map_err(|reason| StoreError::InvalidKind {
+            kind: (u16::from(category) << 12) | (type_id & Self::MAX_TYPE_ID),
+            reason,
+        })
+    }
+}
+
 /// Formats upcast hops as `1→2, 3→4` for error messages.
 fn hops(missing: &[(u16, u16)]) -> String {
     missing
@@ -644,7 +664,6 @@ fn hops(missing: &[(u16, u16)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kind::EventKind;
 
     /// One value of every variant, with the code netbat and logs rely on.
     /// A renamed or reused code fails here: codes are part of the API.

@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::StoreError;
-
 /// The kind of an event: category (high 4 bits) and type id (low 12 bits).
 ///
 /// Categories `0x0` (system) and `0xD` (effect) are reserved for the store's
@@ -39,15 +37,9 @@ impl EventKind {
         }
     }
 
-    /// A user kind, checked at run time.
-    pub fn try_custom(category: u8, type_id: u16) -> Result<Self, StoreError> {
-        Self::check(category, type_id).map_err(|reason| StoreError::InvalidKind {
-            kind: (u16::from(category) << 12) | (type_id & Self::MAX_TYPE_ID),
-            reason,
-        })
-    }
-
-    const fn check(category: u8, type_id: u16) -> Result<Self, &'static str> {
+    /// Why `(category, type_id)` is not a user kind, if it is not (see
+    /// [`EventKind::try_custom`], which turns this into a [`crate::StoreError`]).
+    pub(crate) const fn check(category: u8, type_id: u16) -> Result<Self, &'static str> {
         if category > 0xF {
             Err("category must fit in 4 bits")
         } else if type_id > Self::MAX_TYPE_ID {

@@ -12,15 +12,13 @@
 //! Waiting uses a condition variable the writer notifies after each advance:
 //! no polling.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::StoreError;
 use crate::id::HlcPoint;
-use std::sync::Arc;
-
-use crate::engine::Shared;
 
 /// One watermark: a prefix of the log in commit order.
 ///
@@ -212,6 +210,23 @@ impl Watermarks {
         self.changed.notify_all();
     }
 
+    /// Waits until `mark` covers every event up to HLC `point`, or `timeout`.
+    pub(crate) fn wait_for(
+        &self,
+        mark: Mark,
+        point: HlcPoint,
+        timeout: Duration,
+    ) -> Result<Frontier, StoreError> {
+        let (what, pick): (&'static str, fn(&Frontier) -> Watermark) = match mark {
+            Mark::Durable => ("durable watermark", |f| f.durable),
+            Mark::Visible => ("visible watermark", |f| f.visible),
+            Mark::Written => ("written watermark", |f| f.written),
+            Mark::Accepted => ("accepted watermark", |f| f.accepted),
+        };
+        let found = self.wait_until(what, timeout, |f| pick(f).covers_hlc(point), || false)?;
+        found.ok_or(StoreError::WaitTimeout { what, waited_ms: 0 })
+    }
+
     /// Wakes every waiter so it re-checks its own stop condition.
     pub(crate) fn wake_all(&self) {
         self.state.lock().wakes += 1;
@@ -262,47 +277,6 @@ impl Watermarks {
             }
         }
     }
-}
-
-/// The four watermarks, read together.
-pub(crate) fn frontier(shared: &Arc<Shared>) -> Frontier {
-    shared.marks.frontier()
-}
-
-/// Waits until every event up to HLC `point` is durable, and returns the
-pub(crate) fn wait_for_durable(
-    shared: &Arc<Shared>,
-    point: HlcPoint,
-    timeout: Duration,
-) -> Result<Frontier, StoreError> {
-    wait_for_mark(shared, Mark::Durable, point, timeout)
-}
-
-/// Waits until every event up to HLC `point` is visible to readers; see
-pub(crate) fn wait_for_visible(
-    shared: &Arc<Shared>,
-    point: HlcPoint,
-    timeout: Duration,
-) -> Result<Frontier, StoreError> {
-    wait_for_mark(shared, Mark::Visible, point, timeout)
-}
-
-fn wait_for_mark(
-    shared: &Arc<Shared>,
-    mark: Mark,
-    point: HlcPoint,
-    timeout: Duration,
-) -> Result<Frontier, StoreError> {
-    let (what, pick): (&'static str, fn(&Frontier) -> Watermark) = match mark {
-        Mark::Durable => ("durable watermark", |f| f.durable),
-        Mark::Visible => ("visible watermark", |f| f.visible),
-        Mark::Written => ("written watermark", |f| f.written),
-        Mark::Accepted => ("accepted watermark", |f| f.accepted),
-    };
-    let found = shared
-        .marks
-        .wait_until(what, timeout, |f| pick(f).covers_hlc(point), || false)?;
-    found.ok_or(StoreError::WaitTimeout { what, waited_ms: 0 })
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use crate::recovery::OpenReport;
 use crate::region::Region;
 use crate::typed::EventPayload;
 use crate::verify::{AncestorWalk, ChainVerificationReport, ReceiptVerification, VerifyProgress};
-use crate::watermark::Frontier;
+use crate::watermark::{Frontier, Mark};
 
 /// A doc example, shown (and tested) on [`Store`] only: the other two types
 /// have the same methods and link there.
@@ -424,7 +424,7 @@ assert_eq!(store.frontier().accepted.next_global_sequence, 0);
 ```
 "#)]
         pub fn frontier(&self) -> Frontier {
-            crate::watermark::frontier(self.shared())
+            self.shared().marks.frontier()
         }
 
         /// Waits until every event up to HLC `point` is durable, and returns the
@@ -453,7 +453,7 @@ assert!(f.durable.covers_sequence(receipt.global_sequence));
             point: HlcPoint,
             timeout: Duration,
         ) -> Result<Frontier, StoreError> {
-            crate::watermark::wait_for_durable(self.shared(), point, timeout)
+            self.shared().marks.wait_for(Mark::Durable, point, timeout)
         }
 
         /// Waits until every event up to HLC `point` is visible to readers; see
@@ -480,7 +480,7 @@ assert!(matches!(err, StoreError::WaitTimeout { .. }));
             point: HlcPoint,
             timeout: Duration,
         ) -> Result<Frontier, StoreError> {
-            crate::watermark::wait_for_visible(self.shared(), point, timeout)
+            self.shared().marks.wait_for(Mark::Visible, point, timeout)
         }
         }
     };
