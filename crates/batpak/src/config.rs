@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::error::StoreError;
 use crate::fs::{RealFs, StoreFs};
 use crate::registry::EventPayloadValidation;
+use crate::seam::{PayloadTransform, WriteHook};
 use crate::sign::{ReceiptSigner, SigningPolicy};
 
 /// Whether opening the store recomputes every hash.
@@ -93,6 +94,10 @@ pub struct StoreConfig {
     pub(crate) idempotency_capacity: usize,
     pub(crate) read_cache_bytes: usize,
     pub(crate) projection_cache: ProjectionCache,
+    /// Applied to payloads before hashing (payload encryption).
+    pub(crate) payload_transform: Option<Arc<dyn PayloadTransform>>,
+    /// Runs before a request's frames are buffered (keyset durability fence).
+    pub(crate) write_hook: Option<Arc<dyn WriteHook>>,
 }
 
 impl StoreConfig {
@@ -123,6 +128,8 @@ impl StoreConfig {
             idempotency_capacity: 1_000_000,
             read_cache_bytes: 32 << 20,
             projection_cache: ProjectionCache::default(),
+            payload_transform: None,
+            write_hook: None,
         }
     }
 

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::StoreConfig;
 use crate::error::StoreError;
-use crate::event::{decode_payload, Event, EventHeader, StoredEvent};
+use crate::event::{decode_payload, Event, StoredEvent};
 use crate::format::decode_frame;
 use crate::fs::StoreFile;
 use crate::id::{EventId, HlcPoint};
@@ -213,22 +213,7 @@ pub(crate) fn read_entry(
     if used != buf.len() || f.event_id != entry.event_id {
         return Err(bad(format!("frame does not hold event {}", entry.event_id)));
     }
-    let header = EventHeader {
-        event_id: f.event_id,
-        global_sequence: f.global_sequence,
-        entity_sequence: f.entity_sequence,
-        kind: f.kind,
-        wall_ms: f.wall_ms,
-        hlc: f.hlc,
-        correlation_id: f.correlation_id,
-        causation_id: f.causation_id,
-        idempotency_key: f.idempotency_key,
-        payload_version: f.payload_version,
-        attestation: f.attestation,
-        prev_hash: f.prev_hash,
-        content_hash: crate::chain::content_hash(f.payload),
-        event_hash: f.event_hash,
-    };
+    let header = f.header();
     Ok(StoredEvent {
         event: Event {
             header,

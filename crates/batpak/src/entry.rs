@@ -2,6 +2,7 @@
 //! where its frame lives.
 
 use crate::coordinate::Coordinate;
+use crate::event::EventHeader;
 use crate::id::EventId;
 use crate::kind::EventKind;
 
@@ -27,6 +28,20 @@ pub struct IndexEntry {
 }
 
 impl IndexEntry {
+    /// The index entry of the event with this header, whose frame is at `location`.
+    pub(crate) fn of_header(h: &EventHeader, coordinate: Coordinate, location: Location) -> Self {
+        Self {
+            event_id: h.event_id,
+            global_sequence: h.global_sequence,
+            entity_sequence: h.entity_sequence,
+            kind: h.kind,
+            coordinate,
+            wall_ms: h.wall_ms,
+            payload_version: h.payload_version,
+            location,
+        }
+    }
+
     /// The event id.
     pub fn event_id(&self) -> EventId {
         self.event_id

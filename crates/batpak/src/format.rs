@@ -4,6 +4,8 @@
 //! these encoders and decoders. `docs/FORMAT.md` describes the same layouts.
 
 use crate::attestation::{GateAttestation, MAX_ATTESTED_GATES};
+use crate::coordinate::Coordinate;
+use crate::event::EventHeader;
 use crate::id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
 use crate::kind::EventKind;
 
@@ -150,6 +152,57 @@ pub(crate) struct FrameFields<'a> {
     pub(crate) payload: &'a [u8],
     /// How the event passed its gates (field 17, after the payload).
     pub(crate) attestation: Option<GateAttestation>,
+}
+
+impl<'a> FrameFields<'a> {
+    /// The frame of an event: its header, coordinate and stored payload.
+    pub(crate) fn of_event(
+        header: &EventHeader,
+        coordinate: &'a Coordinate,
+        payload: &'a [u8],
+        batch_remaining: u32,
+    ) -> Self {
+        Self {
+            event_id: header.event_id,
+            global_sequence: header.global_sequence,
+            entity_sequence: header.entity_sequence,
+            kind: header.kind,
+            entity: coordinate.entity(),
+            scope: coordinate.scope(),
+            wall_ms: header.wall_ms,
+            hlc: header.hlc,
+            correlation_id: header.correlation_id,
+            causation_id: header.causation_id,
+            idempotency_key: header.idempotency_key,
+            payload_version: header.payload_version,
+            batch_remaining,
+            prev_hash: header.prev_hash,
+            event_hash: header.event_hash,
+            payload,
+            attestation: header.attestation.clone(),
+        }
+    }
+
+    /// The event header this frame holds; `content_hash` is recomputed from
+    /// the payload (frames do not store it).
+    pub(crate) fn header(&self) -> EventHeader {
+        EventHeader {
+            event_id: self.event_id,
+            global_sequence: self.global_sequence,
+            entity_sequence: self.entity_sequence,
+            kind: self.kind,
+            wall_ms: self.wall_ms,
+            hlc: self.hlc,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            idempotency_key: self.idempotency_key,
+            payload_version: self.payload_version,
+            attestation: self.attestation.clone(),
+            prev_hash: self.prev_hash,
+            content_hash: crate::chain::content_hash(self.payload),
+            event_hash: self.event_hash,
+        }
+    }
 }
 
 /// Appends one whole frame (prefix and body) to `out`.

@@ -54,6 +54,7 @@ mod receipt;
 mod recovery;
 mod region;
 mod registry;
+mod seam;
 mod segment;
 mod sequence;
 mod sign;

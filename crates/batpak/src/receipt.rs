@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::event::EventHeader;
 use crate::id::{EventId, HlcPoint};
 
 /// Proof of an accepted append: ids, sequences and hashes of the stored event.
@@ -46,6 +47,22 @@ mod opt_sig {
 }
 
 impl AppendReceipt {
+    /// The unsigned, not-yet-durable receipt of the event with this header.
+    pub(crate) fn of_header(h: &EventHeader) -> Self {
+        Self {
+            event_id: h.event_id,
+            global_sequence: h.global_sequence,
+            entity_sequence: h.entity_sequence,
+            content_hash: h.content_hash,
+            event_hash: h.event_hash,
+            prev_hash: h.prev_hash,
+            hlc: h.hlc,
+            durable: false,
+            key_id: None,
+            signature: None,
+        }
+    }
+
     /// The event's hybrid logical clock point.
     pub fn hlc_point(&self) -> HlcPoint {
         self.hlc

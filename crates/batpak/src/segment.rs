@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
+use crate::coordinate::Coordinate;
+use crate::event::EventHeader;
 use crate::format::{Footer, FooterEntry, FrameFields, SEGMENT_HEADER_LEN};
 use crate::fs::StoreFile;
 use crate::id::{CorrelationId, EventId, HlcPoint};
 use crate::kind::EventKind;
 
 /// What the footer records of one event.
-pub(crate) struct FooterItem<'a> {
+struct FooterItem<'a> {
     pub(crate) entity: &'a str,
     pub(crate) scope: &'a str,
     pub(crate) event_id: EventId,
@@ -101,8 +103,32 @@ impl FooterBuilder {
         );
     }
 
-    /// Records an event described by its parts.
-    pub(crate) fn push_item(&mut self, f: &FooterItem<'_>, frame_len: usize) {
+    /// Records the frame of the event with this header.
+    pub(crate) fn push_event(
+        &mut self,
+        h: &EventHeader,
+        coordinate: &Coordinate,
+        frame_len: usize,
+    ) {
+        self.push_item(
+            &FooterItem {
+                entity: coordinate.entity(),
+                scope: coordinate.scope(),
+                event_id: h.event_id,
+                entity_sequence: h.entity_sequence,
+                kind: h.kind,
+                wall_ms: h.wall_ms,
+                hlc: h.hlc,
+                correlation_id: h.correlation_id,
+                causation_id: h.causation_id,
+                payload_version: h.payload_version,
+                event_hash: h.event_hash,
+            },
+            frame_len,
+        );
+    }
+
+    fn push_item(&mut self, f: &FooterItem<'_>, frame_len: usize) {
         let entity = match self.entity_ids.get(f.entity) {
             Some(&i) => {
                 self.footer.entities[i as usize].1 = f.event_hash;

@@ -1,0 +1,558 @@
+//! The single writer thread: the group-commit loop and publishing.
+//!
+//! Callers validate and encode payloads on their own threads and send the
+//! result here. The writer takes every request waiting at that moment,
+//! stages each ([`stage`]: no I/O), places their frames in the active
+//! segment, writes them with one `write` per segment touched and syncs once
+//! according to the [`SyncMode`] ([`segment`]), and only then publishes the
+//! events to readers and acknowledges the callers. After any I/O failure it
+//! acknowledges nothing more (fail-stop) until the store is reopened.
+
+mod segment;
+mod stage;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flume::{Receiver, RecvTimeoutError, Sender};
+
+use crate::config::SyncMode;
+use crate::engine::Shared;
+use crate::error::StoreError;
+use crate::format::{self, KeyRecord};
+use crate::idempotency::SIDECAR_FILE;
+use crate::receipt::AppendReceipt;
+use crate::recovery::Tail;
+use crate::seam::{StagedEvent, WriteHook};
+
+use segment::{Room, SegmentWriter};
+pub(crate) use stage::PreparedItem;
+use stage::{GroupKeys, Staged, Stager, Staging, Tips};
+
+/// How long a waiting thread polls before it parks. Waking a parked thread
+/// costs tens of microseconds on a virtual machine, more than an append.
+pub(crate) const SPIN: Duration = Duration::from_micros(50);
+
+/// Polls `rx` for up to `budget` before the caller blocks on it, yielding the
+/// processor between polls so that, when cores are oversubscribed, the thread
+/// being waited for gets to run.
+pub(crate) fn spin_recv<T>(rx: &Receiver<T>, budget: Duration) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Some(v),
+            Err(flume::TryRecvError::Disconnected) => return None,
+            Err(flume::TryRecvError::Empty) => {}
+        }
+        if start.elapsed() >= budget {
+            return None;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Longest a durable group waits for more requests before it commits.
+const GATHER_MAX: Duration = Duration::from_micros(100);
+
+/// Work for the writer.
+pub(crate) enum Command {
+    /// Append these items atomically (one item: a plain append).
+    Append {
+        items: Vec<PreparedItem>,
+        reply: Sender<Result<Vec<AppendReceipt>, StoreError>>,
+    },
+    /// Make everything written so far durable.
+    Sync(Sender<Result<(), StoreError>>),
+    /// Sync, seal the active segment and stop.
+    Shutdown(Sender<Result<(), StoreError>>),
+}
+
+/// A request whose frames are in the group buffer, waiting for the write and sync.
+struct Pending {
+    reply: Sender<Result<Vec<AppendReceipt>, StoreError>>,
+    receipts: Vec<AppendReceipt>,
+    staged: Vec<Staged>,
+    /// A retry answered with earlier receipts.
+    deduped: bool,
+}
+
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    rx: Receiver<Command>,
+    stager: Stager,
+    segments: SegmentWriter,
+    /// Written but not yet synced (for the non-durable sync modes).
+    dirty_since: Option<Instant>,
+    failed: Option<Arc<StoreError>>,
+    hook: Option<Arc<dyn WriteHook>>,
+    /// For the last two groups, the requests answered plus those that
+    /// queued while the group synced: how many callers are appending now.
+    recent_callers: [usize; 2],
+}
+
+impl Writer {
+    /// Prepares the writer from what recovery found. Opens the tail segment for writing.
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        rx: Receiver<Command>,
+        tail: Option<Tail>,
+        keys: Vec<KeyRecord>,
+    ) -> Result<Self, StoreError> {
+        let cfg = &shared.cfg;
+        let mut segments = SegmentWriter::new(&cfg.dir, cfg.fs.clone(), cfg.segment_max_bytes);
+        if let Some(t) = tail {
+            let file = segments.resume(t.id, t.footer, t.sealed)?;
+            shared.files.write().insert(t.id, file);
+        }
+        Ok(Self {
+            hook: cfg.write_hook.clone(),
+            stager: Stager::new(shared.clone(), keys),
+            shared,
+            rx,
+            segments,
+            dirty_since: None,
+            failed: None,
+            recent_callers: [1, 1],
+        })
+    }
+
+    /// Runs until shutdown or until every sender is gone.
+    pub(crate) fn run(mut self) {
+        loop {
+            let first = match self.next_command() {
+                Some(c) => c,
+                None => {
+                    let _ = self.finish();
+                    return;
+                }
+            };
+            let mut group = vec![first];
+            while group.len() < self.shared.cfg.max_group {
+                match self.rx.try_recv() {
+                    Ok(c) => group.push(c),
+                    Err(_) => break,
+                }
+            }
+            self.gather(&mut group);
+            if self.process(group) {
+                return;
+            }
+        }
+    }
+
+    /// Before a durable group commits, waits briefly for the callers the
+    /// last groups saw (answered, or queued while they synced): callers
+    /// acknowledged by the previous sync are about to send their next
+    /// request, and one sync can then cover them all instead of every other
+    /// one. One caller never waits; the wait is at most half the last sync
+    /// and [`GATHER_MAX`], so a caller that went quiet costs its group little.
+    fn gather(&self, group: &mut Vec<Command>) {
+        if self.shared.cfg.sync_mode != SyncMode::EveryGroup {
+            return;
+        }
+        let want = self.recent_callers[0]
+            .max(self.recent_callers[1])
+            .min(self.shared.cfg.max_group);
+        if group.len() >= want {
+            return;
+        }
+        let deadline = Instant::now() + (self.shared.last_sync_time() / 2).min(GATHER_MAX);
+        while group.len() < want {
+            match self.rx.try_recv() {
+                Ok(c) => {
+                    group.push(c);
+                    continue;
+                }
+                Err(flume::TryRecvError::Disconnected) => return,
+                Err(flume::TryRecvError::Empty) => {}
+            }
+            if Instant::now() >= deadline {
+                return;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Waits for the next command; in `IntervalMs` mode syncs when the interval passes.
+    fn next_command(&mut self) -> Option<Command> {
+        if let Some(c) = spin_recv(&self.rx, SPIN) {
+            return Some(c);
+        }
+        loop {
+            let deadline = match (self.shared.cfg.sync_mode, self.dirty_since) {
+                (SyncMode::IntervalMs(ms), Some(t)) => {
+                    Some(t + Duration::from_millis(u64::from(ms)))
+                }
+                _ => None,
+            };
+            let Some(deadline) = deadline else {
+                return self.rx.recv().ok();
+            };
+            match self.rx.recv_deadline(deadline) {
+                Ok(c) => return Some(c),
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = self.sync_active();
+                }
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// Handles one group; returns true when the writer should stop.
+    fn process(&mut self, group: Vec<Command>) -> bool {
+        let group_len = group.len();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut tips = Tips::default();
+        let mut stop = false;
+        let mut syncs: Vec<Sender<Result<(), StoreError>>> = Vec::new();
+        let mut shutdown: Option<Sender<Result<(), StoreError>>> = None;
+        let mut group_keys = GroupKeys::default();
+        for cmd in group {
+            match cmd {
+                Command::Append { items, reply } => {
+                    if let Err(e) = self.check_failed() {
+                        let _ = reply.send(Err(e));
+                        continue;
+                    }
+                    match self.stage(items, &mut buf, &mut tips, &group_keys) {
+                        Ok((receipts, staged, deduped)) => {
+                            if !deduped {
+                                for (r, s) in receipts.iter().zip(&staged) {
+                                    if let Some(k) = s.header.idempotency_key {
+                                        group_keys.insert(k, r.clone());
+                                    }
+                                }
+                            }
+                            pending.push(Pending {
+                                reply,
+                                receipts,
+                                staged,
+                                deduped,
+                            });
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
+                }
+                Command::Sync(reply) => syncs.push(reply),
+                Command::Shutdown(reply) => {
+                    shutdown = Some(reply);
+                    stop = true;
+                }
+            }
+        }
+        let durable_mode = self.shared.cfg.sync_mode == SyncMode::EveryGroup;
+        let mut result = self.flush(&mut buf);
+        if result.is_ok() && !pending.is_empty() {
+            if durable_mode || !syncs.is_empty() {
+                result = self.sync_active();
+            } else if self.dirty_since.is_none() {
+                self.dirty_since = Some(Instant::now());
+            }
+        }
+        let synced_now = result.is_ok() && (durable_mode || !syncs.is_empty());
+        // Callers answered now plus callers that queued during the sync: how
+        // many are appending (see `gather`).
+        self.recent_callers = [self.recent_callers[1], group_len + self.rx.len()];
+        match result {
+            Ok(()) => self.publish(pending, synced_now),
+            Err(e) => {
+                self.fail(&e);
+                let cause = self
+                    .failed
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(e.copy_as_cause()));
+                for p in pending {
+                    let _ = p.reply.send(Err(StoreError::WriterFailed {
+                        cause: cause.clone(),
+                    }));
+                }
+            }
+        }
+        for s in syncs {
+            let r = self.check_failed().and_then(|()| self.sync_active());
+            let _ = s.send(r);
+        }
+        if let Some(reply) = shutdown {
+            let _ = reply.send(self.finish());
+        }
+        stop
+    }
+
+    /// Stages one request and places its frames after the group's earlier
+    /// ones (rotating first if they would overflow a non-empty segment, so a
+    /// batch never straddles two segments). Returns its receipts, its staged
+    /// events and whether it was a retry answered from earlier appends.
+    fn stage(
+        &mut self,
+        items: Vec<PreparedItem>,
+        buf: &mut Vec<u8>,
+        tips: &mut Tips,
+        group_keys: &GroupKeys,
+    ) -> Result<(Vec<AppendReceipt>, Vec<Staged>, bool), StoreError> {
+        let mut request = match self.stager.stage(items, tips, group_keys)? {
+            Staging::Deduped(receipts) => return Ok((receipts, Vec::new(), true)),
+            Staging::Staged(r) => r,
+        };
+        if let Some(hook) = &self.hook {
+            let events: Vec<StagedEvent<'_>> = request
+                .staged
+                .iter()
+                .map(|s| StagedEvent {
+                    header: &s.header,
+                    coordinate: &s.entry.coordinate,
+                })
+                .collect();
+            if let Err(e) = hook.before_write(&events) {
+                self.fail(&e);
+                return Err(e);
+            }
+        }
+        self.make_room(buf, request.frames.len() as u64)?;
+        self.segments.place(&mut request.staged)?;
+        buf.extend_from_slice(&request.frames);
+        self.stager.commit(&mut request, tips);
+        self.shared
+            .mark_accepted(self.stager.next_global_sequence(), self.stager.hlc());
+        Ok((request.receipts, request.staged, false))
+    }
+
+    /// The first failure, as later requests are told it.
+    fn check_failed(&self) -> Result<(), StoreError> {
+        match &self.failed {
+            Some(cause) => Err(StoreError::WriterFailed {
+                cause: cause.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Fail-stops the writer; the first failure is what later requests are told.
+    fn fail(&mut self, error: &StoreError) {
+        tracing::error!(%error, "writer fail-stopped");
+        if self.failed.is_none() {
+            let cause = Arc::new(error.copy_as_cause());
+            self.shared.mark_failed(&cause);
+            self.failed = Some(cause);
+        }
+    }
+
+    /// Ensures an active segment with room for `need` more bytes (a full,
+    /// non-empty segment is flushed, sealed and replaced first).
+    fn make_room(&mut self, buf: &mut Vec<u8>, need: u64) -> Result<(), StoreError> {
+        let room = self.segments.room(buf.len(), need);
+        if room == Room::Fits {
+            // Reading changes nothing on disk: a failure here is this
+            // request's error, not a reason to stop the writer.
+            self.segments.load_footer_entries()?;
+        }
+        let result = match room {
+            Room::Fits => self.segments.unseal(),
+            Room::Full => self
+                .flush(buf)
+                .and_then(|()| self.seal())
+                .and_then(|()| self.create_segment()),
+            Room::NoSegment => self.create_segment(),
+        };
+        // A failed unseal, seal or segment creation leaves the disk state
+        // unknown, like any other write-path failure: stop.
+        if let Err(e) = &result {
+            self.fail(e);
+        }
+        result
+    }
+
+    /// Writes the buffered frames at the end of the active segment.
+    fn flush(&mut self, buf: &mut Vec<u8>) -> Result<(), StoreError> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        self.segments.write(buf)?;
+        buf.clear();
+        // Every staged frame before `next_global_sequence` is now in the OS.
+        self.shared
+            .mark_written(self.stager.next_global_sequence(), self.stager.hlc());
+        Ok(())
+    }
+
+    fn sync_active(&mut self) -> Result<(), StoreError> {
+        self.check_failed()?;
+        let (took, result) = self.segments.sync();
+        self.shared.note_sync_time(took);
+        if let Err(e) = result {
+            self.fail(&e);
+            return Err(e);
+        }
+        self.shared
+            .mark_durable(self.stager.next_global_sequence(), self.stager.hlc());
+        self.dirty_since = None;
+        Ok(())
+    }
+
+    /// Writes the footer of the active segment and makes it durable.
+    fn seal(&mut self) -> Result<(), StoreError> {
+        if self.segments.seal()? {
+            self.shared
+                .mark_durable(self.stager.next_global_sequence(), self.stager.hlc());
+            self.write_sidecar();
+        }
+        Ok(())
+    }
+
+    /// Creates the next segment file and opens it to readers.
+    fn create_segment(&mut self) -> Result<(), StoreError> {
+        let (id, file) = self.segments.create(self.stager.next_global_sequence())?;
+        self.shared.files.write().insert(id, file);
+        Ok(())
+    }
+
+    /// Snapshots the idempotency keys of published events. A failure only costs
+    /// a rebuild from the log at the next open, so it is logged, not fatal.
+    fn write_sidecar(&self) {
+        let through = self.shared.index.read().next_global_sequence();
+        let records: Vec<KeyRecord> = self
+            .stager
+            .keys()
+            .records()
+            .into_iter()
+            .filter(|r| r.global_sequence < through)
+            .collect();
+        let bytes = format::encode_idempotency(through, &records);
+        let path = self.shared.cfg.dir.join(SIDECAR_FILE);
+        if let Err(e) = crate::fs::write_atomic(self.shared.cfg.fs.as_ref(), &path, &bytes) {
+            tracing::warn!(error = %e, path = %path.display(), "could not write idempotency sidecar; it will be rebuilt from the log");
+        }
+    }
+
+    /// Makes staged events visible and acknowledges their callers.
+    fn publish(&mut self, pending: Vec<Pending>, durable: bool) {
+        if pending.is_empty() {
+            return;
+        }
+        let (next, hlc) = (self.stager.next_global_sequence(), self.stager.hlc());
+        {
+            let mut idx = self.shared.index.write();
+            for p in &pending {
+                for s in &p.staged {
+                    idx.push(
+                        s.entry.clone(),
+                        Some(s.header.event_hash),
+                        s.header.correlation_id,
+                        s.header.causation_id,
+                    );
+                }
+            }
+            idx.last_hlc = hlc;
+            // Under the index lock: a reader that saw these entries then finds
+            // them covered by `visible`, and one that sees `visible` finds them.
+            self.shared.mark_visible(next, hlc);
+        }
+        // Offered before the callers are answered: once a receipt is out, every
+        // subscriber has either queued its notification or counted it missed.
+        self.shared.subscribers.publish(
+            pending
+                .iter()
+                .flat_map(|p| p.staged.iter().map(|s| &s.entry)),
+        );
+        self.stager
+            .remember_keys(pending.iter().flat_map(|p| p.staged.iter()));
+        for p in pending {
+            let mut receipts = p.receipts;
+            for r in &mut receipts {
+                // A retry of an older append keeps its own durability unless this group synced.
+                r.durable = durable || (p.deduped && r.durable);
+            }
+            let _ = p.reply.send(Ok(receipts));
+        }
+    }
+
+    /// Final sync and seal; used at shutdown.
+    fn finish(&mut self) -> Result<(), StoreError> {
+        self.check_failed()?;
+        self.sync_active()?;
+        if self.segments.has_frames() {
+            self.seal()?;
+        } else if self.stager.keys().len() > 0 {
+            self.write_sidecar();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::config::StoreConfig;
+    use crate::coordinate::Coordinate;
+    use crate::kind::EventKind;
+    use crate::store::Store;
+
+    const K: EventKind = EventKind::custom(0xE, 1);
+
+    /// Records what it is shown and refuses the request numbered `fail_at`.
+    #[derive(Debug, Default)]
+    struct Fence {
+        calls: AtomicUsize,
+        fail_at: usize,
+        seen: Mutex<Vec<(u64, String)>>,
+    }
+    impl WriteHook for Fence {
+        fn before_write(&self, events: &[StagedEvent<'_>]) -> Result<(), StoreError> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst);
+            let mut seen = self.seen.lock().unwrap();
+            for e in events {
+                seen.push((e.header.global_sequence, e.coordinate.entity().to_owned()));
+            }
+            if n == self.fail_at {
+                return Err(StoreError::io(
+                    "fence",
+                    "keyset",
+                    std::io::ErrorKind::Other.into(),
+                ));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_write_hook_sees_each_request_and_a_refusal_fail_stops_before_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let fence = Arc::new(Fence {
+            fail_at: 2,
+            ..Fence::default()
+        });
+        let cfg = StoreConfig {
+            write_hook: Some(fence.clone()),
+            ..StoreConfig::new(dir.path())
+        };
+        let store = Store::open(cfg).unwrap();
+        let c = Coordinate::new("a", "s").unwrap();
+        store.append(&c, K, &1u8).unwrap();
+        store.append(&c, K, &2u8).unwrap();
+        let err = store.append(&c, K, &3u8).unwrap_err();
+        assert_eq!(
+            err.code(),
+            "io",
+            "the refusing request gets the hook's error: {err:?}"
+        );
+        let err = store.append(&c, K, &4u8).unwrap_err();
+        assert!(matches!(err, StoreError::WriterFailed { .. }), "{err:?}");
+        assert_eq!(
+            *fence.seen.lock().unwrap(),
+            vec![
+                (0, "a".to_owned()),
+                (1, "a".to_owned()),
+                (2, "a".to_owned())
+            ]
+        );
+        drop(store);
+        let reopened = Store::open(StoreConfig::new(dir.path())).unwrap();
+        assert_eq!(reopened.len(), 2, "the refused request reached no file");
+    }
+}

@@ -1,0 +1,400 @@
+//! The segment writer: owns the active segment file, the zeros written ahead
+//! of its frames, the durable point (what the last successful fsync
+//! covered) and sealing. It decides nothing about events: the group-commit
+//! loop hands it encoded frames and tells it when to sync, seal or rotate.
+//! It knows no engine state either, so a rewrite of segments elsewhere
+//! (compaction) can drive one of its own.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::StoreError;
+use crate::format::{self, DurablePoint, SegmentHeader};
+use crate::fs::{OpenMode, StoreFile, StoreFs};
+use crate::id;
+use crate::recovery::{segment_path, SYNC_FAILURE_FILE};
+use crate::segment::{ActiveSegment, FooterBuilder};
+
+use super::stage::Staged;
+
+/// Zeros written ahead of the frames of the active segment (at most the segment size).
+const PREALLOCATE_BYTES: u64 = 1 << 20;
+
+/// Where the next request's frames can go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Room {
+    /// No segment is open yet: create one.
+    NoSegment,
+    /// The active segment has room (or is empty, and takes any request whole).
+    Fits,
+    /// The active segment would overflow: flush, seal and start the next.
+    Full,
+}
+
+/// Writes, syncs, seals and creates segment files in one directory.
+#[derive(Debug)]
+pub(crate) struct SegmentWriter {
+    dir: PathBuf,
+    fs: Arc<dyn StoreFs>,
+    max_bytes: u64,
+    active: Option<ActiveSegment>,
+    /// The active segment still ends in a footer (reopened, not yet appended to).
+    sealed_on_disk: bool,
+    next_segment_id: u64,
+    /// What the last successful fsync made durable: a segment and its length.
+    synced: DurablePoint,
+}
+
+impl SegmentWriter {
+    /// A writer for `dir` with no active segment; the first one it creates is segment 1.
+    pub(crate) fn new(dir: &Path, fs: Arc<dyn StoreFs>, max_bytes: u64) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            fs,
+            max_bytes,
+            active: None,
+            sealed_on_disk: false,
+            next_segment_id: 1,
+            synced: DurablePoint {
+                segment: 0,
+                durable_len: 0,
+            },
+        }
+    }
+
+    /// Continues segment `id`, whose frames `footer` lists (still ending in
+    /// its footer on disk when `sealed`). Returns the file, open for writing.
+    pub(crate) fn resume(
+        &mut self,
+        id: u64,
+        footer: FooterBuilder,
+        sealed: bool,
+    ) -> Result<Arc<dyn StoreFile>, StoreError> {
+        let path = self.path(id);
+        let file = self
+            .fs
+            .open(&path, OpenMode::ReadWrite)
+            .map_err(|e| StoreError::io("open segment for writing", &path, e))?;
+        // Recovery may have read the tail from the OS cache only (a writer
+        // that failed before its fsync, a directory fsync that failed after
+        // the segment was created). Make the tail and its directory entry
+        // durable before building on it and calling what it holds durable.
+        file.sync_all()
+            .and_then(|()| self.fs.sync_dir(&self.dir))
+            .map_err(|e| StoreError::io("sync recovered tail", &path, e))?;
+        let allocated = file
+            .len()
+            .map_err(|e| StoreError::io("stat segment", &path, e))?;
+        self.next_segment_id = id + 1;
+        self.sealed_on_disk = sealed;
+        self.synced = DurablePoint {
+            segment: id,
+            durable_len: if sealed {
+                allocated
+            } else {
+                footer.frames_end()
+            },
+        };
+        self.active = Some(ActiveSegment {
+            id,
+            file: file.clone(),
+            footer,
+            allocated,
+        });
+        Ok(file)
+    }
+
+    /// Whether `need` more bytes fit after the `buffered` bytes not yet written.
+    pub(crate) fn room(&self, buffered: usize, need: u64) -> Room {
+        match &self.active {
+            None => Room::NoSegment,
+            Some(a) => {
+                // frames_end already counts the buffered frames.
+                let used = a.footer.frames_end();
+                let non_empty = !a.footer.is_empty() || buffered > 0;
+                if non_empty && used + need > self.max_bytes {
+                    Room::Full
+                } else {
+                    Room::Fits
+                }
+            }
+        }
+    }
+
+    /// True if the active segment holds at least one frame.
+    pub(crate) fn has_frames(&self) -> bool {
+        self.active.as_ref().is_some_and(|a| !a.footer.is_empty())
+    }
+
+    /// Places a request's staged frames at the end of the active segment:
+    /// fills in their segment and offsets and lists them in its footer.
+    pub(crate) fn place(&mut self, staged: &mut [Staged]) -> Result<(), StoreError> {
+        let active = self.active.as_mut().ok_or(StoreError::WriterCrashed)?;
+        // The footer already counts the frames buffered earlier in this group.
+        let base = active.footer.frames_end();
+        for s in staged {
+            s.entry.location.segment = active.id;
+            s.entry.location.offset += base;
+            active.footer.push_event(
+                &s.header,
+                &s.entry.coordinate,
+                s.entry.location.len as usize,
+            );
+        }
+        Ok(())
+    }
+
+    /// Before frames follow a sealed tail opened from its footer's head, reads
+    /// that footer's entries (the footer is still on disk), so the footer
+    /// written at the next seal lists every frame. Changes nothing on disk.
+    pub(crate) fn load_footer_entries(&mut self) -> Result<(), StoreError> {
+        let Some(a) = self.active.as_mut().filter(|a| !a.footer.entries_loaded()) else {
+            return Ok(());
+        };
+        let path = segment_path(&self.dir, a.id);
+        let footer = crate::recovery::read_sealed_footer(&path, a.file.as_ref())?;
+        if footer.frames_end != a.footer.frames_end() {
+            return Err(StoreError::CorruptSegment {
+                segment: path,
+                offset: footer.frames_end,
+                reason: "footer changed since the store was opened".into(),
+            });
+        }
+        a.footer = FooterBuilder::from_footer(footer);
+        Ok(())
+    }
+
+    /// Cuts the footer of a reopened sealed segment so frames can follow.
+    pub(crate) fn unseal(&mut self) -> Result<(), StoreError> {
+        if !self.sealed_on_disk {
+            return Ok(());
+        }
+        let a = self.active.as_mut().ok_or(StoreError::WriterCrashed)?;
+        let path = segment_path(&self.dir, a.id);
+        let end = a.footer.frames_end();
+        a.file
+            .set_len(end)
+            .map_err(|e| StoreError::io("unseal segment", &path, e))?;
+        if let Err(e) = a.file.sync_all() {
+            self.record_sync_failure();
+            return Err(StoreError::io("unseal segment", &path, e));
+        }
+        a.allocated = end;
+        self.synced = DurablePoint {
+            segment: a.id,
+            durable_len: end,
+        };
+        self.sealed_on_disk = false;
+        Ok(())
+    }
+
+    /// Writes `frames` (already counted by the footer) at the end of the
+    /// active segment, and zeros ahead of them when the file must grow.
+    pub(crate) fn write(&mut self, frames: &[u8]) -> Result<(), StoreError> {
+        if frames.is_empty() {
+            return Ok(());
+        }
+        let chunk = self.max_bytes.min(PREALLOCATE_BYTES);
+        let a = self.active.as_mut().ok_or(StoreError::WriterCrashed)?;
+        // The footer builder already counts these frames; they start before its end.
+        let end = a.footer.frames_end();
+        let offset = end - frames.len() as u64;
+        let mut result = a.file.write_all_at(frames, offset);
+        if result.is_ok() && end > a.allocated {
+            // Write zeros ahead, so the next syncs only overwrite allocated blocks
+            // (a sync that also grows the file costs a metadata journal write).
+            let zeros = vec![0u8; usize::try_from(chunk).unwrap_or(0)];
+            result = a.file.write_all_at(&zeros, end);
+            if result.is_ok() {
+                a.allocated = end + chunk;
+            }
+        }
+        result.map_err(|e| StoreError::io("write frames", segment_path(&self.dir, a.id), e))
+    }
+
+    /// Makes the active segment's frames durable. Returns how long the fsync
+    /// took, and its outcome. A failed fsync is never retried (the kernel may
+    /// have dropped the dirty pages, and a later "successful" fsync would
+    /// vouch for data that is gone): it leaves the sync-failure record.
+    pub(crate) fn sync(&mut self) -> (Duration, Result<(), StoreError>) {
+        let Some(a) = &self.active else {
+            return (Duration::ZERO, Ok(()));
+        };
+        let started = Instant::now();
+        let synced = a.file.sync_data();
+        let took = started.elapsed();
+        if let Err(e) = synced {
+            let err = StoreError::io("fsync segment", segment_path(&self.dir, a.id), e);
+            self.record_sync_failure();
+            return (took, Err(err));
+        }
+        self.synced = DurablePoint {
+            segment: a.id,
+            durable_len: a.footer.frames_end(),
+        };
+        (took, Ok(()))
+    }
+
+    /// Writes the footer of the active segment and makes it durable. Returns
+    /// true if it wrote one (false: no segment, or it is sealed already).
+    pub(crate) fn seal(&mut self) -> Result<bool, StoreError> {
+        if self.sealed_on_disk {
+            return Ok(false);
+        }
+        let Some(a) = &self.active else {
+            return Ok(false);
+        };
+        let path = segment_path(&self.dir, a.id);
+        if !a.footer.entries_loaded() {
+            // Only a segment still sealed on disk lacks its entries, and that
+            // returned above; never write a footer that would lose frames.
+            return Err(StoreError::CorruptSegment {
+                segment: path,
+                offset: a.footer.frames_end(),
+                reason: "footer entries were never loaded".into(),
+            });
+        }
+        let bytes = format::encode_footer(a.footer.footer());
+        let end = a.footer.frames_end() + bytes.len() as u64;
+        // The trailer must end the file: cut the zeros written ahead.
+        let cut = a.allocated > end;
+        let id = a.id;
+        a.file
+            .write_all_at(&bytes, a.footer.frames_end())
+            .and_then(|()| if cut { a.file.set_len(end) } else { Ok(()) })
+            .map_err(|e| StoreError::io("seal segment", &path, e))?;
+        if let Err(e) = a.file.sync_data() {
+            self.record_sync_failure();
+            return Err(StoreError::io("seal segment", &path, e));
+        }
+        if let Some(a) = self.active.as_mut() {
+            a.allocated = end;
+        }
+        self.synced = DurablePoint {
+            segment: id,
+            durable_len: end,
+        };
+        self.sealed_on_disk = true;
+        Ok(true)
+    }
+
+    /// Creates the next segment file, whose first event will have global
+    /// sequence `base_global_sequence`, and makes its existence durable.
+    pub(crate) fn create(
+        &mut self,
+        base_global_sequence: u64,
+    ) -> Result<(u64, Arc<dyn StoreFile>), StoreError> {
+        let id = self.next_segment_id;
+        let path = self.path(id);
+        let header = format::encode_segment_header(SegmentHeader {
+            segment_id: id,
+            created_ms: id::now_ms(),
+        });
+        let file = self
+            .fs
+            .open(&path, OpenMode::CreateNew)
+            .and_then(|f| f.write_all_at(&header, 0).map(|()| f))
+            .map_err(|e| StoreError::io("create segment", &path, e))?;
+        if let Err(e) = file.sync_data().and_then(|()| self.fs.sync_dir(&self.dir)) {
+            self.record_sync_failure();
+            return Err(StoreError::io("create segment", &path, e));
+        }
+        self.synced = DurablePoint {
+            segment: id,
+            durable_len: format::SEGMENT_HEADER_LEN as u64,
+        };
+        self.active = Some(ActiveSegment {
+            id,
+            file: file.clone(),
+            footer: FooterBuilder::new(base_global_sequence),
+            allocated: format::SEGMENT_HEADER_LEN as u64,
+        });
+        self.sealed_on_disk = false;
+        self.next_segment_id = id + 1;
+        Ok((id, file))
+    }
+
+    fn path(&self, id: u64) -> PathBuf {
+        segment_path(&self.dir, id)
+    }
+
+    /// After a failed fsync the pages it could not write may stay in the OS
+    /// cache, marked clean: a store reopened without a crash would read
+    /// those frames as if they were on disk and build on them. Records what
+    /// the last successful fsync covered; the next writer open cuts the
+    /// segments back to it (see `recovery::apply_sync_failure`). Called only
+    /// when an fsync itself failed: a failed write or truncation loses no
+    /// cached page.
+    ///
+    /// What matters is that the next open in this boot sees the record, so
+    /// it is renamed into place whether or not its own fsyncs succeed (they
+    /// may fail like the one that brought us here). After a crash the record
+    /// is not needed: no unsynced page survives one.
+    fn record_sync_failure(&self) {
+        let path = self.dir.join(SYNC_FAILURE_FILE);
+        let bytes = format::encode_sync_failure(self.synced);
+        if let Err(e) = crate::fs::write_visible(self.fs.as_ref(), &path, &bytes) {
+            tracing::error!(error = %e, path = %path.display(), "could not record the durable length after a failed fsync: until the machine restarts, a reopened store may build on bytes the disk does not have");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::fs::RealFs;
+
+    fn writer(dir: &Path, max: u64) -> SegmentWriter {
+        SegmentWriter::new(dir, Arc::new(RealFs), max)
+    }
+
+    #[test]
+    fn a_sealed_segment_ends_in_its_trailer_and_reopens_for_more_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = writer(dir.path(), 1 << 20);
+        assert_eq!(w.room(0, 10), Room::NoSegment);
+        let (id, file) = w.create(0).unwrap();
+        assert_eq!(id, 1);
+        assert_eq!(
+            w.room(0, 2 << 20),
+            Room::Fits,
+            "an empty segment takes any request"
+        );
+        assert!(!w.has_frames());
+        assert!(w.seal().unwrap(), "the first seal writes the footer");
+        let len = file.len().unwrap();
+        let trailer = {
+            let mut t = vec![0u8; format::TRAILER_LEN];
+            file.read_exact_at(&mut t, len - format::TRAILER_LEN as u64)
+                .unwrap();
+            t
+        };
+        assert!(
+            format::decode_trailer(&trailer).is_some(),
+            "the trailer ends the file"
+        );
+        assert!(!w.seal().unwrap(), "sealing twice writes nothing");
+        let durable = w.synced;
+        assert_eq!((durable.segment, durable.durable_len), (1, len));
+    }
+
+    #[test]
+    fn zeros_are_written_ahead_and_sync_moves_the_durable_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = writer(dir.path(), 8192);
+        let (_, file) = w.create(0).unwrap();
+        assert_eq!(w.write(&[]).ok(), Some(()));
+        let (_, synced) = w.sync();
+        synced.unwrap();
+        assert_eq!(w.synced.durable_len, format::SEGMENT_HEADER_LEN as u64);
+        // The segment size caps the zeros written ahead.
+        assert_eq!(file.len().unwrap(), format::SEGMENT_HEADER_LEN as u64);
+        assert_eq!(
+            w.room(1, 8192),
+            Room::Full,
+            "buffered frames make it non-empty"
+        );
+    }
+}
