@@ -36,7 +36,7 @@ mod cursor;
 mod denial;
 mod error;
 mod event;
-mod format;
+pub mod format;
 pub mod fs;
 pub mod gate;
 mod id;
@@ -110,7 +110,9 @@ pub use verify::{
     AncestorWalk, AncestryBoundary, ChainVerificationReport, ReceiptVerification, VerifyProgress,
 };
 
-/// Format constants a third party needs to read segment files.
+/// Format constants a third party needs to read segment files; the same
+/// constants are in [`format`], with a reader of segment files.
+#[deprecated(note = "use batpak::format")]
 pub mod format_constants {
     pub use crate::format::{
         CHECKPOINT_MAGIC, CHECKPOINT_VERSION, PROJECTION_MAGIC, PROJECTION_VERSION,

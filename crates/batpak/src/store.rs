@@ -400,8 +400,7 @@ impl Deref for Store {
     }
 }
 
-/// Name of the lock file in a data directory.
-pub const LOCK_FILE: &str = "LOCK";
+pub use crate::format::LOCK_FILE;
 
 impl Store {
     /// Opens (creating if needed) the store in `cfg.dir()` as its exclusive writer.

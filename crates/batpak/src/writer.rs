@@ -22,14 +22,15 @@ use crate::error::StoreError;
 use crate::event::EventHeader;
 use crate::format::KeyRecord;
 use crate::format::{self, encode_frame, FrameFields, SegmentHeader};
+use crate::format::{IDEMPOTENCY_FILE, SYNC_FAILURE_FILE};
 use crate::fs::OpenMode;
 use crate::id::{self, CorrelationId, EventId, HlcPoint, IdempotencyKey};
-use crate::idempotency::{KeyIndex, SIDECAR_FILE};
+use crate::idempotency::KeyIndex;
 use crate::index::{IndexEntry, Location};
 use crate::kind::EventKind;
 use crate::options::{CausationRef, ExpectedSequence};
 use crate::receipt::AppendReceipt;
-use crate::recovery::{segment_path, Tail, SYNC_FAILURE_FILE};
+use crate::recovery::{segment_path, Tail};
 use crate::segment::{ActiveSegment, FooterBuilder, FooterItem};
 use crate::sign::SigningState;
 use crate::store::{read_entry, Shared};
@@ -856,7 +857,13 @@ impl Writer {
             });
         }
         let bytes = format::encode_footer(a.footer.footer());
-        let end = a.footer.frames_end() + bytes.len() as u64;
+        let end = format::sealed_len(a.footer.frames_end(), bytes.len()).ok_or_else(|| {
+            StoreError::CorruptSegment {
+                segment: path.clone(),
+                offset: a.footer.frames_end(),
+                reason: "sealed segment length overflows".into(),
+            }
+        })?;
         // The trailer must end the file: cut the zeros written ahead.
         let cut = a.allocated > end;
         let id = a.id;
@@ -913,7 +920,7 @@ impl Writer {
             .filter(|r| r.global_sequence < through)
             .collect();
         let bytes = format::encode_idempotency(through, &records);
-        let path = self.shared.cfg.dir.join(SIDECAR_FILE);
+        let path = self.shared.cfg.dir.join(IDEMPOTENCY_FILE);
         if let Err(e) = crate::fs::write_atomic(self.shared.cfg.fs.as_ref(), &path, &bytes) {
             tracing::warn!(error = %e, path = %path.display(), "could not write idempotency sidecar; it will be rebuilt from the log");
         }

@@ -1,0 +1,362 @@
+//! Read-only views of what a [`SegmentReader`](super::SegmentReader) decodes.
+
+use super::error::DecodeError;
+use super::footer::{Footer, FooterEntry};
+use super::frame::FrameFields;
+use super::segment_header::SEGMENT_HEADER_LEN;
+use super::to_u64;
+use crate::attestation::GateAttestation;
+use crate::id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
+use crate::kind::EventKind;
+
+/// One frame of a segment as decoded from its bytes (the payload is
+/// borrowed from the reader). `content_hash` is not stored: it is the
+/// blake3 of [`FrameView::payload`].
+///
+/// ```
+/// use batpak::format::{segment_file_name, SegmentReader};
+/// use batpak::prelude::*;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(StoreConfig::new(dir.path()))?;
+/// let kind = EventKind::custom(0xE, 1);
+/// let receipt = store.append(&Coordinate::new("order:1", "shop")?, kind, &"placed")?;
+/// store.close()?;
+///
+/// let segment = SegmentReader::open(dir.path().join(segment_file_name(1)))?;
+/// let frame = segment.frames().next().expect("one frame")?;
+/// assert_eq!(frame.offset(), batpak::format::SEGMENT_HEADER_LEN as u64);
+/// assert!(frame.frame_len() > batpak::format::FRAME_PREFIX_LEN);
+/// assert_eq!(frame.event_id(), receipt.event_id);
+/// assert_eq!((frame.global_sequence(), frame.entity_sequence()), (0, 0));
+/// assert_eq!(frame.kind(), kind);
+/// assert_eq!((frame.entity(), frame.scope()), ("order:1", "shop"));
+/// assert!(frame.hlc().physical_ms >= frame.wall_ms());
+/// assert_eq!(frame.correlation_id(), None);
+/// assert_eq!(frame.causation_id(), None);
+/// assert_eq!(frame.idempotency_key(), None);
+/// assert_eq!((frame.payload_version(), frame.batch_remaining()), (1, 0));
+/// assert_eq!(frame.prev_hash(), &[0; 32]);
+/// assert_eq!(frame.event_hash(), &receipt.event_hash);
+/// assert_eq!(frame.payload(), rmp_serde::to_vec_named(&"placed")?.as_slice());
+/// assert_eq!(frame.attestation(), None);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameView<'a> {
+    fields: FrameFields<'a>,
+    offset: u64,
+    len: usize,
+}
+
+impl<'a> FrameView<'a> {
+    pub(crate) fn new(fields: FrameFields<'a>, offset: u64, len: usize) -> Self {
+        Self {
+            fields,
+            offset,
+            len,
+        }
+    }
+
+    /// Offset of the frame's first byte (its length prefix) in the segment.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Bytes the frame spans: prefix and body.
+    pub fn frame_len(&self) -> usize {
+        self.len
+    }
+
+    /// The event's id.
+    pub fn event_id(&self) -> EventId {
+        self.fields.event_id
+    }
+
+    /// Position in commit order across the store, from 0.
+    pub fn global_sequence(&self) -> u64 {
+        self.fields.global_sequence
+    }
+
+    /// Position in the entity's history, from 0.
+    pub fn entity_sequence(&self) -> u64 {
+        self.fields.entity_sequence
+    }
+
+    /// The event kind.
+    pub fn kind(&self) -> EventKind {
+        self.fields.kind
+    }
+
+    /// The coordinate's entity.
+    pub fn entity(&self) -> &'a str {
+        self.fields.entity
+    }
+
+    /// The coordinate's scope.
+    pub fn scope(&self) -> &'a str {
+        self.fields.scope
+    }
+
+    /// Wall-clock milliseconds at acceptance.
+    pub fn wall_ms(&self) -> u64 {
+        self.fields.wall_ms
+    }
+
+    /// The hybrid logical clock at acceptance.
+    pub fn hlc(&self) -> HlcPoint {
+        self.fields.hlc
+    }
+
+    /// The correlation id, if the append had one.
+    pub fn correlation_id(&self) -> Option<CorrelationId> {
+        self.fields.correlation_id
+    }
+
+    /// The causing event, if the append named one.
+    pub fn causation_id(&self) -> Option<EventId> {
+        self.fields.causation_id
+    }
+
+    /// The idempotency key, if the append had one.
+    pub fn idempotency_key(&self) -> Option<IdempotencyKey> {
+        self.fields.idempotency_key
+    }
+
+    /// The payload's schema version.
+    pub fn payload_version(&self) -> u16 {
+        self.fields.payload_version
+    }
+
+    /// Frames that follow this one in the same atomic batch (0: last or single).
+    pub fn batch_remaining(&self) -> u32 {
+        self.fields.batch_remaining
+    }
+
+    /// `event_hash` of the entity's previous event (zeros at genesis).
+    pub fn prev_hash(&self) -> &[u8; 32] {
+        &self.fields.prev_hash
+    }
+
+    /// The stored `event_hash`.
+    pub fn event_hash(&self) -> &[u8; 32] {
+        &self.fields.event_hash
+    }
+
+    /// The stored payload bytes (MessagePack).
+    pub fn payload(&self) -> &'a [u8] {
+        self.fields.payload
+    }
+
+    /// How the event passed its gates, if it went through any.
+    pub fn attestation(&self) -> Option<&GateAttestation> {
+        self.fields.attestation.as_ref()
+    }
+}
+
+/// The footer of a sealed segment: one entry per frame, enough to index the
+/// segment without reading its frames.
+///
+/// ```
+/// use batpak::format::{segment_file_name, SegmentReader};
+/// use batpak::prelude::*;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(StoreConfig::new(dir.path()))?;
+/// let receipt = store.append(&Coordinate::new("order:1", "shop")?, EventKind::custom(0xE, 1), &1)?;
+/// store.close()?;
+///
+/// let segment = SegmentReader::open(dir.path().join(segment_file_name(1)))?;
+/// let footer = segment.footer()?.expect("sealed");
+/// assert_eq!(footer.base_global_sequence(), 0);
+/// assert_eq!(footer.frames_end(), segment.frames_end());
+/// assert!(footer.last_hlc().physical_ms > 0);
+/// assert_eq!(footer.entities().collect::<Vec<_>>(), [("order:1", &receipt.event_hash)]);
+/// assert_eq!(footer.scopes().collect::<Vec<_>>(), ["shop"]);
+/// assert_eq!(footer.entry_count(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FooterView {
+    footer: Footer,
+}
+
+impl FooterView {
+    /// Checks what the reader relies on beyond the footer's own decoding: it
+    /// starts where the frames end, and its sequences do not overflow.
+    pub(crate) fn new(footer: Footer, start: u64) -> Result<Self, DecodeError> {
+        if footer.frames_end != start {
+            return Err(DecodeError::Inconsistent {
+                offset: start,
+                problem: "footer does not start where its frames end",
+            });
+        }
+        let fits = footer
+            .base_global_sequence
+            .checked_add(to_u64(footer.entries.len()))
+            .is_some();
+        if !fits {
+            return Err(DecodeError::OutOfRange {
+                offset: start,
+                field: "footer base global sequence",
+            });
+        }
+        Ok(Self { footer })
+    }
+
+    /// Global sequence of the segment's first event.
+    pub fn base_global_sequence(&self) -> u64 {
+        self.footer.base_global_sequence
+    }
+
+    /// Offset where the footer starts (the end of the frames).
+    pub fn frames_end(&self) -> u64 {
+        self.footer.frames_end
+    }
+
+    /// HLC of the segment's last event.
+    pub fn last_hlc(&self) -> HlcPoint {
+        self.footer.last_hlc
+    }
+
+    /// Each entity with events in the segment, and the `event_hash` of its
+    /// last event here.
+    pub fn entities(&self) -> impl Iterator<Item = (&str, &[u8; 32])> + '_ {
+        self.footer
+            .entities
+            .iter()
+            .map(|(n, tip)| (n.as_str(), tip))
+    }
+
+    /// Each scope with events in the segment.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> + '_ {
+        self.footer.scopes.iter().map(String::as_str)
+    }
+
+    /// Number of entries (events).
+    pub fn entry_count(&self) -> usize {
+        self.footer.entries.len()
+    }
+
+    /// The entries in commit order.
+    pub fn entries(&self) -> impl Iterator<Item = FooterEntryView<'_>> + '_ {
+        let mut offset = to_u64(SEGMENT_HEADER_LEN);
+        self.footer
+            .entries
+            .iter()
+            .zip(0u64..)
+            .map(move |(entry, i)| {
+                let at = offset;
+                // The footer's decoder checked that the entries span exactly the
+                // frame region, so this sum stays below `frames_end`.
+                offset = offset.saturating_add(u64::from(entry.frame_len));
+                FooterEntryView {
+                    entry,
+                    footer: &self.footer,
+                    offset: at,
+                    global_sequence: self.footer.base_global_sequence.saturating_add(i),
+                }
+            })
+    }
+}
+
+/// One event as the footer lists it.
+///
+/// ```
+/// use batpak::format::{segment_file_name, SegmentReader};
+/// use batpak::prelude::*;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(StoreConfig::new(dir.path()))?;
+/// let kind = EventKind::custom(0xE, 1);
+/// let receipt = store.append(&Coordinate::new("order:1", "shop")?, kind, &1)?;
+/// store.close()?;
+///
+/// let segment = SegmentReader::open(dir.path().join(segment_file_name(1)))?;
+/// let frame = segment.frames().next().expect("one frame")?;
+/// let footer = segment.footer()?.expect("sealed");
+/// let entry = footer.entries().next().expect("one entry");
+/// assert_eq!((entry.offset(), entry.frame_len()), (frame.offset(), frame.frame_len() as u32));
+/// assert_eq!(entry.event_id(), receipt.event_id);
+/// assert_eq!((entry.global_sequence(), entry.entity_sequence()), (0, 0));
+/// assert_eq!(entry.kind(), kind);
+/// assert_eq!((entry.entity(), entry.scope()), ("order:1", "shop"));
+/// assert_eq!(entry.wall_ms(), frame.wall_ms());
+/// assert_eq!((entry.correlation_id(), entry.causation_id()), (None, None));
+/// assert_eq!(entry.payload_version(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FooterEntryView<'a> {
+    entry: &'a FooterEntry,
+    footer: &'a Footer,
+    offset: u64,
+    global_sequence: u64,
+}
+
+impl<'a> FooterEntryView<'a> {
+    /// Offset of the event's frame in the segment.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Bytes the frame spans (prefix and body).
+    pub fn frame_len(&self) -> u32 {
+        self.entry.frame_len
+    }
+
+    /// The event's id.
+    pub fn event_id(&self) -> EventId {
+        self.entry.event_id
+    }
+
+    /// Position in commit order across the store.
+    pub fn global_sequence(&self) -> u64 {
+        self.global_sequence
+    }
+
+    /// Position in the entity's history.
+    pub fn entity_sequence(&self) -> u64 {
+        self.entry.entity_sequence
+    }
+
+    /// The event kind.
+    pub fn kind(&self) -> EventKind {
+        self.entry.kind
+    }
+
+    /// The coordinate's entity.
+    pub fn entity(&self) -> &'a str {
+        let i = usize::try_from(self.entry.entity).ok();
+        // The decoder refused entries naming an entity the footer lacks.
+        i.and_then(|i| self.footer.entities.get(i))
+            .map_or("", |(n, _)| n.as_str())
+    }
+
+    /// The coordinate's scope.
+    pub fn scope(&self) -> &'a str {
+        let i = usize::try_from(self.entry.scope).ok();
+        i.and_then(|i| self.footer.scopes.get(i))
+            .map_or("", String::as_str)
+    }
+
+    /// Wall-clock milliseconds at acceptance.
+    pub fn wall_ms(&self) -> u64 {
+        self.entry.wall_ms
+    }
+
+    /// The correlation id, if the append had one.
+    pub fn correlation_id(&self) -> Option<CorrelationId> {
+        self.entry.correlation_id
+    }
+
+    /// The causing event, if the append named one.
+    pub fn causation_id(&self) -> Option<EventId> {
+        self.entry.causation_id
+    }
+
+    /// The payload's schema version.
+    pub fn payload_version(&self) -> u16 {
+        self.entry.payload_version
+    }
+}
