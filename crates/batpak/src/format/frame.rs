@@ -225,25 +225,16 @@ fn read_attestation(r: &mut Reader<'_>) -> Result<Option<GateAttestation>, Decod
 /// any. Finding one means damage at `bad` is not a torn tail but corruption
 /// in the middle of the log.
 pub(crate) fn next_frame_after(bytes: &[u8], bad: usize) -> Option<usize> {
-    let min_frame = FRAME_PREFIX_LEN + MIN_FRAME_BODY_LEN;
-    let mut p = bad.checked_add(1)?;
-    while p.checked_add(min_frame)? <= bytes.len() {
-        let body_at = p + FRAME_PREFIX_LEN;
-        // A version-1 body always starts with the array16 marker and its field count.
-        if bytes[body_at..].starts_with(&FRAME_BODY_START) {
-            let mut prefix = Reader::new(&bytes[p..]);
-            let plausible = read_prefix(&mut prefix).is_ok_and(|(len, _)| {
-                body_at
-                    .checked_add(len)
-                    .is_some_and(|end| end <= bytes.len())
-            });
-            if plausible && decode_frame(&bytes[p..]).is_ok() {
-                return Some(p);
-            }
-        }
-        p += 1;
-    }
-    None
+    let first = bad.checked_add(1)?;
+    let bodies = bytes.get(first.checked_add(FRAME_PREFIX_LEN)?..)?;
+    // A version-1 body always starts with the array16 marker and its field
+    // count; only there can a frame start, its prefix in front of it.
+    bodies
+        .windows(FRAME_BODY_START.len())
+        .enumerate()
+        .filter(|(_, w)| *w == FRAME_BODY_START)
+        .filter_map(|(i, _)| first.checked_add(i))
+        .find(|&p| bytes.get(p..).is_some_and(|b| decode_frame(b).is_ok()))
 }
 
 #[cfg(test)]

@@ -67,7 +67,8 @@ pub(crate) fn decode_idempotency(b: &[u8]) -> Result<(u64, Vec<KeyRecord>), Deco
         offset: count_at,
         field: "idempotency record count",
     })?;
-    let mut records = Vec::with_capacity(count.min(r.remaining() / IDEM_ENTRY_LEN));
+    // No reservation from `count`: it is read from the file.
+    let mut records = Vec::new();
     for _ in 0..count {
         records.push(KeyRecord {
             key: IdempotencyKey::from_bytes(r.fixed()?),

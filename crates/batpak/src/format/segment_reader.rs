@@ -464,6 +464,8 @@ mod tests {
         b.extend_from_slice(&[0; 300]);
         let s = SegmentReader::from_bytes(b.clone()).unwrap();
         assert!(!s.is_sealed());
+        assert_eq!(s.file_len(), end as u64 + 300);
+        assert_eq!(s.frames_end(), s.file_len());
         assert_eq!(s.footer(), Ok(None));
         assert_eq!(s.frames().filter(Result::is_ok).count(), 1);
         assert_eq!(s.frames().count(), 1);

@@ -360,3 +360,82 @@ impl<'a> FooterEntryView<'a> {
         self.entry.payload_version
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::format::footer::tests::footer;
+    use crate::format::frame::tests::sample;
+
+    #[test]
+    fn a_frame_view_shows_every_field_as_decoded() {
+        let mut f = sample("order:1", "shop", b"pay");
+        f.causation_id = Some(EventId::from_u128(77));
+        f.batch_remaining = 2;
+        f.attestation = Some(GateAttestation::passed(["g"]));
+        let v = FrameView::new(f.clone(), 40, 123);
+        assert_eq!((v.offset(), v.frame_len()), (40, 123));
+        assert_eq!(v.event_id(), f.event_id);
+        assert_eq!(v.global_sequence(), f.global_sequence);
+        assert_eq!(v.entity_sequence(), f.entity_sequence);
+        assert_eq!(v.kind(), f.kind);
+        assert_eq!((v.entity(), v.scope()), ("order:1", "shop"));
+        assert_eq!(v.wall_ms(), f.wall_ms);
+        assert_eq!(v.hlc(), f.hlc);
+        assert_eq!(v.correlation_id(), f.correlation_id);
+        assert_eq!(v.causation_id(), f.causation_id);
+        assert_eq!(v.idempotency_key(), f.idempotency_key);
+        assert_eq!(v.payload_version(), f.payload_version);
+        assert_eq!(v.batch_remaining(), 2);
+        assert_eq!(v.prev_hash(), &f.prev_hash);
+        assert_eq!(v.event_hash(), &f.event_hash);
+        assert_eq!(v.payload(), b"pay");
+        assert_eq!(v.attestation(), f.attestation.as_ref());
+    }
+
+    #[test]
+    fn a_footer_view_shows_its_head_and_each_entry_in_place() {
+        let mut f = footer();
+        f.scopes.push("t".into());
+        let mut second = f.entries[0].clone();
+        second.scope = 1;
+        second.entity_sequence = 1;
+        second.kind = EventKind::custom(0xE, 9);
+        second.wall_ms = 11;
+        second.correlation_id = Some(CorrelationId::from_u128(3));
+        second.causation_id = None;
+        second.payload_version = 2;
+        second.frame_len = 130;
+        second.event_id = EventId::from_u128(6);
+        f.entries.push(second);
+        f.frames_end += 130;
+        f.last_hlc = HlcPoint::new(11, 4);
+        let start = f.frames_end;
+        assert!(FooterView::new(f.clone(), start + 1).is_err());
+        let mut overflowing = f.clone();
+        overflowing.base_global_sequence = u64::MAX - 1;
+        assert!(FooterView::new(overflowing, start).is_err());
+        let v = FooterView::new(f, start).unwrap();
+        assert_eq!(v.base_global_sequence(), 100);
+        assert_eq!(v.frames_end(), start);
+        assert_eq!(v.last_hlc(), HlcPoint::new(11, 4));
+        assert_eq!(v.entities().collect::<Vec<_>>(), [("e", &[3; 32])]);
+        assert_eq!(v.scopes().collect::<Vec<_>>(), ["s", "t"]);
+        assert_eq!(v.entry_count(), 2);
+        let e: Vec<_> = v.entries().collect();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].offset(), SEGMENT_HEADER_LEN as u64);
+        assert_eq!(e[1].offset(), SEGMENT_HEADER_LEN as u64 + 120);
+        assert_eq!((e[0].global_sequence(), e[1].global_sequence()), (100, 101));
+        assert_eq!((e[0].frame_len(), e[1].frame_len()), (120, 130));
+        assert_eq!(e[1].event_id(), EventId::from_u128(6));
+        assert_eq!(e[1].entity_sequence(), 1);
+        assert_eq!(e[1].kind(), EventKind::custom(0xE, 9));
+        assert_eq!((e[1].entity(), e[0].scope(), e[1].scope()), ("e", "s", "t"));
+        assert_eq!(e[1].wall_ms(), 11);
+        assert_eq!(e[1].correlation_id(), Some(CorrelationId::from_u128(3)));
+        assert_eq!(e[0].causation_id(), Some(EventId::from_u128(4)));
+        assert_eq!(e[1].payload_version(), 2);
+    }
+}
