@@ -34,7 +34,9 @@
 mod checkpoint;
 mod error;
 mod footer;
+mod footer_view;
 mod frame;
+mod frame_view;
 mod idempotency;
 mod names;
 mod projection;
@@ -42,11 +44,12 @@ mod reader;
 mod segment_header;
 mod segment_reader;
 mod sync_failure;
-mod view;
 
 pub use error::DecodeError;
 pub use footer::{FOOTER_MAGIC, TRAILER_LEN};
+pub use footer_view::{FooterEntryView, FooterView};
 pub use frame::FRAME_PREFIX_LEN;
+pub use frame_view::FrameView;
 pub use names::{
     parse_segment_file_name, segment_file_name, CHECKPOINT_DIR, CHECKPOINT_SUFFIX,
     IDEMPOTENCY_FILE, LOCK_FILE, PROJECTION_DIR, PROJECTION_SUFFIX, SEGMENT_SUFFIX,
@@ -54,7 +57,6 @@ pub use names::{
 };
 pub use segment_header::{SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC};
 pub use segment_reader::{Frames, SegmentError, SegmentReader};
-pub use view::{FooterEntryView, FooterView, FrameView};
 pub use {
     checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION},
     idempotency::{IDEMPOTENCY_MAGIC, IDEMPOTENCY_VERSION},

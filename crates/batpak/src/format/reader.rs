@@ -37,11 +37,6 @@ impl<'a> Reader<'a> {
             .saturating_add(to_u64(self.len.saturating_sub(self.buf.len())))
     }
 
-    /// Bytes not yet read.
-    pub(crate) fn remaining(&self) -> usize {
-        self.buf.len()
-    }
-
     /// The structure ends here: any byte left is an error. Every decoder
     /// calls this once it has read its last field.
     pub(crate) fn finish(&self) -> Result<(), DecodeError> {
@@ -262,8 +257,8 @@ mod tests {
             b.push(0x01);
             let mut r = Reader::new(&b);
             assert_eq!(r.bin_exact::<16>(), Ok(bytes), "{marker:02x?}");
-            assert_eq!(r.remaining(), 1);
             assert_eq!(r.uint(), Ok(1));
+            assert_eq!(r.finish(), Ok(()));
         }
         // A bin of 15 bytes followed by enough bytes for 16 is still refused.
         let mut b = vec![0xc4, 15];

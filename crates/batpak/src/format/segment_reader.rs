@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 
 use super::error::DecodeError;
 use super::footer::{decode_footer, ends_with_trailer, locate_footer, trailer_offset, FooterSpan};
+use super::footer_view::FooterView;
 use super::frame::decode_frame;
+use super::frame_view::FrameView;
 use super::segment_header::{
     decode_segment_header, SegmentHeader, SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN,
 };
-use super::view::{FooterView, FrameView};
 use super::{to_u64, TRAILER_LEN};
 
 /// Why a segment file could not be read.
@@ -89,9 +90,11 @@ impl SegmentReader {
     /// use batpak::prelude::*;
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let dir = tempfile::tempdir()?;
-    /// Store::open(StoreConfig::new(dir.path()))?.close()?;
+    /// let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// store.append(&Coordinate::new("e", "s")?, EventKind::custom(0xE, 1), &1)?;
+    /// store.close()?;
     /// let segment = SegmentReader::open(dir.path().join(segment_file_name(1)))?;
-    /// assert_eq!(segment.frames().count(), 0);
+    /// assert_eq!(segment.frames().count(), 1);
     /// # Ok(()) }
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SegmentError> {
@@ -149,6 +152,7 @@ impl SegmentReader {
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join(segment_file_name(1));
     /// let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// store.append(&Coordinate::new("e", "s")?, EventKind::custom(0xE, 1), &1)?;
     /// assert!(!SegmentReader::is_sealed_file(&path)?);
     /// store.close()?;
     /// assert!(SegmentReader::is_sealed_file(&path)?);
@@ -181,7 +185,9 @@ impl SegmentReader {
     /// # use batpak::prelude::*;
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let dir = tempfile::tempdir()?;
-    /// # Store::open(StoreConfig::new(dir.path()))?.close()?;
+    /// # let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// # store.append(&Coordinate::new("e", "s")?, EventKind::custom(0xE, 1), &1)?;
+    /// # store.close()?;
     /// let segment = SegmentReader::open(dir.path().join(segment_file_name(1)))?;
     /// assert_eq!(segment.segment_id(), 1);
     /// # Ok(()) }
@@ -198,7 +204,9 @@ impl SegmentReader {
     /// # use batpak::prelude::*;
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let dir = tempfile::tempdir()?;
-    /// # Store::open(StoreConfig::new(dir.path()))?.close()?;
+    /// # let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// # store.append(&Coordinate::new("e", "s")?, EventKind::custom(0xE, 1), &1)?;
+    /// # store.close()?;
     /// let segment = SegmentReader::open(dir.path().join(segment_file_name(1)))?;
     /// assert_eq!(segment.version(), SEGMENT_FORMAT_VERSION);
     /// # Ok(()) }
@@ -214,7 +222,9 @@ impl SegmentReader {
     /// # use batpak::prelude::*;
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let dir = tempfile::tempdir()?;
-    /// # Store::open(StoreConfig::new(dir.path()))?.close()?;
+    /// # let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// # store.append(&Coordinate::new("e", "s")?, EventKind::custom(0xE, 1), &1)?;
+    /// # store.close()?;
     /// let segment = SegmentReader::open(dir.path().join(segment_file_name(1)))?;
     /// assert!(segment.created_ms() > 0);
     /// # Ok(()) }
@@ -230,7 +240,9 @@ impl SegmentReader {
     /// # use batpak::prelude::*;
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let dir = tempfile::tempdir()?;
-    /// # Store::open(StoreConfig::new(dir.path()))?.close()?;
+    /// # let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// # store.append(&Coordinate::new("e", "s")?, EventKind::custom(0xE, 1), &1)?;
+    /// # store.close()?;
     /// let segment = SegmentReader::open(dir.path().join(segment_file_name(1)))?;
     /// assert!(segment.file_len() > SEGMENT_HEADER_LEN as u64);
     /// # Ok(()) }
@@ -246,7 +258,9 @@ impl SegmentReader {
     /// # use batpak::prelude::*;
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let dir = tempfile::tempdir()?;
-    /// # Store::open(StoreConfig::new(dir.path()))?.close()?;
+    /// # let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// # store.append(&Coordinate::new("e", "s")?, EventKind::custom(0xE, 1), &1)?;
+    /// # store.close()?;
     /// let segment = SegmentReader::open(dir.path().join(segment_file_name(1)))?;
     /// assert!(segment.is_sealed());
     /// # Ok(()) }
@@ -263,7 +277,9 @@ impl SegmentReader {
     /// # use batpak::prelude::*;
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let dir = tempfile::tempdir()?;
-    /// # Store::open(StoreConfig::new(dir.path()))?.close()?;
+    /// # let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// # store.append(&Coordinate::new("e", "s")?, EventKind::custom(0xE, 1), &1)?;
+    /// # store.close()?;
     /// let segment = SegmentReader::open(dir.path().join(segment_file_name(1)))?;
     /// assert!(segment.frames_end() < segment.file_len());
     /// # Ok(()) }
