@@ -4,18 +4,13 @@
 //! command refuses it instead, because a typo in a path should not look like
 //! a healthy store with zero events.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use batpak::format_constants::{FOOTER_MAGIC, SEGMENT_HEADER_LEN, TRAILER_LEN};
+use batpak::format::{parse_segment_file_name, SegmentError, SegmentReader};
 use batpak::{ReadOnlyStore, Store, StoreConfig};
 use serde::Serialize;
 
 use crate::error::{CliError, DirProblem};
-
-/// Digits in a segment file name before `.seg`.
-const SEGMENT_NAME_DIGITS: usize = 20;
 
 /// One segment file as found on disk.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -67,15 +62,6 @@ impl DataDir {
     }
 }
 
-/// The segment id of a file name, if it is one.
-pub fn parse_segment_name(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(".seg")?;
-    if digits.len() != SEGMENT_NAME_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
 /// Checks that `path` is a readable directory holding at least one segment, and lists it.
 pub fn check(path: &Path) -> Result<DataDir, CliError> {
     let problem = |problem| CliError::Directory {
@@ -108,10 +94,14 @@ pub fn check(path: &Path) -> Result<DataDir, CliError> {
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();
-        match parse_segment_name(&name) {
+        match parse_segment_file_name(&name) {
             Some(id) => {
-                let file_path = entry.path();
-                let sealed = ends_in_footer(&file_path, meta.len()).map_err(unreadable)?;
+                let sealed = SegmentReader::is_sealed_file(entry.path()).map_err(|e| match e {
+                    SegmentError::Io { source, .. } => unreadable(source),
+                    other => problem(DirProblem::Unreadable {
+                        reason: other.to_string(),
+                    }),
+                })?;
                 segments.push(SegmentFile {
                     name,
                     id,
@@ -137,21 +127,6 @@ pub fn check(path: &Path) -> Result<DataDir, CliError> {
     })
 }
 
-/// True if the file's last bytes are a footer trailer's magic.
-fn ends_in_footer(path: &Path, len: u64) -> std::io::Result<bool> {
-    let magic_len = FOOTER_MAGIC.len() as u64;
-    if len < (SEGMENT_HEADER_LEN + TRAILER_LEN) as u64 {
-        // Also proves the file is readable.
-        File::open(path)?;
-        return Ok(false);
-    }
-    let mut f = File::open(path)?;
-    f.seek(SeekFrom::Start(len - magic_len))?;
-    let mut tail = [0u8; 8];
-    f.read_exact(&mut tail)?;
-    Ok(tail == FOOTER_MAGIC)
-}
-
 /// Sum of the sizes of the regular files directly in `dir`.
 pub fn dir_bytes(dir: &Path) -> Result<u64, CliError> {
     let mut total = 0;
@@ -175,11 +150,11 @@ mod tests {
 
     #[test]
     fn segment_names() {
-        assert_eq!(parse_segment_name("00000000000000000001.seg"), Some(1));
-        assert_eq!(parse_segment_name("1.seg"), None);
-        assert_eq!(parse_segment_name("0000000000000000000a.seg"), None);
-        assert_eq!(parse_segment_name("00000000000000000001.sega"), None);
-        assert_eq!(parse_segment_name("LOCK"), None);
+        assert_eq!(parse_segment_file_name("00000000000000000001.seg"), Some(1));
+        assert_eq!(parse_segment_file_name("1.seg"), None);
+        assert_eq!(parse_segment_file_name("0000000000000000000a.seg"), None);
+        assert_eq!(parse_segment_file_name("00000000000000000001.sega"), None);
+        assert_eq!(parse_segment_file_name("LOCK"), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use common::{
     batpak, frames, frames_end_of_sealed, make_store, only_segment, path_str, stderr, stdout,
 };
 
-use batpak::format_constants::FRAME_PREFIX_LEN;
+use batpak::format::FRAME_PREFIX_LEN;
 use batpak::prelude::*;
 
 #[test]

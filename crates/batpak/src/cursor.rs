@@ -75,7 +75,7 @@ impl CheckpointId {
         if name.starts_with('.') {
             return Err(bad("starts with a dot"));
         }
-        if name.ends_with(".tmp") {
+        if name.ends_with(format::TEMP_SUFFIX) {
             return Err(bad("ends with .tmp, the suffix of files being replaced"));
         }
         Ok(Self(Arc::from(name)))
@@ -331,7 +331,7 @@ fn load(
     };
     let record = match format::decode_checkpoint(&bytes) {
         Ok(r) => r,
-        Err(DecodeError::Version(found)) => {
+        Err(DecodeError::UnsupportedVersion { found, .. }) => {
             return Err(StoreError::UnsupportedVersion {
                 path,
                 found,

@@ -100,7 +100,7 @@ fn replace(fs: &dyn StoreFs, path: &Path, bytes: &[u8], must_sync: bool) -> io::
     let synced = |r: io::Result<()>| if must_sync { r } else { Ok(()) };
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
+    tmp_name.push(crate::format::TEMP_SUFFIX);
     let tmp: PathBuf = dir.join(tmp_name);
     if fs.exists(&tmp)? {
         fs.remove_file(&tmp)?;
@@ -111,6 +111,21 @@ fn replace(fs: &dyn StoreFs, path: &Path, bytes: &[u8], must_sync: bool) -> io::
     drop(file);
     fs.rename(&tmp, path)?;
     synced(fs.sync_dir(dir))
+}
+
+/// Opens `path` read-only if it is a regular file (following symlinks);
+/// `Ok(None)` if it is anything else. A FIFO or device is never opened, so
+/// the caller is never blocked by one.
+pub(crate) fn open_regular_file(path: &Path) -> io::Result<Option<Arc<dyn StoreFile>>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Ok(None);
+    }
+    let file = std::fs::File::open(path)?;
+    // The path may have been replaced between the two looks.
+    if !file.metadata()?.is_file() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(RealFile(file))))
 }
 
 /// Reads a whole file.

@@ -13,9 +13,6 @@ use foldhash::fast::RandomState;
 use crate::format::KeyRecord;
 use crate::id::IdempotencyKey;
 
-/// File name of the idempotency sidecar in a data directory.
-pub(crate) const SIDECAR_FILE: &str = "IDEMPOTENCY";
-
 /// Keys of recent appends. Every key whose event lies within `window`
 /// global sequences of the newest event is kept; older keys are evicted,
 /// oldest first, only while more than `capacity` keys are held.

@@ -39,7 +39,7 @@ mod engine;
 mod entry;
 mod error;
 mod event;
-mod format;
+pub mod format;
 pub mod fs;
 mod gate;
 mod id;
@@ -106,7 +106,7 @@ pub use store::{ReadOnlyStore, Store, StoreReader};
 
 /// Name of the lock file in a data directory.
 #[deprecated(note = "the lock file's name is not part of the API; it will stop being public")]
-pub const LOCK_FILE: &str = format::names::LOCK_FILE;
+pub const LOCK_FILE: &str = format::LOCK_FILE;
 pub use subscription::{Notification, Subscription};
 pub use typed::EventPayload;
 pub use upcast::Upcast;
@@ -127,7 +127,9 @@ pub use verify::{
     AncestorWalk, AncestryBoundary, ChainVerificationReport, ReceiptVerification, VerifyProgress,
 };
 
-/// Format constants a third party needs to read segment files.
+/// Format constants a third party needs to read segment files; the same
+/// constants are in [`format`], with a reader of segment files.
+#[deprecated(note = "use batpak::format")]
 pub mod format_constants {
     pub use crate::format::{
         CHECKPOINT_MAGIC, CHECKPOINT_VERSION, PROJECTION_MAGIC, PROJECTION_VERSION,

@@ -10,14 +10,12 @@ use crate::config::{StoreConfig, TailPolicy};
 use crate::coordinate::{validate_part, Coordinate};
 use crate::error::StoreError;
 use crate::format::{
-    self, decode_frame, decode_segment_header, decode_trailer, DecodeError, Footer, FooterReader,
-    FrameFields, KeyRecord, FRAME_PREFIX_LEN, MAX_FRAME_BODY_LEN, MIN_FRAME_BODY_LEN,
-    SEGMENT_HEADER_LEN, TRAILER_LEN,
+    self, decode_frame, decode_segment_header, DecodeError, Footer, FooterReader, FrameFields,
+    KeyRecord, IDEMPOTENCY_FILE, SEGMENT_HEADER_LEN, SYNC_FAILURE_FILE, TRAILER_LEN,
 };
 use crate::fs::{OpenMode, StoreFile};
 use crate::id::EventId;
 use crate::id_table::IdTable;
-use crate::idempotency::SIDECAR_FILE;
 use crate::index::{Index, IndexEntry, Location};
 use crate::segment::FooterBuilder;
 
@@ -114,9 +112,6 @@ pub(crate) fn segment_ids(cfg: &StoreConfig) -> Result<Vec<u64>, StoreError> {
 pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format::segment_file_name(id))
 }
-
-/// File name of the record a writer leaves when an fsync fails.
-pub(crate) const SYNC_FAILURE_FILE: &str = "SYNC_FAILURE";
 
 /// Rebuilds the index from the directory.
 pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, StoreError> {
@@ -340,7 +335,7 @@ impl<'scope> IdSink<'scope> {
 fn recover_keys(cfg: &StoreConfig, out: &mut Recovered) -> Result<(), StoreError> {
     let next = out.index.next_global_sequence();
     let window_start = next.saturating_sub(cfg.idempotency_window);
-    let path = cfg.dir.join(SIDECAR_FILE);
+    let path = cfg.dir.join(IDEMPOTENCY_FILE);
     let exists = cfg
         .fs
         .exists(&path)
@@ -489,9 +484,9 @@ fn load_segment(
         }
         Err(e)
             if is_last
-                && (e == DecodeError::Incomplete
+                && (matches!(e, DecodeError::Truncated { .. })
                     || (len <= SEGMENT_HEADER_LEN as u64
-                        && !matches!(e, DecodeError::Version(_)))) =>
+                        && !matches!(e, DecodeError::UnsupportedVersion { .. }))) =>
         {
             // A crash while the segment was being created: nothing was ever
             // committed in it. Frames are written only after the header is
@@ -501,7 +496,7 @@ fn load_segment(
             handle_torn(cfg, access, path, file, 0, len, 0, &mut out.report)?;
             return Ok(Loaded::Discarded);
         }
-        Err(DecodeError::Version(found)) => {
+        Err(DecodeError::UnsupportedVersion { found, .. }) => {
             return Err(StoreError::UnsupportedVersion {
                 path: path.to_path_buf(),
                 found,
@@ -542,26 +537,21 @@ fn read_footer(
     file: &dyn StoreFile,
     file_len: u64,
 ) -> Result<Option<(Vec<u8>, u32, u64)>, StoreError> {
-    if file_len < (SEGMENT_HEADER_LEN + TRAILER_LEN) as u64 {
+    let Some(start) = format::trailer_offset(file_len) else {
         return Ok(None);
-    }
-    let start = file_len - TRAILER_LEN as u64;
+    };
     let mut trailer = [0u8; TRAILER_LEN];
     file.read_exact_at(&mut trailer, start)
         .map_err(|e| StoreError::io("read segment trailer", path, e))?;
-    let Some((len, crc)) = decode_trailer(&trailer) else {
-        return Ok(None);
+    let span = match format::locate_footer(file_len, &trailer) {
+        Ok(Some(span)) => span,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(corrupt(path, start, e.to_string())),
     };
-    let Some(footer_start) = start
-        .checked_sub(len)
-        .filter(|s| *s >= SEGMENT_HEADER_LEN as u64)
-    else {
-        return Err(corrupt(path, start, "footer length out of range"));
-    };
-    let mut body = vec![0u8; len as usize];
-    file.read_exact_at(&mut body, footer_start)
+    let mut body = vec![0u8; span.len];
+    file.read_exact_at(&mut body, span.start)
         .map_err(|e| StoreError::io("read segment footer", path, e))?;
-    Ok(Some((body, crc, footer_start)))
+    Ok(Some((body, span.crc, span.start)))
 }
 
 /// Reads and decodes the whole footer of a sealed segment (the writer calls
@@ -754,7 +744,7 @@ fn scan_frames(
         if bytes[bad..].iter().all(|&b| b == 0) {
             zero_tail = true;
             out.report.preallocated_bytes += (bytes.len() - bad) as u64;
-        } else if let Some(next) = find_frame_after(bytes, bad) {
+        } else if let Some(next) = format::next_frame_after(bytes, bad) {
             return Err(corrupt(
                 path,
                 bad as u64,
@@ -849,29 +839,6 @@ fn push_frame(
         index.last_hlc = f.hlc;
     }
     Ok(())
-}
-
-/// Looks for any whole, CRC-valid frame starting after `bad`. Finding one means
-/// the damage is not a torn tail but corruption in the middle of the log.
-fn find_frame_after(bytes: &[u8], bad: usize) -> Option<usize> {
-    // A version-1 body always starts with the array16 marker and its field count.
-    const BODY_START: [u8; 3] = crate::format::FRAME_BODY_START;
-    let mut p = bad + 1;
-    while p + FRAME_PREFIX_LEN + MIN_FRAME_BODY_LEN <= bytes.len() {
-        let body_at = p + FRAME_PREFIX_LEN;
-        if bytes[body_at..].starts_with(&BODY_START) {
-            let len =
-                u32::from_le_bytes([bytes[p], bytes[p + 1], bytes[p + 2], bytes[p + 3]]) as usize;
-            if (MIN_FRAME_BODY_LEN..=MAX_FRAME_BODY_LEN).contains(&len)
-                && body_at + len <= bytes.len()
-                && decode_frame(&bytes[p..]).is_ok()
-            {
-                return Some(p);
-            }
-        }
-        p += 1;
-    }
-    None
 }
 
 #[allow(clippy::too_many_arguments)]

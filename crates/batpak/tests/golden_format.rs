@@ -131,3 +131,45 @@ fn a_segment_of_another_format_version_is_refused_by_name() {
         assert!(err.to_string().contains("format version 2"), "{err}");
     }
 }
+
+#[test]
+fn the_segment_reader_reads_the_golden_segments_as_the_store_does() {
+    let dir = copy_store();
+    let store = Store::open_read_only(StoreConfig::new(dir.path())).unwrap();
+    let mut frames = Vec::new();
+    for id in [1u64, 2] {
+        let path = dir.path().join(batpak::format::segment_file_name(id));
+        let segment = batpak::format::SegmentReader::open(&path).unwrap();
+        assert_eq!(segment.segment_id(), id);
+        assert_eq!(
+            segment.is_sealed(),
+            batpak::format::SegmentReader::is_sealed_file(&path).unwrap()
+        );
+        let these: Vec<_> = segment
+            .frames()
+            .map(|f| {
+                let f = f.unwrap();
+                (f.offset(), f.frame_len(), f.event_id(), f.global_sequence())
+            })
+            .collect();
+        if let Some(footer) = segment.footer().unwrap() {
+            let listed: Vec<_> = footer
+                .entries()
+                .map(|e| {
+                    (
+                        e.offset(),
+                        e.frame_len() as usize,
+                        e.event_id(),
+                        e.global_sequence(),
+                    )
+                })
+                .collect();
+            assert_eq!(listed, these, "segment {id}: footer and frames agree");
+        }
+        frames.extend(these);
+    }
+    assert_eq!(frames.len(), store.len() as usize);
+    for ((_, _, id, gs), entry) in frames.iter().zip(store.query(&Region::all()).iter()) {
+        assert_eq!((*id, *gs), (entry.event_id(), entry.global_sequence()));
+    }
+}

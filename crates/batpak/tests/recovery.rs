@@ -318,7 +318,7 @@ fn a_footer_naming_an_entity_twice_fails_closed() {
     forged.extend_from_slice(&body);
     forged.extend_from_slice(&(body.len() as u32).to_le_bytes());
     forged.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-    forged.extend_from_slice(&batpak::format_constants::FOOTER_MAGIC);
+    forged.extend_from_slice(&batpak::format::FOOTER_MAGIC);
     std::fs::write(&first, &forged).unwrap();
     let err = Store::open(cfg()).unwrap_err();
     assert!(

@@ -4,7 +4,7 @@
 mod common;
 use common::segments;
 
-use batpak::format_constants::SEGMENT_HEADER_LEN;
+use batpak::format::SEGMENT_HEADER_LEN;
 use batpak::prelude::*;
 
 const KIND: EventKind = EventKind::custom(0xE, 0x43);

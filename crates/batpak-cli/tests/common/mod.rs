@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use batpak::format_constants::{FRAME_PREFIX_LEN, SEGMENT_HEADER_LEN, TRAILER_LEN};
+use batpak::format::{FRAME_PREFIX_LEN, SEGMENT_HEADER_LEN, TRAILER_LEN};
 use batpak::prelude::*;
 
 pub const NOTED: EventKind = EventKind::custom(0xE, 0x22);

@@ -18,7 +18,7 @@ use crate::denial::DenialReceipt;
 use crate::engine::Shared;
 use crate::error::StoreError;
 use crate::event::{encode_payload, StoredEvent};
-use crate::format::names::LOCK_FILE;
+use crate::format::LOCK_FILE;
 use crate::fs::FsLock;
 use crate::gate::{Approved, Denial, Pipeline};
 use crate::kind::EventKind;

@@ -19,8 +19,7 @@ use flume::{Receiver, RecvTimeoutError, Sender};
 use crate::config::SyncMode;
 use crate::engine::Shared;
 use crate::error::StoreError;
-use crate::format::{self, KeyRecord};
-use crate::idempotency::SIDECAR_FILE;
+use crate::format::{self, KeyRecord, IDEMPOTENCY_FILE};
 use crate::receipt::AppendReceipt;
 use crate::recovery::Tail;
 use crate::seam::{StagedEvent, WriteHook};
@@ -420,7 +419,7 @@ impl Writer {
             .filter(|r| r.global_sequence < through)
             .collect();
         let bytes = format::encode_idempotency(through, &records);
-        let path = self.shared.cfg.dir.join(SIDECAR_FILE);
+        let path = self.shared.cfg.dir.join(IDEMPOTENCY_FILE);
         if let Err(e) = crate::fs::write_atomic(self.shared.cfg.fs.as_ref(), &path, &bytes) {
             tracing::warn!(error = %e, path = %path.display(), "could not write idempotency sidecar; it will be rebuilt from the log");
         }

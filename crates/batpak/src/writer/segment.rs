@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::StoreError;
-use crate::format::{self, DurablePoint, SegmentHeader};
+use crate::format::{self, DurablePoint, SegmentHeader, SYNC_FAILURE_FILE};
 use crate::fs::{OpenMode, StoreFile, StoreFs};
 use crate::id;
-use crate::recovery::{segment_path, SYNC_FAILURE_FILE};
+use crate::recovery::segment_path;
 use crate::segment::{ActiveSegment, FooterBuilder};
 
 use super::stage::Staged;
@@ -256,7 +256,13 @@ impl SegmentWriter {
             });
         }
         let bytes = format::encode_footer(a.footer.footer());
-        let end = a.footer.frames_end() + bytes.len() as u64;
+        let end = format::sealed_len(a.footer.frames_end(), bytes.len()).ok_or_else(|| {
+            StoreError::CorruptSegment {
+                segment: path.clone(),
+                offset: a.footer.frames_end(),
+                reason: "sealed segment length overflows".into(),
+            }
+        })?;
         // The trailer must end the file: cut the zeros written ahead.
         let cut = a.allocated > end;
         let id = a.id;
@@ -365,14 +371,9 @@ mod tests {
         assert!(!w.has_frames());
         assert!(w.seal().unwrap(), "the first seal writes the footer");
         let len = file.len().unwrap();
-        let trailer = {
-            let mut t = vec![0u8; format::TRAILER_LEN];
-            file.read_exact_at(&mut t, len - format::TRAILER_LEN as u64)
-                .unwrap();
-            t
-        };
+        let path = dir.path().join(format::segment_file_name(1));
         assert!(
-            format::decode_trailer(&trailer).is_some(),
+            format::SegmentReader::is_sealed_file(&path).unwrap(),
             "the trailer ends the file"
         );
         assert!(!w.seal().unwrap(), "sealing twice writes nothing");

@@ -1,0 +1,136 @@
+//! Every byte layout the store writes, and a read-only reader of segment files.
+//!
+//! Each on-disk structure has its own file here, with its encoder, its
+//! decoder and their tests; `docs/FORMAT.md` describes the same layouts and
+//! names the file of each. Decision code (writer, recovery) never touches
+//! offsets directly: it calls these encoders and decoders. Every decoder
+//! reads through one bounded reader, reports a typed [`DecodeError`] naming
+//! the offset of the problem, and refuses bytes left after its structure.
+//!
+//! The public surface is small: [`SegmentReader`] reads a segment file
+//! without opening a store, with the views it returns ([`FrameView`],
+//! [`FooterView`], [`FooterEntryView`]); [`DecodeError`] and
+//! [`SegmentError`] say why bytes did not read; the format constants and the
+//! file names of a data directory (`names`) complete it.
+//!
+//! ```
+//! use batpak::format::{segment_file_name, SegmentReader};
+//! use batpak::prelude::*;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(StoreConfig::new(dir.path()))?;
+//! let coord = Coordinate::new("order:1", "shop")?;
+//! store.append(&coord, EventKind::custom(0xE, 1), &"placed")?;
+//! store.close()?; // seals the segment
+//!
+//! let segment = SegmentReader::open(dir.path().join(segment_file_name(1)))?;
+//! assert!(segment.is_sealed());
+//! let frames: Vec<_> = segment.frames().collect::<Result<_, _>>()?;
+//! assert_eq!(frames.len(), 1);
+//! assert_eq!(frames[0].entity(), "order:1");
+//! # Ok(()) }
+//! ```
+
+mod checkpoint;
+mod error;
+mod footer;
+mod footer_view;
+mod frame;
+mod frame_view;
+mod idempotency;
+mod names;
+mod projection;
+mod reader;
+mod segment_header;
+mod segment_reader;
+mod sync_failure;
+
+pub use error::DecodeError;
+pub use footer::{FOOTER_MAGIC, TRAILER_LEN};
+pub use footer_view::{FooterEntryView, FooterView};
+pub use frame::FRAME_PREFIX_LEN;
+pub use frame_view::FrameView;
+pub(crate) use names::LOCK_FILE;
+pub use names::{
+    parse_segment_file_name, segment_file_name, CHECKPOINT_DIR, CHECKPOINT_SUFFIX,
+    IDEMPOTENCY_FILE, PROJECTION_DIR, PROJECTION_SUFFIX, SEGMENT_SUFFIX, SYNC_FAILURE_FILE,
+    TEMP_SUFFIX,
+};
+pub use segment_header::{SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC};
+pub use segment_reader::{Frames, SegmentError, SegmentReader};
+pub use {
+    checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION},
+    idempotency::{IDEMPOTENCY_MAGIC, IDEMPOTENCY_VERSION},
+    projection::{PROJECTION_MAGIC, PROJECTION_VERSION},
+    sync_failure::{SYNC_FAILURE_MAGIC, SYNC_FAILURE_VERSION},
+};
+
+pub(crate) use checkpoint::{
+    decode_checkpoint, encode_checkpoint, region_fingerprint, CheckpointRecord,
+};
+pub(crate) use footer::{
+    decode_footer, encode_footer, locate_footer, sealed_len, trailer_offset, Footer, FooterEntry,
+    FooterReader,
+};
+pub(crate) use frame::{decode_frame, encode_frame, next_frame_after, FrameFields};
+pub(crate) use idempotency::{decode_idempotency, encode_idempotency, KeyRecord};
+pub(crate) use names::{checkpoint_file_name, projection_file_name};
+pub(crate) use projection::{decode_projection, encode_projection, ProjectionRecord};
+pub(crate) use segment_header::{decode_segment_header, encode_segment_header, SegmentHeader};
+pub(crate) use sync_failure::{decode_sync_failure, encode_sync_failure, DurablePoint};
+
+/// Every checksummed sidecar ends in a CRC32 of everything before it.
+const SIDECAR_CRC_LEN: usize = 4;
+
+/// A length or offset in memory as a file offset.
+fn to_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// A length the encoders write as `u32`; every caller bounds it well below.
+fn len_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Appends `nil`, or the id as a msgpack bin of its 16 big-endian bytes.
+fn write_opt_id(w: &mut Vec<u8>, id: Option<u128>) {
+    // Writing into a Vec cannot fail, so the encoder results are ignored.
+    match id {
+        None => {
+            let _ = rmp::encode::write_nil(w);
+        }
+        Some(v) => {
+            let _ = rmp::encode::write_bin(w, &v.to_be_bytes());
+        }
+    }
+}
+
+/// Checks `stored` against the CRC-32 of `covered`, which starts at `offset`.
+fn check_crc(offset: u64, covered: &[u8], stored: u32) -> Result<(), DecodeError> {
+    let computed = crc32fast::hash(covered);
+    if computed == stored {
+        Ok(())
+    } else {
+        Err(DecodeError::CrcMismatch {
+            offset,
+            stored,
+            computed,
+        })
+    }
+}
+
+/// Splits a sidecar into the bytes its trailing CRC covers and that CRC;
+/// the covered part must hold at least `min_covered` bytes.
+fn split_crc(b: &[u8], min_covered: usize) -> Result<(&[u8], u32), DecodeError> {
+    let needed = min_covered.saturating_add(SIDECAR_CRC_LEN);
+    let truncated = DecodeError::Truncated {
+        offset: 0,
+        needed: to_u64(needed),
+    };
+    if b.len() < needed {
+        return Err(truncated);
+    }
+    let (body, crc) = b.split_at(b.len() - SIDECAR_CRC_LEN);
+    let crc = <[u8; SIDECAR_CRC_LEN]>::try_from(crc).map_err(|_| truncated)?;
+    Ok((body, u32::from_le_bytes(crc)))
+}

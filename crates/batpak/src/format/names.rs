@@ -1,0 +1,128 @@
+//! Every file name and name pattern of a data directory.
+//!
+//! | name | what |
+//! |------|------|
+//! | `NNNNNNNNNNNNNNNNNNNN.seg` | segment `N` (20 decimal digits) |
+//! | [`LOCK_FILE`] | the writer's exclusive lock |
+//! | [`IDEMPOTENCY_FILE`] | idempotency key snapshot |
+//! | [`SYNC_FAILURE_FILE`] | what a writer whose fsync failed had made durable |
+//! | [`CHECKPOINT_DIR`]`/<name>`[`CHECKPOINT_SUFFIX`] | a cursor checkpoint |
+//! | [`PROJECTION_DIR`]`/<hex>`[`PROJECTION_SUFFIX`] | a cached projection state |
+//! | `<name>`[`TEMP_SUFFIX`] | a file being replaced atomically |
+
+/// Suffix of a segment file name.
+pub const SEGMENT_SUFFIX: &str = ".seg";
+/// Decimal digits of the segment id in a segment file name.
+const SEGMENT_DIGITS: usize = 20;
+/// Name of the lock file in a data directory.
+pub(crate) const LOCK_FILE: &str = "LOCK";
+/// Name of the idempotency sidecar in a data directory.
+pub const IDEMPOTENCY_FILE: &str = "IDEMPOTENCY";
+/// Name of the record a writer leaves when an fsync fails.
+pub const SYNC_FAILURE_FILE: &str = "SYNC_FAILURE";
+/// Directory (inside the data directory) holding cursor checkpoints.
+pub const CHECKPOINT_DIR: &str = "cursors";
+/// Suffix of a checkpoint file: `cursors/<name>.ckpt`.
+pub const CHECKPOINT_SUFFIX: &str = ".ckpt";
+/// Directory (inside the data directory) holding cached projection states.
+pub const PROJECTION_DIR: &str = "projections";
+/// Suffix of a cached projection state file: `projections/<hex>.proj`.
+pub const PROJECTION_SUFFIX: &str = ".proj";
+/// Suffix of the temporary file an atomic replace writes before its rename.
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// File name of segment `id`.
+///
+/// ```
+/// assert_eq!(batpak::format::segment_file_name(7), "00000000000000000007.seg");
+/// ```
+pub fn segment_file_name(id: u64) -> String {
+    format!("{id:0width$}{SEGMENT_SUFFIX}", width = SEGMENT_DIGITS)
+}
+
+/// The segment id a file name encodes, if it is a segment file name.
+///
+/// ```
+/// use batpak::format::parse_segment_file_name;
+/// assert_eq!(parse_segment_file_name("00000000000000000007.seg"), Some(7));
+/// assert_eq!(parse_segment_file_name("7.seg"), None);
+/// assert_eq!(parse_segment_file_name("LOCK"), None);
+/// ```
+pub fn parse_segment_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(SEGMENT_SUFFIX)?;
+    if digits.len() != SEGMENT_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// File name of checkpoint `name` inside [`CHECKPOINT_DIR`].
+pub(crate) fn checkpoint_file_name(name: &str) -> String {
+    format!("{name}{CHECKPOINT_SUFFIX}")
+}
+
+/// File name of a cached projection state inside [`PROJECTION_DIR`]:
+/// the hex blake3 of the type key and the entity name (entity names may hold
+/// characters a file name cannot).
+pub(crate) fn projection_file_name(key: &[u8; 32], entity: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(key);
+    h.update(entity.as_bytes());
+    format!("{}{PROJECTION_SUFFIX}", h.finalize().to_hex())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names_roundtrip() {
+        assert_eq!(segment_file_name(7), "00000000000000000007.seg");
+        assert_eq!(parse_segment_file_name(&segment_file_name(7)), Some(7));
+        assert_eq!(parse_segment_file_name("7.seg"), None);
+        assert_eq!(parse_segment_file_name("0000000000000000000x.seg"), None);
+    }
+
+    #[test]
+    fn projection_files_are_named_by_a_hash_of_type_and_entity() {
+        let a = projection_file_name(&[1; 32], "order/1");
+        assert_eq!(a.len(), 64 + ".proj".len());
+        assert!(a.ends_with(".proj"));
+        assert!(a[..64].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, projection_file_name(&[1; 32], "order/2"));
+        assert_ne!(a, projection_file_name(&[2; 32], "order/1"));
+        assert_eq!(a, projection_file_name(&[1; 32], "order/1"));
+    }
+
+    #[test]
+    fn checkpoint_files_are_named_after_the_cursor() {
+        assert_eq!(checkpoint_file_name("orders"), "orders.ckpt");
+    }
+
+    #[test]
+    fn the_fixed_names_are_the_documented_ones() {
+        assert_eq!(
+            [
+                LOCK_FILE,
+                IDEMPOTENCY_FILE,
+                SYNC_FAILURE_FILE,
+                CHECKPOINT_DIR,
+                PROJECTION_DIR
+            ],
+            [
+                "LOCK",
+                "IDEMPOTENCY",
+                "SYNC_FAILURE",
+                "cursors",
+                "projections"
+            ]
+        );
+        assert_eq!(TEMP_SUFFIX, ".tmp");
+        assert_eq!(parse_segment_file_name("00000000000000000001.sega"), None);
+        assert_eq!(
+            parse_segment_file_name("18446744073709551615.seg"),
+            Some(u64::MAX)
+        );
+        assert_eq!(parse_segment_file_name("18446744073709551616.seg"), None);
+    }
+}
