@@ -90,9 +90,21 @@ impl std::fmt::Display for Coordinate {
     }
 }
 
-/// Checks one coordinate part; the single place these rules live.
+/// Checks one coordinate part.
 pub(crate) fn validate_part(part: &'static str, value: &str) -> Result<(), StoreError> {
-    let problem = if value.is_empty() {
+    match part_problem(value) {
+        None => Ok(()),
+        Some(problem) => Err(StoreError::InvalidCoordinate {
+            part,
+            value: value.chars().take(64).collect(),
+            problem,
+        }),
+    }
+}
+
+/// What is wrong with a coordinate part, if anything; the single place these rules live.
+pub(crate) fn part_problem(value: &str) -> Option<CoordinateProblem> {
+    if value.is_empty() {
         Some(CoordinateProblem::Empty)
     } else if value.len() > Coordinate::MAX_LEN {
         Some(CoordinateProblem::TooLong)
@@ -104,14 +116,6 @@ pub(crate) fn validate_part(part: &'static str, value: &str) -> Result<(), Store
         Some(CoordinateProblem::PathTraversal)
     } else {
         None
-    };
-    match problem {
-        None => Ok(()),
-        Some(problem) => Err(StoreError::InvalidCoordinate {
-            part,
-            value: value.chars().take(64).collect(),
-            problem,
-        }),
     }
 }
 

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use crate::engine::Shared;
-use crate::error::StoreError;
+use crate::error::{Corruption, StoreError};
 use crate::event::StoredEvent;
 use crate::format::{self, CheckpointRecord, DecodeError};
 use crate::id::EventId;
@@ -325,7 +325,7 @@ fn load(
     }
     let bytes = crate::fs::read_all(fs, &path)
         .map_err(|e| StoreError::io("read cursor checkpoint", &path, e))?;
-    let corrupt = |reason: String| StoreError::CursorCheckpointCorrupt {
+    let corrupt = |reason: Corruption| StoreError::CursorCheckpointCorrupt {
         path: path.clone(),
         reason,
     };
@@ -338,10 +338,15 @@ fn load(
                 supported: format::CHECKPOINT_VERSION,
             })
         }
-        Err(e) => return Err(corrupt(e.to_string())),
+        Err(source) => {
+            return Err(corrupt(Corruption::Decode {
+                structure: "cursor checkpoint",
+                source,
+            }))
+        }
     };
     if record.name != id.as_str() {
-        return Err(corrupt(format!("file holds checkpoint {:?}", record.name)));
+        return Err(corrupt(Corruption::WrongCheckpoint { found: record.name }));
     }
     if record.region != *fingerprint {
         return Err(StoreError::CursorCheckpointRegionMismatch {

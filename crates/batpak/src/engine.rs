@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::de::DeserializeOwned;
 
 use crate::config::StoreConfig;
-use crate::error::StoreError;
+use crate::error::{Corruption, StoreError};
 use crate::event::{decode_payload, Event, StoredEvent};
 use crate::format::decode_frame;
 use crate::fs::StoreFile;
@@ -187,7 +187,7 @@ pub(crate) fn read_entry(
     let loc = entry.location;
     // The path is only built on the error paths: formatting it per read costs more than the read.
     let path = || segment_path(&shared.cfg.dir, loc.segment);
-    let bad = |reason: String| StoreError::CorruptFrame {
+    let bad = |reason: Corruption| StoreError::CorruptFrame {
         segment: path(),
         offset: loc.offset,
         reason,
@@ -197,7 +197,7 @@ pub(crate) fn read_entry(
         .read()
         .get(&loc.segment)
         .cloned()
-        .ok_or_else(|| bad("segment file is not open".into()))?;
+        .ok_or_else(|| bad(Corruption::SegmentNotOpen))?;
     let cached = read_cached(shared, file.as_ref(), loc)
         .map_err(|e| StoreError::io("read frame", path(), e))?;
     let buf = match cached {
@@ -209,9 +209,16 @@ pub(crate) fn read_entry(
             buf
         }
     };
-    let (f, used) = decode_frame(&buf).map_err(|e| bad(e.to_string()))?;
+    let (f, used) = decode_frame(&buf).map_err(|source| {
+        bad(Corruption::Decode {
+            structure: "frame",
+            source,
+        })
+    })?;
     if used != buf.len() || f.event_id != entry.event_id {
-        return Err(bad(format!("frame does not hold event {}", entry.event_id)));
+        return Err(bad(Corruption::WrongEvent {
+            expected: entry.event_id,
+        }));
     }
     let header = f.header();
     Ok(StoredEvent {

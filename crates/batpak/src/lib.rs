@@ -82,7 +82,8 @@ pub use cursor::{CheckpointId, Cursor};
 pub use denial::{BypassRecord, DenialReceipt, DENIAL_KIND};
 pub use entry::IndexEntry;
 pub use error::{
-    BoxError, CausationProblem, CoordinateProblem, Fault, HandlingClass, Result, StoreError,
+    BoxError, CausationProblem, CoordinateProblem, Corruption, Fault, HandlingClass, Result,
+    StoreError,
 };
 pub use event::{Event, EventHeader, StoredEvent};
 pub use gate::{

@@ -7,8 +7,8 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 
 use crate::config::{StoreConfig, TailPolicy};
-use crate::coordinate::{validate_part, Coordinate};
-use crate::error::StoreError;
+use crate::coordinate::{part_problem, Coordinate};
+use crate::error::{Corruption, StoreError};
 use crate::format::{
     self, decode_frame, decode_segment_header, DecodeError, Footer, FooterReader, FrameFields,
     KeyRecord, IDEMPOTENCY_FILE, SEGMENT_HEADER_LEN, SYNC_FAILURE_FILE, TRAILER_LEN,
@@ -377,7 +377,7 @@ fn recover_keys(cfg: &StoreConfig, out: &mut Recovered) -> Result<(), StoreError
         let mut gs = base;
         while gs < end {
             let (f, n) = decode_frame(&bytes[pos.min(bytes.len())..])
-                .map_err(|e| corrupt(&path, pos as u64, format!("frame: {e}")))?;
+                .map_err(|e| corrupt(&path, pos as u64, decode("frame", e)))?;
             if let Some(key) = f.idempotency_key.filter(|_| gs >= from) {
                 keys.push(KeyRecord {
                     key,
@@ -433,11 +433,7 @@ fn read_file(file: &dyn StoreFile, path: &Path) -> Result<Vec<u8>, StoreError> {
     let len = file
         .len()
         .map_err(|e| StoreError::io("stat segment", path, e))?;
-    let len = usize::try_from(len).map_err(|_| StoreError::CorruptSegment {
-        segment: path.to_path_buf(),
-        offset: 0,
-        reason: "segment larger than memory".into(),
-    })?;
+    let len = usize::try_from(len).map_err(|_| corrupt(path, 0, Corruption::TooLarge))?;
     let mut buf = vec![0u8; len];
     file.read_exact_at(&mut buf, 0)
         .map_err(|e| StoreError::io("read segment", path, e))?;
@@ -449,11 +445,27 @@ enum Loaded {
     Discarded,
 }
 
-fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> StoreError {
+/// Checks a name found on disk as a coordinate part.
+fn check_name(path: &Path, offset: u64, part: &'static str, name: &str) -> Result<(), StoreError> {
+    match part_problem(name) {
+        None => Ok(()),
+        Some(problem) => Err(corrupt(
+            path,
+            offset,
+            Corruption::InvalidName { part, problem },
+        )),
+    }
+}
+
+fn decode(structure: &'static str, source: DecodeError) -> Corruption {
+    Corruption::Decode { structure, source }
+}
+
+fn corrupt(path: &Path, offset: u64, reason: Corruption) -> StoreError {
     StoreError::CorruptSegment {
         segment: path.to_path_buf(),
         offset,
-        reason: reason.into(),
+        reason,
     }
 }
 
@@ -479,7 +491,9 @@ fn load_segment(
             return Err(corrupt(
                 path,
                 0,
-                format!("header names segment {} but file is {id}", h.segment_id),
+                Corruption::WrongSegmentId {
+                    found: h.segment_id,
+                },
             ))
         }
         Err(e)
@@ -503,7 +517,7 @@ fn load_segment(
                 supported: format::SEGMENT_FORMAT_VERSION,
             })
         }
-        Err(e) => return Err(corrupt(path, 0, format!("segment header: {e}"))),
+        Err(e) => return Err(corrupt(path, 0, decode("segment header", e))),
     }
     if let Some((body, crc, at)) = read_footer(path, file.as_ref(), len)? {
         let mut reader = open_footer(path, &body, crc, at)?;
@@ -519,7 +533,7 @@ fn load_segment(
         })));
     }
     if !is_last {
-        return Err(corrupt(path, len, "sealed segment has no valid footer"));
+        return Err(corrupt(path, len, Corruption::FooterMissing));
     }
     let bytes = read_file(file.as_ref(), path)?;
     let footer = scan_frames(cfg, access, path, id, &bytes, file, out)?;
@@ -546,7 +560,7 @@ fn read_footer(
     let span = match format::locate_footer(file_len, &trailer) {
         Ok(Some(span)) => span,
         Ok(None) => return Ok(None),
-        Err(e) => return Err(corrupt(path, start, e.to_string())),
+        Err(e) => return Err(corrupt(path, start, decode("trailer", e))),
     };
     let mut body = vec![0u8; span.len];
     file.read_exact_at(&mut body, span.start)
@@ -561,10 +575,10 @@ pub(crate) fn read_sealed_footer(path: &Path, file: &dyn StoreFile) -> Result<Fo
         .len()
         .map_err(|e| StoreError::io("stat segment", path, e))?;
     let (body, crc, at) = read_footer(path, file, len)?
-        .ok_or_else(|| corrupt(path, len, "sealed segment lost its footer"))?;
+        .ok_or_else(|| corrupt(path, len, Corruption::FooterMissing))?;
     let footer = format::decode_footer(&body, crc).map_err(|e| footer_error(path, at, e))?;
     if footer.frames_end != at {
-        return Err(corrupt(path, at, "footer does not end the frame region"));
+        return Err(corrupt(path, at, Corruption::FooterMisplaced));
     }
     Ok(footer)
 }
@@ -578,13 +592,13 @@ fn open_footer<'a>(
 ) -> Result<FooterReader<'a>, StoreError> {
     let reader = FooterReader::new(body, crc).map_err(|e| footer_error(path, at, e))?;
     if reader.head.frames_end != at {
-        return Err(corrupt(path, at, "footer does not end the frame region"));
+        return Err(corrupt(path, at, Corruption::FooterMisplaced));
     }
     Ok(reader)
 }
 
 fn footer_error(path: &Path, at: u64, e: DecodeError) -> StoreError {
-    corrupt(path, at, format!("footer: {e}"))
+    corrupt(path, at, decode("footer", e))
 }
 
 /// Loads a sealed segment's events into the index from its footer; returns
@@ -602,22 +616,24 @@ fn load_from_footer(
         return Err(corrupt(
             path,
             f.frames_end,
-            format!(
-                "segment starts at global sequence {}, expected {}",
-                f.base_global_sequence,
-                index.next_global_sequence()
-            ),
+            Corruption::GlobalSequence {
+                found: f.base_global_sequence,
+                expected: index.next_global_sequence(),
+            },
         ));
     }
     let mut seen = HashSet::with_capacity(f.entities.len());
     let mut entities = Vec::with_capacity(f.entities.len());
     for (name, _) in &f.entities {
-        validate_part("entity", name).map_err(|e| corrupt(path, f.frames_end, e.to_string()))?;
+        check_name(path, f.frames_end, "entity", name)?;
         if !seen.insert(name.as_str()) {
             return Err(corrupt(
                 path,
                 f.frames_end,
-                format!("footer lists entity {name:?} twice"),
+                Corruption::DuplicateName {
+                    part: "entity",
+                    name: name.clone(),
+                },
             ));
         }
         let (shared, _) = index.intern(name, "");
@@ -626,12 +642,15 @@ fn load_from_footer(
     seen.clear();
     let mut scopes = Vec::with_capacity(f.scopes.len());
     for name in &f.scopes {
-        validate_part("scope", name).map_err(|e| corrupt(path, f.frames_end, e.to_string()))?;
+        check_name(path, f.frames_end, "scope", name)?;
         if !seen.insert(name.as_str()) {
             return Err(corrupt(
                 path,
                 f.frames_end,
-                format!("footer lists scope {name:?} twice"),
+                Corruption::DuplicateName {
+                    part: "scope",
+                    name: name.clone(),
+                },
             ));
         }
         let (_, shared) = index.intern("", name);
@@ -652,10 +671,11 @@ fn load_from_footer(
             return Err(corrupt(
                 path,
                 offset,
-                format!(
-                    "entity {:?} sequence {} where {expected_es} was expected",
-                    entities[en], e.entity_sequence
-                ),
+                Corruption::EntitySequence {
+                    entity: entities[en].to_string(),
+                    found: e.entity_sequence,
+                    expected: expected_es,
+                },
             ));
         }
         let coordinate = load.coordinate(en, sn);
@@ -718,16 +738,16 @@ fn scan_frames(
             return Err(corrupt(
                 path,
                 pos as u64,
-                format!(
-                    "frame has global sequence {}, expected {expected_gs}",
-                    f.global_sequence
-                ),
+                Corruption::GlobalSequence {
+                    found: f.global_sequence,
+                    expected: expected_gs,
+                },
             ));
         }
         open_batch = match open_batch {
             Some((start, first, expected)) => {
                 if f.batch_remaining + 1 != expected {
-                    return Err(corrupt(path, pos as u64, "batch frame out of order"));
+                    return Err(corrupt(path, pos as u64, Corruption::BatchOutOfOrder));
                 }
                 (f.batch_remaining > 0).then_some((start, first, f.batch_remaining))
             }
@@ -748,7 +768,7 @@ fn scan_frames(
             return Err(corrupt(
                 path,
                 bad as u64,
-                format!("frame does not decode but a whole frame follows at byte {next}"),
+                Corruption::FrameBeforeValidFrame { next: next as u64 },
             ));
         }
         valid_end = bad;
@@ -801,10 +821,11 @@ fn push_frame(
         return Err(corrupt(
             path,
             offset as u64,
-            format!(
-                "entity {:?} sequence {} where {expected_es} was expected",
-                f.entity, f.entity_sequence
-            ),
+            Corruption::EntitySequence {
+                entity: f.entity.to_owned(),
+                found: f.entity_sequence,
+                expected: expected_es,
+            },
         ));
     }
     let shared = index.shared_coordinate(f.entity, f.scope).map(Ok);
@@ -815,7 +836,14 @@ fn push_frame(
             (None, Some(s)) => Coordinate::from_shared(Arc::from(f.entity), s),
             (None, None) => Coordinate::new(f.entity, f.scope),
         })
-        .map_err(|e| corrupt(path, offset as u64, e.to_string()))?;
+        .map_err(|e| match e {
+            StoreError::InvalidCoordinate { part, problem, .. } => corrupt(
+                path,
+                offset as u64,
+                Corruption::InvalidName { part, problem },
+            ),
+            other => other,
+        })?;
     index.push(
         IndexEntry {
             event_id: f.event_id,

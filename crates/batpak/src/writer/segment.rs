@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::StoreError;
+use crate::error::{Corruption, StoreError};
 use crate::format::{self, DurablePoint, SegmentHeader, SYNC_FAILURE_FILE};
 use crate::fs::{OpenMode, StoreFile, StoreFs};
 use crate::id;
@@ -158,7 +158,7 @@ impl SegmentWriter {
             return Err(StoreError::CorruptSegment {
                 segment: path,
                 offset: footer.frames_end,
-                reason: "footer changed since the store was opened".into(),
+                reason: Corruption::FooterChanged,
             });
         }
         a.footer = FooterBuilder::from_footer(footer);
@@ -252,7 +252,7 @@ impl SegmentWriter {
             return Err(StoreError::CorruptSegment {
                 segment: path,
                 offset: a.footer.frames_end(),
-                reason: "footer entries were never loaded".into(),
+                reason: Corruption::FooterEntriesNotLoaded,
             });
         }
         let bytes = format::encode_footer(a.footer.footer());
@@ -260,7 +260,7 @@ impl SegmentWriter {
             StoreError::CorruptSegment {
                 segment: path.clone(),
                 offset: a.footer.frames_end(),
-                reason: "sealed segment length overflows".into(),
+                reason: Corruption::TooLarge,
             }
         })?;
         // The trailer must end the file: cut the zeros written ahead.
