@@ -14,11 +14,12 @@ use crate::config::StoreConfig;
 use crate::error::{Corruption, StoreError};
 use crate::event::{decode_payload, Event, StoredEvent};
 use crate::format::decode_frame;
+use crate::format::segment_path;
 use crate::fs::StoreFile;
 use crate::id::{EventId, HlcPoint};
 use crate::index::{Index, IndexEntry};
 use crate::kind::EventKind;
-use crate::recovery::{segment_path, OpenReport, Recovered};
+use crate::recovery::{OpenReport, Recovered};
 use crate::region::Region;
 use crate::watermark::Mark;
 

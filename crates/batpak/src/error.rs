@@ -736,6 +736,19 @@ impl StoreError {
         }
     }
 
+    /// Damage in a segment file at `offset`.
+    pub(crate) fn corrupt_segment(
+        segment: &std::path::Path,
+        offset: u64,
+        reason: Corruption,
+    ) -> Self {
+        Self::CorruptSegment {
+            segment: segment.to_path_buf(),
+            offset,
+            reason,
+        }
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             op,

@@ -6,12 +6,17 @@
 //! frames; a missing, stale or corrupt sidecar is reported and the keys are
 //! rebuilt from the log.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
-use crate::format::KeyRecord;
+use crate::config::StoreConfig;
+use crate::error::{Corruption, StoreError};
+use crate::format::{self, decode_frame, KeyRecord, IDEMPOTENCY_FILE, SEGMENT_HEADER_LEN};
+use crate::fs::StoreFile;
 use crate::id::IdempotencyKey;
+use crate::index::Index;
 
 /// Keys of recent appends. Every key whose event lies within `window`
 /// global sequences of the newest event is kept; older keys are evicted,
@@ -70,6 +75,137 @@ impl KeyIndex {
     pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
+}
+
+/// What rebuilding the writer's idempotency keys at open found.
+#[derive(Debug, Default)]
+pub(crate) struct RebuiltKeys {
+    /// The keys, oldest first.
+    pub(crate) keys: Vec<KeyRecord>,
+    /// How many came from the sidecar snapshot.
+    pub(crate) from_sidecar: u64,
+    /// How many were read from frames.
+    pub(crate) from_log: u64,
+    /// Why the sidecar was not used, if it was not.
+    pub(crate) sidecar_problem: Option<String>,
+}
+
+/// A segment whose frames may hold keys: `(id, first global sequence, end
+/// global sequence, frames already scanned at open)`.
+pub(crate) type SegmentRange = (u64, u64, u64, bool);
+
+/// Seeds the writer's idempotency keys: the sidecar snapshot if it checks
+/// out against the index, then every keyed frame after it (`scanned` holds
+/// the keys of frames open already read).
+pub(crate) fn rebuild_keys(
+    cfg: &StoreConfig,
+    index: &Index,
+    files: &BTreeMap<u64, Arc<dyn StoreFile>>,
+    ranges: &[SegmentRange],
+    scanned: Vec<KeyRecord>,
+) -> Result<RebuiltKeys, StoreError> {
+    let mut out = RebuiltKeys::default();
+    let next = index.next_global_sequence();
+    let window_start = next.saturating_sub(cfg.idempotency_window);
+    let path = cfg.dir.join(IDEMPOTENCY_FILE);
+    let exists = cfg
+        .fs
+        .exists(&path)
+        .map_err(|e| StoreError::io("stat idempotency sidecar", &path, e))?;
+    let loaded = if exists {
+        let checked = crate::fs::read_all(cfg.fs.as_ref(), &path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| format::decode_idempotency(&b).map_err(|e| e.to_string()))
+            .and_then(|(through, recs)| check_sidecar(index, next, through, recs));
+        match checked {
+            Ok(ok) => Some(ok),
+            Err(problem) => {
+                tracing::warn!(%problem, path = %path.display(), "idempotency sidecar rejected; rebuilding keys from the log");
+                out.sidecar_problem = Some(problem);
+                None
+            }
+        }
+    } else {
+        if ranges.iter().any(|r| !r.3) {
+            out.sidecar_problem = Some("sidecar file is missing".into());
+        }
+        None
+    };
+    let (mut keys, from) = match loaded {
+        Some((through, recs)) => (recs, through.max(window_start)),
+        None => (Vec::new(), window_start),
+    };
+    out.from_sidecar = keys.len() as u64;
+    for &(id, base, end, scanned) in ranges {
+        if scanned || end <= from {
+            continue;
+        }
+        let path = format::segment_path(&cfg.dir, id);
+        let Some(file) = files.get(&id) else {
+            continue;
+        };
+        let bytes = crate::segment::read_whole(file.as_ref(), &path)?;
+        let mut pos = SEGMENT_HEADER_LEN;
+        let mut gs = base;
+        while gs < end {
+            let (f, n) = decode_frame(&bytes[pos.min(bytes.len())..]).map_err(|source| {
+                StoreError::corrupt_segment(
+                    &path,
+                    pos as u64,
+                    Corruption::Decode {
+                        structure: "frame",
+                        source,
+                    },
+                )
+            })?;
+            if let Some(key) = f.idempotency_key.filter(|_| gs >= from) {
+                keys.push(KeyRecord {
+                    key,
+                    event_id: f.event_id,
+                    global_sequence: gs,
+                    content_hash: crate::chain::content_hash(f.payload),
+                });
+                out.from_log += 1;
+            }
+            pos += n;
+            gs += 1;
+        }
+    }
+    for k in scanned.into_iter().filter(|k| k.global_sequence >= from) {
+        out.from_log += 1;
+        keys.push(k);
+    }
+    out.keys = keys;
+    Ok(out)
+}
+
+/// A sidecar is trusted only if every record names the event the index has at that sequence.
+fn check_sidecar(
+    index: &Index,
+    next: u64,
+    through: u64,
+    recs: Vec<KeyRecord>,
+) -> Result<(u64, Vec<KeyRecord>), String> {
+    if through > next {
+        return Err(format!(
+            "sidecar covers {through} events but the log has {next}"
+        ));
+    }
+    let entries = index.entries();
+    for r in &recs {
+        let ok = r.global_sequence < through
+            && usize::try_from(r.global_sequence)
+                .ok()
+                .and_then(|i| entries.get(i))
+                .is_some_and(|e| e.event_id == r.event_id);
+        if !ok {
+            return Err(format!(
+                "sidecar record for sequence {} does not match the log",
+                r.global_sequence
+            ));
+        }
+    }
+    Ok((through, recs))
 }
 
 #[cfg(test)]

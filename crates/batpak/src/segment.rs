@@ -1,11 +1,13 @@
 //! Segment bookkeeping shared by recovery and the writer.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
 use crate::coordinate::Coordinate;
+use crate::error::{Corruption, StoreError};
 use crate::event::EventHeader;
 use crate::format::{Footer, FooterEntry, FrameFields, SEGMENT_HEADER_LEN};
 use crate::fs::StoreFile;
@@ -196,4 +198,17 @@ pub(crate) struct ActiveSegment {
     /// Physical length of the file: frames, then zeros written ahead so that
     /// later syncs overwrite blocks instead of growing the file.
     pub(crate) allocated: u64,
+}
+
+/// Reads a whole segment file into memory.
+pub(crate) fn read_whole(file: &dyn StoreFile, path: &Path) -> Result<Vec<u8>, StoreError> {
+    let len = file
+        .len()
+        .map_err(|e| StoreError::io("stat segment", path, e))?;
+    let len = usize::try_from(len)
+        .map_err(|_| StoreError::corrupt_segment(path, 0, Corruption::TooLarge))?;
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, 0)
+        .map_err(|e| StoreError::io("read segment", path, e))?;
+    Ok(buf)
 }

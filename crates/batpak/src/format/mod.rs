@@ -50,12 +50,12 @@ pub use footer::{FOOTER_MAGIC, TRAILER_LEN};
 pub use footer_view::{FooterEntryView, FooterView};
 pub use frame::FRAME_PREFIX_LEN;
 pub use frame_view::FrameView;
-pub(crate) use names::LOCK_FILE;
 pub use names::{
     parse_segment_file_name, segment_file_name, CHECKPOINT_DIR, CHECKPOINT_SUFFIX,
     IDEMPOTENCY_FILE, PROJECTION_DIR, PROJECTION_SUFFIX, SEGMENT_SUFFIX, SYNC_FAILURE_FILE,
     TEMP_SUFFIX,
 };
+pub(crate) use names::{segment_path, LOCK_FILE};
 pub use segment_header::{SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC};
 pub use segment_reader::{Frames, SegmentError, SegmentReader};
 pub use {

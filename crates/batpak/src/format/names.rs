@@ -56,6 +56,11 @@ pub fn parse_segment_file_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// Path of segment `id` in the data directory `dir`.
+pub(crate) fn segment_path(dir: &std::path::Path, id: u64) -> std::path::PathBuf {
+    dir.join(segment_file_name(id))
+}
+
 /// File name of checkpoint `name` inside [`CHECKPOINT_DIR`].
 pub(crate) fn checkpoint_file_name(name: &str) -> String {
     format!("{name}{CHECKPOINT_SUFFIX}")

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Corruption, StoreError};
+use crate::format::segment_path;
 use crate::format::{self, DurablePoint, SegmentHeader, SYNC_FAILURE_FILE};
 use crate::fs::{OpenMode, StoreFile, StoreFs};
 use crate::id;
-use crate::recovery::segment_path;
 use crate::segment::{ActiveSegment, FooterBuilder};
 
 use super::stage::Staged;

@@ -1,0 +1,120 @@
+//! What recovery builds and reports: the open report, the tail the writer
+//! continues, and the pieces the loaders share.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::StoreConfig;
+use crate::error::{Corruption, StoreError};
+use crate::format::{self, DecodeError, KeyRecord};
+use crate::fs::StoreFile;
+use crate::index::Index;
+use crate::segment::FooterBuilder;
+
+/// What opening found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenReport {
+    /// Segment files read.
+    pub segments: usize,
+    /// Segments whose index came from their footer.
+    pub segments_from_footer: usize,
+    /// Frames decoded one by one (segments without a footer).
+    pub frames_scanned: u64,
+    /// Committed events found.
+    pub events: u64,
+    /// A torn tail that was dropped (or, read-only, ignored).
+    pub torn_tail: Option<TornTail>,
+    /// Zero bytes after the last frame of the active segment: space written
+    /// ahead by the writer, reused by the next appends.
+    pub preallocated_bytes: u64,
+    /// Idempotency keys loaded from the sidecar file.
+    pub idempotency_keys_from_sidecar: u64,
+    /// Idempotency keys recovered by reading frames (events after the sidecar's snapshot).
+    pub idempotency_keys_from_log: u64,
+    /// Why the sidecar could not be used, when it was rebuilt from the log.
+    pub idempotency_sidecar_problem: Option<String>,
+    /// Bytes cut from segments because an earlier writer's fsync failed:
+    /// frames past its last successful fsync, never acknowledged as durable,
+    /// that the OS cache could still show (writer opens only).
+    pub cut_after_failed_sync: u64,
+}
+
+/// An incomplete write found at the end of the active segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TornTail {
+    /// The segment file.
+    pub segment: PathBuf,
+    /// Where the last whole frame (or whole batch) ends: the new end of the file.
+    pub offset: u64,
+    /// Bytes after `offset` that were dropped.
+    pub dropped_bytes: u64,
+    /// Whole frames dropped because their batch was incomplete.
+    pub dropped_batch_frames: u64,
+}
+
+/// How the directory is being opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// The exclusive writer: may truncate a torn tail.
+    Writer,
+    /// A reader: changes nothing on disk.
+    ReadOnly,
+}
+
+/// The last segment, as the writer will continue it.
+#[derive(Debug)]
+pub(crate) struct Tail {
+    pub(crate) id: u64,
+    pub(crate) footer: FooterBuilder,
+    /// The file still ends in a footer that must be cut before appending.
+    pub(crate) sealed: bool,
+}
+
+/// Everything rebuilt at open.
+#[derive(Debug)]
+pub(crate) struct Recovered {
+    pub(crate) index: Index,
+    pub(crate) files: BTreeMap<u64, Arc<dyn StoreFile>>,
+    pub(crate) tail: Option<Tail>,
+    pub(crate) report: OpenReport,
+    /// Idempotency keys to seed the writer with (writer opens only).
+    pub(crate) keys: Vec<KeyRecord>,
+    /// Keys found while scanning the active segment's frames.
+    pub(super) scanned_keys: Vec<KeyRecord>,
+    /// `(segment id, first global sequence, end global sequence, scanned)`.
+    pub(super) ranges: Vec<(u64, u64, u64, bool)>,
+}
+
+/// Lists segment ids in the data directory, ascending.
+pub(crate) fn segment_ids(cfg: &StoreConfig) -> Result<Vec<u64>, StoreError> {
+    let names = cfg
+        .fs
+        .list_dir(&cfg.dir)
+        .map_err(|e| StoreError::io("list directory", &cfg.dir, e))?;
+    let mut ids: Vec<u64> = names
+        .iter()
+        .filter_map(|n| format::parse_segment_file_name(n))
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+pub(super) enum Loaded {
+    Kept(Box<Tail>),
+    Discarded,
+}
+
+pub(super) fn decode(structure: &'static str, source: DecodeError) -> Corruption {
+    Corruption::Decode { structure, source }
+}
+
+pub(super) fn corrupt(path: &Path, offset: u64, reason: Corruption) -> StoreError {
+    StoreError::CorruptSegment {
+        segment: path.to_path_buf(),
+        offset,
+        reason,
+    }
+}
