@@ -495,7 +495,7 @@ impl Tree {
             children: Vec::new(),
             uses: Vec::new(),
         });
-        for item in items {
+        for item in rustsrc::expand_local_macros(items) {
             if rustsrc::is_cfg_test(item_attrs(&item)) {
                 continue;
             }

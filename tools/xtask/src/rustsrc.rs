@@ -253,6 +253,134 @@ fn is_keyword(word: &str) -> bool {
     )
 }
 
+/// Expands, in place, invocations of the `macro_rules!` macros a module
+/// defines itself, when they have the one simple shape a crate uses to write
+/// the same methods on several types: one rule whose matcher is a
+/// comma-separated list of `$name:fragment` parameters, invoked at item
+/// level with as many comma-separated arguments. The expansion is the rule's
+/// body with each `$name` replaced by its argument's tokens, parsed as items.
+/// Any other macro, or an expansion that does not parse, is left as it is.
+pub fn expand_local_macros(items: Vec<syn::Item>) -> Vec<syn::Item> {
+    let rules: Vec<(String, Vec<String>, TokenStream)> = items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Macro(m) if m.mac.path.is_ident("macro_rules") => {
+                let name = m.ident.as_ref()?.to_string();
+                let (params, body) = simple_rule(m.mac.tokens.clone())?;
+                Some((name, params, body))
+            }
+            _ => None,
+        })
+        .collect();
+    if rules.is_empty() {
+        return items;
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let expanded = match &item {
+            syn::Item::Macro(m) if m.ident.is_none() => {
+                rules.iter().find_map(|(name, params, body)| {
+                    if !m.mac.path.is_ident(name) {
+                        return None;
+                    }
+                    let args = split_commas(m.mac.tokens.clone());
+                    if args.len() != params.len() {
+                        return None;
+                    }
+                    let tokens = substitute(body.clone(), params, &args);
+                    syn::parse2::<syn::File>(tokens).ok().map(|f| f.items)
+                })
+            }
+            _ => None,
+        };
+        match expanded {
+            Some(generated) => out.extend(generated),
+            None => out.push(item),
+        }
+    }
+    out
+}
+
+/// `( $a:ty, $b:ident ) => { body }` → (["a", "b"], body).
+fn simple_rule(tokens: TokenStream) -> Option<(Vec<String>, TokenStream)> {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let [TokenTree::Group(matcher), TokenTree::Punct(eq), TokenTree::Punct(gt), TokenTree::Group(body), rest @ ..] =
+        trees.as_slice()
+    else {
+        return None;
+    };
+    let only_rule = rest.is_empty() || matches!(rest, [TokenTree::Punct(p)] if p.as_char() == ';');
+    if eq.as_char() != '=' || gt.as_char() != '>' || !only_rule {
+        return None;
+    }
+    let mut params = Vec::new();
+    for part in split_commas(matcher.stream()) {
+        let part: Vec<TokenTree> = part.into_iter().collect();
+        match part.as_slice() {
+            [TokenTree::Punct(d), TokenTree::Ident(name), TokenTree::Punct(c), TokenTree::Ident(_)]
+                if d.as_char() == '$' && c.as_char() == ':' =>
+            {
+                params.push(name.to_string());
+            }
+            _ => return None,
+        }
+    }
+    Some((params, body.stream()))
+}
+
+/// Splits a token stream at its top-level commas (a trailing comma ends nothing).
+fn split_commas(tokens: TokenStream) -> Vec<TokenStream> {
+    let mut parts = vec![TokenStream::new()];
+    for tree in tokens {
+        match &tree {
+            TokenTree::Punct(p) if p.as_char() == ',' => parts.push(TokenStream::new()),
+            _ => {
+                if let Some(last) = parts.last_mut() {
+                    last.extend(std::iter::once(tree));
+                }
+            }
+        }
+    }
+    if parts.last().is_some_and(|p| p.is_empty()) {
+        parts.pop();
+    }
+    parts
+}
+
+/// The body with every `$param` replaced by its argument, in nested groups too.
+fn substitute(body: TokenStream, params: &[String], args: &[TokenStream]) -> TokenStream {
+    let mut out = TokenStream::new();
+    let mut trees = body.into_iter().peekable();
+    while let Some(tree) = trees.next() {
+        match tree {
+            TokenTree::Punct(p) if p.as_char() == '$' => {
+                let arg = match trees.peek() {
+                    Some(TokenTree::Ident(name)) => params
+                        .iter()
+                        .position(|param| name == param)
+                        .and_then(|i| args.get(i)),
+                    _ => None,
+                };
+                match arg {
+                    Some(arg) => {
+                        trees.next();
+                        out.extend(arg.clone());
+                    }
+                    None => out.extend(std::iter::once(TokenTree::Punct(p))),
+                }
+            }
+            TokenTree::Group(g) => {
+                let mut inner =
+                    proc_macro2::Group::new(g.delimiter(), substitute(g.stream(), params, args));
+                inner.set_span(g.span());
+                out.extend(std::iter::once(TokenTree::Group(inner)));
+            }
+            other => out.extend(std::iter::once(other)),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -454,3 +454,13 @@ fn the_command_line_exits_1_on_a_violation_and_0_with_report() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("traceability/layers.yaml"), "{stderr}");
 }
+
+/// The core crate itself: no module imports up a layer, no modules import
+/// each other in a cycle, and every module is assigned to a layer.
+#[test]
+fn the_core_crate_keeps_its_layers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let report = xtask::layers::check(&root, &root.join(xtask::LAYERS_FILE)).unwrap();
+    assert!(report.passed(), "{}", report.summary());
+    assert_eq!(report.cycle_list().count(), 0, "{}", report.summary());
+}

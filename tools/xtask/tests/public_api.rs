@@ -10,7 +10,7 @@ use xtask::public_api::{self, CrateSource};
 /// The surface of `fixtures/api-fixture`: re-exports from a private module are
 /// listed at the root, `pub` items nobody re-exports are not, `#[cfg(test)]`
 /// code is left out, feature-gated items keep their `#[cfg]` and hidden ones
-/// their `#[doc(hidden)]`.
+/// their `#[doc(hidden)]`, and methods a local `macro_rules!` writes are listed.
 const EXPECTED: &str = "\
 #[non_exhaustive] enum api_fixture::Error
 impl Debug for api_fixture::Error
@@ -34,6 +34,7 @@ impl Debug for api_fixture::Store
 fn api_fixture::Store::append<P: AsRef<[u8]>>(&mut self, payload: P) -> u64
 field api_fixture::Store::name: String
 fn api_fixture::Store::open(name: &str) -> Result<Self, StoreError>
+fn api_fixture::Store::size(&self) -> u32
 const api_fixture::VERSION: u16
 #[doc(hidden)] mod api_fixture::__private
 #[doc(hidden)] fn api_fixture::__private::support()
