@@ -26,6 +26,10 @@
 //! The bytes each hash covers are documented in [`chain`]; every file layout in
 //! `docs/FORMAT.md`; what each [`SyncMode`] may lose in a crash on [`SyncMode`].
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[path = "fuzz_api.rs"]
+pub mod __fuzz;
 mod append;
 mod attestation;
 mod cache;

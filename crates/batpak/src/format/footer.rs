@@ -197,6 +197,15 @@ pub(crate) struct FooterReader<'a> {
     spanned: u64,
 }
 
+/// The fewest bytes a footer entry can take: an array header, nine one-byte
+/// fields and a 16-byte event id (18 bytes with its header).
+const MIN_ENTRY_LEN: usize = 28;
+/// The fewest bytes a footer entity can take: an array header, an empty
+/// string and a 32-byte chain tip (34 bytes with its header).
+const MIN_ENTITY_LEN: usize = 36;
+/// Scopes reserved up front at most; more grow the list as they decode.
+const SCOPE_RESERVE: usize = 4096;
+
 impl<'a> FooterReader<'a> {
     /// Checks the CRC and decodes everything in front of the entries.
     pub(crate) fn new(body: &'a [u8], crc: u32) -> Result<Self, DecodeError> {
@@ -218,8 +227,8 @@ impl<'a> FooterReader<'a> {
         let base_global_sequence = r.uint()?;
         let frames_end = r.uint()?;
         let last_hlc = HlcPoint::new(r.uint()?, r.uint_as::<u32>("hlc logical")?);
-        let n_entities = r.array_count("footer entity count")?;
-        let mut entities = Vec::with_capacity(n_entities.min(body.len()));
+        let n_entities = r.bounded_count("footer entity count", MIN_ENTITY_LEN)?;
+        let mut entities = Vec::with_capacity(n_entities);
         for _ in 0..n_entities {
             let at = r.offset();
             if r.array_len()? != 2 {
@@ -230,13 +239,14 @@ impl<'a> FooterReader<'a> {
             }
             entities.push((r.str()?.to_owned(), r.bin_exact::<32>()?));
         }
-        let n_scopes = r.array_count("footer scope count")?;
-        let mut scopes = Vec::with_capacity(n_scopes.min(body.len()));
+        let n_scopes = r.bounded_count("footer scope count", 1)?;
+        // A scope may take one byte on disk and 24 in memory: grow as they decode.
+        let mut scopes = Vec::with_capacity(n_scopes.min(SCOPE_RESERVE));
         for _ in 0..n_scopes {
             scopes.push(r.str()?.to_owned());
         }
-        // Every entry takes more than one byte, so the count is bounded by the body.
-        let remaining = r.array_count("footer entry count")?.min(body.len());
+        // The count sizes the entry and index allocations: it must fit the body.
+        let remaining = r.bounded_count("footer entry count", MIN_ENTRY_LEN)?;
         Ok(Self {
             head: Footer {
                 base_global_sequence,
@@ -334,8 +344,37 @@ impl<'a> FooterReader<'a> {
 
 #[cfg(test)]
 pub(crate) mod tests {
+
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Regression (found by the `footer` fuzz target's reading): a footer
+    /// under a valid CRC declaring four billion entries sized an allocation
+    /// by that count (2.3 GB for a 20 MiB footer) before the first entry
+    /// failed to decode. A count the body cannot hold is refused first.
+    #[test]
+    fn a_count_the_footer_body_cannot_hold_is_refused_before_it_sizes_anything() {
+        let mut body = vec![
+            0x98, 0x01, 0x00, 0x00, 0x00, 0x00, 0x90, 0x90, 0xdd, 0xff, 0xff, 0xff, 0xff,
+        ];
+        body.resize(1 << 20, 0);
+        let crc = crc32fast::hash(&body);
+        let err = decode_footer(&body, crc).unwrap_err();
+        assert!(
+            matches!(err, DecodeError::Truncated { offset: 8, .. }),
+            "{err:?}"
+        );
+        let mut entities = vec![
+            0x98, 0x01, 0x00, 0x00, 0x00, 0x00, 0xdd, 0x00, 0x01, 0x00, 0x00,
+        ];
+        entities.resize(1 << 16, 0);
+        let crc = crc32fast::hash(&entities);
+        let err = decode_footer(&entities, crc).unwrap_err();
+        assert!(
+            matches!(err, DecodeError::Truncated { offset: 6, .. }),
+            "{err:?}"
+        );
+    }
 
     pub(crate) fn footer() -> Footer {
         let entries = vec![FooterEntry {

@@ -185,6 +185,13 @@ pub(crate) fn decode_frame(b: &[u8]) -> Result<(FrameFields<'_>, usize), DecodeE
     Ok((fields, used))
 }
 
+/// Decodes a frame body whose CRC has been checked, on its own (offsets
+/// in errors count from the body's first byte).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn decode_body(body: &[u8]) -> Result<FrameFields<'_>, DecodeError> {
+    decode_body_at(body, 0)
+}
+
 /// Decodes a frame body that starts at offset `base`.
 fn decode_body_at(body: &[u8], base: u64) -> Result<FrameFields<'_>, DecodeError> {
     let mut r = Reader::at(body, base);
@@ -298,11 +305,6 @@ pub(crate) mod tests {
     use crate::format::footer::{decode_footer, encode_footer, FOOTER_FIELDS, TRAILER_LEN};
     use crate::format::segment_header::decode_segment_header;
     use proptest::prelude::*;
-
-    /// Decodes a frame body whose CRC has been checked.
-    fn decode_body(body: &[u8]) -> Result<FrameFields<'_>, DecodeError> {
-        decode_body_at(body, 0)
-    }
 
     pub(crate) fn sample<'a>(
         entity: &'a str,

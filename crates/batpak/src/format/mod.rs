@@ -68,10 +68,14 @@ pub use {
 pub(crate) use checkpoint::{
     decode_checkpoint, encode_checkpoint, region_fingerprint, CheckpointRecord,
 };
+#[cfg(feature = "fuzzing")]
+pub(crate) use footer::decode_trailer;
 pub(crate) use footer::{
     decode_footer, encode_footer, locate_footer, sealed_len, trailer_offset, Footer, FooterEntry,
     FooterReader,
 };
+#[cfg(feature = "fuzzing")]
+pub(crate) use frame::decode_body;
 pub(crate) use frame::{decode_frame, encode_frame, next_frame_after, FrameFields};
 pub(crate) use idempotency::{decode_idempotency, encode_idempotency, KeyRecord};
 pub(crate) use names::{checkpoint_file_name, projection_file_name};

@@ -135,6 +135,26 @@ impl<'a> Reader<'a> {
         usize::try_from(n).map_err(|_| DecodeError::OutOfRange { offset, field })
     }
 
+    /// A msgpack array header counting elements that each take at least
+    /// `min_len` bytes: a count the rest of the input cannot hold is refused
+    /// before anything is sized by it.
+    pub(crate) fn bounded_count(
+        &mut self,
+        field: &'static str,
+        min_len: usize,
+    ) -> Result<usize, DecodeError> {
+        let offset = self.offset();
+        let n = self.array_count(field)?;
+        let needed = n.saturating_mul(min_len.max(1));
+        if needed > self.buf.len() {
+            return Err(DecodeError::Truncated {
+                offset,
+                needed: to_u64(needed),
+            });
+        }
+        Ok(n)
+    }
+
     /// A msgpack unsigned integer.
     pub(crate) fn uint(&mut self) -> Result<u64, DecodeError> {
         let offset = self.offset();

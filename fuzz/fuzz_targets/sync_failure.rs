@@ -1,0 +1,8 @@
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    batpak::__fuzz::sync_failure(data);
+    batpak::__fuzz::sync_failure(&batpak_fuzz::with_crc_at(data, batpak_fuzz::FIXED_CRC_AT));
+});
