@@ -1,0 +1,119 @@
+//! What is wrong with damaged bytes on disk.
+
+use super::CoordinateProblem;
+use crate::format::DecodeError;
+use crate::id::EventId;
+
+/// What is wrong with damaged bytes on disk: the facts, not a sentence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Corruption {
+    /// A structure did not decode.
+    Decode {
+        /// Which structure (`"frame"`, `"footer"`, `"segment header"`, ...).
+        structure: &'static str,
+        /// What the decoder found.
+        source: DecodeError,
+    },
+    /// The segment header names another segment than its file name.
+    WrongSegmentId {
+        /// The id in the header.
+        found: u64,
+    },
+    /// A segment ends in a trailer, but no valid footer goes with it.
+    FooterMissing,
+    /// The footer does not start where the frames end.
+    FooterMisplaced,
+    /// The footer changed on disk since the store was opened.
+    FooterChanged,
+    /// A footer was about to be written without the entries of the frames before it.
+    FooterEntriesNotLoaded,
+    /// A footer lists a name twice.
+    DuplicateName {
+        /// `"entity"` or `"scope"`.
+        part: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A footer or frame holds a name that is not a valid coordinate part.
+    InvalidName {
+        /// `"entity"` or `"scope"`.
+        part: &'static str,
+        /// What is wrong with it.
+        problem: CoordinateProblem,
+    },
+    /// An event's global sequence is not the next one.
+    GlobalSequence {
+        /// The sequence found.
+        found: u64,
+        /// The sequence expected there.
+        expected: u64,
+    },
+    /// An event's entity sequence is not its entity's next one.
+    EntitySequence {
+        /// The entity.
+        entity: String,
+        /// The sequence found.
+        found: u64,
+        /// The sequence expected there.
+        expected: u64,
+    },
+    /// The frames of an atomic batch are out of order.
+    BatchOutOfOrder,
+    /// A frame does not decode, but a whole frame follows it: damage before the tail.
+    FrameBeforeValidFrame {
+        /// Offset of the next whole frame.
+        next: u64,
+    },
+    /// The index points at a frame that holds another event.
+    WrongEvent {
+        /// The event the index expected there.
+        expected: EventId,
+    },
+    /// The segment the index points into is not open.
+    SegmentNotOpen,
+    /// A length read from disk does not fit this machine's arithmetic or memory.
+    TooLarge,
+    /// A cursor checkpoint file holds another checkpoint's name.
+    WrongCheckpoint {
+        /// The name in the file.
+        found: String,
+    },
+}
+
+impl std::fmt::Display for Corruption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Decode { structure, source } => write!(f, "{structure}: {source}"),
+            Self::WrongSegmentId { found } => {
+                write!(f, "header names segment {found}, not this file's")
+            }
+            Self::FooterMissing => f.write_str("sealed segment has no valid footer"),
+            Self::FooterMisplaced => f.write_str("footer does not end the frame region"),
+            Self::FooterChanged => f.write_str("footer changed since the store was opened"),
+            Self::FooterEntriesNotLoaded => f.write_str("footer entries were never loaded"),
+            Self::DuplicateName { part, name } => write!(f, "footer lists {part} {name:?} twice"),
+            Self::InvalidName { part, problem } => write!(f, "{part} name {problem}"),
+            Self::GlobalSequence { found, expected } => {
+                write!(f, "global sequence {found} where {expected} was expected")
+            }
+            Self::EntitySequence {
+                entity,
+                found,
+                expected,
+            } => write!(
+                f,
+                "entity {entity:?} sequence {found} where {expected} was expected"
+            ),
+            Self::BatchOutOfOrder => f.write_str("batch frame out of order"),
+            Self::FrameBeforeValidFrame { next } => write!(
+                f,
+                "frame does not decode but a whole frame follows at byte {next}"
+            ),
+            Self::WrongEvent { expected } => write!(f, "frame does not hold event {expected}"),
+            Self::SegmentNotOpen => f.write_str("segment file is not open"),
+            Self::TooLarge => f.write_str("length too large for this machine"),
+            Self::WrongCheckpoint { found } => write!(f, "file holds checkpoint {found:?}"),
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! The table that pins every variant's code and fault.
+
+use super::*;
+
+/// One value of every variant, with the code netbat and logs rely on.
+/// A renamed or reused code fails here: codes are part of the API.
+fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
+    let id = EventId::from_u128(1);
+    let kind = EventKind::custom(0xE, 1);
+    let path = PathBuf::from("x");
+    let io = || std::io::Error::from(std::io::ErrorKind::StorageFull);
+    vec![
+        (StoreError::io("fsync", "x", io()), "io", Fault::Environment),
+        (
+            StoreError::StoreLocked { path: path.clone() },
+            "store_locked",
+            Fault::Environment,
+        ),
+        (
+            StoreError::InvalidCoordinate {
+                part: "entity",
+                value: String::new(),
+                problem: CoordinateProblem::Empty,
+            },
+            "invalid_coordinate",
+            Fault::Caller,
+        ),
+        (
+            StoreError::InvalidKind {
+                kind: 0,
+                reason: "r",
+            },
+            "invalid_kind",
+            Fault::Caller,
+        ),
+        (
+            StoreError::InvalidName {
+                value: String::new(),
+                reason: "r",
+            },
+            "invalid_name",
+            Fault::Caller,
+        ),
+        (
+            StoreError::NotFound { event_id: id },
+            "not_found",
+            Fault::Caller,
+        ),
+        (
+            StoreError::Serialization { source: "e".into() },
+            "serialization",
+            Fault::Caller,
+        ),
+        (
+            StoreError::Deserialization {
+                event_id: id,
+                source: "e".into(),
+            },
+            "deserialization",
+            Fault::Caller,
+        ),
+        (
+            StoreError::PayloadTooLarge { size: 2, limit: 1 },
+            "payload_too_large",
+            Fault::Caller,
+        ),
+        (
+            StoreError::CorruptSegment {
+                segment: path.clone(),
+                offset: 0,
+                reason: Corruption::TooLarge,
+            },
+            "corrupt_segment",
+            Fault::Data,
+        ),
+        (
+            StoreError::CorruptFrame {
+                segment: path.clone(),
+                offset: 0,
+                reason: Corruption::TooLarge,
+            },
+            "corrupt_frame",
+            Fault::Data,
+        ),
+        (
+            StoreError::TornTail {
+                segment: path.clone(),
+                offset: 0,
+                dropped_bytes: 1,
+            },
+            "torn_tail",
+            Fault::Data,
+        ),
+        (
+            StoreError::UnsupportedVersion {
+                path: path.clone(),
+                found: 9,
+                supported: 1,
+            },
+            "unsupported_version",
+            Fault::Data,
+        ),
+        (
+            StoreError::Configuration { reason: "r" },
+            "configuration",
+            Fault::Caller,
+        ),
+        (
+            StoreError::WriterFailed {
+                cause: Arc::new(StoreError::io("fsync", "x", io())),
+            },
+            "writer_failed",
+            Fault::Environment,
+        ),
+        (
+            StoreError::SigningFailed { source: "e".into() },
+            "signing_failed",
+            Fault::Environment,
+        ),
+        (
+            StoreError::ChainVerificationFailed {
+                mismatches: 1,
+                dangling: 0,
+                first: None,
+            },
+            "chain_verification_failed",
+            Fault::Data,
+        ),
+        (
+            StoreError::SequenceMismatch {
+                entity: String::new(),
+                expected: ExpectedSequence::NoStream,
+                actual: Some(0),
+            },
+            "sequence_mismatch",
+            Fault::Caller,
+        ),
+        (
+            StoreError::InvalidCausation {
+                problem: CausationProblem::NotCommitted { event_id: id },
+            },
+            "invalid_causation",
+            Fault::Caller,
+        ),
+        (
+            StoreError::IdempotencyConflict {
+                key: IdempotencyKey::from_bytes([1; 16]),
+                reason: "r",
+            },
+            "idempotency_conflict",
+            Fault::Caller,
+        ),
+        (
+            StoreError::IdempotencyPartialBatch,
+            "idempotency_partial_batch",
+            Fault::Caller,
+        ),
+        (
+            StoreError::BatchTooLarge { items: 0, limit: 1 },
+            "batch_too_large",
+            Fault::Caller,
+        ),
+        (
+            StoreError::BatchItemTooLarge {
+                index: 0,
+                bytes: 2,
+                limit: 1,
+            },
+            "batch_item_too_large",
+            Fault::Caller,
+        ),
+        (StoreError::Backpressure, "backpressure", Fault::Environment),
+        (
+            StoreError::WaitTimeout {
+                what: "w",
+                waited_ms: 1,
+            },
+            "wait_timeout",
+            Fault::Environment,
+        ),
+        (
+            StoreError::PayloadKindCollision {
+                kind,
+                first: "a",
+                second: "b",
+            },
+            "payload_kind_collision",
+            Fault::Caller,
+        ),
+        (
+            StoreError::UpcastChainIncomplete {
+                kind,
+                version: 2,
+                missing: vec![(1, 2)],
+            },
+            "upcast_chain_incomplete",
+            Fault::Caller,
+        ),
+        (
+            StoreError::DuplicateUpcastStep {
+                kind,
+                from: 1,
+                first: "a",
+                second: "b",
+            },
+            "duplicate_upcast_step",
+            Fault::Caller,
+        ),
+        (
+            StoreError::FutureVersion {
+                event_id: id,
+                kind,
+                stored: 3,
+                supported: 2,
+            },
+            "future_version",
+            Fault::Caller,
+        ),
+        (
+            StoreError::KindMismatch {
+                event_id: id,
+                expected: kind,
+                found: kind,
+            },
+            "kind_mismatch",
+            Fault::Caller,
+        ),
+        (
+            StoreError::UpcastFailed {
+                event_id: id,
+                kind,
+                from: 1,
+                source: "e".into(),
+            },
+            "upcast_failed",
+            Fault::Caller,
+        ),
+        (
+            StoreError::InvalidGateRecord {
+                field: "f",
+                problem: "p",
+            },
+            "invalid_gate_record",
+            Fault::Caller,
+        ),
+        (
+            StoreError::ReadOnly { operation: "o" },
+            "read_only",
+            Fault::Caller,
+        ),
+        (
+            StoreError::CursorCheckpointNotFound {
+                checkpoint: String::new(),
+            },
+            "cursor_checkpoint_not_found",
+            Fault::Caller,
+        ),
+        (
+            StoreError::CursorCheckpointRegionMismatch {
+                checkpoint: String::new(),
+            },
+            "cursor_checkpoint_region_mismatch",
+            Fault::Caller,
+        ),
+        (
+            StoreError::CursorCheckpointCorrupt {
+                path: path.clone(),
+                reason: Corruption::TooLarge,
+            },
+            "cursor_checkpoint_corrupt",
+            Fault::Data,
+        ),
+        (
+            StoreError::CursorCheckpointAhead {
+                checkpoint: String::new(),
+                global_sequence: 1,
+            },
+            "cursor_checkpoint_ahead",
+            Fault::Data,
+        ),
+        (
+            StoreError::ReactorPanicked,
+            "reactor_panicked",
+            Fault::Caller,
+        ),
+        (StoreError::Closed, "closed", Fault::Caller),
+        (StoreError::WriterCrashed, "writer_crashed", Fault::Internal),
+    ]
+}
+
+#[test]
+fn every_variant_has_its_pinned_code_and_fault() {
+    let all = every_variant();
+    assert_eq!(all.len(), 40, "a new variant needs a row here");
+    let mut seen = std::collections::HashSet::new();
+    for (err, code, fault) in &all {
+        assert_eq!(err.code(), *code, "{err:?}");
+        assert_eq!(err.fault(), *fault, "{err:?}");
+        assert!(seen.insert(*code), "code {code} used twice");
+        assert!(
+            code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{code}"
+        );
+    }
+}
+
+#[test]
+fn writer_failed_keeps_the_io_kind_of_its_first_failure() {
+    let first = StoreError::io("fsync", "seg", std::io::ErrorKind::StorageFull.into());
+    let failed = StoreError::WriterFailed {
+        cause: Arc::new(first.copy_as_cause()),
+    };
+    assert_eq!(failed.io_kind(), Some(std::io::ErrorKind::StorageFull));
+    assert_eq!(first.io_kind(), Some(std::io::ErrorKind::StorageFull));
+    assert_eq!(StoreError::Closed.io_kind(), None);
+    // A fail-stopped writer's cause is the first failure, never a chain of them.
+    let again = failed.copy_as_cause();
+    assert!(matches!(again, StoreError::Io { .. }), "{again:?}");
+}
