@@ -85,7 +85,10 @@ impl Appender {
         items: Vec<BatchAppendItem>,
     ) -> Result<AppendTicket, StoreError> {
         let cfg = &self.shared.cfg;
-        if items.is_empty() || items.len() > cfg.max_batch_items {
+        if items.is_empty() {
+            return Err(StoreError::EmptyBatch);
+        }
+        if items.len() > cfg.max_batch_items {
             return Err(StoreError::BatchTooLarge {
                 items: items.len(),
                 limit: cfg.max_batch_items,

@@ -108,7 +108,7 @@ fn a_failing_item_writes_nothing_of_the_batch() {
     );
     assert!(matches!(
         store.append_batch(vec![]).unwrap_err(),
-        StoreError::BatchTooLarge { items: 0, .. }
+        StoreError::EmptyBatch
     ));
     assert_eq!(store.len(), 1, "nothing of any refused batch was written");
     assert!(store.by_entity("b").is_empty());

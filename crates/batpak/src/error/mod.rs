@@ -190,8 +190,21 @@ pub enum StoreError {
     /// Some but not all items of a retried batch match earlier appends.
     #[error("batch retry matches earlier appends for only some of its items")]
     IdempotencyPartialBatch,
-    /// A batch has no items or too many.
-    #[error("batch of {items} items is outside 1..={limit}")]
+    /// Two items of one batch carry the same idempotency key; nothing was written.
+    #[error("batch items {first} and {second} carry the same idempotency key {key:?}")]
+    DuplicateIdempotencyKey {
+        /// The key.
+        key: IdempotencyKey,
+        /// The first item carrying it.
+        first: usize,
+        /// The next item carrying it.
+        second: usize,
+    },
+    /// A batch with no items; nothing was written.
+    #[error("batch has no items")]
+    EmptyBatch,
+    /// A batch has more items than the configured limit.
+    #[error("batch of {items} items is over the limit of {limit}")]
     BatchTooLarge {
         /// Items in the batch.
         items: usize,
@@ -358,6 +371,8 @@ impl StoreError {
             | Self::InvalidCausation { .. }
             | Self::IdempotencyConflict { .. }
             | Self::IdempotencyPartialBatch
+            | Self::DuplicateIdempotencyKey { .. }
+            | Self::EmptyBatch
             | Self::BatchTooLarge { .. }
             | Self::BatchItemTooLarge { .. }
             | Self::PayloadKindCollision { .. }
@@ -420,6 +435,8 @@ impl StoreError {
             Self::InvalidCausation { .. } => "invalid_causation",
             Self::IdempotencyConflict { .. } => "idempotency_conflict",
             Self::IdempotencyPartialBatch => "idempotency_partial_batch",
+            Self::DuplicateIdempotencyKey { .. } => "duplicate_idempotency_key",
+            Self::EmptyBatch => "empty_batch",
             Self::BatchTooLarge { .. } => "batch_too_large",
             Self::BatchItemTooLarge { .. } => "batch_item_too_large",
             Self::Backpressure => "backpressure",
@@ -458,6 +475,8 @@ impl StoreError {
             | Self::InvalidCausation { .. }
             | Self::IdempotencyConflict { .. }
             | Self::IdempotencyPartialBatch
+            | Self::DuplicateIdempotencyKey { .. }
+            | Self::EmptyBatch
             | Self::BatchTooLarge { .. }
             | Self::BatchItemTooLarge { .. }
             | Self::PayloadKindCollision { .. }

@@ -256,6 +256,21 @@ impl Stager {
         items: &[PreparedItem],
         group_keys: &GroupKeys,
     ) -> Result<Option<Vec<AppendReceipt>>, StoreError> {
+        // One key names one event: a batch that repeats one is refused whole
+        // (deduplicating it would leave its retry ambiguous).
+        let mut keyed: HashMap<IdempotencyKey, usize, RandomState> = HashMap::default();
+        for (i, item) in items.iter().enumerate() {
+            if let Some(key) = item.idempotency_key {
+                if let Some(&first) = keyed.get(&key) {
+                    return Err(StoreError::DuplicateIdempotencyKey {
+                        key,
+                        first,
+                        second: i,
+                    });
+                }
+                keyed.insert(key, i);
+            }
+        }
         let mut found = Vec::new();
         for item in items {
             let Some(key) = item.idempotency_key else {
