@@ -74,6 +74,8 @@ pub enum Corruption {
     SegmentNotOpen,
     /// A length read from disk does not fit this machine's arithmetic or memory.
     TooLarge,
+    /// A segment's id leaves no id for the segment after it.
+    LastSegmentId,
     /// A cursor checkpoint file holds another checkpoint's name.
     WrongCheckpoint {
         /// The name in the file.
@@ -113,6 +115,7 @@ impl std::fmt::Display for Corruption {
             Self::WrongEvent { expected } => write!(f, "frame does not hold event {expected}"),
             Self::SegmentNotOpen => f.write_str("segment file is not open"),
             Self::TooLarge => f.write_str("length too large for this machine"),
+            Self::LastSegmentId => f.write_str("segment id leaves no id for a next segment"),
             Self::WrongCheckpoint { found } => write!(f, "file holds checkpoint {found:?}"),
         }
     }

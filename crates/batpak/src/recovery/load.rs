@@ -300,7 +300,7 @@ pub(super) fn scan_frames(
         }
         open_batch = match open_batch {
             Some((start, first, expected)) => {
-                if f.batch_remaining + 1 != expected {
+                if f.batch_remaining.checked_add(1) != Some(expected) {
                     return Err(corrupt(path, pos as u64, Corruption::BatchOutOfOrder));
                 }
                 (f.batch_remaining > 0).then_some((start, first, f.batch_remaining))

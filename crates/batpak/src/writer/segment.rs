@@ -72,6 +72,9 @@ impl SegmentWriter {
         sealed: bool,
     ) -> Result<Arc<dyn StoreFile>, StoreError> {
         let path = self.path(id);
+        let next = id
+            .checked_add(1)
+            .ok_or_else(|| StoreError::corrupt_segment(&path, 0, Corruption::LastSegmentId))?;
         let file = self
             .fs
             .open(&path, OpenMode::ReadWrite)
@@ -86,7 +89,7 @@ impl SegmentWriter {
         let allocated = file
             .len()
             .map_err(|e| StoreError::io("stat segment", &path, e))?;
-        self.next_segment_id = id + 1;
+        self.next_segment_id = next;
         self.sealed_on_disk = sealed;
         self.synced = DurablePoint {
             segment: id,
@@ -293,6 +296,9 @@ impl SegmentWriter {
     ) -> Result<(u64, Arc<dyn StoreFile>), StoreError> {
         let id = self.next_segment_id;
         let path = self.path(id);
+        let next = id
+            .checked_add(1)
+            .ok_or_else(|| StoreError::corrupt_segment(&path, 0, Corruption::LastSegmentId))?;
         let header = format::encode_segment_header(SegmentHeader {
             segment_id: id,
             created_ms: id::now_ms(),
@@ -317,7 +323,7 @@ impl SegmentWriter {
             allocated: format::SEGMENT_HEADER_LEN as u64,
         });
         self.sealed_on_disk = false;
-        self.next_segment_id = id + 1;
+        self.next_segment_id = next;
         Ok((id, file))
     }
 
