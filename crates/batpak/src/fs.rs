@@ -78,6 +78,13 @@ pub trait StoreFs: Send + Sync + Debug + 'static {
     /// Takes an exclusive advisory lock on `path` (created if absent) without
     /// blocking; `Ok(None)` means someone else holds it.
     fn try_lock_exclusive(&self, path: &Path) -> io::Result<Option<Box<dyn FsLock>>>;
+    /// Whether `path` is a regular file (following symlinks), found without
+    /// opening it: a FIFO or a device is never opened by the store. The
+    /// default answers yes, for file systems that hold only regular files.
+    fn is_regular_file(&self, path: &Path) -> io::Result<bool> {
+        let _ = path;
+        Ok(true)
+    }
     /// True if the path exists (a file or directory).
     fn exists(&self, path: &Path) -> io::Result<bool>;
 }
@@ -126,6 +133,11 @@ pub(crate) fn open_regular_file(path: &Path) -> io::Result<Option<Arc<dyn StoreF
         return Ok(None);
     }
     Ok(Some(Arc::new(RealFile(file))))
+}
+
+/// The error of an open that found something other than a regular file.
+pub(crate) fn not_a_regular_file() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
 }
 
 /// Reads a whole file.
@@ -199,7 +211,19 @@ impl StoreFs for RealFs {
             OpenMode::ReadWrite => o.read(true).write(true),
             OpenMode::CreateNew => o.read(true).write(true).create_new(true),
         };
-        Ok(Arc::new(RealFile(o.open(path)?)))
+        // Opening a FIFO without O_NONBLOCK waits for a writer; with it the
+        // open returns, and the check below refuses what is not a regular
+        // file (O_NONBLOCK changes nothing for regular files).
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, libc::O_NONBLOCK);
+        let file = o.open(path)?;
+        if !file.metadata()?.is_file() {
+            return Err(not_a_regular_file());
+        }
+        Ok(Arc::new(RealFile(file)))
+    }
+
+    fn is_regular_file(&self, path: &Path) -> io::Result<bool> {
+        Ok(std::fs::metadata(path)?.is_file())
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

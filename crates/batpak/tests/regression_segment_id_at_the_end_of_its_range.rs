@@ -10,7 +10,11 @@ fn a_segment_with_the_last_id_is_refused_by_the_writer_with_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     store
-        .append(&Coordinate::new("a", "s").unwrap(), EventKind::custom(0xE, 1), &1u8)
+        .append(
+            &Coordinate::new("a", "s").unwrap(),
+            EventKind::custom(0xE, 1),
+            &1u8,
+        )
         .unwrap();
     store.close().unwrap();
     // Rename segment 1 to the last id and rewrite its header to match, with
@@ -32,13 +36,18 @@ fn a_segment_with_the_last_id_is_refused_by_the_writer_with_a_typed_error() {
     drop(ro);
     let err = Store::open(StoreConfig::new(dir.path())).unwrap_err();
     match &err {
-        StoreError::CorruptSegment { segment, reason, .. } => {
+        StoreError::CorruptSegment {
+            segment, reason, ..
+        } => {
             assert_eq!(segment, &new);
             assert_eq!(*reason, Corruption::LastSegmentId);
         }
         other => panic!("expected CorruptSegment, got {other:?}"),
     }
     assert_eq!(err.fault(), batpak::Fault::Data);
-    assert!(dir.path().join(segment_file_name(u64::MAX)).exists(), "nothing was changed");
+    assert!(
+        dir.path().join(segment_file_name(u64::MAX)).exists(),
+        "nothing was changed"
+    );
     assert!(!dir.path().join(segment_file_name(0)).exists());
 }

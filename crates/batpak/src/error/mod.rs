@@ -112,6 +112,13 @@ pub enum StoreError {
         /// What was wrong.
         reason: Corruption,
     },
+    /// A file named like one of the store's files is not a regular file
+    /// (a FIFO, a device, a directory); it was not opened.
+    #[error("{} is not a regular file; the store does not open it", path.display())]
+    NotARegularFile {
+        /// The file.
+        path: PathBuf,
+    },
     /// The active segment ends in an incomplete write and the tail policy is `FailClosed`.
     #[error("torn tail in {} at byte {offset} ({dropped_bytes} bytes after the last whole frame); tail policy is FailClosed", segment.display())]
     TornTail {
@@ -398,6 +405,7 @@ impl StoreError {
             | Self::CorruptSegment { .. }
             | Self::CorruptFrame { .. }
             | Self::TornTail { .. }
+            | Self::NotARegularFile { .. }
             | Self::UnsupportedVersion { .. }
             | Self::WriterFailed { .. }
             | Self::WriterCrashed => HandlingClass::FailClosedOperational,
@@ -426,6 +434,7 @@ impl StoreError {
             Self::CorruptSegment { .. } => "corrupt_segment",
             Self::CorruptFrame { .. } => "corrupt_frame",
             Self::TornTail { .. } => "torn_tail",
+            Self::NotARegularFile { .. } => "not_a_regular_file",
             Self::UnsupportedVersion { .. } => "unsupported_version",
             Self::Configuration { .. } => "configuration",
             Self::WriterFailed { .. } => "writer_failed",
@@ -494,6 +503,7 @@ impl StoreError {
             Self::CorruptSegment { .. }
             | Self::CorruptFrame { .. }
             | Self::TornTail { .. }
+            | Self::NotARegularFile { .. }
             | Self::UnsupportedVersion { .. }
             | Self::ChainVerificationFailed { .. }
             | Self::CursorCheckpointCorrupt { .. }

@@ -83,6 +83,11 @@ fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
             Fault::Data,
         ),
         (
+            StoreError::NotARegularFile { path: path.clone() },
+            "not_a_regular_file",
+            Fault::Data,
+        ),
+        (
             StoreError::TornTail {
                 segment: path.clone(),
                 offset: 0,
@@ -155,6 +160,16 @@ fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
             "idempotency_partial_batch",
             Fault::Caller,
         ),
+        (
+            StoreError::DuplicateIdempotencyKey {
+                key: IdempotencyKey::from_bytes([1; 16]),
+                first: 0,
+                second: 1,
+            },
+            "duplicate_idempotency_key",
+            Fault::Caller,
+        ),
+        (StoreError::EmptyBatch, "empty_batch", Fault::Caller),
         (
             StoreError::BatchTooLarge { items: 0, limit: 1 },
             "batch_too_large",
@@ -291,7 +306,7 @@ fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
 #[test]
 fn every_variant_has_its_pinned_code_and_fault() {
     let all = every_variant();
-    assert_eq!(all.len(), 42, "a new variant needs a row here");
+    assert_eq!(all.len(), 43, "a new variant needs a row here");
     let mut seen = std::collections::HashSet::new();
     for (err, code, fault) in &all {
         assert_eq!(err.code(), *code, "{err:?}");

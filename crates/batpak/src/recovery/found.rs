@@ -99,6 +99,19 @@ pub(crate) fn segment_ids(cfg: &StoreConfig) -> Result<Vec<u64>, StoreError> {
         .filter_map(|n| format::parse_segment_file_name(n))
         .collect();
     ids.sort_unstable();
+    for &id in &ids {
+        // Named like a segment but a FIFO, a device or a directory: opening
+        // it could block, and removing it (as an unborn segment) would
+        // destroy what someone put there. Refuse, naming it.
+        let path = format::segment_path(&cfg.dir, id);
+        let regular = cfg
+            .fs
+            .is_regular_file(&path)
+            .map_err(|e| StoreError::io("stat segment", &path, e))?;
+        if !regular {
+            return Err(StoreError::NotARegularFile { path });
+        }
+    }
     Ok(ids)
 }
 
