@@ -198,6 +198,8 @@ pub(crate) struct ActiveSegment {
     /// Physical length of the file: frames, then zeros written ahead so that
     /// later syncs overwrite blocks instead of growing the file.
     pub(crate) allocated: u64,
+    /// A write of zeros ahead failed part way: bytes past `allocated` may exist.
+    pub(crate) zeros_may_follow: bool,
 }
 
 /// Reads a whole segment file into memory.

@@ -19,7 +19,10 @@ fn within_time<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'st
 }
 
 fn mkfifo(path: &Path) {
-    let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
     assert!(status.success(), "mkfifo failed");
 }
 
@@ -28,7 +31,11 @@ fn a_fifo_named_like_a_segment_is_refused_without_blocking_or_removing_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     store
-        .append(&Coordinate::new("a", "s").unwrap(), EventKind::custom(0xE, 1), &1u8)
+        .append(
+            &Coordinate::new("a", "s").unwrap(),
+            EventKind::custom(0xE, 1),
+            &1u8,
+        )
         .unwrap();
     store.close().unwrap();
     let fifo = dir.path().join(segment_file_name(2));
@@ -36,19 +43,35 @@ fn a_fifo_named_like_a_segment_is_refused_without_blocking_or_removing_it() {
     let root = dir.path().to_path_buf();
 
     let cfg = StoreConfig::new(&root);
-    let err = within_time("a read-only open", move || Store::open_read_only(cfg).map(drop)).unwrap_err();
-    assert!(matches!(&err, StoreError::NotARegularFile { path } if *path == fifo), "{err:?}");
+    let err = within_time("a read-only open", move || {
+        Store::open_read_only(cfg).map(drop)
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NotARegularFile { path } if *path == fifo),
+        "{err:?}"
+    );
     assert_eq!(err.code(), "not_a_regular_file");
 
     let cfg = StoreConfig::new(&root);
     let err = within_time("a writer open", move || Store::open(cfg).map(drop)).unwrap_err();
-    assert!(matches!(&err, StoreError::NotARegularFile { .. }), "{err:?}");
+    assert!(
+        matches!(&err, StoreError::NotARegularFile { .. }),
+        "{err:?}"
+    );
     let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
-    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind), "the FIFO is still there");
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_fifo(&kind),
+        "the FIFO is still there"
+    );
 
     std::fs::remove_file(&fifo).unwrap();
     let store = Store::open(StoreConfig::new(&root)).unwrap();
-    assert_eq!(store.len(), 1, "the store opens again once the FIFO is gone");
+    assert_eq!(
+        store.len(),
+        1,
+        "the store opens again once the FIFO is gone"
+    );
 }
 
 #[test]

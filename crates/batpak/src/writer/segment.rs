@@ -104,6 +104,7 @@ impl SegmentWriter {
             file: file.clone(),
             footer,
             allocated,
+            zeros_may_follow: false,
         });
         Ok(file)
     }
@@ -203,17 +204,27 @@ impl SegmentWriter {
         // The footer builder already counts these frames; they start before its end.
         let end = a.footer.frames_end();
         let offset = end - frames.len() as u64;
-        let mut result = a.file.write_all_at(frames, offset);
-        if result.is_ok() && end > a.allocated {
+        a.file
+            .write_all_at(frames, offset)
+            .map_err(|e| StoreError::io("write frames", segment_path(&self.dir, a.id), e))?;
+        if end > a.allocated && !a.zeros_may_follow {
             // Write zeros ahead, so the next syncs only overwrite allocated blocks
             // (a sync that also grows the file costs a metadata journal write).
+            // Only an optimisation: the frames are written, so a disk too full
+            // for the zeros (or a short write of them) must not fail the
+            // append; frames then grow the file as they come, and the seal
+            // cuts whatever part of the zeros did land.
             let zeros = vec![0u8; usize::try_from(chunk).unwrap_or(0)];
-            result = a.file.write_all_at(&zeros, end);
-            if result.is_ok() {
-                a.allocated = end + chunk;
+            match a.file.write_all_at(&zeros, end) {
+                Ok(()) => a.allocated = end.saturating_add(chunk),
+                Err(e) => {
+                    tracing::debug!(error = %e, "no room to write zeros ahead; appending without them");
+                    a.allocated = end;
+                    a.zeros_may_follow = true;
+                }
             }
         }
-        result.map_err(|e| StoreError::io("write frames", segment_path(&self.dir, a.id), e))
+        Ok(())
     }
 
     /// Makes the active segment's frames durable. Returns how long the fsync
@@ -266,8 +277,9 @@ impl SegmentWriter {
                 reason: Corruption::TooLarge,
             }
         })?;
-        // The trailer must end the file: cut the zeros written ahead.
-        let cut = a.allocated > end;
+        // The trailer must end the file: cut the zeros written ahead (or the
+        // part of them a failed write left).
+        let cut = a.allocated > end || a.zeros_may_follow;
         let id = a.id;
         a.file
             .write_all_at(&bytes, a.footer.frames_end())
@@ -279,6 +291,7 @@ impl SegmentWriter {
         }
         if let Some(a) = self.active.as_mut() {
             a.allocated = end;
+            a.zeros_may_follow = false;
         }
         self.synced = DurablePoint {
             segment: id,
@@ -321,6 +334,7 @@ impl SegmentWriter {
             file: file.clone(),
             footer: FooterBuilder::new(base_global_sequence),
             allocated: format::SEGMENT_HEADER_LEN as u64,
+            zeros_may_follow: false,
         });
         self.sealed_on_disk = false;
         self.next_segment_id = next;
