@@ -323,7 +323,7 @@ fn load(
     if !exists {
         return Ok(None);
     }
-    let bytes = crate::fs::read_all(fs, &path)
+    let bytes = crate::fs::read_all(fs, &path, format::MAX_SMALL_FILE)
         .map_err(|e| StoreError::io("read cursor checkpoint", &path, e))?;
     let corrupt = |reason: Corruption| StoreError::CursorCheckpointCorrupt {
         path: path.clone(),

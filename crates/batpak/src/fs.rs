@@ -140,10 +140,18 @@ pub(crate) fn not_a_regular_file() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
 }
 
-/// Reads a whole file.
-pub(crate) fn read_all(fs: &dyn StoreFs, path: &Path) -> io::Result<Vec<u8>> {
+/// Reads a whole file of at most `max` bytes; a longer one is an
+/// `InvalidData` error before anything is allocated for it.
+pub(crate) fn read_all(fs: &dyn StoreFs, path: &Path, max: u64) -> io::Result<Vec<u8>> {
     let file = fs.open(path, OpenMode::Read)?;
-    let len = usize::try_from(file.len()?).map_err(|_| io::Error::other("file too large"))?;
+    let len = file.len()?;
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("file of {len} bytes, longer than the {max} bytes it can hold"),
+        ));
+    }
+    let len = usize::try_from(len).map_err(|_| io::Error::other("file too large"))?;
     let mut buf = vec![0u8; len];
     file.read_exact_at(&mut buf, 0)?;
     Ok(buf)

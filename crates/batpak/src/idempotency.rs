@@ -113,10 +113,17 @@ pub(crate) fn rebuild_keys(
         .exists(&path)
         .map_err(|e| StoreError::io("stat idempotency sidecar", &path, e))?;
     let loaded = if exists {
-        let checked = crate::fs::read_all(cfg.fs.as_ref(), &path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| format::decode_idempotency(&b).map_err(|e| e.to_string()))
-            .and_then(|(through, recs)| check_sidecar(index, next, through, recs));
+        let checked = crate::fs::read_all(
+            cfg.fs.as_ref(),
+            &path,
+            format::idempotency_file_max(
+                cfg.idempotency_capacity
+                    .max(usize::try_from(cfg.idempotency_window).unwrap_or(usize::MAX)),
+            ),
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|b| format::decode_idempotency(&b).map_err(|e| e.to_string()))
+        .and_then(|(through, recs)| check_sidecar(index, next, through, recs));
         match checked {
             Ok(ok) => Some(ok),
             Err(problem) => {

@@ -165,7 +165,7 @@ impl ProjectionStates {
         if !fs.exists(&path).unwrap_or(false) {
             return None;
         }
-        let record = crate::fs::read_all(fs, &path)
+        let record = crate::fs::read_all(fs, &path, format::MAX_PROJECTION_FILE)
             .map_err(|e| e.to_string())
             .and_then(|b| format::decode_projection(&b).map_err(|e| e.to_string()));
         match record {

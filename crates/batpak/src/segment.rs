@@ -1,6 +1,7 @@
 //! Segment bookkeeping shared by recovery and the writer.
 
 use std::collections::HashMap;
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -213,4 +214,106 @@ pub(crate) fn read_whole(file: &dyn StoreFile, path: &Path) -> Result<Vec<u8>, S
     file.read_exact_at(&mut buf, 0)
         .map_err(|e| StoreError::io("read segment", path, e))?;
     Ok(buf)
+}
+
+/// Zeros the writer writes ahead of the frames of its active segment (at
+/// most the segment size); no more than this lies past its last frame.
+pub(crate) const PREALLOCATE_BYTES: u64 = 1 << 20;
+
+/// Bytes of a segment file read at a time when scanning it front to back.
+const WINDOW_BYTES: usize = 4 << 20;
+
+/// A bounded window over a file that is read front to back: memory stays at
+/// about the largest frame (or [`WINDOW_BYTES`]) whatever the file's size,
+/// and the end of the file is wherever reads stop returning bytes, not a
+/// length taken earlier (a live writer may have cut or grown the file).
+pub(crate) struct FileWindow<'f> {
+    file: &'f dyn StoreFile,
+    /// File offset of `buf[0]`.
+    start: u64,
+    buf: Vec<u8>,
+    /// Reads found no byte at or after this offset.
+    eof: Option<u64>,
+}
+
+impl<'f> FileWindow<'f> {
+    /// A window over `file`, empty until read.
+    pub(crate) fn new(file: &'f dyn StoreFile) -> Self {
+        Self {
+            file,
+            start: 0,
+            buf: Vec::new(),
+            eof: None,
+        }
+    }
+
+    /// Forgets what was read, so the next look reads the file again.
+    pub(crate) fn refresh(&mut self) {
+        self.buf.clear();
+        self.eof = None;
+    }
+
+    /// The offset reads last found the file to end at, if one was reached.
+    pub(crate) fn end(&self) -> Option<u64> {
+        self.eof
+    }
+
+    /// The bytes `[pos, pos + len)`, or as many of them as the file holds.
+    pub(crate) fn bytes(&mut self, pos: u64, len: usize) -> io::Result<&[u8]> {
+        let want_end = pos.saturating_add(len as u64);
+        let have_end = self.start.saturating_add(self.buf.len() as u64);
+        if pos < self.start || want_end > have_end {
+            self.fill(pos, len)?;
+        }
+        let from = usize::try_from(pos.saturating_sub(self.start)).unwrap_or(usize::MAX);
+        let to = from.saturating_add(len).min(self.buf.len());
+        Ok(self.buf.get(from.min(to)..to).unwrap_or(&[]))
+    }
+
+    /// Reads so that the buffer starts at `pos` and holds `len` bytes (or a
+    /// window's worth, if more), or everything up to the end of the file.
+    fn fill(&mut self, pos: u64, len: usize) -> io::Result<()> {
+        let have_end = self.start.saturating_add(self.buf.len() as u64);
+        if pos >= self.start && pos <= have_end {
+            let keep = usize::try_from(pos - self.start).unwrap_or(usize::MAX);
+            self.buf.drain(..keep.min(self.buf.len()));
+        } else {
+            self.buf.clear();
+        }
+        self.start = pos;
+        let target = len.max(WINDOW_BYTES);
+        let mut chunk = vec![0u8; target.saturating_sub(self.buf.len()).min(WINDOW_BYTES)];
+        while self.buf.len() < target {
+            let at = self.start.saturating_add(self.buf.len() as u64);
+            if self.eof.is_some_and(|end| at >= end) {
+                break;
+            }
+            let room = (target - self.buf.len()).min(chunk.len());
+            match self.file.read_at(&mut chunk[..room], at) {
+                Ok(0) => {
+                    self.eof = Some(at);
+                    break;
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// True if every byte from `pos` to the end of the file is zero. Reads
+    /// the whole rest, a window at a time; callers bound how far that is.
+    pub(crate) fn zeros_from(&mut self, mut pos: u64) -> io::Result<bool> {
+        loop {
+            let chunk = self.bytes(pos, WINDOW_BYTES)?;
+            if chunk.is_empty() {
+                return Ok(true);
+            }
+            if chunk.iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            pos = pos.saturating_add(chunk.len() as u64);
+        }
+    }
 }

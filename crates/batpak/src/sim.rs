@@ -273,6 +273,9 @@ pub struct FiredFault {
     pub kind: Option<FaultKind>,
     /// The file (or directory) the operation was on.
     pub path: PathBuf,
+    /// The operation was a write of zero bytes only: the space a writer
+    /// writes ahead of its frames, whose loss fails no append.
+    pub zeros: bool,
 }
 
 impl fmt::Display for FiredFault {
@@ -750,6 +753,7 @@ impl State {
                 nth: n,
                 kind: hit,
                 path: path.to_path_buf(),
+                zeros: false,
             });
         }
         hit
@@ -778,6 +782,7 @@ impl State {
             nth,
             kind: None,
             path: path.to_path_buf(),
+            zeros: false,
         });
         io::Error::new(
             io::ErrorKind::StorageFull,
@@ -1175,40 +1180,50 @@ impl StoreFile for SimFile {
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.check_writable()?;
         let ino = self.ino;
+        let zeros = buf.iter().all(|&b| b == 0);
         self.with(|s| {
-            let mut land = buf.len();
-            let mut err = None;
-            match s.tick(OpClass::Write, &self.path) {
-                Some(FaultKind::FailWrite) => return Err(sim_eio("write")),
-                Some(FaultKind::TornWrite) => {
-                    land = s.rng.below(buf.len() as u64) as usize;
-                    err = Some(sim_eio("torn write"));
+            let fired_before = s.fired.len();
+            let result = (|| {
+                let mut land = buf.len();
+                let mut err = None;
+                match s.tick(OpClass::Write, &self.path) {
+                    Some(FaultKind::FailWrite) => return Err(sim_eio("write")),
+                    Some(FaultKind::TornWrite) => {
+                        land = s.rng.below(buf.len() as u64) as usize;
+                        err = Some(sim_eio("torn write"));
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-            let cur = s.inode(ino)?.live.len() as u64;
-            let end = offset + land as u64;
-            let growth = end.saturating_sub(cur);
-            let room = s.room();
-            if growth > room {
-                let fits = cur.max(offset) + room;
-                land = fits.saturating_sub(offset).min(land as u64) as usize;
-                err = Some(s.disk_full(OpClass::Write, &self.path));
-            }
-            if land > 0 {
-                let node = s.inode(ino)?;
-                let start = offset as usize;
-                if node.live.len() < start + land {
-                    node.live.resize(start + land, 0);
+                let cur = s.inode(ino)?.live.len() as u64;
+                let end = offset + land as u64;
+                let growth = end.saturating_sub(cur);
+                let room = s.room();
+                if growth > room {
+                    let fits = cur.max(offset) + room;
+                    land = fits.saturating_sub(offset).min(land as u64) as usize;
+                    err = Some(s.disk_full(OpClass::Write, &self.path));
                 }
-                node.live[start..start + land].copy_from_slice(&buf[..land]);
-                node.dirty(start, land);
+                if land > 0 {
+                    let node = s.inode(ino)?;
+                    let start = offset as usize;
+                    if node.live.len() < start + land {
+                        node.live.resize(start + land, 0);
+                    }
+                    node.live[start..start + land].copy_from_slice(&buf[..land]);
+                    node.dirty(start, land);
+                }
+                s.counters.bytes_written += land as u64;
+                match err {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                }
+            })();
+            if zeros {
+                for f in &mut s.fired[fired_before..] {
+                    f.zeros = true;
+                }
             }
-            s.counters.bytes_written += land as u64;
-            match err {
-                Some(e) => Err(e),
-                None => Ok(()),
-            }
+            result
         })
     }
 

@@ -246,6 +246,8 @@ impl Oracle {
                         is_segment(f)
                             && f.op != OpClass::Read
                             && !f.kind.is_some_and(FaultKind::is_silent)
+                            // Space written ahead: losing it fails no append.
+                            && !f.zeros
                     })
                     .cloned()
                     .collect();

@@ -74,6 +74,12 @@ pub enum Corruption {
     SegmentNotOpen,
     /// A length read from disk does not fit this machine's arithmetic or memory.
     TooLarge,
+    /// More bytes follow the active segment's last whole frame than any
+    /// write of this store leaves (zeros written ahead, one torn group).
+    TailTooLong {
+        /// Bytes after the last whole frame.
+        bytes: u64,
+    },
     /// A segment's id leaves no id for the segment after it.
     LastSegmentId,
     /// A cursor checkpoint file holds another checkpoint's name.
@@ -115,6 +121,10 @@ impl std::fmt::Display for Corruption {
             Self::WrongEvent { expected } => write!(f, "frame does not hold event {expected}"),
             Self::SegmentNotOpen => f.write_str("segment file is not open"),
             Self::TooLarge => f.write_str("length too large for this machine"),
+            Self::TailTooLong { bytes } => write!(
+                f,
+                "{bytes} bytes follow the last whole frame, more than a torn write leaves"
+            ),
             Self::LastSegmentId => f.write_str("segment id leaves no id for a next segment"),
             Self::WrongCheckpoint { found } => write!(f, "file holds checkpoint {found:?}"),
         }

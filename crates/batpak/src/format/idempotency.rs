@@ -18,6 +18,12 @@ pub(super) const IDEM_HEADER_LEN: usize = 24;
 /// Bytes of one entry.
 const IDEM_ENTRY_LEN: usize = 72;
 
+/// The longest sidecar that can hold `records` key records.
+pub(crate) fn idempotency_file_max(records: usize) -> u64 {
+    (IDEM_HEADER_LEN + SIDECAR_CRC_LEN) as u64
+        + (records as u64).saturating_mul(IDEM_ENTRY_LEN as u64)
+}
+
 /// One remembered idempotency key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct KeyRecord {

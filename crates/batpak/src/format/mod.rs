@@ -76,8 +76,21 @@ pub(crate) use footer::{
 };
 #[cfg(feature = "fuzzing")]
 pub(crate) use frame::decode_body;
-pub(crate) use frame::{decode_frame, encode_frame, next_frame_after, FrameFields};
-pub(crate) use idempotency::{decode_idempotency, encode_idempotency, KeyRecord};
+pub(crate) use frame::{
+    decode_frame, encode_frame, next_frame_after, FrameFields, MAX_FRAME_BODY_LEN,
+    MIN_FRAME_BODY_LEN,
+};
+pub(crate) use idempotency::{
+    decode_idempotency, encode_idempotency, idempotency_file_max, KeyRecord,
+};
+
+/// The longest small sidecar read whole (sync-failure record, cursor
+/// checkpoint): far above their real sizes, so a damaged length is still
+/// refused by the decoder, and a huge file never sizes an allocation.
+pub(crate) const MAX_SMALL_FILE: u64 = 64 << 10;
+
+/// The longest projection state file read whole.
+pub(crate) const MAX_PROJECTION_FILE: u64 = 1 << 30;
 pub(crate) use names::{checkpoint_file_name, projection_file_name};
 pub(crate) use projection::{decode_projection, encode_projection, ProjectionRecord};
 pub(crate) use segment_header::{decode_segment_header, encode_segment_header, SegmentHeader};

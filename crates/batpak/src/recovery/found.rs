@@ -39,6 +39,9 @@ pub struct OpenReport {
     /// frames past its last successful fsync, never acknowledged as durable,
     /// that the OS cache could still show (writer opens only).
     pub cut_after_failed_sync: u64,
+    /// Sealed segments whose damaged footer was rebuilt from their frames
+    /// (and, by a writer, written back).
+    pub rebuilt_footers: Vec<PathBuf>,
 }
 
 /// An incomplete write found at the end of the active segment.
@@ -53,6 +56,10 @@ pub struct TornTail {
     pub dropped_bytes: u64,
     /// Whole frames dropped because their batch was incomplete.
     pub dropped_batch_frames: u64,
+    /// The bytes after `offset` held a whole frame that failed its checksum:
+    /// damage to events that were written (and may have been acknowledged),
+    /// not a write cut short by a crash.
+    pub damaged: bool,
 }
 
 /// How the directory is being opened.

@@ -13,10 +13,11 @@ use crate::format::{
     self, decode_frame, decode_segment_header, DecodeError, Footer, FooterReader, FrameFields,
     KeyRecord, SEGMENT_HEADER_LEN, TRAILER_LEN,
 };
+use crate::format::{FRAME_PREFIX_LEN, MAX_FRAME_BODY_LEN, MIN_FRAME_BODY_LEN};
 use crate::fs::StoreFile;
 use crate::id::EventId;
 use crate::index::{Index, IndexEntry, Location};
-use crate::segment::FooterBuilder;
+use crate::segment::{FileWindow, FooterBuilder, PREALLOCATE_BYTES};
 
 use super::found::{corrupt, decode, Access, Loaded, Recovered, Tail};
 use super::ids::IdSink;
@@ -61,7 +62,7 @@ pub(super) fn load_segment(
             // synced, so a last file no longer than a header whose bytes did
             // not all reach the disk (a torn or zero-filled header) is unborn;
             // a bad header in front of more bytes is damage and fails closed.
-            handle_torn(cfg, access, path, file, 0, len, 0, &mut out.report)?;
+            handle_torn(cfg, access, path, file, 0, len, 0, false, &mut out.report)?;
             return Ok(Loaded::Discarded);
         }
         Err(DecodeError::UnsupportedVersion { found, .. }) => {
@@ -74,7 +75,21 @@ pub(super) fn load_segment(
         Err(e) => return Err(corrupt(path, 0, decode("segment header", e))),
     }
     if let Some((body, crc, at)) = read_footer(path, file.as_ref(), len)? {
-        let mut reader = open_footer(path, &body, crc, at)?;
+        let mut reader = match open_footer(path, &body, crc, at) {
+            Ok(reader) => reader,
+            Err(damaged) => {
+                // A footer only repeats what the frames hold: rebuild it from
+                // them, if they verify up to where the footer starts.
+                let footer =
+                    rebuild_footer(access, path, id, file, at, out).map_err(|_| damaged)?;
+                out.report.rebuilt_footers.push(path.to_path_buf());
+                return Ok(Loaded::Kept(Box::new(Tail {
+                    id,
+                    footer,
+                    sealed: true,
+                })));
+            }
+        };
         // The entries go straight into the index; the writer reads them again
         // only if it continues this segment.
         let (head, first, ids) = load_from_footer(path, id, at, &mut reader, &mut out.index)?;
@@ -89,8 +104,7 @@ pub(super) fn load_segment(
     if !is_last {
         return Err(corrupt(path, len, Corruption::FooterMissing));
     }
-    let bytes = crate::segment::read_whole(file.as_ref(), path)?;
-    let footer = scan_frames(cfg, access, path, id, &bytes, file, out)?;
+    let footer = scan_frames(cfg, access, path, id, file, out)?;
     Ok(Loaded::Kept(Box::new(Tail {
         id,
         footer,
@@ -109,16 +123,24 @@ pub(super) fn read_footer(
         return Ok(None);
     };
     let mut trailer = [0u8; TRAILER_LEN];
-    file.read_exact_at(&mut trailer, start)
-        .map_err(|e| StoreError::io("read segment trailer", path, e))?;
+    match file.read_exact_at(&mut trailer, start) {
+        Ok(()) => {}
+        // Shorter than it was a moment ago: a live writer cut the zeros it
+        // wrote ahead. Whatever the file now ends in, the frame scan reads it.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(StoreError::io("read segment trailer", path, e)),
+    }
     let span = match format::locate_footer(file_len, &trailer) {
         Ok(Some(span)) => span,
         Ok(None) => return Ok(None),
         Err(e) => return Err(corrupt(path, start, decode("trailer", e))),
     };
     let mut body = vec![0u8; span.len];
-    file.read_exact_at(&mut body, span.start)
-        .map_err(|e| StoreError::io("read segment footer", path, e))?;
+    match file.read_exact_at(&mut body, span.start) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(StoreError::io("read segment footer", path, e)),
+    }
     Ok(Some((body, span.crc, span.start)))
 }
 
@@ -263,103 +285,264 @@ pub(super) fn load_from_footer(
     Ok((std::mem::take(&mut reader.head), first, ids))
 }
 
-/// Decodes the active segment frame by frame, applying the tail policy.
+/// How often a read-only open reads a frame again before it takes an
+/// undecodable frame with a whole frame after it for damage: a live writer
+/// may be in the middle of writing it, and a read can see an older page of
+/// the file at one offset and newer pages after it.
+const RACE_REREADS: u32 = 3;
+
+/// The longest run of bytes after an active segment's last whole frame that
+/// this store's writer can leave: the zeros it writes ahead, and the frames
+/// of one group torn by a crash. Anything longer is not a torn write.
+fn max_tail(cfg: &StoreConfig) -> u64 {
+    let per_item = 1024u64.saturating_mul(cfg.max_batch_items as u64);
+    PREALLOCATE_BYTES
+        .saturating_add(cfg.max_batch_bytes as u64)
+        .saturating_add(cfg.max_payload_bytes as u64)
+        .saturating_add(per_item)
+}
+
+/// A frame of a batch whose last frame has not been seen yet: kept whole
+/// (a batch is bounded by the configured batch limits) until the batch
+/// completes, so an incomplete one is dropped without touching the index.
+struct Buffered {
+    bytes: Vec<u8>,
+    offset: u64,
+}
+
+/// Decodes the active segment frame by frame through a bounded window (its
+/// size does not matter), applying the tail policy.
 pub(super) fn scan_frames(
     cfg: &StoreConfig,
     access: Access,
     path: &Path,
     id: u64,
-    bytes: &[u8],
     file: &Arc<dyn StoreFile>,
     out: &mut Recovered,
 ) -> Result<FooterBuilder, StoreError> {
     let base = out.index.next_global_sequence();
-    let mut frames: Vec<(FrameFields<'_>, usize, usize)> = Vec::new();
-    let mut pos = SEGMENT_HEADER_LEN;
-    // (offset of the batch's first frame, index in `frames`, frames still expected)
-    let mut open_batch: Option<(usize, usize, u32)> = None;
-    let mut bad_at: Option<usize> = None;
-    while pos < bytes.len() {
-        let (f, n) = match decode_frame(&bytes[pos..]) {
-            Ok(ok) => ok,
-            Err(_) => {
-                bad_at = Some(pos);
-                break;
-            }
-        };
-        let expected_gs = base + frames.len() as u64;
-        if f.global_sequence != expected_gs {
-            return Err(corrupt(
-                path,
-                pos as u64,
-                Corruption::GlobalSequence {
-                    found: f.global_sequence,
-                    expected: expected_gs,
-                },
-            ));
-        }
-        open_batch = match open_batch {
-            Some((start, first, expected)) => {
-                if f.batch_remaining.checked_add(1) != Some(expected) {
-                    return Err(corrupt(path, pos as u64, Corruption::BatchOutOfOrder));
+    let mut footer = FooterBuilder::new(base);
+    let mut window = FileWindow::new(file.as_ref());
+    let read = |e| StoreError::io("read segment", path, e);
+    let mut pos = SEGMENT_HEADER_LEN as u64;
+    let mut next_gs = base;
+    // The open batch: its frames so far and how many are still expected.
+    let mut batch: Vec<Buffered> = Vec::new();
+    let mut batch_expects: u32 = 0;
+    let mut rereads = 0u32;
+    let mut damaged;
+    let (bad, file_end, zero_tail) = 'scan: loop {
+        damaged = false;
+        let bad = loop {
+            let Some(frame) = frame_at(&mut window, pos).map_err(read)? else {
+                break pos;
+            };
+            let (f, n) = match decode_frame(frame) {
+                Ok(ok) => ok,
+                Err(_) => {
+                    // A whole frame's worth of bytes that fails its check:
+                    // damage to a frame that was written, not a write cut short.
+                    damaged = true;
+                    break pos;
                 }
-                (f.batch_remaining > 0).then_some((start, first, f.batch_remaining))
+            };
+            if f.global_sequence != next_gs {
+                return Err(corrupt(
+                    path,
+                    pos,
+                    Corruption::GlobalSequence {
+                        found: f.global_sequence,
+                        expected: next_gs,
+                    },
+                ));
             }
-            None => (f.batch_remaining > 0).then_some((pos, frames.len(), f.batch_remaining)),
+            if batch_expects > 0 && f.batch_remaining.checked_add(1) != Some(batch_expects) {
+                return Err(corrupt(path, pos, Corruption::BatchOutOfOrder));
+            }
+            out.report.frames_scanned += 1;
+            next_gs += 1;
+            let n64 = n as u64;
+            if batch_expects == 0 && f.batch_remaining == 0 {
+                take_frame(path, id, &f, pos, n, &mut footer, out)?;
+            } else {
+                batch.push(Buffered {
+                    bytes: frame[..n].to_vec(),
+                    offset: pos,
+                });
+                batch_expects = f.batch_remaining;
+                if batch_expects == 0 {
+                    for b in std::mem::take(&mut batch) {
+                        let (f, n) = decode_frame(&b.bytes)
+                            .map_err(|e| corrupt(path, b.offset, decode("frame", e)))?;
+                        take_frame(path, id, &f, b.offset, n, &mut footer, out)?;
+                    }
+                }
+            }
+            pos += n64;
         };
-        out.report.frames_scanned += 1;
-        frames.push((f, pos, n));
-        pos += n;
-    }
-    let mut valid_end = pos;
-    // Zeros after the last frame are space the writer wrote ahead, not a torn write.
-    let mut zero_tail = false;
-    if let Some(bad) = bad_at {
-        if bytes[bad..].iter().all(|&b| b == 0) {
-            zero_tail = true;
-            out.report.preallocated_bytes += (bytes.len() - bad) as u64;
-        } else if let Some(next) = format::next_frame_after(bytes, bad) {
-            return Err(corrupt(
-                path,
-                bad as u64,
-                Corruption::FrameBeforeValidFrame { next: next as u64 },
-            ));
+        // `bad`: where the frames stop. Past it: zeros written ahead, a torn
+        // write, or damage in front of more frames.
+        let file_end = match window.end() {
+            Some(end) => end,
+            None => file
+                .len()
+                .map_err(|e| StoreError::io("stat segment", path, e))?,
         }
-        valid_end = bad;
-    }
+        .max(bad);
+        let tail = file_end - bad;
+        if tail > max_tail(cfg) {
+            return Err(corrupt(path, bad, Corruption::TailTooLong { bytes: tail }));
+        }
+        if tail == 0 {
+            break 'scan (bad, file_end, false);
+        }
+        if window.zeros_from(bad).map_err(read)? {
+            out.report.preallocated_bytes += tail;
+            break 'scan (bad, file_end, true);
+        }
+        let rest = window
+            .bytes(bad, usize::try_from(tail).unwrap_or(usize::MAX))
+            .map_err(read)?;
+        let Some(next) = format::next_frame_after(rest, 0) else {
+            break 'scan (bad, file_end, false);
+        };
+        if access == Access::ReadOnly && rereads < RACE_REREADS {
+            // Beside a live writer this may be a frame being written: look again.
+            rereads += 1;
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            window.refresh();
+            continue 'scan;
+        }
+        return Err(corrupt(
+            path,
+            bad,
+            Corruption::FrameBeforeValidFrame {
+                next: bad + next as u64,
+            },
+        ));
+    };
+    let mut zero_tail = zero_tail;
+    let mut valid_end = bad;
     let mut dropped_batch_frames = 0u64;
-    if let Some((start, first, _)) = open_batch {
-        dropped_batch_frames = (frames.len() - first) as u64;
-        frames.truncate(first);
-        valid_end = start;
+    if let Some(first) = batch.first() {
+        dropped_batch_frames = batch.len() as u64;
+        valid_end = first.offset;
         zero_tail = false;
     }
-    if valid_end < bytes.len() && !zero_tail {
+    if valid_end < file_end && !zero_tail {
         handle_torn(
             cfg,
             access,
             path,
             file,
-            valid_end as u64,
-            bytes.len() as u64,
+            valid_end,
+            file_end,
             dropped_batch_frames,
+            damaged,
             &mut out.report,
         )?;
     }
+    Ok(footer)
+}
+
+/// Rebuilds the footer of a sealed segment whose footer (at `at`) is damaged
+/// from its frames: every frame from the header to `at` must decode, follow
+/// the sequences and close its batch exactly there. The writer also writes
+/// the rebuilt footer back, so the next open reads it.
+fn rebuild_footer(
+    access: Access,
+    path: &Path,
+    id: u64,
+    file: &Arc<dyn StoreFile>,
+    at: u64,
+    out: &mut Recovered,
+) -> Result<FooterBuilder, StoreError> {
+    let base = out.index.next_global_sequence();
     let mut footer = FooterBuilder::new(base);
-    for (f, offset, n) in &frames {
-        push_frame(path, id, f, *offset, *n, &mut out.index)?;
-        footer.push(f, *n);
-        if let Some(key) = f.idempotency_key {
-            out.scanned_keys.push(KeyRecord {
-                key,
-                event_id: f.event_id,
-                global_sequence: f.global_sequence,
-                content_hash: crate::chain::content_hash(f.payload),
-            });
+    let mut window = FileWindow::new(file.as_ref());
+    let read = |e| StoreError::io("read segment", path, e);
+    let mut pos = SEGMENT_HEADER_LEN as u64;
+    let mut next_gs = base;
+    let mut pending: Vec<Buffered> = Vec::new();
+    while pos < at {
+        let frame = frame_at(&mut window, pos)
+            .map_err(read)?
+            .filter(|f| pos + f.len() as u64 <= at)
+            .ok_or_else(|| corrupt(path, pos, Corruption::FooterMissing))?;
+        let (f, n) = decode_frame(frame).map_err(|e| corrupt(path, pos, decode("frame", e)))?;
+        if f.global_sequence != next_gs {
+            return Err(corrupt(
+                path,
+                pos,
+                Corruption::GlobalSequence {
+                    found: f.global_sequence,
+                    expected: next_gs,
+                },
+            ));
         }
+        next_gs += 1;
+        pending.push(Buffered {
+            bytes: frame[..n].to_vec(),
+            offset: pos,
+        });
+        if f.batch_remaining == 0 {
+            for b in std::mem::take(&mut pending) {
+                let (f, n) = decode_frame(&b.bytes)
+                    .map_err(|e| corrupt(path, b.offset, decode("frame", e)))?;
+                take_frame(path, id, &f, b.offset, n, &mut footer, out)?;
+            }
+        }
+        pos += n as u64;
+    }
+    if pos != at || !pending.is_empty() {
+        return Err(corrupt(path, at, Corruption::FooterMisplaced));
+    }
+    if access == Access::Writer {
+        super::repair::rewrite_footer(path, file, &footer)?;
     }
     Ok(footer)
+}
+
+/// The bytes of the frame at `pos`, if the file holds a whole frame's worth
+/// there (by its length prefix); `None` at the end of the frames: end of
+/// file, a zero or implausible length, or fewer bytes than it claims.
+fn frame_at<'w>(window: &'w mut FileWindow<'_>, pos: u64) -> std::io::Result<Option<&'w [u8]>> {
+    let prefix = window.bytes(pos, FRAME_PREFIX_LEN)?;
+    let Some(len) = prefix.first_chunk::<4>().map(|b| u32::from_le_bytes(*b)) else {
+        return Ok(None);
+    };
+    let body = usize::try_from(len).unwrap_or(usize::MAX);
+    if !(MIN_FRAME_BODY_LEN..=MAX_FRAME_BODY_LEN).contains(&body) {
+        return Ok(None);
+    }
+    let whole = FRAME_PREFIX_LEN + body;
+    let bytes = window.bytes(pos, whole)?;
+    Ok((bytes.len() == whole).then_some(bytes))
+}
+
+/// Indexes one whole frame of the active segment, lists it in its footer
+/// and keeps its idempotency key.
+fn take_frame(
+    path: &Path,
+    id: u64,
+    f: &FrameFields<'_>,
+    offset: u64,
+    n: usize,
+    footer: &mut FooterBuilder,
+    out: &mut Recovered,
+) -> Result<(), StoreError> {
+    let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+    push_frame(path, id, f, offset, n, &mut out.index)?;
+    footer.push(f, n);
+    if let Some(key) = f.idempotency_key {
+        out.scanned_keys.push(KeyRecord {
+            key,
+            event_id: f.event_id,
+            global_sequence: f.global_sequence,
+            content_hash: crate::chain::content_hash(f.payload),
+        });
+    }
+    Ok(())
 }
 
 pub(super) fn push_frame(

@@ -9,6 +9,7 @@ use crate::config::{StoreConfig, TailPolicy};
 use crate::error::StoreError;
 use crate::format::{self, SEGMENT_HEADER_LEN, SYNC_FAILURE_FILE};
 use crate::fs::{OpenMode, StoreFile};
+use crate::segment::FooterBuilder;
 
 use super::found::{segment_ids, Access, OpenReport, TornTail};
 use crate::format::segment_path;
@@ -27,7 +28,7 @@ pub(super) fn apply_sync_failure(cfg: &StoreConfig) -> Result<u64, StoreError> {
     if !exists {
         return Ok(0);
     }
-    let bytes = crate::fs::read_all(cfg.fs.as_ref(), &path)
+    let bytes = crate::fs::read_all(cfg.fs.as_ref(), &path, format::MAX_SMALL_FILE)
         .map_err(|e| StoreError::io("read sync-failure record", &path, e))?;
     let record = match format::decode_sync_failure(&bytes) {
         Ok(r) => Some(r),
@@ -106,9 +107,18 @@ pub(super) fn handle_torn(
     valid_end: u64,
     file_len: u64,
     dropped_batch_frames: u64,
+    damaged: bool,
     report: &mut OpenReport,
 ) -> Result<(), StoreError> {
     let dropped_bytes = file_len - valid_end;
+    if damaged {
+        tracing::error!(
+            segment = %path.display(),
+            offset = valid_end,
+            dropped_batch_frames,
+            "a whole frame at the end of the log fails its checksum: events that were written are lost"
+        );
+    }
     if cfg.tail_policy == TailPolicy::FailClosed {
         return Err(StoreError::TornTail {
             segment: path.to_path_buf(),
@@ -137,6 +147,7 @@ pub(super) fn handle_torn(
         offset: valid_end,
         dropped_bytes,
         dropped_batch_frames,
+        damaged,
     });
     Ok(())
 }
@@ -146,4 +157,23 @@ pub(super) fn drop_unborn_segment(cfg: &StoreConfig, path: &Path) -> Result<(), 
         .remove_file(path)
         .and_then(|()| cfg.fs.sync_dir(&cfg.dir))
         .map_err(|e| StoreError::io("remove incomplete segment", path, e))
+}
+
+/// Writes a rebuilt footer back over a damaged one at the end of a sealed
+/// segment, then makes it durable.
+pub(super) fn rewrite_footer(
+    path: &Path,
+    file: &Arc<dyn StoreFile>,
+    footer: &FooterBuilder,
+) -> Result<(), StoreError> {
+    let bytes = format::encode_footer(footer.footer());
+    let at = footer.frames_end();
+    let end = format::sealed_len(at, bytes.len())
+        .ok_or_else(|| StoreError::corrupt_segment(path, at, crate::error::Corruption::TooLarge))?;
+    file.write_all_at(&bytes, at)
+        .and_then(|()| file.set_len(end))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| StoreError::io("rewrite damaged footer", path, e))?;
+    tracing::warn!(segment = %path.display(), "rebuilt a damaged footer from the segment's frames");
+    Ok(())
 }

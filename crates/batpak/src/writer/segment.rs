@@ -14,12 +14,9 @@ use crate::format::segment_path;
 use crate::format::{self, DurablePoint, SegmentHeader, SYNC_FAILURE_FILE};
 use crate::fs::{OpenMode, StoreFile, StoreFs};
 use crate::id;
-use crate::segment::{ActiveSegment, FooterBuilder};
+use crate::segment::{ActiveSegment, FooterBuilder, PREALLOCATE_BYTES};
 
 use super::stage::Staged;
-
-/// Zeros written ahead of the frames of the active segment (at most the segment size).
-const PREALLOCATE_BYTES: u64 = 1 << 20;
 
 /// Where the next request's frames can go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
