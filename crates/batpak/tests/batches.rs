@@ -6,13 +6,13 @@ use common::*;
 
 use std::sync::{Arc, Barrier};
 
+use batpak::format::IDEMPOTENCY_FILE;
 use batpak::prelude::*;
-use batpak::ReceiptSigner;
 
 const K: EventKind = EventKind::custom(0xE, 3);
 
 fn c(e: &str) -> Coordinate {
-    Coordinate::new(e, "s").unwrap()
+    coord(e, "s")
 }
 
 fn item(e: &str, p: u32, causation: CausationRef) -> BatchAppendItem {
@@ -21,8 +21,7 @@ fn item(e: &str, p: u32, causation: CausationRef) -> BatchAppendItem {
 
 #[test]
 fn batch_mixes_entities_links_chains_and_resolves_prior_items() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let (_dir, store) = temp_store();
     let first = store.append(&c("a"), K, &0u32).unwrap();
     let rs = store
         .append_batch(vec![
@@ -137,7 +136,7 @@ fn a_failing_item_writes_nothing_of_the_batch() {
 #[test]
 fn a_batch_crossing_the_segment_limit_lands_whole_in_the_next_segment() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = || StoreConfig::new(dir.path()).with_segment_max_bytes(4096);
+    let cfg = || small_segments(dir.path());
     let store = Store::open(cfg()).unwrap();
     for i in 0..20u32 {
         store.append(&c("a"), K, &i).unwrap();
@@ -167,31 +166,20 @@ fn a_batch_crossing_the_segment_limit_lands_whole_in_the_next_segment() {
 
 #[test]
 fn a_batch_torn_by_a_crash_disappears_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    store.append(&c("a"), K, &0u32).unwrap();
-    let rs = store
-        .append_batch(
-            (0..5)
-                .map(|i| item(if i % 2 == 0 { "a" } else { "b" }, i, CausationRef::None))
-                .collect(),
-        )
-        .unwrap();
-    let image = crash_image(dir.path());
-    store.close().unwrap();
-    let seg = std::fs::read_dir(image.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "seg"))
-        .unwrap();
+    let (image, rs) = live_image(|store| {
+        store.append(&c("a"), K, &0u32).unwrap();
+        store
+            .append_batch(
+                (0..5)
+                    .map(|i| item(if i % 2 == 0 { "a" } else { "b" }, i, CausationRef::None))
+                    .collect(),
+            )
+            .unwrap()
+    });
+    let seg = only_segment(image.path());
     let bytes = std::fs::read(&seg).unwrap();
     // Find the frame boundaries, then cut after the 3rd of the batch's 5 frames (a whole-frame cut).
-    let mut starts = vec![];
-    let mut p = 32;
-    while p < bytes.len() {
-        starts.push(p);
-        p += 8 + u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
-    }
+    let starts = frame_starts(&bytes);
     assert_eq!(starts.len(), 6);
     for cut in [starts[4], starts[2] + 10, starts[5] + 3] {
         std::fs::write(&seg, &bytes[..cut]).unwrap();
@@ -218,8 +206,8 @@ fn a_batch_torn_by_a_crash_disappears_whole() {
 
 #[test]
 fn expected_sequence_lets_exactly_one_writer_win_each_slot() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(StoreConfig::new(dir.path())).unwrap());
+    let (_dir, store) = temp_store();
+    let store = Arc::new(store);
     let first = store
         .append_with_options(
             &c("acct"),
@@ -288,21 +276,13 @@ fn expected_sequence_lets_exactly_one_writer_win_each_slot() {
     assert!(store.verify_chain().unwrap().is_intact());
 }
 
-fn key(n: u8) -> IdempotencyKey {
-    IdempotencyKey::from_bytes([n; 16])
-}
-
 #[test]
 fn idempotent_retries_return_the_first_receipt_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let signing = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
-    let cfg = || {
-        StoreConfig::new(dir.path())
-            .with_signing_key(signing.clone())
-            .with_segment_max_bytes(4096)
-    };
+    let signing = signing_key(4);
+    let cfg = || small_segments(dir.path()).with_signing_key(signing.clone());
     let opts = AppendOptions::default()
-        .with_idempotency_key(key(1))
+        .with_idempotency_key(idempotency_key(1))
         .with_correlation_id(CorrelationId::from_u128(5));
     let store = Store::open(cfg()).unwrap();
     let r1 = store.append_with_options(&c("a"), K, &"pay", opts).unwrap();
@@ -333,7 +313,7 @@ fn idempotent_retries_return_the_first_receipt_across_reopen() {
                 c("x"),
                 K,
                 &p,
-                AppendOptions::default().with_idempotency_key(key(2)),
+                AppendOptions::default().with_idempotency_key(idempotency_key(2)),
                 CausationRef::None,
             )
             .unwrap(),
@@ -341,7 +321,7 @@ fn idempotent_retries_return_the_first_receipt_across_reopen() {
                 c("y"),
                 K,
                 &p,
-                AppendOptions::default().with_idempotency_key(key(3)),
+                AppendOptions::default().with_idempotency_key(idempotency_key(3)),
                 CausationRef::None,
             )
             .unwrap(),
@@ -354,7 +334,7 @@ fn idempotent_retries_return_the_first_receipt_across_reopen() {
             c("x"),
             K,
             &9u32,
-            AppendOptions::default().with_idempotency_key(key(2)),
+            AppendOptions::default().with_idempotency_key(idempotency_key(2)),
             CausationRef::None,
         )
         .unwrap(),
@@ -362,7 +342,7 @@ fn idempotent_retries_return_the_first_receipt_across_reopen() {
             c("z"),
             K,
             &9u32,
-            AppendOptions::default().with_idempotency_key(key(4)),
+            AppendOptions::default().with_idempotency_key(idempotency_key(4)),
             CausationRef::None,
         )
         .unwrap(),
@@ -386,7 +366,7 @@ fn idempotent_retries_return_the_first_receipt_across_reopen() {
     store.close().unwrap();
 
     // A corrupt sidecar is reported and rebuilt from the log.
-    let side = dir.path().join("IDEMPOTENCY");
+    let side = dir.path().join(IDEMPOTENCY_FILE);
     let mut bytes = std::fs::read(&side).unwrap();
     bytes[30] ^= 0xff;
     std::fs::write(&side, &bytes).unwrap();
@@ -417,7 +397,7 @@ fn idempotent_retries_return_the_first_receipt_across_reopen() {
             &c("q"),
             K,
             &1u8,
-            AppendOptions::default().with_idempotency_key(key(5)),
+            AppendOptions::default().with_idempotency_key(idempotency_key(5)),
         )
         .unwrap();
     let image = crash_image(dir.path());
@@ -430,7 +410,7 @@ fn idempotent_retries_return_the_first_receipt_across_reopen() {
                 &c("q"),
                 K,
                 &1u8,
-                AppendOptions::default().with_idempotency_key(key(5))
+                AppendOptions::default().with_idempotency_key(idempotency_key(5))
             )
             .unwrap(),
         r5
@@ -443,13 +423,13 @@ fn idempotent_retries_return_the_first_receipt_across_reopen() {
 
 #[test]
 fn idempotency_dedupes_within_one_group_of_concurrent_retries() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(StoreConfig::new(dir.path())).unwrap());
+    let (_dir, store) = temp_store();
+    let store = Arc::new(store);
     let handles: Vec<_> = (0..8)
         .map(|_| {
             let store = store.clone();
             std::thread::spawn(move || {
-                let opts = AppendOptions::default().with_idempotency_key(key(7));
+                let opts = AppendOptions::default().with_idempotency_key(idempotency_key(7));
                 store
                     .append_with_options(&c("a"), K, &"same", opts)
                     .unwrap()
@@ -461,30 +441,11 @@ fn idempotency_dedupes_within_one_group_of_concurrent_retries() {
     assert_eq!(store.len(), 1);
 }
 
-#[derive(Debug)]
-struct GateSigner {
-    key: ed25519_dalek::SigningKey,
-    gate: Arc<Barrier>,
-}
-
-impl ReceiptSigner for GateSigner {
-    fn key_id(&self) -> [u8; 32] {
-        self.key.verifying_key().to_bytes()
-    }
-    fn sign(&self, cover: &[u8]) -> Result<[u8; 64], batpak::BoxError> {
-        self.gate.wait();
-        ReceiptSigner::sign(&self.key, cover)
-    }
-}
-
 #[test]
 fn submit_returns_tickets_and_try_submit_reports_backpressure() {
     let dir = tempfile::tempdir().unwrap();
     let gate = Arc::new(Barrier::new(2));
-    let signer = GateSigner {
-        key: ed25519_dalek::SigningKey::from_bytes(&[1; 32]),
-        gate: gate.clone(),
-    };
+    let signer = BarrierSigner::every(signing_key(1), gate.clone());
     let store = Store::open(
         StoreConfig::new(dir.path())
             .with_writer_queue(1)

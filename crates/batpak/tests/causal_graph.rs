@@ -13,34 +13,19 @@ use batpak::{CausalBoundary, Denial, StoreReader};
 
 const K: EventKind = EventKind::custom(0xE, 0x40);
 
-/// A small deterministic generator, so failures reproduce.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Builds a graph of about 400 events: a long chain, hubs with wide fan-out,
 /// random links, batches whose items cause each other, denials that join
 /// threads, and roots. Returns the ids in commit order.
 fn build(store: &Store) -> Vec<EventId> {
-    let mut rng = Lcg(0x5eed);
+    let mut rng = Rng::new(0x5eed);
     let mut ids: Vec<EventId> = Vec::new();
     let mut hubs: Vec<EventId> = Vec::new();
     let coords: Vec<Coordinate> = (0..9)
-        .map(|i| Coordinate::new(format!("ent:{i}"), format!("scope:{}", i % 3)).unwrap())
+        .map(|i| coord(format!("ent:{i}"), format!("scope:{}", i % 3)))
         .collect();
-    let corr = |rng: &mut Lcg| match rng.below(5) {
+    let corr = |rng: &mut Rng| match rng.below(5) {
         0 => None,
-        n => Some(CorrelationId::from_u128(n as u128)),
+        n => Some(CorrelationId::from_u128(u128::from(n))),
     };
     let opts = |corr: Option<CorrelationId>, cause: Option<EventId>| {
         let mut o = AppendOptions::default();
@@ -55,7 +40,7 @@ fn build(store: &Store) -> Vec<EventId> {
     // A chain of 150: each event caused by the previous one.
     let mut prev: Option<EventId> = None;
     for i in 0..150u32 {
-        let c = &coords[rng.below(coords.len())];
+        let c = &coords[rng.index(coords.len())];
         let r = store
             .append_with_options(
                 c,
@@ -71,27 +56,27 @@ fn build(store: &Store) -> Vec<EventId> {
         }
     }
     for i in 0..220u32 {
-        let c = &coords[rng.below(coords.len())];
+        let c = &coords[rng.index(coords.len())];
         let cause = match rng.below(6) {
             0 => None,
             1 => Some(hubs[0]),
-            2 => Some(hubs[rng.below(hubs.len())]),
+            2 => Some(hubs[rng.index(hubs.len())]),
             3 => ids.last().copied(),
-            _ => Some(ids[rng.below(ids.len())]),
+            _ => Some(ids[rng.index(ids.len())]),
         };
         let corr_id = corr(&mut rng);
         match rng.below(10) {
             0 => {
                 // A batch: item 0 caused by `cause`, each later item by the one before or by item 0.
                 let mut items = Vec::new();
-                let n = 2 + rng.below(4);
+                let n = 2 + rng.index(4);
                 for j in 0..n {
                     let causation = match (j, cause) {
                         (0, Some(c)) => CausationRef::Event(c),
                         (0, None) => CausationRef::None,
-                        (j, _) => CausationRef::PriorItem(rng.below(j)),
+                        (j, _) => CausationRef::PriorItem(rng.index(j)),
                     };
-                    let c = coords[rng.below(coords.len())].clone();
+                    let c = coords[rng.index(coords.len())].clone();
                     items.push(
                         BatchAppendItem::new(
                             c,
@@ -227,29 +212,24 @@ fn check(store: &StoreReader, ids: &[EventId]) {
     );
 }
 
-fn small_segments(dir: &Path) -> StoreConfig {
+/// Segments of 16 KiB: the graph spans a few of them.
+fn sixteen_kib_segments(dir: &Path) -> StoreConfig {
     StoreConfig::new(dir).with_segment_max_bytes(16 * 1024)
 }
 
 #[test]
 fn causal_queries_equal_brute_force_before_and_after_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(small_segments(dir.path())).unwrap();
+    let store = Store::open(sixteen_kib_segments(dir.path())).unwrap();
     let ids = build(&store);
     assert!(ids.len() >= 300, "{} events", ids.len());
     check(store.reader(), &ids);
     // A crash image: the active segment has no footer and is rebuilt from its frames.
-    let image = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(dir.path()).unwrap() {
-        let e = e.unwrap();
-        if e.file_name().to_string_lossy().ends_with(".seg") {
-            std::fs::copy(e.path(), image.path().join(e.file_name())).unwrap();
-        }
-    }
+    let image = live_copy(dir.path());
     store.close().unwrap();
 
     // Sealed segments: the index is rebuilt from footers.
-    let store = Store::open(small_segments(dir.path())).unwrap();
+    let store = Store::open(sixteen_kib_segments(dir.path())).unwrap();
     let report = store.open_report();
     assert!(
         report.segments > 3 && report.segments_from_footer == report.segments,
@@ -257,19 +237,18 @@ fn causal_queries_equal_brute_force_before_and_after_reopen() {
     );
     check(store.reader(), &ids);
     store.close().unwrap();
-    let ro = Store::open_read_only(small_segments(dir.path())).unwrap();
+    let ro = Store::open_read_only(sixteen_kib_segments(dir.path())).unwrap();
     check(ro.reader(), &ids);
 
-    let crashed = Store::open(small_segments(image.path())).unwrap();
+    let crashed = Store::open(sixteen_kib_segments(image.path())).unwrap();
     assert!(crashed.open_report().frames_scanned > 0);
     check(crashed.reader(), &ids);
 }
 
 #[test]
 fn causation_must_name_a_committed_event() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    let c = Coordinate::new("e", "s").unwrap();
+    let (_dir, store) = temp_store();
+    let c = coord("e", "s");
     let err = store
         .append_with_options(
             &c,
@@ -297,45 +276,28 @@ fn causation_must_name_a_committed_event() {
 
 // ---- boundaries that only a damaged store can show: rewrite causation fields ----
 
-const CAUSATION_FIELD: usize = 10;
-
 /// Three events a <- b <- c (c caused by b, b by a), as a crash image whose
 /// frames `edit` rewrites (CRCs fixed).
 fn damaged(edit: impl FnOnce(&mut [rmpv::Value], &[EventId])) -> (tempfile::TempDir, Vec<EventId>) {
-    let live = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(live.path())).unwrap();
-    let c = Coordinate::new("e", "s").unwrap();
-    let mut ids = Vec::new();
-    let mut cause = CausationRef::None;
-    for i in 0..3 {
-        let r = store
-            .append_with_options(&c, K, &i, AppendOptions::default().with_causation(cause))
-            .unwrap();
-        cause = CausationRef::Event(r.event_id);
-        ids.push(r.event_id);
-    }
-    let img = tempfile::tempdir().unwrap();
-    let seg = std::fs::read_dir(live.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "seg"))
-        .unwrap();
-    let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
-    edit(&mut fs, &ids);
-    std::fs::write(
-        img.path().join(seg.file_name().unwrap()),
-        reassemble(&hdr, &fs),
-    )
-    .unwrap();
-    store.close().unwrap();
+    let (img, ids) = live_image(|store| {
+        let c = coord("e", "s");
+        let mut ids = Vec::new();
+        let mut cause = CausationRef::None;
+        for i in 0..3 {
+            let r = store
+                .append_with_options(&c, K, &i, AppendOptions::default().with_causation(cause))
+                .unwrap();
+            cause = CausationRef::Event(r.event_id);
+            ids.push(r.event_id);
+        }
+        ids
+    });
+    rewrite_frames(img.path(), |fs| edit(fs, &ids));
     (img, ids)
 }
 
 fn set_causation(frame: &mut rmpv::Value, id: EventId) {
-    let rmpv::Value::Array(a) = frame else {
-        panic!("frame is an array")
-    };
-    a[CAUSATION_FIELD] = rmpv::Value::Binary(id.as_u128().to_be_bytes().to_vec());
+    *field(frame, CAUSATION_FIELD) = rmpv::Value::Binary(id.as_u128().to_be_bytes().to_vec());
 }
 
 #[test]

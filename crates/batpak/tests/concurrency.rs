@@ -2,6 +2,9 @@
 //! gap-free entity sequences, linked chains; reads run alongside.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{coord, temp_store};
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -24,7 +27,7 @@ fn concurrent_appends_get_unique_sequences_and_linked_chains() {
                 (0..per_thread)
                     .map(|i| {
                         let entity = format!("acct-{}", (t + i) % 5);
-                        let c = Coordinate::new(&entity, "s").unwrap();
+                        let c = coord(&entity, "s");
                         (entity, store.append(&c, K, &(t * 1000 + i)).unwrap())
                     })
                     .collect::<Vec<_>>()
@@ -97,18 +100,14 @@ fn concurrent_durable_appends_share_fsyncs() {
     // Group commit: with several threads waiting, one write and one fsync serve many appends.
     // Checked through the receipts (all durable) and through the segment count (one segment),
     // never through timing.
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(StoreConfig::new(dir.path())).unwrap());
+    let (_dir, store) = temp_store();
+    let store = Arc::new(store);
     let handles: Vec<_> = (0..4)
         .map(|t| {
             let store = store.clone();
             std::thread::spawn(move || {
                 (0..50)
-                    .map(|i| {
-                        store
-                            .append(&Coordinate::new(format!("t{t}"), "s").unwrap(), K, &i)
-                            .unwrap()
-                    })
+                    .map(|i| store.append(&coord(format!("t{t}"), "s"), K, &i).unwrap())
                     .all(|r| r.durable)
             })
         })

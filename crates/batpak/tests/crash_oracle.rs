@@ -24,11 +24,17 @@
     clippy::print_stdout
 )]
 
+mod common;
+use common::{
+    assert_fail_stopped, fill_first_segment, idempotency_key, is_segment_file, rotation_trace,
+    sim_small_segments, ROTATING_PAYLOAD_LEN,
+};
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::Instant;
 
+use batpak::format::{segment_file_name, SYNC_FAILURE_FILE};
 use batpak::prelude::*;
 use batpak::sim::{FaultKind, FaultPlan, FiredFault, OpClass, SimFs, SimRng};
 use batpak::{AppendOptions, BatchAppendItem, CausationRef, IdempotencyKey};
@@ -108,7 +114,7 @@ struct Stats {
 }
 
 fn is_segment(f: &FiredFault) -> bool {
-    f.path.extension().is_some_and(|e| e == "seg")
+    is_segment_file(&f.path)
 }
 
 fn describe(faults: &[FiredFault]) -> String {
@@ -119,10 +125,7 @@ fn describe(faults: &[FiredFault]) -> String {
 impl Oracle {
     fn new(seed: u64, plan: FaultPlan, mode: SyncMode) -> Self {
         let sim = SimFs::with_plan(plan);
-        let cfg = StoreConfig::new(DIR)
-            .with_fs(Arc::new(sim.clone()))
-            .with_segment_max_bytes(4096)
-            .with_sync_mode(mode);
+        let cfg = sim_small_segments(&sim, DIR).with_sync_mode(mode);
         Self {
             seed,
             sim,
@@ -521,7 +524,7 @@ impl Oracle {
         self.sim
             .live_files(self.cfg.dir())
             .iter()
-            .any(|f| f == "SYNC_FAILURE")
+            .any(|f| f == SYNC_FAILURE_FILE)
     }
 
     /// After a failed fsync: drop the store and reopen without a crash. What
@@ -685,7 +688,7 @@ impl Oracle {
     /// (6) the store accepts new appends after everything else.
     fn final_append(&mut self) -> Check {
         self.sim.set_paused(true);
-        let coord = Coordinate::new("entity:after", "scope:after").unwrap();
+        let coord = common::coord("entity:after", "scope:after");
         let i = self.new_attempt(coord.clone(), KINDS[0], 8, None);
         let value = self.attempts[i].value.clone();
         let store = self.store.as_ref().ok_or("no open store")?;
@@ -768,7 +771,7 @@ fn run_workload(
 fn drive(o: &mut Oracle, seed: u64) -> Check {
     let mut rng = SimRng::new(seed.rotate_left(17) ^ 0xA11C_E5ED);
     let entities: Vec<Coordinate> = (0..5)
-        .map(|i| Coordinate::new(format!("entity:{i}"), format!("scope:{}", i % 2)).unwrap())
+        .map(|i| common::coord(format!("entity:{i}"), format!("scope:{}", i % 2)))
         .collect();
     let pick = |rng: &mut SimRng| entities[rng.below(entities.len() as u64) as usize].clone();
     o.open()?;
@@ -916,35 +919,14 @@ fn replay() {
 // ---------------------------------------------------------------------------
 
 fn coord(n: u32) -> Coordinate {
-    Coordinate::new(format!("entity:{n}"), "scope:f").unwrap()
-}
-
-fn sim_cfg(sim: &SimFs, dir: &str) -> StoreConfig {
-    StoreConfig::new(dir)
-        .with_fs(Arc::new(sim.clone()))
-        .with_segment_max_bytes(4096)
-}
-
-fn assert_fail_stopped(store: &Store) {
-    for n in 0..3 {
-        match store.append(&coord(9), KINDS[0], &n) {
-            Err(StoreError::WriterFailed { .. }) => {}
-            other => {
-                panic!("a fail-stopped writer must refuse appends with WriterFailed, got {other:?}")
-            }
-        }
-    }
-    assert!(
-        matches!(store.sync(), Err(StoreError::WriterFailed { .. })),
-        "a fail-stopped writer must refuse sync"
-    );
+    common::coord(format!("entity:{n}"), "scope:f")
 }
 
 #[test]
 fn failed_write_fails_the_append_stops_the_writer_and_reopen_recovers() {
     for kind in [FaultKind::FailWrite, FaultKind::TornWrite] {
         let sim = SimFs::with_plan(FaultPlan::none(11));
-        let cfg = sim_cfg(&sim, "/sim/failed-write");
+        let cfg = sim_small_segments(&sim, "/sim/failed-write");
         let store = Store::open(cfg.clone()).unwrap();
         let kept: Vec<AppendReceipt> = (0..5)
             .map(|n| store.append(&coord(1), KINDS[0], &n).unwrap())
@@ -955,7 +937,7 @@ fn failed_write_fails_the_append_stops_the_writer_and_reopen_recovers() {
             matches!(err, StoreError::WriterFailed { .. } | StoreError::Io { .. }),
             "{kind:?}: expected a typed failure, got {err:?}"
         );
-        assert_fail_stopped(&store);
+        assert_fail_stopped(&store, &coord(9), KINDS[0]);
         drop(store);
         // Reopen over the live image (no crash): a torn frame is cut, the rest is intact.
         let store = Store::open(cfg).unwrap();
@@ -972,7 +954,7 @@ fn failed_write_fails_the_append_stops_the_writer_and_reopen_recovers() {
 #[test]
 fn failed_fsync_is_not_acknowledged_and_stops_the_writer() {
     let sim = SimFs::with_plan(FaultPlan::none(12));
-    let cfg = sim_cfg(&sim, "/sim/failed-fsync");
+    let cfg = sim_small_segments(&sim, "/sim/failed-fsync");
     let store = Store::open(cfg.clone()).unwrap();
     let kept = store.append(&coord(1), KINDS[0], &"kept").unwrap();
     sim.arm(FaultKind::FailSync, 1);
@@ -981,7 +963,7 @@ fn failed_fsync_is_not_acknowledged_and_stops_the_writer() {
         matches!(err, StoreError::WriterFailed { .. }),
         "got {err:?}"
     );
-    assert_fail_stopped(&store);
+    assert_fail_stopped(&store, &coord(9), KINDS[0]);
     sim.crash();
     drop(store);
     let store = Store::open(cfg).unwrap();
@@ -989,25 +971,11 @@ fn failed_fsync_is_not_acknowledged_and_stops_the_writer() {
     assert_eq!(store.len(), 1);
 }
 
-/// Three appends that fill the first segment; the next one of the same size rotates.
-fn fill_first_segment(store: &Store, big: &str) -> Vec<AppendReceipt> {
-    (0..3)
-        .map(|_| store.append(&coord(2), KINDS[0], &big).unwrap())
-        .collect()
-}
-
 #[test]
 fn failed_rotation_steps_are_typed_errors_and_stop_the_writer() {
-    let big = "r".repeat(900);
-    let seg = |n: u64| format!("{n:020}.seg");
+    let big = "r".repeat(ROTATING_PAYLOAD_LEN);
     // Dry run on an honest disk: record the operations of the rotating append.
-    let sim = SimFs::with_plan(FaultPlan::none(15));
-    let store = Store::open(sim_cfg(&sim, "/sim/rotation")).unwrap();
-    fill_first_segment(&store, &big);
-    sim.start_trace();
-    store.append(&coord(2), KINDS[0], &big).unwrap();
-    let trace = sim.take_trace();
-    drop(store);
+    let trace = rotation_trace(15, "/sim/rotation", &coord(2), KINDS[0], &big);
     let find = |op: OpClass, file: &str| {
         trace
             .iter()
@@ -1017,7 +985,7 @@ fn failed_rotation_steps_are_typed_errors_and_stop_the_writer() {
     };
     let create = trace
         .iter()
-        .position(|t| t.op == OpClass::Create && t.path.ends_with(seg(2)))
+        .position(|t| t.op == OpClass::Create && t.path.ends_with(segment_file_name(2)))
         .expect("the rotation creates segment 2");
     let dir_sync = trace[create..]
         .iter()
@@ -1028,48 +996,48 @@ fn failed_rotation_steps_are_typed_errors_and_stop_the_writer() {
     let steps = [
         (
             FaultKind::FailWrite,
-            find(OpClass::Write, &seg(1)),
+            find(OpClass::Write, &segment_file_name(1)),
             "footer write",
         ),
         (
             FaultKind::TornWrite,
-            find(OpClass::Write, &seg(1)),
+            find(OpClass::Write, &segment_file_name(1)),
             "torn footer write",
         ),
         (
             FaultKind::FailSync,
-            find(OpClass::Sync, &seg(1)),
+            find(OpClass::Sync, &segment_file_name(1)),
             "footer fsync",
         ),
         (
             FaultKind::FailCreate,
-            find(OpClass::Create, &seg(2)),
+            find(OpClass::Create, &segment_file_name(2)),
             "create",
         ),
         (
             FaultKind::FailWrite,
-            find(OpClass::Write, &seg(2)),
+            find(OpClass::Write, &segment_file_name(2)),
             "header write",
         ),
         (
             FaultKind::FailSync,
-            find(OpClass::Sync, &seg(2)),
+            find(OpClass::Sync, &segment_file_name(2)),
             "header fsync",
         ),
         (FaultKind::FailSyncDir, dir_sync, "directory fsync"),
     ];
     for (kind, nth, step) in steps {
         let sim = SimFs::with_plan(FaultPlan::none(15).with_fault(kind, nth));
-        let cfg = sim_cfg(&sim, "/sim/rotation");
+        let cfg = sim_small_segments(&sim, "/sim/rotation");
         let store = Store::open(cfg.clone()).unwrap();
-        let kept = fill_first_segment(&store, &big);
+        let kept = fill_first_segment(&store, &coord(2), KINDS[0], &big);
         let err = store.append(&coord(2), KINDS[0], &big).unwrap_err();
         assert_eq!(sim.fired().len(), 1, "{step}: the fault fired");
         assert!(
             matches!(err, StoreError::Io { .. } | StoreError::WriterFailed { .. }),
             "{step}: expected a typed error, got {err:?}"
         );
-        assert_fail_stopped(&store);
+        assert_fail_stopped(&store, &coord(9), KINDS[0]);
         sim.crash();
         drop(store);
         let store = Store::open(cfg).unwrap();
@@ -1090,11 +1058,10 @@ fn a_failed_sidecar_rename_costs_only_a_rebuild_of_the_keys() {
     // The idempotency sidecar is published with temp file, fsync, rename,
     // directory fsync. It is a cache of keys the log holds anyway, so a
     // failed rename must neither fail the close nor lose a key.
-    let key = |n: u8| IdempotencyKey::from_bytes([n; 16]);
     let workload = |store: &Store| -> Vec<AppendReceipt> {
         (0..6u8)
             .map(|n| {
-                let opts = AppendOptions::default().with_idempotency_key(key(n));
+                let opts = AppendOptions::default().with_idempotency_key(idempotency_key(n));
                 store
                     .append_with_options(&coord(6), KINDS[0], &n, opts)
                     .unwrap()
@@ -1102,7 +1069,7 @@ fn a_failed_sidecar_rename_costs_only_a_rebuild_of_the_keys() {
             .collect()
     };
     let dry = SimFs::with_plan(FaultPlan::none(23));
-    let s = Store::open(sim_cfg(&dry, "/sim/sidecar")).unwrap();
+    let s = Store::open(sim_small_segments(&dry, "/sim/sidecar")).unwrap();
     workload(&s);
     dry.start_trace();
     s.close().unwrap();
@@ -1114,7 +1081,7 @@ fn a_failed_sidecar_rename_costs_only_a_rebuild_of_the_keys() {
         .nth;
 
     let sim = SimFs::with_plan(FaultPlan::none(23).with_fault(FaultKind::FailRename, rename));
-    let cfg = sim_cfg(&sim, "/sim/sidecar");
+    let cfg = sim_small_segments(&sim, "/sim/sidecar");
     let store = Store::open(cfg.clone()).unwrap();
     let receipts = workload(&store);
     store
@@ -1124,7 +1091,7 @@ fn a_failed_sidecar_rename_costs_only_a_rebuild_of_the_keys() {
     sim.crash();
     let store = Store::open(cfg).unwrap();
     for (n, r) in receipts.iter().enumerate() {
-        let opts = AppendOptions::default().with_idempotency_key(key(n as u8));
+        let opts = AppendOptions::default().with_idempotency_key(idempotency_key(n as u8));
         let again = store
             .append_with_options(&coord(6), KINDS[0], &(n as u8), opts)
             .unwrap();
@@ -1136,7 +1103,7 @@ fn a_failed_sidecar_rename_costs_only_a_rebuild_of_the_keys() {
 #[test]
 fn disk_full_is_a_typed_error_and_stops_the_writer() {
     let sim = SimFs::with_plan(FaultPlan::none(16));
-    let cfg = sim_cfg(&sim, "/sim/full");
+    let cfg = sim_small_segments(&sim, "/sim/full");
     let store = Store::open(cfg.clone()).unwrap();
     let kept = store.append(&coord(3), KINDS[0], &"fits").unwrap();
     let dir = std::path::Path::new("/sim/full");
@@ -1174,7 +1141,7 @@ fn disk_full_is_a_typed_error_and_stops_the_writer() {
         mentions_enospc,
         "the error must carry the disk-full cause, got {err:?}"
     );
-    assert_fail_stopped(&store);
+    assert_fail_stopped(&store, &coord(9), KINDS[0]);
     sim.crash();
     drop(store);
     sim.set_disk_budget(None);
@@ -1189,7 +1156,7 @@ fn disk_full_is_a_typed_error_and_stops_the_writer() {
 #[test]
 fn read_errors_are_typed_and_the_store_keeps_working() {
     let sim = SimFs::with_plan(FaultPlan::none(17));
-    let cfg = sim_cfg(&sim, "/sim/read-error");
+    let cfg = sim_small_segments(&sim, "/sim/read-error");
     let store = Store::open(cfg).unwrap();
     let r = store.append(&coord(4), KINDS[0], &"readable").unwrap();
     sim.arm(FaultKind::FailRead, 1);
@@ -1205,7 +1172,7 @@ fn read_errors_are_typed_and_the_store_keeps_working() {
 #[test]
 fn short_reads_are_completed() {
     let sim = SimFs::with_plan(FaultPlan::none(18));
-    let cfg = sim_cfg(&sim, "/sim/short-read");
+    let cfg = sim_small_segments(&sim, "/sim/short-read");
     let store = Store::open(cfg.clone()).unwrap();
     let receipts: Vec<AppendReceipt> = (0..40)
         .map(|n| {
@@ -1231,7 +1198,7 @@ fn short_reads_are_completed() {
 fn a_torn_tail_left_by_a_crash_is_cut_at_reopen() {
     for keep_frac in [1u64, 2, 3, 5, 7] {
         let sim = SimFs::with_plan(FaultPlan::none(19));
-        let cfg = sim_cfg(&sim, "/sim/torn")
+        let cfg = sim_small_segments(&sim, "/sim/torn")
             .with_segment_max_bytes(1 << 20)
             .with_sync_mode(SyncMode::OsBuffered);
         let store = Store::open(cfg.clone()).unwrap();
@@ -1267,7 +1234,7 @@ fn a_torn_tail_left_by_a_crash_is_cut_at_reopen() {
 fn a_batch_torn_by_a_crash_disappears_whole() {
     for eighths in 1..8u64 {
         let sim = SimFs::with_plan(FaultPlan::none(24));
-        let cfg = sim_cfg(&sim, "/sim/torn-batch")
+        let cfg = sim_small_segments(&sim, "/sim/torn-batch")
             .with_segment_max_bytes(1 << 20)
             .with_sync_mode(SyncMode::OsBuffered);
         let store = Store::open(cfg.clone()).unwrap();
@@ -1350,7 +1317,7 @@ fn a_dropped_directory_fsync_loses_a_segment_and_the_oracle_notices() {
 #[test]
 fn os_buffered_may_lose_volatile_receipts_but_never_durable_ones() {
     let sim = SimFs::with_plan(FaultPlan::none(31));
-    let cfg = sim_cfg(&sim, "/sim/os-buffered")
+    let cfg = sim_small_segments(&sim, "/sim/os-buffered")
         .with_sync_mode(SyncMode::OsBuffered)
         .with_segment_max_bytes(1 << 20);
     let store = Store::open(cfg.clone()).unwrap();
@@ -1395,7 +1362,7 @@ fn os_buffered_may_lose_volatile_receipts_but_never_durable_ones() {
 fn every_group_loses_nothing_acknowledged() {
     for torn in [false, true] {
         let sim = SimFs::with_plan(FaultPlan::none(32).with_torn_crash(torn));
-        let cfg = sim_cfg(&sim, "/sim/every-group");
+        let cfg = sim_small_segments(&sim, "/sim/every-group");
         let store = Store::open(cfg.clone()).unwrap();
         let receipts: Vec<AppendReceipt> = (0..60u32)
             .map(|n| {

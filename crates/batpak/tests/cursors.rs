@@ -2,20 +2,20 @@
 //! survive a restart and refuse the wrong region or damaged bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{coord, open_buffered};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use batpak::format::{CHECKPOINT_DIR, CHECKPOINT_SUFFIX};
 use batpak::prelude::*;
 
 const K: EventKind = EventKind::custom(0xE, 1);
 
-fn open(dir: &Path) -> Store {
-    Store::open(StoreConfig::new(dir).with_sync_mode(SyncMode::OsBuffered)).unwrap()
-}
-
 fn append_n(store: &Store, from: usize, n: usize) {
     for i in from..from + n {
-        let c = Coordinate::new(format!("ent:{}", i % 3), format!("scope:{}", i % 2)).unwrap();
+        let c = coord(format!("ent:{}", i % 3), format!("scope:{}", i % 2));
         store.append(&c, K, &i).unwrap();
     }
 }
@@ -25,7 +25,8 @@ fn ids(entries: &[IndexEntry]) -> Vec<EventId> {
 }
 
 fn checkpoint_file(dir: &Path, name: &str) -> PathBuf {
-    dir.join("cursors").join(format!("{name}.ckpt"))
+    dir.join(CHECKPOINT_DIR)
+        .join(format!("{name}{CHECKPOINT_SUFFIX}"))
 }
 
 #[test]
@@ -34,7 +35,7 @@ fn a_checkpointed_cursor_resumes_with_exactly_the_rest_after_reopen() {
     let region = Region::scope("scope:1");
     let id = CheckpointId::new("worker-1").unwrap();
     let (first_half, all_before) = {
-        let store = open(dir.path());
+        let store = open_buffered(dir.path());
         append_n(&store, 0, 100);
         let all = store.query(&region);
         assert_eq!(all.len(), 50);
@@ -52,7 +53,7 @@ fn a_checkpointed_cursor_resumes_with_exactly_the_rest_after_reopen() {
         (got, all)
     };
     assert_eq!(ids(&first_half), ids(&all_before[..25]));
-    let store = open(dir.path());
+    let store = open_buffered(dir.path());
     append_n(&store, 100, 10);
     let mut cursor = store.cursor_from_checkpoint(&region, &id).unwrap();
     let mut rest = Vec::new();
@@ -78,13 +79,13 @@ fn a_checkpointed_cursor_resumes_with_exactly_the_rest_after_reopen() {
 #[test]
 fn a_cursor_never_skips_or_repeats_under_concurrent_appends() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(open(dir.path()));
+    let store = Arc::new(open_buffered(dir.path()));
     let region = Region::entity_prefix("ent:");
     let writer = {
         let store = store.clone();
         std::thread::spawn(move || {
             for i in 0..600usize {
-                let c = Coordinate::new(format!("ent:{}", i % 5), "s").unwrap();
+                let c = coord(format!("ent:{}", i % 5), "s");
                 store.submit(&c, K, &i).unwrap().wait().unwrap();
             }
         })
@@ -108,7 +109,7 @@ fn a_cursor_never_skips_or_repeats_under_concurrent_appends() {
 #[test]
 fn poll_events_reads_payloads_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open_buffered(dir.path());
     append_n(&store, 0, 10);
     let mut cursor = store.cursor_guaranteed(&Region::entity("ent:1"));
     let events = cursor.poll_events(100).unwrap();
@@ -123,7 +124,7 @@ fn poll_events_reads_payloads_in_order() {
 #[test]
 fn a_checkpoint_for_another_region_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open_buffered(dir.path());
     append_n(&store, 0, 6);
     let id = CheckpointId::new("w").unwrap();
     let mut cursor = store.cursor_guaranteed(&Region::scope("scope:0"));
@@ -158,7 +159,7 @@ fn a_checkpoint_for_another_region_is_refused() {
 #[test]
 fn a_damaged_checkpoint_is_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open_buffered(dir.path());
     append_n(&store, 0, 4);
     let id = CheckpointId::new("w").unwrap();
     let mut cursor = store.cursor_guaranteed(&Region::all());
@@ -193,7 +194,7 @@ fn a_damaged_checkpoint_is_a_typed_error() {
 #[test]
 fn a_missing_checkpoint_is_reported_or_kept_as_the_start() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open_buffered(dir.path());
     append_n(&store, 0, 3);
     let id = CheckpointId::new("absent").unwrap();
     let err = store
@@ -225,15 +226,15 @@ fn a_checkpoint_past_the_log_is_refused() {
     let b = tempfile::tempdir().unwrap();
     let id = CheckpointId::new("w").unwrap();
     {
-        let store = open(a.path());
+        let store = open_buffered(a.path());
         append_n(&store, 0, 10);
         let mut cursor = store.cursor_guaranteed(&Region::all());
         cursor.poll_batch(8).unwrap();
         cursor.save_checkpoint(&id).unwrap();
     }
-    let store = open(b.path());
+    let store = open_buffered(b.path());
     append_n(&store, 0, 10);
-    std::fs::create_dir_all(b.path().join("cursors")).unwrap();
+    std::fs::create_dir_all(b.path().join(CHECKPOINT_DIR)).unwrap();
     std::fs::copy(
         checkpoint_file(a.path(), "w"),
         checkpoint_file(b.path(), "w"),
@@ -259,7 +260,7 @@ fn a_read_only_store_resumes_but_does_not_save() {
     let dir = tempfile::tempdir().unwrap();
     let id = CheckpointId::new("w").unwrap();
     {
-        let store = open(dir.path());
+        let store = open_buffered(dir.path());
         append_n(&store, 0, 10);
         let mut cursor = store.cursor_guaranteed(&Region::all());
         cursor.poll_batch(4).unwrap();

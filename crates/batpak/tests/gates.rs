@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::*;
+use common::{
+    field, frames, live_image_with, only_segment, reassemble, rewrite_frames, signing_key,
+    small_segments, temp_store, ATTESTATION_FIELD, PAYLOAD_FIELD,
+};
 
 use std::sync::Mutex;
 
@@ -119,11 +122,11 @@ fn proposal(amount: i64) -> Proposal {
 }
 
 fn coord() -> Coordinate {
-    Coordinate::new("order:1", "shop").unwrap()
+    common::coord("order:1", "shop")
 }
 
 fn key() -> ed25519_dalek::SigningKey {
-    ed25519_dalek::SigningKey::from_bytes(&[11; 32])
+    signing_key(11)
 }
 
 #[test]
@@ -205,8 +208,7 @@ fn a_panicking_gate_is_a_denial_not_a_crash() {
     assert_eq!(ctx.ran(), ["amount_positive", "explodes", "credit_limit"]);
 
     // A pipeline turns it into an ordinary refusal that can be recorded.
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let (_dir, store) = temp_store();
     let pipeline = Pipeline::new(set);
     let denial = pipeline.evaluate(&Ctx::new(5), proposal(5)).unwrap_err();
     let r = store.append_denial(&coord(), &denial).unwrap();
@@ -264,8 +266,7 @@ fn commit_records_the_gates_passed_and_survives_reopen() {
 
 #[test]
 fn commit_keeps_the_proposal_options() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let (_dir, store) = temp_store();
     let cause = store.append(&coord(), PLACED, &"command").unwrap();
     let thread = CorrelationId::from_u128(77);
     let pipeline = Pipeline::new(gates());
@@ -305,8 +306,7 @@ fn a_gate_with_an_invalid_name_cannot_commit() {
             Ok(())
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let (_dir, store) = temp_store();
     let pipeline = Pipeline::new(GateSet::new().with(Nameless));
     let approved = pipeline.evaluate(&Ctx::new(1), proposal(1)).unwrap();
     let err = pipeline.commit(&store, &coord(), approved).unwrap_err();
@@ -341,10 +341,10 @@ fn bypasses_need_a_reason_and_are_listed_for_audit() {
         .bypass(proposal(-5), BypassReason::new("INC-1", long))
         .is_err());
 
-    let other = Coordinate::new("order:2", "shop").unwrap();
+    let other = common::coord("order:2", "shop");
     let mut bypassed = Vec::new();
     {
-        let store = Store::open(StoreConfig::new(dir.path()).with_segment_max_bytes(4096)).unwrap();
+        let store = Store::open(small_segments(dir.path())).unwrap();
         for i in 0..60i64 {
             let c = if i % 2 == 0 { coord() } else { other.clone() };
             if i % 7 == 3 {
@@ -518,9 +518,6 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 // ---- tamper evidence: rewrite frames with valid CRCs ----
 
-const PAYLOAD_FIELD: usize = 16;
-const ATTESTATION_FIELD: usize = 17;
-
 /// A live store (as a crash image) holding: 0 plain, 1 gated, 2 denial, 3 bypassed, 4 plain.
 struct Image {
     dir: tempfile::TempDir,
@@ -531,38 +528,40 @@ struct Image {
 }
 
 fn image() -> Image {
-    let live = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(live.path()).with_signing_key(key())).unwrap();
-    let pipeline = Pipeline::new(gates());
-    store.append(&coord(), PLACED, &"first").unwrap();
-    let gated = pipeline
-        .commit(
-            &store,
-            &coord(),
-            pipeline.evaluate(&Ctx::new(42), proposal(42)).unwrap(),
-        )
-        .unwrap();
-    let denial = store
-        .append_denial(
-            &coord(),
-            &pipeline.evaluate(&Ctx::new(-1), proposal(-1)).unwrap_err(),
-        )
-        .unwrap();
-    let bypassed = pipeline
-        .commit(
-            &store,
-            &coord(),
-            pipeline
-                .bypass(
-                    proposal(-2),
-                    BypassReason::new("INC-9", "approved by on-call"),
+    let (dir, (gated, denial, bypassed, plain)) = live_image_with(
+        |cfg| cfg.with_signing_key(key()),
+        |store| {
+            let pipeline = Pipeline::new(gates());
+            store.append(&coord(), PLACED, &"first").unwrap();
+            let gated = pipeline
+                .commit(
+                    store,
+                    &coord(),
+                    pipeline.evaluate(&Ctx::new(42), proposal(42)).unwrap(),
                 )
-                .unwrap(),
-        )
-        .unwrap();
-    let plain = store.append(&coord(), PLACED, &"last").unwrap();
-    let dir = crash_image(live.path());
-    store.close().unwrap();
+                .unwrap();
+            let denial = store
+                .append_denial(
+                    &coord(),
+                    &pipeline.evaluate(&Ctx::new(-1), proposal(-1)).unwrap_err(),
+                )
+                .unwrap();
+            let bypassed = pipeline
+                .commit(
+                    store,
+                    &coord(),
+                    pipeline
+                        .bypass(
+                            proposal(-2),
+                            BypassReason::new("INC-9", "approved by on-call"),
+                        )
+                        .unwrap(),
+                )
+                .unwrap();
+            let plain = store.append(&coord(), PLACED, &"last").unwrap();
+            (gated, denial, bypassed, plain)
+        },
+    );
     Image {
         dir,
         gated,
@@ -573,11 +572,10 @@ fn image() -> Image {
 }
 
 fn tamper(img: &Image, frame: usize, edit: impl FnOnce(&mut rmpv::Value)) {
-    let seg = only_segment(img.dir.path());
-    let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
-    assert_eq!(fs.len(), 5);
-    edit(&mut fs[frame]);
-    std::fs::write(&seg, reassemble(&hdr, &fs)).unwrap();
+    rewrite_frames(img.dir.path(), |fs| {
+        assert_eq!(fs.len(), 5);
+        edit(&mut fs[frame]);
+    });
 }
 
 fn verify(img: &Image) -> (ChainVerificationReport, Store) {

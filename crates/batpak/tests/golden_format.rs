@@ -3,28 +3,19 @@
 //! change cannot slip in unnoticed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{coord, copy_dir, fixture, golden_json, LOCK_FILE};
+
 use std::path::{Path, PathBuf};
 
 use batpak::prelude::*;
 
-/// The writer's lock file, named here on purpose: the name is not part of the
-/// API, and these checks read the directory as a third party would.
-const LOCK_FILE: &str = "LOCK";
-
-#[path = "common/golden_json.rs"]
-mod golden_json;
-
 fn golden() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/golden-v1")
+    fixture("golden-v1")
 }
 
 fn copy_store() -> tempfile::TempDir {
-    let dst = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(golden().join("store")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dst.path().join(e.file_name())).unwrap();
-    }
-    dst
+    copy_dir(&golden().join("store"))
 }
 
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -89,7 +80,7 @@ fn golden_store_reads_back_byte_for_byte() {
     let first = store.query(&Region::all())[0].event_id();
     let again = store
         .append_with_options(
-            &Coordinate::new("account:0", "tenant:0").unwrap(),
+            &coord("account:0", "tenant:0"),
             EventKind::custom(0xE, 1),
             &"with options",
             opts.with_causation(CausationRef::Event(first)),
@@ -107,6 +98,9 @@ fn golden_store_reads_back_byte_for_byte() {
 #[test]
 fn a_segment_of_another_format_version_is_refused_by_name() {
     let dir = copy_store();
+    // The file name and the header offsets (version at 8, CRC of bytes 0..28
+    // at 28) are spelled out from docs/FORMAT.md on purpose, not taken from
+    // `batpak::format`: this test reads the format as a third party would.
     let seg = dir.path().join("00000000000000000001.seg");
     let mut bytes = std::fs::read(&seg).unwrap();
     bytes[8..10].copy_from_slice(&2u16.to_le_bytes());

@@ -15,6 +15,9 @@
     clippy::print_stderr
 )]
 
+mod common;
+use common::{coord, hex, small_segments, Rng};
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -32,29 +35,6 @@ const CHILD_ROUND: &str = "BATPAK_CHILD_ROUND";
 /// A child that is never killed stops by itself after this long.
 const CHILD_LIFETIME: Duration = Duration::from_secs(10);
 
-fn config(dir: &Path) -> StoreConfig {
-    StoreConfig::new(dir).with_segment_max_bytes(4096)
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// xorshift64*: the kill schedule's randomness.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 /// The child's side: append until killed, one `RECEIPT` line per acknowledged event.
 #[test]
 fn child_entry() {
@@ -63,11 +43,11 @@ fn child_entry() {
     };
     let batches = std::env::var(CHILD_MODE).is_ok_and(|m| m == "batch");
     let round: u64 = std::env::var(CHILD_ROUND).unwrap().parse().unwrap();
-    let store = Store::open(config(Path::new(&dir))).unwrap();
+    let store = Store::open(small_segments(Path::new(&dir))).unwrap();
     let entities: Vec<Coordinate> = (0..4)
-        .map(|i| Coordinate::new(format!("entity:{i}"), "scope:kill").unwrap())
+        .map(|i| coord(format!("entity:{i}"), "scope:kill"))
         .collect();
-    let mut rng = Rng(0x9E37_79B9 ^ (round + 1));
+    let mut rng = Rng::new(0x9E37_79B9 ^ (round + 1));
     let started = Instant::now();
     let mut out = std::io::stdout().lock();
     let mut n = 0u64;
@@ -78,7 +58,7 @@ fn child_entry() {
             .map(|i| serde_json::json!({ "tag": tag, "item": i, "size": size, "fill": "k".repeat(rng.below(300) as usize) }))
             .collect();
         let coords: Vec<Coordinate> = (0..size)
-            .map(|_| entities[rng.below(entities.len() as u64) as usize].clone())
+            .map(|_| entities[rng.index(entities.len())].clone())
             .collect();
         let receipts = if batches {
             let items = payloads
@@ -195,8 +175,8 @@ fn run_child(dir: &Path, mode: &str, round: u64, after: Duration) -> Vec<Printed
 
 /// Reopens after a kill and checks everything ever reported.
 fn check_after_kill(dir: &Path, reported: &[Printed], batches: bool, round: u64) {
-    let store =
-        Store::open(config(dir)).unwrap_or_else(|e| panic!("reopen after SIGKILL failed: {e}"));
+    let store = Store::open(small_segments(dir))
+        .unwrap_or_else(|e| panic!("reopen after SIGKILL failed: {e}"));
     let by_id: HashMap<String, IndexEntry> = store
         .query(&Region::all())
         .into_iter()
@@ -237,7 +217,7 @@ fn check_after_kill(dir: &Path, reported: &[Printed], batches: bool, round: u64)
     }
     let chain = store.verify_chain().unwrap();
     assert!(chain.is_intact(), "chain broken after a kill: {chain:?}");
-    let c = Coordinate::new("entity:parent", "scope:kill").unwrap();
+    let c = coord("entity:parent", "scope:kill");
     let r = store
         .append(
             &c,
@@ -254,7 +234,7 @@ fn kill_rounds(mode: &str, rounds: u64) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x5EED_0001);
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let dir = tempfile::tempdir().unwrap();
     let mut reported = Vec::new();
     for round in 0..rounds {

@@ -2,10 +2,14 @@
 //! read back from the log, with or without the cache, across reopen.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{buffered, coord};
+
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use batpak::format::{PROJECTION_DIR, PROJECTION_SUFFIX};
 use batpak::prelude::*;
 use batpak::StoreReader;
 use proptest::prelude::*;
@@ -92,17 +96,12 @@ fn check_all(reader: &StoreReader, freshness: &Freshness) {
 }
 
 fn open(dir: &Path, cache: ProjectionCache) -> Store {
-    Store::open(
-        StoreConfig::new(dir)
-            .with_sync_mode(SyncMode::OsBuffered)
-            .with_projection_cache(cache),
-    )
-    .unwrap()
+    Store::open(buffered(dir).with_projection_cache(cache)).unwrap()
 }
 
 fn append_all(store: &Store, ops: &[(usize, usize, i64)]) {
     for &(e, k, v) in ops {
-        let c = Coordinate::new(ENTITIES[e], format!("scope:{}", e % 2)).unwrap();
+        let c = coord(ENTITIES[e], format!("scope:{}", e % 2));
         store
             .append(&c, KINDS[k], &serde_json::json!({ "v": v }))
             .unwrap();
@@ -179,7 +178,7 @@ fn the_cache_folds_only_events_after_its_state() {
     let _g = SERIAL.lock();
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path(), ProjectionCache::default());
-    let c = Coordinate::new("e", "s").unwrap();
+    let c = coord("e", "s");
     for i in 0..100u32 {
         store.append(&c, KINDS[0], &i).unwrap();
     }
@@ -217,7 +216,7 @@ fn the_cache_folds_only_events_after_its_state() {
 fn maybe_stale_may_serve_a_young_cached_state() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path(), ProjectionCache::default());
-    let c = Coordinate::new("e", "s").unwrap();
+    let c = coord("e", "s");
     store
         .append(&c, KINDS[0], &serde_json::json!({"v": 1}))
         .unwrap();
@@ -256,7 +255,7 @@ fn maybe_stale_may_serve_a_young_cached_state() {
 fn none_for_an_entity_without_relevant_events() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path(), ProjectionCache::default());
-    let c = Coordinate::new("e", "s").unwrap();
+    let c = coord("e", "s");
     assert!(store
         .project::<Ledger>("e", &Freshness::Consistent)
         .unwrap()
@@ -288,7 +287,7 @@ fn none_for_an_entity_without_relevant_events() {
 /// and closes it.
 fn write_ledger(dir: &Path, values: impl IntoIterator<Item = i64>, project: bool) {
     let store = open(dir, ProjectionCache::File { max_entries: 16 });
-    let c = Coordinate::new("e", "s").unwrap();
+    let c = coord("e", "s");
     for v in values {
         store
             .append(&c, KINDS[0], &serde_json::json!({ "v": v }))
@@ -303,10 +302,10 @@ fn write_ledger(dir: &Path, values: impl IntoIterator<Item = i64>, project: bool
 }
 
 fn projection_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    match std::fs::read_dir(dir.join("projections")) {
+    match std::fs::read_dir(dir.join(PROJECTION_DIR)) {
         Ok(rd) => rd
             .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "proj"))
+            .filter(|p| p.to_string_lossy().ends_with(PROJECTION_SUFFIX))
             .collect(),
         Err(_) => Vec::new(),
     }
@@ -317,7 +316,7 @@ fn the_file_cache_resumes_after_reopen() {
     let _g = SERIAL.lock();
     let dir = tempfile::tempdir().unwrap();
     let cache = ProjectionCache::File { max_entries: 16 };
-    let c = Coordinate::new("e", "s").unwrap();
+    let c = coord("e", "s");
     {
         let store = open(dir.path(), cache);
         for i in 0..50u32 {
@@ -369,11 +368,11 @@ fn a_cached_state_the_log_does_not_back_is_refolded() {
     write_ledger(b.path(), (0..3).map(|v| v * 100), false);
     let files = projection_files(a.path());
     assert_eq!(files.len(), 1);
-    std::fs::create_dir_all(b.path().join("projections")).unwrap();
+    std::fs::create_dir_all(b.path().join(PROJECTION_DIR)).unwrap();
     std::fs::copy(
         &files[0],
         b.path()
-            .join("projections")
+            .join(PROJECTION_DIR)
             .join(files[0].file_name().unwrap()),
     )
     .unwrap();

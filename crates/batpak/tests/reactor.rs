@@ -3,6 +3,9 @@
 //! resumes after a restart without skipping or repeating.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{coord, open_buffered};
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,21 +16,17 @@ const SIGNED_UP: EventKind = EventKind::custom(0xE, 1);
 const WELCOMED: EventKind = EventKind::custom(0xE, 2);
 
 fn open(dir: &Path) -> Arc<Store> {
-    Arc::new(Store::open(StoreConfig::new(dir).with_sync_mode(SyncMode::OsBuffered)).unwrap())
+    Arc::new(open_buffered(dir))
 }
 
 fn sign_up(store: &Store, i: usize) -> AppendReceipt {
     store
-        .append(
-            &Coordinate::new(format!("user:{i}"), "users").unwrap(),
-            SIGNED_UP,
-            &i,
-        )
+        .append(&coord(format!("user:{i}"), "users"), SIGNED_UP, &i)
         .unwrap()
 }
 
 fn welcome(ev: &StoredEvent<serde_json::Value>) -> Vec<Reaction> {
-    let c = Coordinate::new(format!("mail:{}", ev.coordinate.entity()), "mail").unwrap();
+    let c = coord(format!("mail:{}", ev.coordinate.entity()), "mail");
     vec![Reaction::new(c, WELCOMED, &ev.event.payload).unwrap()]
 }
 
@@ -143,7 +142,7 @@ fn a_failed_append_ends_the_loop_and_stop_reports_it() {
     let store = open(dir.path());
     let reactor = store
         .react_loop(&Region::all().with_kind(SIGNED_UP), |ev| {
-            let c = Coordinate::new("audit", "audit").unwrap();
+            let c = coord("audit", "audit");
             let strict =
                 AppendOptions::default().with_expected_sequence(ExpectedSequence::Exact(99));
             vec![Reaction::new(c, WELCOMED, &ev.event.payload)

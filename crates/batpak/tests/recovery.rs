@@ -5,29 +5,27 @@
 mod common;
 use common::*;
 
+use batpak::format::{segment_file_name, FOOTER_MAGIC, SEGMENT_MAGIC};
 use batpak::prelude::*;
 
 const K: EventKind = EventKind::custom(0xE, 1);
 
-/// A live store with `n` events in one unsealed segment, and a crash image of it.
-fn live_image(n: u64) -> (tempfile::TempDir, Vec<AppendReceipt>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    let receipts: Vec<AppendReceipt> = (0..n)
-        .map(|i| {
-            store
-                .append(&Coordinate::new(format!("e{}", i % 3), "s").unwrap(), K, &i)
-                .unwrap()
-        })
-        .collect();
-    let image = crash_image(dir.path());
-    store.close().unwrap();
-    (image, receipts)
+/// A crash image of a live store with `n` events in one unsealed segment.
+fn events_image(n: u64) -> (tempfile::TempDir, Vec<AppendReceipt>) {
+    live_image(|store| {
+        (0..n)
+            .map(|i| {
+                store
+                    .append(&coord(format!("e{}", i % 3), "s"), K, &i)
+                    .unwrap()
+            })
+            .collect()
+    })
 }
 
 #[test]
 fn truncation_at_every_offset_of_the_last_frames_recovers_whole_frames() {
-    let (image, receipts) = live_image(8);
+    let (image, receipts) = events_image(8);
     let seg = segments(image.path()).pop().unwrap();
     let bytes = std::fs::read(&seg).unwrap();
     let starts = frame_starts(&bytes);
@@ -64,9 +62,7 @@ fn truncation_at_every_offset_of_the_last_frames_recovers_whole_frames() {
             );
         }
         // The file was cut back and the store keeps appending with a linked chain.
-        let next = store
-            .append(&Coordinate::new("e0", "s").unwrap(), K, &99)
-            .unwrap();
+        let next = store.append(&coord("e0", "s"), K, &99).unwrap();
         assert_eq!(next.global_sequence as usize, expected);
         store.close().unwrap();
         let store = Store::open(StoreConfig::new(d.path())).unwrap();
@@ -77,7 +73,7 @@ fn truncation_at_every_offset_of_the_last_frames_recovers_whole_frames() {
 
 #[test]
 fn fail_closed_policy_refuses_a_torn_tail() {
-    let (image, _) = live_image(3);
+    let (image, _) = events_image(3);
     let seg = segments(image.path()).pop().unwrap();
     let bytes = std::fs::read(&seg).unwrap();
     std::fs::write(&seg, &bytes[..bytes.len() - 5]).unwrap();
@@ -108,7 +104,7 @@ fn fail_closed_policy_refuses_a_torn_tail() {
 
 #[test]
 fn a_flipped_byte_in_an_earlier_frame_fails_closed_with_segment_and_offset() {
-    let (image, _) = live_image(6);
+    let (image, _) = events_image(6);
     let seg = segments(image.path()).pop().unwrap();
     let bytes = std::fs::read(&seg).unwrap();
     let starts = frame_starts(&bytes);
@@ -141,12 +137,10 @@ fn a_flipped_byte_in_an_earlier_frame_fails_closed_with_segment_and_offset() {
 #[test]
 fn a_damaged_sealed_segment_fails_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = || StoreConfig::new(dir.path()).with_segment_max_bytes(4096);
+    let cfg = || small_segments(dir.path());
     let store = Store::open(cfg()).unwrap();
     for i in 0..100u32 {
-        store
-            .append(&Coordinate::new("e", "s").unwrap(), K, &i)
-            .unwrap();
+        store.append(&coord("e", "s"), K, &i).unwrap();
     }
     store.close().unwrap();
     let segs = segments(dir.path());
@@ -155,8 +149,7 @@ fn a_damaged_sealed_segment_fails_closed() {
     let good = std::fs::read(first).unwrap();
     // Damage inside the footer.
     let mut bad = good.clone();
-    let n = bad.len();
-    bad[n - 30] ^= 1;
+    bad[footer_span(&good).end - 14] ^= 1;
     std::fs::write(first, &bad).unwrap();
     let err = Store::open(cfg()).unwrap_err();
     assert!(
@@ -180,16 +173,12 @@ fn a_damaged_sealed_segment_fails_closed() {
 /// A crash image of a live store with 4 events (zeros written ahead included),
 /// and the bytes of the same segment after a clean close.
 fn image_with_space_ahead() -> (tempfile::TempDir, u64, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let (dir, store) = temp_store();
     for i in 0..4u64 {
-        store
-            .append(&Coordinate::new("e", "s").unwrap(), K, &i)
-            .unwrap();
+        store.append(&coord("e", "s"), K, &i).unwrap();
     }
-    let live = segments(dir.path()).pop().unwrap();
-    let image = tempfile::tempdir().unwrap();
-    std::fs::copy(&live, image.path().join(live.file_name().unwrap())).unwrap();
+    let live = only_segment(dir.path());
+    let image = live_copy(dir.path());
     let live_len = std::fs::metadata(&live).unwrap().len();
     store.close().unwrap();
     (image, live_len, std::fs::read(&live).unwrap())
@@ -201,8 +190,8 @@ fn zeros_after_the_last_frame_are_reused_space_not_a_torn_tail() {
         let (image, live_len, sealed) = image_with_space_ahead();
         assert!(live_len > sealed.len() as u64, "space was written ahead");
         assert_eq!(
-            &sealed[sealed.len() - 8..],
-            b"BATPAKFT",
+            &sealed[sealed.len() - FOOTER_MAGIC.len()..],
+            &FOOTER_MAGIC,
             "sealing cut the zeros: the trailer ends the file"
         );
         let store = Store::open(StoreConfig::new(image.path()).with_tail_policy(policy)).unwrap();
@@ -210,9 +199,7 @@ fn zeros_after_the_last_frame_are_reused_space_not_a_torn_tail() {
         let report = store.open_report();
         assert!(report.torn_tail.is_none(), "{report:?}");
         assert!(report.preallocated_bytes > 0);
-        store
-            .append(&Coordinate::new("e", "s").unwrap(), K, &9u64)
-            .unwrap();
+        store.append(&coord("e", "s"), K, &9u64).unwrap();
         store.close().unwrap();
         let store = Store::open(StoreConfig::new(image.path())).unwrap();
         assert_eq!(store.len(), 5);
@@ -222,7 +209,7 @@ fn zeros_after_the_last_frame_are_reused_space_not_a_torn_tail() {
 
 #[test]
 fn a_partial_frame_followed_by_zeros_is_a_torn_tail() {
-    let (image, _) = live_image(4);
+    let (image, _) = events_image(4);
     let seg = segments(image.path()).pop().unwrap();
     let bytes = std::fs::read(&seg).unwrap();
     let starts = frame_starts(&bytes);
@@ -239,23 +226,18 @@ fn a_partial_frame_followed_by_zeros_is_a_torn_tail() {
 
 #[test]
 fn an_unborn_segment_after_a_sealed_one_is_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let (dir, store) = temp_store();
     for i in 0..4u8 {
-        store
-            .append(&Coordinate::new("e", "s").unwrap(), K, &i)
-            .unwrap();
+        store.append(&coord("e", "s"), K, &i).unwrap();
     }
     store.close().unwrap();
     // A crash while the next segment was being created leaves a file shorter than its header.
-    let next = dir.path().join("00000000000000000002.seg");
-    std::fs::write(&next, b"BATPAK").unwrap();
+    let next = dir.path().join(segment_file_name(2));
+    std::fs::write(&next, &SEGMENT_MAGIC[..6]).unwrap();
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     assert_eq!(store.len(), 4);
     assert!(!next.exists(), "the unborn segment was removed");
-    let r = store
-        .append(&Coordinate::new("e", "s").unwrap(), K, &9u8)
-        .unwrap();
+    let r = store.append(&coord("e", "s"), K, &9u8).unwrap();
     assert_eq!(r.entity_sequence, 4);
     store.close().unwrap();
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
@@ -265,7 +247,7 @@ fn an_unborn_segment_after_a_sealed_one_is_dropped() {
 
 #[test]
 fn read_only_ignores_a_torn_tail_without_touching_the_file() {
-    let (image, _) = live_image(3);
+    let (image, _) = events_image(3);
     let seg = segments(image.path()).pop().unwrap();
     let bytes = std::fs::read(&seg).unwrap();
     std::fs::write(&seg, &bytes[..bytes.len() - 3]).unwrap();
@@ -284,21 +266,17 @@ fn read_only_ignores_a_torn_tail_without_touching_the_file() {
 #[test]
 fn a_footer_naming_an_entity_twice_fails_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = || StoreConfig::new(dir.path()).with_segment_max_bytes(4096);
+    let cfg = || small_segments(dir.path());
     let store = Store::open(cfg()).unwrap();
     for i in 0..40u32 {
         let entity = if i % 2 == 0 { "a" } else { "b" };
-        store
-            .append(&Coordinate::new(entity, "s").unwrap(), K, &i)
-            .unwrap();
+        store.append(&coord(entity, "s"), K, &i).unwrap();
     }
     store.close().unwrap();
     let first = segments(dir.path()).remove(0);
     let bytes = std::fs::read(&first).unwrap();
-    let n = bytes.len();
-    let footer_len = u32::from_le_bytes(bytes[n - 16..n - 12].try_into().unwrap()) as usize;
-    let start = n - 16 - footer_len;
-    let mut footer = rmpv::decode::read_value(&mut &bytes[start..n - 16]).unwrap();
+    let span = footer_span(&bytes);
+    let mut footer = rmpv::decode::read_value(&mut &bytes[span.clone()]).unwrap();
     // Rename the second entity to the first: a footer that still decodes and
     // passes its CRC, but whose two entities would merge into one history.
     let rmpv::Value::Array(fields) = &mut footer else {
@@ -314,11 +292,8 @@ fn a_footer_naming_an_entity_twice_fails_closed() {
     }
     let mut body = Vec::new();
     rmpv::encode::write_value(&mut body, &footer).unwrap();
-    let mut forged = bytes[..start].to_vec();
-    forged.extend_from_slice(&body);
-    forged.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    forged.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-    forged.extend_from_slice(&batpak::format::FOOTER_MAGIC);
+    let mut forged = bytes[..span.start].to_vec();
+    forged.extend_from_slice(&footer_with_trailer(&body));
     std::fs::write(&first, &forged).unwrap();
     let err = Store::open(cfg()).unwrap_err();
     assert!(

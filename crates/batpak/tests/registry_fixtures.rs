@@ -12,17 +12,16 @@
 //! Each package is built on its own so the startup feature reaches only its package.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{copy_dir, fixture, LOCK_FILE};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
-/// The writer's lock file, named here on purpose: the name is not part of the
-/// API, and these checks read the directory as a third party would.
-const LOCK_FILE: &str = "LOCK";
-
 fn fixtures_manifest() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/registry/Cargo.toml")
+    fixture("registry/Cargo.toml")
 }
 
 /// Kept apart from the outer build's directory: that one may be locked by the
@@ -251,12 +250,7 @@ fn complete_chain_opens_and_lifts_events_an_earlier_release_wrote() {
 
 #[test]
 fn complete_chain_lifts_the_committed_golden_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/typed-v1/store");
-    for entry in std::fs::read_dir(golden).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
+    let dir = copy_dir(&fixture("typed-v1/store"));
     let r = run(
         "typed-evolution",
         "typed-v2-reader",

@@ -6,14 +6,13 @@
 #![cfg(not(feature = "startup-registry-check"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{coord, LOCK_FILE};
+
 use std::sync::{Arc, Mutex};
 
 use batpak::prelude::*;
 use serde::{Deserialize, Serialize};
-
-/// The writer's lock file, named here on purpose: the name is not part of the
-/// API, and these checks read the directory as a third party would.
-const LOCK_FILE: &str = "LOCK";
 
 #[derive(Serialize, Deserialize, EventPayload)]
 #[batpak(category = 0xC, type_id = 0x10)]
@@ -131,8 +130,9 @@ fn warn_opens_and_logs_every_problem() {
         )
     })
     .unwrap();
-    let coord = Coordinate::new("e", "s").unwrap();
-    store.append_typed(&coord, &Claimed { a: 1 }).unwrap();
+    store
+        .append_typed(&coord("e", "s"), &Claimed { a: 1 })
+        .unwrap();
     let warnings = seen.lock().unwrap().clone();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings

@@ -2,40 +2,19 @@
 //! indexed at offsets that counted the group buffer twice, so reads failed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{coord, signing_key, BarrierSigner, SMALL_SEGMENT_BYTES};
+
 use std::sync::{Arc, Barrier};
 
 use batpak::prelude::*;
-use batpak::ReceiptSigner;
-
-#[derive(Debug)]
-struct HoldFirst {
-    key: ed25519_dalek::SigningKey,
-    gate: Arc<Barrier>,
-    held: std::sync::atomic::AtomicBool,
-}
-
-impl ReceiptSigner for HoldFirst {
-    fn key_id(&self) -> [u8; 32] {
-        self.key.verifying_key().to_bytes()
-    }
-    fn sign(&self, cover: &[u8]) -> Result<[u8; 64], batpak::BoxError> {
-        if !self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            self.gate.wait();
-        }
-        ReceiptSigner::sign(&self.key, cover)
-    }
-}
 
 #[test]
 fn every_request_of_a_multi_request_group_reads_back() {
-    for segment_bytes in [1 << 20, 4096] {
+    for segment_bytes in [1 << 20, SMALL_SEGMENT_BYTES] {
         let dir = tempfile::tempdir().unwrap();
         let gate = Arc::new(Barrier::new(2));
-        let signer = HoldFirst {
-            key: ed25519_dalek::SigningKey::from_bytes(&[2; 32]),
-            gate: gate.clone(),
-            held: false.into(),
-        };
+        let signer = BarrierSigner::first(signing_key(2), gate.clone());
         let store = Store::open(
             StoreConfig::new(dir.path())
                 .with_signer(Arc::new(signer))
@@ -43,7 +22,7 @@ fn every_request_of_a_multi_request_group_reads_back() {
         )
         .unwrap();
         let k = EventKind::custom(0xE, 1);
-        let c = |i: u32| Coordinate::new(format!("e{}", i % 3), "s").unwrap();
+        let c = |i: u32| coord(format!("e{}", i % 3), "s");
         // The writer holds the first request in the signer while the rest queue up,
         // so they are then handled as one group (with rotations inside it at 4 KiB).
         let first = store.submit(&c(0), k, &"x".repeat(100)).unwrap();

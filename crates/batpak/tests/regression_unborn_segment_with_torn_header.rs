@@ -2,36 +2,33 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::segments;
+use common::{coord, segments, temp_store};
 
-use batpak::format::SEGMENT_HEADER_LEN;
+use batpak::format::{parse_segment_file_name, segment_file_name, SEGMENT_HEADER_LEN};
 use batpak::prelude::*;
 
 const KIND: EventKind = EventKind::custom(0xE, 0x43);
 
 /// A closed store with a few events, plus a next segment file holding `next`.
 fn store_with_next_segment(next: &[u8]) -> (tempfile::TempDir, Vec<AppendReceipt>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    let coord = Coordinate::new("entity:unborn", "scope:r").unwrap();
+    let (dir, store) = temp_store();
+    let at = coord("entity:unborn", "scope:r");
     let receipts = (0..4)
-        .map(|n| store.append(&coord, KIND, &n).unwrap())
+        .map(|n| store.append(&at, KIND, &n).unwrap())
         .collect();
     store.close().unwrap();
     let last = segments(dir.path()).pop().unwrap();
     let name = last.file_name().unwrap().to_str().unwrap();
-    let id: u64 = name.trim_end_matches(".seg").parse().unwrap();
-    std::fs::write(dir.path().join(format!("{:020}.seg", id + 1)), next).unwrap();
+    let id = parse_segment_file_name(name).unwrap();
+    std::fs::write(dir.path().join(segment_file_name(id + 1)), next).unwrap();
     (dir, receipts)
 }
 
 #[test]
 fn a_header_sized_last_segment_of_zeros_or_a_torn_header_is_discarded() {
     // A real header to tear: the one the store writes for its first segment.
-    let probe = tempfile::tempdir().unwrap();
-    let s = Store::open(StoreConfig::new(probe.path())).unwrap();
-    s.append(&Coordinate::new("entity:p", "scope:p").unwrap(), KIND, &0)
-        .unwrap();
+    let (probe, s) = temp_store();
+    s.append(&coord("entity:p", "scope:p"), KIND, &0).unwrap();
     s.close().unwrap();
     let real = std::fs::read(&segments(probe.path())[0]).unwrap()[..SEGMENT_HEADER_LEN].to_vec();
     let mut torn = real.clone();
@@ -51,8 +48,9 @@ fn a_header_sized_last_segment_of_zeros_or_a_torn_header_is_discarded() {
         for r in &receipts {
             assert!(store.verify_append_receipt(r).is_valid(), "{what}");
         }
-        let coord = Coordinate::new("entity:unborn", "scope:r").unwrap();
-        store.append(&coord, KIND, &"next").unwrap();
+        store
+            .append(&coord("entity:unborn", "scope:r"), KIND, &"next")
+            .unwrap();
         assert!(store.verify_chain().unwrap().is_intact(), "{what}");
     }
 }

@@ -1,6 +1,9 @@
 //! Property: what was appended reads back identically, before and after reopen.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::coord;
+
 use batpak::prelude::*;
 use proptest::prelude::*;
 
@@ -40,7 +43,7 @@ proptest! {
         let mut store = Store::open(cfg()).unwrap();
         let mut written = Vec::new();
         for o in &ops {
-            let c = Coordinate::new(format!("e{}", o.entity), format!("s{}", o.scope)).unwrap();
+            let c = coord(format!("e{}", o.entity), format!("s{}", o.scope));
             let kind = EventKind::custom(0xE, o.kind);
             let payload = serde_bytes::ByteBuf::from(o.payload.clone());
             let r = store.append(&c, kind, &payload).unwrap();

@@ -1,6 +1,9 @@
 //! Append, read, query, reopen and locking on real files.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{coord, segments, small_segments, temp_store};
+
 use batpak::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -13,14 +16,9 @@ struct Note {
     text: String,
 }
 
-fn coord(e: &str, s: &str) -> Coordinate {
-    Coordinate::new(e, s).unwrap()
-}
-
 #[test]
 fn append_get_read_raw_query() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let (_dir, store) = temp_store();
     let c = coord("entity:a", "scope:1");
     let r = store
         .append(&c, NOTED, &serde_json::json!({"n": 1}))
@@ -50,8 +48,7 @@ fn append_get_read_raw_query() {
 
 #[test]
 fn typed_payload_roundtrip_and_kind_queries() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let (_dir, store) = temp_store();
     let a = coord("order:1", "tenant:1");
     let b = coord("order:10", "tenant:2");
     let note = Note {
@@ -94,12 +91,12 @@ fn typed_payload_roundtrip_and_kind_queries() {
 #[test]
 fn reopen_reads_back_everything_and_continues_chains() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = || StoreConfig::new(dir.path()).with_segment_max_bytes(4096);
+    let cfg = || small_segments(dir.path());
     let mut receipts = Vec::new();
     {
         let store = Store::open(cfg()).unwrap();
         for i in 0..120u64 {
-            let c = coord(&format!("e{}", i % 7), "s");
+            let c = coord(format!("e{}", i % 7), "s");
             receipts.push(
                 store
                     .append(
@@ -115,16 +112,7 @@ fn reopen_reads_back_everything_and_continues_chains() {
         }
         store.close().unwrap();
     }
-    let segs = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".seg")
-        })
-        .count();
+    let segs = segments(dir.path()).len();
     assert!(segs > 3, "rotation happened ({segs} segments)");
     let store = Store::open(cfg()).unwrap();
     let report = store.open_report();
@@ -177,8 +165,7 @@ fn reopen_reads_back_everything_and_continues_chains() {
 
 #[test]
 fn second_writer_is_refused_and_read_only_opens_beside_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let (dir, store) = temp_store();
     let r = store.append(&coord("e", "s"), NOTED, &1u8).unwrap();
     match Store::open(StoreConfig::new(dir.path())) {
         Err(e @ StoreError::StoreLocked { .. }) => {
@@ -274,9 +261,8 @@ fn store_is_send_and_sync() {
 
 #[test]
 fn reads_through_the_block_cache_see_frames_written_after_the_block_was_cached() {
-    let dir = tempfile::tempdir().unwrap();
     let c = coord("e", "s");
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let (dir, store) = temp_store();
     let a = store.append(&c, NOTED, &"first").unwrap();
     // Caches the block holding `a`; the bytes after it are still zeros written ahead.
     assert_eq!(store.get(a.event_id).unwrap().event.payload, "first");

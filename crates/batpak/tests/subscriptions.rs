@@ -7,19 +7,17 @@
     clippy::print_stdout
 )]
 
-use std::path::Path;
+mod common;
+use common::{coord, open_buffered, temp_store};
+
 use std::time::{Duration, Instant};
 
 use batpak::prelude::*;
 
 const K: EventKind = EventKind::custom(0xE, 1);
 
-fn open(dir: &Path) -> Store {
-    Store::open(StoreConfig::new(dir).with_sync_mode(SyncMode::OsBuffered)).unwrap()
-}
-
 fn append_timed(store: &Store, n: usize, tag: &str) -> f64 {
-    let c = Coordinate::new("e", "s").unwrap();
+    let c = coord("e", "s");
     let start = Instant::now();
     for i in 0..n {
         store.append(&c, K, &i).unwrap();
@@ -34,7 +32,7 @@ fn a_stalled_subscriber_loses_notifications_is_told_and_never_slows_the_writer()
     const N: usize = 3000;
     const CAP: usize = 16;
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open_buffered(dir.path());
     append_timed(&store, N, "without subscribers");
 
     let stalled = store.subscribe_lossy_with_capacity(&Region::all(), CAP);
@@ -56,9 +54,7 @@ fn a_stalled_subscriber_loses_notifications_is_told_and_never_slows_the_writer()
     assert_eq!(got, (first_new..first_new + CAP as u64).collect::<Vec<_>>());
 
     // The next notification that gets through carries the loss count.
-    let r = store
-        .append(&Coordinate::new("e", "s").unwrap(), K, &0u8)
-        .unwrap();
+    let r = store.append(&coord("e", "s"), K, &0u8).unwrap();
     let note = stalled.recv_timeout(Duration::from_secs(5)).unwrap();
     assert_eq!(note.event_id(), r.event_id);
     assert_eq!(note.missed, (N - CAP) as u64);
@@ -67,10 +63,9 @@ fn a_stalled_subscriber_loses_notifications_is_told_and_never_slows_the_writer()
 
 #[test]
 fn a_stalled_subscriber_does_not_block_durable_appends() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let (_dir, store) = temp_store();
     let sub = store.subscribe_lossy_with_capacity(&Region::all(), 1);
-    let c = Coordinate::new("e", "s").unwrap();
+    let c = coord("e", "s");
     let tickets: Vec<AppendTicket> = (0..200u32)
         .map(|i| store.submit(&c, K, &i).unwrap())
         .collect();
@@ -84,12 +79,12 @@ fn a_stalled_subscriber_does_not_block_durable_appends() {
 #[test]
 fn a_keeping_up_subscriber_sees_every_matching_event_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open_buffered(dir.path());
     let sub = store.subscribe_lossy_with_capacity(&Region::scope("s1").with_kind(K), 10_000);
     let other = EventKind::custom(0xA, 2);
     let mut want = Vec::new();
     for i in 0..300u32 {
-        let c = Coordinate::new(format!("e{}", i % 7), format!("s{}", i % 2)).unwrap();
+        let c = coord(format!("e{}", i % 7), format!("s{}", i % 2));
         let kind = if i % 3 == 0 { other } else { K };
         let r = store.append(&c, kind, &i).unwrap();
         if i % 2 == 1 && kind == K {
@@ -111,9 +106,9 @@ fn a_keeping_up_subscriber_sees_every_matching_event_in_order() {
 #[test]
 fn notifications_follow_visibility() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open_buffered(dir.path());
     let sub = store.subscribe_lossy(&Region::all());
-    let c = Coordinate::new("e", "s").unwrap();
+    let c = coord("e", "s");
     for i in 0..50u32 {
         store.append(&c, K, &i).unwrap();
     }
@@ -129,16 +124,14 @@ fn notifications_follow_visibility() {
 #[test]
 fn dropped_subscribers_are_pruned_and_closing_ends_subscriptions() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open_buffered(dir.path());
     let kept = store.subscribe_lossy(&Region::all());
     let dropped: Vec<Subscription> = (0..5)
         .map(|_| store.subscribe_lossy(&Region::all()))
         .collect();
     assert_eq!(store.subscriber_count(), 6);
     drop(dropped);
-    store
-        .append(&Coordinate::new("e", "s").unwrap(), K, &1u8)
-        .unwrap();
+    store.append(&coord("e", "s"), K, &1u8).unwrap();
     assert_eq!(store.subscriber_count(), 1);
     assert!(kept.try_recv().is_some());
     let before_close = store.subscribe_lossy(&Region::all());

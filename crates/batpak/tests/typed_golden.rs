@@ -5,7 +5,10 @@
 //! reads those events through a registered upcast step, without rewriting them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{coord, copy_dir, fixture};
+
+use std::path::PathBuf;
 
 use batpak::prelude::*;
 use batpak::rmpv::Value;
@@ -48,17 +51,12 @@ struct ThingHappenedV1<'a> {
 }
 
 fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/typed-v1/store")
+    fixture("typed-v1/store")
 }
 
 /// Opening for writing takes a lock and may write: never on the committed copy.
 fn copy_of_golden() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(golden_dir()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).unwrap();
-    }
-    tmp
+    copy_dir(&golden_dir())
 }
 
 const GOLDEN: [(u64, &str); 2] = [(1, "first thing"), (2, "second thing")];
@@ -108,13 +106,13 @@ fn golden_bytes_are_the_v1_encoding_and_stay_unchanged_after_typed_reads_and_app
         );
         store.get_typed::<ThingHappened>(*id).unwrap();
     }
-    let coord = Coordinate::new("thing:3", "things").unwrap();
+    let at = coord("thing:3", "things");
     let new = ThingHappened {
         id: 3,
         title: "third".into(),
         tags: vec!["t".into()],
     };
-    let receipt = store.append_typed(&coord, &new).unwrap();
+    let receipt = store.append_typed(&at, &new).unwrap();
     store.close().unwrap();
 
     let ro = Store::open_read_only(StoreConfig::new(dir.path())).unwrap();

@@ -1,6 +1,9 @@
 //! Typed payloads: derive, typed append and read, kind checks, version checks, upcasting.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::temp_store;
+
 use batpak::prelude::*;
 use batpak::rmpv::Value;
 use serde::{Deserialize, Serialize};
@@ -59,13 +62,7 @@ struct ThingHappenedV1 {
 }
 
 fn coord() -> Coordinate {
-    Coordinate::new("thing:7", "things").unwrap()
-}
-
-fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    (dir, store)
+    common::coord("thing:7", "things")
 }
 
 fn thing() -> ThingHappened {
@@ -114,7 +111,7 @@ fn derive_registers_kind_version_type_and_crate() {
 
 #[test]
 fn append_typed_round_trips_and_records_the_type_version() {
-    let (_dir, store) = open();
+    let (_dir, store) = temp_store();
     let receipt = store.append_typed(&coord(), &thing()).unwrap();
     let ev: StoredEvent<ThingHappened> = store.get_typed(receipt.event_id).unwrap();
     assert_eq!(ev.event.payload, thing());
@@ -131,7 +128,7 @@ fn append_typed_round_trips_and_records_the_type_version() {
 
 #[test]
 fn typed_append_overrides_a_payload_version_given_in_options() {
-    let (_dir, store) = open();
+    let (_dir, store) = temp_store();
     let opts = AppendOptions::default().with_payload_version(9);
     let receipt = store
         .append_typed_with_options(&coord(), &thing(), opts)
@@ -141,7 +138,7 @@ fn typed_append_overrides_a_payload_version_given_in_options() {
 
 #[test]
 fn by_fact_typed_returns_only_entries_of_the_type_kind() {
-    let (_dir, store) = open();
+    let (_dir, store) = temp_store();
     let a = store.append_typed(&coord(), &thing()).unwrap();
     store.append_typed(&coord(), &Other { n: 1 }).unwrap();
     let b = store.append_typed(&coord(), &thing()).unwrap();
@@ -156,7 +153,7 @@ fn by_fact_typed_returns_only_entries_of_the_type_kind() {
 
 #[test]
 fn typed_read_of_another_kind_is_a_kind_mismatch() {
-    let (_dir, store) = open();
+    let (_dir, store) = temp_store();
     let receipt = store.append_typed(&coord(), &Other { n: 1 }).unwrap();
     let err = store
         .get_typed::<ThingHappened>(receipt.event_id)
@@ -186,7 +183,7 @@ fn typed_read_of_another_kind_is_a_kind_mismatch() {
 
 #[test]
 fn a_newer_stored_version_is_a_future_version_error_on_every_typed_read() {
-    let (_dir, store) = open();
+    let (_dir, store) = temp_store();
     let opts = AppendOptions::default().with_payload_version(3);
     let receipt = store
         .append_with_options(&coord(), ThingHappened::KIND, &thing(), opts)
@@ -215,7 +212,7 @@ fn a_newer_stored_version_is_a_future_version_error_on_every_typed_read() {
 
 #[test]
 fn an_older_version_is_lifted_in_memory_and_the_stored_bytes_stay() {
-    let (_dir, store) = open();
+    let (_dir, store) = temp_store();
     let v1 = ThingHappenedV1 {
         id: 5,
         text: "old".into(),
@@ -246,7 +243,7 @@ fn an_older_version_is_lifted_in_memory_and_the_stored_bytes_stay() {
 
 #[test]
 fn a_failing_upcast_step_is_a_typed_error() {
-    let (_dir, store) = open();
+    let (_dir, store) = temp_store();
     let opts = AppendOptions::default().with_payload_version(1);
     let receipt = store
         .append_with_options(
@@ -278,7 +275,7 @@ fn a_failing_upcast_step_is_a_typed_error() {
 
 #[test]
 fn a_version_with_no_step_at_read_time_names_the_missing_hop() {
-    let (_dir, store) = open();
+    let (_dir, store) = temp_store();
     // Version 0 predates every registered step, so 0→1 has none.
     let opts = AppendOptions::default().with_payload_version(0);
     let receipt = store
@@ -303,8 +300,7 @@ fn a_version_with_no_step_at_read_time_names_the_missing_hop() {
 
 #[test]
 fn read_only_store_reads_typed_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let (dir, store) = temp_store();
     let receipt = store.append_typed(&coord(), &thing()).unwrap();
     store.close().unwrap();
     let ro = Store::open_read_only(StoreConfig::new(dir.path())).unwrap();

@@ -14,24 +14,16 @@ const K: EventKind = EventKind::custom(0xE, 1);
 
 /// A live store with 6 events of entity `e` (and 2 of `f`), as a crash image.
 fn image() -> (tempfile::TempDir, Vec<AppendReceipt>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    let mut rs = Vec::new();
-    for i in 0..8u32 {
-        let entity = if i == 3 || i == 6 { "f" } else { "e" };
-        rs.push(
-            store
-                .append(
-                    &Coordinate::new(entity, "s").unwrap(),
-                    K,
-                    &format!("payload {i}"),
-                )
-                .unwrap(),
-        );
-    }
-    let img = crash_image(dir.path());
-    store.close().unwrap();
-    (img, rs)
+    live_image(|store| {
+        (0..8u32)
+            .map(|i| {
+                let entity = if i == 3 || i == 6 { "f" } else { "e" };
+                store
+                    .append(&coord(entity, "s"), K, &format!("payload {i}"))
+                    .unwrap()
+            })
+            .collect()
+    })
 }
 
 fn assert_tamper_caught(dir: &Path, expect_mismatch: &[EventId], expect_dangling: &[EventId]) {
@@ -88,13 +80,12 @@ fn untampered_store_is_intact_both_ways() {
 #[test]
 fn rewritten_payload_with_fixed_crc_is_caught() {
     let (img, rs) = image();
-    let seg = only_segment(img.path());
-    let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
-    if let rmpv::Value::Binary(b) = field(&mut fs[4], 16) {
-        let last = b.len() - 1;
-        b[last] ^= 1;
-    }
-    std::fs::write(&seg, reassemble(&hdr, &fs)).unwrap();
+    rewrite_frames(img.path(), |fs| {
+        if let rmpv::Value::Binary(b) = field(&mut fs[4], PAYLOAD_FIELD) {
+            let last = b.len() - 1;
+            b[last] ^= 1;
+        }
+    });
     assert_tamper_caught(img.path(), &[rs[4].event_id], &[]);
 }
 
@@ -103,17 +94,14 @@ fn changed_header_fields_with_fixed_crc_are_caught() {
     // kind, coordinate scope, and timestamp: each covered by event_hash.
     for (idx, value) in [
         (
-            3usize,
+            KIND_FIELD,
             rmpv::Value::from(EventKind::custom(0xE, 2).as_u16()),
         ),
-        (5, rmpv::Value::from("t")),
-        (6, rmpv::Value::from(1u64)),
+        (SCOPE_FIELD, rmpv::Value::from("t")),
+        (WALL_MS_FIELD, rmpv::Value::from(1u64)),
     ] {
         let (img, rs) = image();
-        let seg = only_segment(img.path());
-        let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
-        *field(&mut fs[2], idx) = value;
-        std::fs::write(&seg, reassemble(&hdr, &fs)).unwrap();
+        rewrite_frames(img.path(), |fs| *field(&mut fs[2], idx) = value);
         assert_tamper_caught(img.path(), &[rs[2].event_id], &[]);
     }
 }
@@ -121,20 +109,19 @@ fn changed_header_fields_with_fixed_crc_are_caught() {
 #[test]
 fn removed_middle_frame_leaves_a_dangling_link() {
     let (img, rs) = image();
-    let seg = only_segment(img.path());
-    let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
     // Remove event 2 (entity e, es 2) and renumber what follows so the log still opens.
-    fs.remove(2);
-    for f in fs.iter_mut().skip(2) {
-        let gs = field(f, 1).as_u64().unwrap();
-        *field(f, 1) = rmpv::Value::from(gs - 1);
-        let is_e = field(f, 4).as_str() == Some("e");
-        if is_e {
-            let es = field(f, 2).as_u64().unwrap();
-            *field(f, 2) = rmpv::Value::from(es - 1);
+    rewrite_frames(img.path(), |fs| {
+        fs.remove(2);
+        for f in fs.iter_mut().skip(2) {
+            let gs = field(f, GLOBAL_SEQUENCE_FIELD).as_u64().unwrap();
+            *field(f, GLOBAL_SEQUENCE_FIELD) = rmpv::Value::from(gs - 1);
+            let is_e = field(f, ENTITY_FIELD).as_str() == Some("e");
+            if is_e {
+                let es = field(f, ENTITY_SEQUENCE_FIELD).as_u64().unwrap();
+                *field(f, ENTITY_SEQUENCE_FIELD) = rmpv::Value::from(es - 1);
+            }
         }
-    }
-    std::fs::write(&seg, reassemble(&hdr, &fs)).unwrap();
+    });
     // Every renumbered event's hash no longer matches; the event after the gap dangles.
     let renumbered: Vec<EventId> = rs[3..].iter().map(|r| r.event_id).collect();
     assert_tamper_caught(img.path(), &renumbered, &[rs[4].event_id]);
@@ -197,13 +184,13 @@ fn signing_policy_table() {
             .with_dangerous_signing_downgrade(downgrade);
         cfg = match key {
             None => cfg,
-            Good => cfg.with_signing_key(ed25519_dalek::SigningKey::from_bytes(&[3; 32])),
+            Good => cfg.with_signing_key(signing_key(3)),
             Failing => cfg.with_signer(Arc::new(FailingSigner([1; 32]))),
         };
         let got = match Store::open(cfg) {
             Err(StoreError::Configuration { .. }) => RefusedAtOpen,
             Err(e) => panic!("{key:?} {policy:?} {downgrade}: unexpected {e}"),
-            Ok(store) => match store.append(&Coordinate::new("e", "s").unwrap(), K, &1u8) {
+            Ok(store) => match store.append(&coord("e", "s"), K, &1u8) {
                 Ok(r) if r.signature.is_some() => {
                     assert!(store.verify_append_receipt(&r).is_signed());
                     Signed
@@ -227,7 +214,7 @@ fn signing_policy_table() {
 #[test]
 fn receipt_verifies_with_an_independent_ed25519_implementation() {
     let dir = tempfile::tempdir().unwrap();
-    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let key = signing_key(9);
     let public = key.verifying_key().to_bytes();
     let store = Store::open(
         StoreConfig::new(dir.path())
@@ -235,12 +222,13 @@ fn receipt_verifies_with_an_independent_ed25519_implementation() {
             .with_signing_policy(SigningPolicy::Required),
     )
     .unwrap();
-    let c = Coordinate::new("e", "s").unwrap();
+    let c = coord("e", "s");
     store.append(&c, K, &0u8).unwrap();
     let r = store
         .append(&c, K, &serde_json::json!({"amount": 5}))
         .unwrap();
-    // Cover built here from the documented layout alone.
+    // Cover built here from the documented layout alone: the domain tag is
+    // spelled out rather than taken from `batpak::RECEIPT_COVER_DOMAIN`.
     let mut cover = b"batpak/receipt1\n".to_vec();
     cover.extend_from_slice(&r.event_id.as_u128().to_be_bytes());
     cover.extend_from_slice(&r.global_sequence.to_le_bytes());
@@ -270,12 +258,10 @@ fn receipt_verifies_with_an_independent_ed25519_implementation() {
 #[test]
 fn receipt_verification_distinguishes_every_case() {
     let dir = tempfile::tempdir().unwrap();
-    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
-    let other = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
+    let key = signing_key(5);
+    let other = signing_key(6);
     let store = Store::open(StoreConfig::new(dir.path()).with_signing_key(key.clone())).unwrap();
-    let r = store
-        .append(&Coordinate::new("e", "s").unwrap(), K, &1u8)
-        .unwrap();
+    let r = store.append(&coord("e", "s"), K, &1u8).unwrap();
     assert!(matches!(
         store.verify_append_receipt(&r),
         ReceiptVerification::ValidSigned { .. }
@@ -339,13 +325,10 @@ fn receipt_verification_distinguishes_every_case() {
 
 #[test]
 fn ancestry_walks_report_their_boundary() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    let c = Coordinate::new("e", "s").unwrap();
+    let (_dir, store) = temp_store();
+    let c = coord("e", "s");
     let rs: Vec<AppendReceipt> = (0..5u8).map(|i| store.append(&c, K, &i).unwrap()).collect();
-    store
-        .append(&Coordinate::new("other", "s").unwrap(), K, &9u8)
-        .unwrap();
+    store.append(&coord("other", "s"), K, &9u8).unwrap();
     let walk = store.walk_ancestors_outcome(rs[4].event_id, 100).unwrap();
     assert!(walk.reached_genesis());
     assert_eq!(walk.truncated_at(), None);
@@ -365,12 +348,11 @@ fn ancestry_walks_report_their_boundary() {
 #[test]
 fn ancestry_walk_reports_a_parent_that_no_longer_hashes() {
     let (img, rs) = image();
-    let seg = only_segment(img.path());
-    let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
     // Rewrite event 1's payload: its stored hash stays but event 2's prev_hash no longer
     // names a readable, matching parent once the frame's event_hash is recomputed by the attacker.
-    *field(&mut fs[1], 15) = rmpv::Value::Binary(vec![7; 32]);
-    std::fs::write(&seg, reassemble(&hdr, &fs)).unwrap();
+    rewrite_frames(img.path(), |fs| {
+        *field(&mut fs[1], EVENT_HASH_FIELD) = rmpv::Value::Binary(vec![7; 32]);
+    });
     let store = Store::open(StoreConfig::new(img.path())).unwrap();
     let walk = store.walk_ancestors_outcome(rs[2].event_id, 10).unwrap();
     assert_eq!(
@@ -391,9 +373,8 @@ fn rewrite_sealed_tip(
     new_value: rmpv::Value,
     patch: impl Fn(&mut EventHeader),
 ) -> (tempfile::TempDir, EventId) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    let c = Coordinate::new("e", "s").unwrap();
+    let (dir, store) = temp_store();
+    let c = coord("e", "s");
     for i in 0..3u8 {
         store.append(&c, K, &i).unwrap();
     }
@@ -406,7 +387,7 @@ fn rewrite_sealed_tip(
     patch(&mut h);
     let forged = batpak::chain::event_hash(&h, &raw.coordinate);
     *field(&mut fs[3], field_index) = new_value;
-    *field(&mut fs[3], 15) = rmpv::Value::Binary(forged.to_vec());
+    *field(&mut fs[3], EVENT_HASH_FIELD) = rmpv::Value::Binary(forged.to_vec());
     let mut out = reassemble(&hdr, &fs);
     out.extend_from_slice(&tail);
     std::fs::write(&seg, out).unwrap();
@@ -417,9 +398,15 @@ fn rewrite_sealed_tip(
 fn a_self_consistent_frame_that_disagrees_with_its_footer_is_a_mismatch() {
     let other = EventKind::custom(0xE, 2);
     let cases: Vec<(tempfile::TempDir, EventId)> = vec![
-        rewrite_sealed_tip(3, rmpv::Value::from(other.as_u16()), |h| h.kind = other),
-        rewrite_sealed_tip(2, rmpv::Value::from(7u64), |h| h.entity_sequence = 7),
-        rewrite_sealed_tip(1, rmpv::Value::from(9u64), |h| h.global_sequence = 9),
+        rewrite_sealed_tip(KIND_FIELD, rmpv::Value::from(other.as_u16()), |h| {
+            h.kind = other
+        }),
+        rewrite_sealed_tip(ENTITY_SEQUENCE_FIELD, rmpv::Value::from(7u64), |h| {
+            h.entity_sequence = 7
+        }),
+        rewrite_sealed_tip(GLOBAL_SEQUENCE_FIELD, rmpv::Value::from(9u64), |h| {
+            h.global_sequence = 9
+        }),
     ];
     for (dir, id) in cases {
         let store = Store::open(StoreConfig::new(dir.path())).unwrap();
@@ -432,10 +419,9 @@ fn a_self_consistent_frame_that_disagrees_with_its_footer_is_a_mismatch() {
 #[test]
 fn a_genesis_event_with_a_nonzero_prev_hash_is_not_genesis() {
     let (img, rs) = image();
-    let seg = only_segment(img.path());
-    let (hdr, mut fs) = frames(&std::fs::read(&seg).unwrap());
-    *field(&mut fs[0], 14) = rmpv::Value::Binary(vec![1; 32]);
-    std::fs::write(&seg, reassemble(&hdr, &fs)).unwrap();
+    rewrite_frames(img.path(), |fs| {
+        *field(&mut fs[0], PREV_HASH_FIELD) = rmpv::Value::Binary(vec![1; 32]);
+    });
     let store = Store::open(StoreConfig::new(img.path())).unwrap();
     let walk = store.walk_ancestors_outcome(rs[0].event_id, 10).unwrap();
     assert_eq!(

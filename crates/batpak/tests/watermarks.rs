@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{buffered, coord, temp_store};
+
 use batpak::prelude::*;
 
 const K: EventKind = EventKind::custom(0xE, 1);
@@ -64,7 +67,7 @@ fn run_ordering(mode: SyncMode) {
         .map(|t| {
             let store = store.clone();
             std::thread::spawn(move || {
-                let c = Coordinate::new(format!("e{t}"), "s").unwrap();
+                let c = coord(format!("e{t}"), "s");
                 for i in 0..PER_THREAD {
                     let r = store.submit(&c, K, &i).unwrap().wait().unwrap();
                     let f = store.frontier();
@@ -111,9 +114,8 @@ fn frontier_stays_ordered_under_concurrent_interval_appends() {
 
 #[test]
 fn wait_for_durable_returns_for_a_durable_receipt_and_times_out_for_the_future() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    let c = Coordinate::new("e", "s").unwrap();
+    let (_dir, store) = temp_store();
+    let c = coord("e", "s");
     let receipt = store.submit(&c, K, &1u8).unwrap().wait().unwrap();
     assert!(receipt.durable);
     let f = store
@@ -140,10 +142,8 @@ fn wait_for_durable_returns_for_a_durable_receipt_and_times_out_for_the_future()
 #[test]
 fn wait_for_durable_wakes_when_a_sync_makes_the_point_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        Store::open(StoreConfig::new(dir.path()).with_sync_mode(SyncMode::OsBuffered)).unwrap(),
-    );
-    let c = Coordinate::new("e", "s").unwrap();
+    let store = Arc::new(Store::open(buffered(dir.path())).unwrap());
+    let c = coord("e", "s");
     let receipt = store.append(&c, K, &1u8).unwrap();
     assert!(!receipt.durable);
     assert!(!store.frontier().durable.covers_hlc(receipt.hlc_point()));
@@ -163,9 +163,8 @@ fn wait_for_durable_wakes_when_a_sync_makes_the_point_durable() {
 
 #[test]
 fn a_read_only_store_reports_what_it_holds() {
-    let dir = tempfile::tempdir().unwrap();
-    let c = Coordinate::new("e", "s").unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let c = coord("e", "s");
+    let (dir, store) = temp_store();
     let r = store.append(&c, K, &1u8).unwrap();
     let ro = Store::open_read_only(StoreConfig::new(dir.path())).unwrap();
     assert_eq!(marks(&ro.frontier()), [1; 4]);

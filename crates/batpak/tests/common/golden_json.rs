@@ -3,7 +3,8 @@
 
 use batpak::StoredEvent;
 
-fn hex(b: &[u8]) -> String {
+/// Lowercase hex of `b`.
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
