@@ -21,7 +21,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success (verify: the chain is intact)
-  1  verify found problems: hash mismatches or dangling prev_hash links
+  1  verify found problems: hash mismatches, dangling prev_hash links, or
+     written events missing (a damaged last frame)
   2  usage or bad input: unknown option, directory missing, not a directory,
      unreadable, or holding no segment files
   3  I/O error or corruption that stopped the command

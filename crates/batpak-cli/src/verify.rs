@@ -23,6 +23,58 @@ pub struct ProblemEvent {
     pub entity_sequence: Option<u64>,
 }
 
+/// What opening the directory found and repaired or left out, as `verify`
+/// reports it: anything here means the log is not exactly what was written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OpenFindings {
+    /// An incomplete write (or a damaged last frame) after the last whole frame.
+    pub torn_tail: Option<TornTailFinding>,
+    /// Why the idempotency sidecar was not used (its keys were rebuilt from the log).
+    pub idempotency_sidecar_problem: Option<String>,
+    /// Sealed segments whose damaged footer was rebuilt from their frames.
+    pub rebuilt_footers: Vec<String>,
+}
+
+/// A torn tail, as `verify` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TornTailFinding {
+    /// The segment file.
+    pub segment: String,
+    /// Where the whole frames end.
+    pub offset: u64,
+    /// Bytes after them, left out.
+    pub dropped_bytes: u64,
+    /// Whole frames left out because their batch is incomplete.
+    pub dropped_batch_frames: u64,
+    /// A whole frame failed its checksum: written events are missing.
+    pub damaged: bool,
+}
+
+impl OpenFindings {
+    fn of(report: &batpak::OpenReport) -> Self {
+        Self {
+            torn_tail: report.torn_tail.as_ref().map(|t| TornTailFinding {
+                segment: t.segment.display().to_string(),
+                offset: t.offset,
+                dropped_bytes: t.dropped_bytes,
+                dropped_batch_frames: t.dropped_batch_frames,
+                damaged: t.damaged,
+            }),
+            idempotency_sidecar_problem: report.idempotency_sidecar_problem.clone(),
+            rebuilt_footers: report
+                .rebuilt_footers
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        }
+    }
+
+    /// True when written events are missing from what the store can read.
+    pub fn events_missing(&self) -> bool {
+        self.torn_tail.as_ref().is_some_and(|t| t.damaged)
+    }
+}
+
 /// The outcome of `verify`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VerifyReport {
@@ -30,8 +82,11 @@ pub struct VerifyReport {
     pub dir: String,
     /// Events read and rehashed.
     pub events_checked: u64,
-    /// True when nothing was found wrong.
+    /// True when nothing was found wrong: the chain recomputes and no
+    /// written event is missing.
     pub intact: bool,
+    /// What opening found: torn tail, rebuilt footers, a rejected sidecar.
+    pub open: OpenFindings,
     /// Events whose bytes no longer hash to their stored hashes (or could not be read).
     pub mismatches: Vec<ProblemEvent>,
     /// Events whose `prev_hash` does not name their entity predecessor.
@@ -48,13 +103,15 @@ pub fn verify(dir: &DataDir, progress: &dyn Progress) -> Result<VerifyReport, Cl
     let result = store.verify_chain_with_progress(|p| progress.set(p.checked));
     progress.end();
     let chain = result?;
+    let open = OpenFindings::of(&store.open_report());
     let describe = |ids: &[EventId]| -> Vec<ProblemEvent> {
         ids.iter().map(|id| problem(&store, *id)).collect()
     };
     Ok(VerifyReport {
         dir: dir.path.display().to_string(),
         events_checked: chain.events_checked,
-        intact: chain.is_intact(),
+        intact: chain.is_intact() && !open.events_missing(),
+        open,
         mismatches: describe(&chain.mismatches),
         dangling: describe(&chain.dangling),
         seconds: started.elapsed().as_secs_f64(),
@@ -74,6 +131,33 @@ fn problem(store: &ReadOnlyStore, id: EventId) -> ProblemEvent {
 /// Problems listed per kind in human output; `--json` lists all.
 const HUMAN_LIMIT: usize = 20;
 
+/// What opening found, one line each.
+fn render_findings(f: &OpenFindings, out: &mut String) {
+    if let Some(t) = &f.torn_tail {
+        if t.damaged {
+            out.push_str(&format!(
+                "EVENTS MISSING: a whole frame at byte {} of {} fails its checksum; it and {} frames of its batch are left out ({} bytes)\n",
+                t.offset, t.segment, t.dropped_batch_frames, t.dropped_bytes
+            ));
+        } else {
+            out.push_str(&format!(
+                "torn tail: {} bytes after byte {} of {} are an incomplete write ({} frames of an incomplete batch), left out\n",
+                t.dropped_bytes, t.offset, t.segment, t.dropped_batch_frames
+            ));
+        }
+    }
+    for segment in &f.rebuilt_footers {
+        out.push_str(&format!(
+            "rebuilt footer: the footer of {segment} is damaged; it was rebuilt from the segment's frames\n"
+        ));
+    }
+    if let Some(problem) = &f.idempotency_sidecar_problem {
+        out.push_str(&format!(
+            "idempotency sidecar not used ({problem}); keys rebuilt from the log\n"
+        ));
+    }
+}
+
 /// The report as text for a terminal.
 pub fn render_human(r: &VerifyReport) -> String {
     let mut out = format!(
@@ -86,12 +170,19 @@ pub fn render_human(r: &VerifyReport) -> String {
         out.push_str(
             "chain intact (every content_hash, event_hash and prev_hash link recomputed)\n",
         );
+        render_findings(&r.open, &mut out);
         return out;
     }
+    render_findings(&r.open, &mut out);
     out.push_str(&format!(
-        "PROBLEMS FOUND: {} hash mismatches, {} dangling links\n",
+        "PROBLEMS FOUND: {} hash mismatches, {} dangling links{}\n",
         r.mismatches.len(),
-        r.dangling.len()
+        r.dangling.len(),
+        if r.open.events_missing() {
+            ", written events missing"
+        } else {
+            ""
+        }
     ));
     for (title, list) in [
         (

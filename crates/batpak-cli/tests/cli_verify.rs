@@ -91,3 +91,72 @@ fn verify_exits_1_when_a_payload_byte_was_rewritten() {
         "{text}"
     );
 }
+
+/// A copy of a live store's segment files (what a crash leaves): one event,
+/// then a batch of 17; returns the copy and the offset of its last frame.
+fn crash_copy_ending_in_a_batch() -> (tempfile::TempDir, std::path::PathBuf, usize) {
+    let live = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(live.path())).unwrap();
+    let c = |e: &str| Coordinate::new(e, "s").unwrap();
+    const K: EventKind = EventKind::custom(0xE, 1);
+    store.append(&c("a"), K, &"first").unwrap();
+    let items = (0..17)
+        .map(|i| BatchAppendItem::new(c("b"), K, &i, AppendOptions::default(), CausationRef::None))
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    store.append_batch(items).unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let seg = only_segment(live.path());
+    let target = copy.path().join(seg.file_name().unwrap());
+    std::fs::copy(&seg, &target).unwrap();
+    store.close().unwrap();
+    let bytes = std::fs::read(&target).unwrap();
+    let (mut p, mut last) = (batpak::format::SEGMENT_HEADER_LEN, 0);
+    loop {
+        let len = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            break;
+        }
+        last = p;
+        p += FRAME_PREFIX_LEN + len;
+    }
+    (copy, target, last)
+}
+
+#[test]
+fn verify_exits_1_when_a_damaged_last_frame_left_written_events_out() {
+    let (copy, seg, last) = crash_copy_ending_in_a_batch();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[last + 40] ^= 0x04;
+    std::fs::write(&seg, &bytes).unwrap();
+    let out = batpak(&["verify", path_str(copy.path())]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("EVENTS MISSING"), "{}", stdout(&out));
+    let out = batpak(&["verify", "--json", path_str(copy.path())]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["intact"], false);
+    assert_eq!(v["open"]["torn_tail"]["damaged"], true);
+    assert_eq!(v["open"]["torn_tail"]["dropped_batch_frames"], 16);
+}
+
+#[test]
+fn verify_reports_a_torn_tail_and_exits_0_when_only_an_incomplete_write_was_left_out() {
+    let (copy, seg, last) = crash_copy_ending_in_a_batch();
+    let bytes = std::fs::read(&seg).unwrap();
+    std::fs::write(&seg, &bytes[..last + 30]).unwrap();
+    let out = batpak(&["verify", path_str(copy.path())]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("torn tail"), "{}", stdout(&out));
+}

@@ -81,7 +81,7 @@ pub(super) fn load_segment(
                 // A footer only repeats what the frames hold: rebuild it from
                 // them, if they verify up to where the footer starts.
                 let footer =
-                    rebuild_footer(access, path, id, file, at, out).map_err(|_| damaged)?;
+                    rebuild_footer(cfg, access, path, id, file, at, out).map_err(|_| damaged)?;
                 out.report.rebuilt_footers.push(path.to_path_buf());
                 return Ok(Loaded::Kept(Box::new(Tail {
                     id,
@@ -403,9 +403,10 @@ pub(super) fn scan_frames(
         let rest = window
             .bytes(bad, usize::try_from(tail).unwrap_or(usize::MAX))
             .map_err(read)?;
-        let Some(next) = format::next_frame_after(rest, 0) else {
+        let next = format::next_frame_after(rest, 0);
+        if next.is_none() && !damaged {
             break 'scan (bad, file_end, false);
-        };
+        }
         if access == Access::ReadOnly && rereads < RACE_REREADS {
             // Beside a live writer this may be a frame being written: look again.
             rereads += 1;
@@ -413,6 +414,10 @@ pub(super) fn scan_frames(
             window.refresh();
             continue 'scan;
         }
+        let Some(next) = next else {
+            // A whole frame that fails its check, with nothing valid after it.
+            break 'scan (bad, file_end, false);
+        };
         return Err(corrupt(
             path,
             bad,
@@ -450,6 +455,7 @@ pub(super) fn scan_frames(
 /// the sequences and close its batch exactly there. The writer also writes
 /// the rebuilt footer back, so the next open reads it.
 fn rebuild_footer(
+    cfg: &StoreConfig,
     access: Access,
     path: &Path,
     id: u64,
@@ -498,7 +504,7 @@ fn rebuild_footer(
         return Err(corrupt(path, at, Corruption::FooterMisplaced));
     }
     if access == Access::Writer {
-        super::repair::rewrite_footer(path, file, &footer)?;
+        super::repair::rewrite_footer(cfg, path, &footer)?;
     }
     Ok(footer)
 }

@@ -162,10 +162,15 @@ pub(super) fn drop_unborn_segment(cfg: &StoreConfig, path: &Path) -> Result<(), 
 /// Writes a rebuilt footer back over a damaged one at the end of a sealed
 /// segment, then makes it durable.
 pub(super) fn rewrite_footer(
+    cfg: &StoreConfig,
     path: &Path,
-    file: &Arc<dyn StoreFile>,
     footer: &FooterBuilder,
 ) -> Result<(), StoreError> {
+    // Open for reading only (a sealed segment): a handle of its own writes.
+    let file = cfg
+        .fs
+        .open(path, OpenMode::ReadWrite)
+        .map_err(|e| StoreError::io("open segment to rewrite its footer", path, e))?;
     let bytes = format::encode_footer(footer.footer());
     let at = footer.frames_end();
     let end = format::sealed_len(at, bytes.len())
