@@ -98,7 +98,8 @@ impl ExportedEvent {
     pub fn from_raw(raw: &StoredEvent<Vec<u8>>) -> Self {
         let h = raw.header();
         let bytes = raw.payload();
-        let (payload, payload_error) = match rmp_serde::from_slice::<serde_json::Value>(bytes) {
+        // The same JSON `Store::get` returns.
+        let (payload, payload_error) = match raw.payload_json() {
             Ok(v) => (v, None),
             Err(e) => (serde_json::Value::Null, Some(e.to_string())),
         };

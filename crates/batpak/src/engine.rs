@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::StoreConfig;
 use crate::error::{Corruption, StoreError};
-use crate::event::{decode_payload, Event, StoredEvent};
+use crate::event::{decode_json_payload, decode_payload, Event, StoredEvent};
 use crate::format::decode_frame;
 use crate::format::segment_path;
 use crate::fs::StoreFile;
@@ -82,7 +82,7 @@ impl Shared {
 
     /// The event with this id, payload decoded as JSON.
     pub(crate) fn get(&self, id: EventId) -> Result<StoredEvent<serde_json::Value>, StoreError> {
-        self.get_as(id)
+        decode_json_payload(self.read_raw(id)?)
     }
 
     /// The event with this id, payload decoded into `T`.
@@ -142,7 +142,7 @@ impl Shared {
         &self,
         entry: &IndexEntry,
     ) -> Result<StoredEvent<serde_json::Value>, StoreError> {
-        decode_payload(read_entry(self, entry)?)
+        decode_json_payload(read_entry(self, entry)?)
     }
 
     /// The directory `name` inside the data directory, created (and made

@@ -110,6 +110,104 @@ pub(crate) fn decode_payload<T: DeserializeOwned>(
     })
 }
 
+impl StoredEvent<Vec<u8>> {
+    /// The stored payload as JSON: MessagePack maps, arrays, strings, numbers,
+    /// booleans and nil as themselves, and what JSON has no type for mapped
+    /// as serde maps it: a byte string (`bin`) as an array of byte values, an
+    /// integer or boolean map key as its text. An extension type, a string or
+    /// key that is not UTF-8, a non-finite float, or trailing bytes are a
+    /// [`StoreError::Deserialization`] naming the event.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// let coord = Coordinate::new("blob:1", "files")?;
+    /// let r = store.append(&coord, EventKind::custom(0xE, 1), &serde_bytes::Bytes::new(b"\x01\x02"))?;
+    /// assert_eq!(store.get(r.event_id)?.event.payload, serde_json::json!([1, 2]));
+    /// assert_eq!(store.read_raw(r.event_id)?.payload_json()?, serde_json::json!([1, 2]));
+    /// # Ok(()) }
+    /// ```
+    pub fn payload_json(&self) -> Result<serde_json::Value, StoreError> {
+        let bytes = &self.event.payload;
+        let direct = match rmp_serde::from_slice::<serde_json::Value>(bytes) {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        // What serde_json cannot take directly (a byte string, a non-string key).
+        let bad = |source: crate::BoxError| StoreError::Deserialization {
+            event_id: self.event.header.event_id,
+            source,
+        };
+        let mut reader = bytes.as_slice();
+        let value = rmpv::decode::read_value(&mut reader).map_err(|_| bad(Box::new(direct)))?;
+        if !reader.is_empty() {
+            return Err(bad(
+                format!("{} bytes follow the payload", reader.len()).into()
+            ));
+        }
+        msgpack_to_json(value).map_err(|reason| bad(reason.into()))
+    }
+}
+
+/// A MessagePack value as JSON (see [`StoredEvent::payload_json`]).
+fn msgpack_to_json(v: rmpv::Value) -> Result<serde_json::Value, &'static str> {
+    use rmpv::Value as M;
+    use serde_json::Value as J;
+    Ok(match v {
+        M::Nil => J::Null,
+        M::Boolean(b) => J::Bool(b),
+        M::Integer(i) => match (i.as_u64(), i.as_i64()) {
+            (Some(u), _) => J::from(u),
+            (None, Some(s)) => J::from(s),
+            (None, None) => return Err("an integer out of JSON's range"),
+        },
+        M::F32(f) => serde_json::Number::from_f64(f64::from(f))
+            .map(J::Number)
+            .ok_or("a non-finite float")?,
+        M::F64(f) => serde_json::Number::from_f64(f)
+            .map(J::Number)
+            .ok_or("a non-finite float")?,
+        M::String(s) => J::String(s.into_str().ok_or("a string that is not UTF-8")?),
+        M::Binary(b) => J::Array(b.into_iter().map(J::from).collect()),
+        M::Array(items) => J::Array(
+            items
+                .into_iter()
+                .map(msgpack_to_json)
+                .collect::<Result<_, _>>()?,
+        ),
+        M::Map(pairs) => {
+            let mut map = serde_json::Map::with_capacity(pairs.len());
+            for (k, v) in pairs {
+                let key = match k {
+                    M::String(s) => s.into_str().ok_or("a map key that is not UTF-8")?,
+                    M::Integer(i) => i.to_string(),
+                    M::Boolean(b) => b.to_string(),
+                    _ => return Err("a map key that is not a string, integer or boolean"),
+                };
+                map.insert(key, msgpack_to_json(v)?);
+            }
+            J::Object(map)
+        }
+        M::Ext(..) => return Err("a MessagePack extension type"),
+    })
+}
+
+/// The event with its payload as JSON (see [`StoredEvent::payload_json`]).
+pub(crate) fn decode_json_payload(
+    raw: StoredEvent<Vec<u8>>,
+) -> Result<StoredEvent<serde_json::Value>, StoreError> {
+    let payload = raw.payload_json()?;
+    Ok(StoredEvent {
+        event: Event {
+            header: raw.event.header,
+            payload,
+        },
+        coordinate: raw.coordinate,
+    })
+}
+
 /// Encodes a payload as MessagePack with named struct fields.
 pub(crate) fn encode_payload<P: Serialize + ?Sized>(payload: &P) -> Result<Vec<u8>, StoreError> {
     rmp_serde::to_vec_named(payload).map_err(|e| StoreError::Serialization {

@@ -76,7 +76,10 @@ fn original() -> (tempfile::TempDir, HashMap<EventId, Vec<u8>>) {
                 .unwrap()]
         };
         for r in r {
-            payloads.insert(r.event_id, store.read_raw(r.event_id).unwrap().event.payload);
+            payloads.insert(
+                r.event_id,
+                store.read_raw(r.event_id).unwrap().event.payload,
+            );
         }
     }
     // Leave the last segment active: a copy taken now is a crash image.

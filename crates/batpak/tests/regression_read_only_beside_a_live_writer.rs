@@ -18,7 +18,8 @@ fn read_only_opens_and_refreshes_beside_a_writer_never_fail() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     // Small segments: the writer seals (and cuts its zeros) every few appends.
-    let store = Arc::new(Store::open(small_segments(&root).with_sync_mode(SyncMode::OsBuffered)).unwrap());
+    let store =
+        Arc::new(Store::open(small_segments(&root).with_sync_mode(SyncMode::OsBuffered)).unwrap());
     store.append(&coord("e0", "s"), K, &"first").unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let seen: Arc<Mutex<HashSet<EventId>>> = Arc::default();
@@ -43,7 +44,9 @@ fn read_only_opens_and_refreshes_beside_a_writer_never_fail() {
                         .collect();
                     store.append_batch(items).unwrap();
                 } else {
-                    store.append(&coord(format!("e{}", n % 5), "s"), K, &payload).unwrap();
+                    store
+                        .append(&coord(format!("e{}", n % 5), "s"), K, &payload)
+                        .unwrap();
                 }
                 n += 1;
             }
@@ -62,7 +65,8 @@ fn read_only_opens_and_refreshes_beside_a_writer_never_fail() {
                     let ro = match (r % 2, held.take()) {
                         // Odd readers keep one store and refresh it.
                         (1, Some(ro)) => {
-                            ro.refresh().unwrap_or_else(|e| panic!("refresh failed: {e:?}"));
+                            ro.refresh()
+                                .unwrap_or_else(|e| panic!("refresh failed: {e:?}"));
                             ro
                         }
                         _ => Store::open_read_only(small_segments(&root))
@@ -90,16 +94,25 @@ fn read_only_opens_and_refreshes_beside_a_writer_never_fail() {
     let opens: u32 = readers.into_iter().map(|r| r.join().unwrap()).sum();
     stop.store(true, Ordering::Relaxed);
     let appended = writer.join().unwrap();
-    assert!(opens > 20 && appended > 20, "too little happened: {opens} opens, {appended} appends");
+    assert!(
+        opens > 20 && appended > 20,
+        "too little happened: {opens} opens, {appended} appends"
+    );
     let seen = seen.lock().unwrap();
     for id in seen.iter() {
-        assert!(store.entry(*id).is_some(), "event {id} a reader saw is gone");
+        assert!(
+            store.entry(*id).is_some(),
+            "event {id} a reader saw is gone"
+        );
     }
     let store = Arc::try_unwrap(store).unwrap();
     store.close().unwrap();
     let reopened = Store::open(small_segments(&root)).unwrap();
     assert!(reopened.verify_chain().unwrap().is_intact());
     for id in seen.iter() {
-        assert!(reopened.entry(*id).is_some(), "event {id} a reader saw is gone after reopen");
+        assert!(
+            reopened.entry(*id).is_some(),
+            "event {id} a reader saw is gone after reopen"
+        );
     }
 }
