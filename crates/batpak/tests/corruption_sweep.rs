@@ -6,7 +6,12 @@
 //! report — except the three losses that need a committed size to be seen
 //! (the newest segment deleted, the log cut or zeroed at a frame boundary),
 //! which are counted on their own (`BATPAK_SWEEP_TRIALS` changes the count).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 mod common;
 
