@@ -235,11 +235,14 @@ fn export_to_a_file_matches_stdout_and_undecodable_payloads_say_why() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig::new(tmp.path())).unwrap();
     let coord = Coordinate::new("blob:1", "s").unwrap();
-    // Raw bytes encode as msgpack bin, which has no JSON form.
+    // Raw bytes encode as msgpack bin: exported as an array of byte values,
+    // as `Store::get` reads them.
     store
         .append(&coord, NOTED, &serde_bytes_like(vec![1, 2, 3]))
         .unwrap();
     store.append(&coord, NOTED, &"plain").unwrap();
+    // A msgpack extension type has no JSON form at all.
+    store.append(&coord, NOTED, &ext_type(5, vec![9])).unwrap();
     store.close().unwrap();
     let file = tmp.path().join("out.jsonl");
     let out = batpak(&["export", path_str(tmp.path()), "-o", path_str(&file)]);
@@ -251,16 +254,29 @@ fn export_to_a_file_matches_stdout_and_undecodable_payloads_say_why() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert!(lines[0]["payload"].is_null());
-    assert!(
-        lines[0]["payload_error"]
-            .as_str()
-            .is_some_and(|e| !e.is_empty()),
-        "{}",
-        lines[0]
-    );
+    assert_eq!(lines[0]["payload"], serde_json::json!([1, 2, 3]));
+    assert!(lines[0].get("payload_error").is_none(), "{}", lines[0]);
     assert_eq!(lines[0]["payload_base64"], "xAMBAgM=");
     assert_eq!(lines[1]["payload"], "plain");
+    assert!(lines[2]["payload"].is_null());
+    assert!(
+        lines[2]["payload_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("extension")),
+        "{}",
+        lines[2]
+    );
+}
+
+/// A msgpack extension value (rmp-serde writes its `_ExtStruct` newtype as one).
+fn ext_type(tag: i8, data: Vec<u8>) -> impl serde::Serialize {
+    struct Ext(i8, Vec<u8>);
+    impl serde::Serialize for Ext {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_newtype_struct("_ExtStruct", &(self.0, serde_bytes_like(self.1.clone())))
+        }
+    }
+    Ext(tag, data)
 }
 
 /// A value that serializes as bytes (msgpack bin), without another crate.

@@ -147,9 +147,12 @@ fn a_damaged_sealed_segment_fails_closed() {
     assert!(segs.len() >= 3);
     let first = &segs[0];
     let good = std::fs::read(first).unwrap();
-    // Damage inside the footer.
+    // Damage inside the footer over frames that verify: the footer is
+    // rebuilt from them and reported (tests/regression_damaged_footer_is_rebuilt.rs);
+    // with a frame damaged too, the store fails closed.
     let mut bad = good.clone();
     bad[footer_span(&good).end - 14] ^= 1;
+    bad[batpak::format::SEGMENT_HEADER_LEN + 20] ^= 1;
     std::fs::write(first, &bad).unwrap();
     let err = Store::open(cfg()).unwrap_err();
     assert!(
