@@ -153,7 +153,8 @@ pub mod prelude {
         BatchAppendItem, CausationRef, ChainVerification, ChainVerificationReport, Coordinate,
         CorrelationId, Event, EventHeader, EventId, EventKind, ExpectedSequence, HandlingClass,
         HlcPoint, IdempotencyKey, IndexEntry, OpenReport, ReadOnlyStore, ReceiptVerification,
-        Region, SigningPolicy, Store, StoreConfig, StoreError, StoredEvent, SyncMode, TailPolicy,
+        Region, SigningPolicy, Store, StoreConfig, StoreError, StoreReader, StoredEvent, SyncMode,
+        TailPolicy,
     };
     pub use crate::{
         CheckpointId, Cursor, EventSourced, Freshness, Frontier, Notification, ProjectionCache,

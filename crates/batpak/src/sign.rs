@@ -1,35 +1,4 @@
 //! Signed receipts: the canonical cover, signers, and the signing policy.
-//!
-//! A receipt signature is ed25519 over these 176 bytes (integers little-endian):
-//!
-//! | field           | bytes |
-//! |-----------------|-------|
-//! | domain tag `batpak/receipt1\n` | 16 |
-//! | event_id (big-endian, UUID order) | 16 |
-//! | global_sequence | 8 |
-//! | entity_sequence | 8 |
-//! | content_hash    | 32 |
-//! | event_hash      | 32 |
-//! | prev_hash       | 32 |
-//! | key_id          | 32 |
-//!
-//! `key_id` is the signer's 32-byte ed25519 public key, so anyone holding the
-//! public key they trust can check a receipt with any ed25519 library:
-//!
-//! ```
-//! use batpak::prelude::*;
-//! use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let dir = tempfile::tempdir()?;
-//! let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
-//! let trusted: VerifyingKey = key.verifying_key();
-//! let store = Store::open(StoreConfig::new(dir.path()).with_signing_key(key))?;
-//! let r = store.append(&Coordinate::new("e", "s")?, EventKind::custom(0xE, 1), &1u8)?;
-//! let cover = batpak::sign::receipt_cover(&r, &trusted.to_bytes());
-//! trusted.verify(&cover, &Signature::from_bytes(&r.signature.unwrap()))?;
-//! r.verify_signature(&trusted)?;
-//! # Ok(()) }
-//! ```
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -44,6 +13,37 @@ pub const RECEIPT_COVER_DOMAIN: &[u8; 16] = b"batpak/receipt1\n";
 pub const RECEIPT_COVER_LEN: usize = 176;
 
 /// The exact bytes a receipt signature covers.
+///
+/// A receipt signature is ed25519 over these 176 bytes (integers little-endian):
+///
+/// | field           | bytes |
+/// |-----------------|-------|
+/// | domain tag `batpak/receipt1\n` | 16 |
+/// | event_id (big-endian, UUID order) | 16 |
+/// | global_sequence | 8 |
+/// | entity_sequence | 8 |
+/// | content_hash    | 32 |
+/// | event_hash      | 32 |
+/// | prev_hash       | 32 |
+/// | key_id          | 32 |
+///
+/// `key_id` is the signer's 32-byte ed25519 public key, so anyone holding the
+/// public key they trust can check a receipt with any ed25519 library:
+///
+/// ```
+/// use batpak::prelude::*;
+/// use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+/// let trusted: VerifyingKey = key.verifying_key();
+/// let store = Store::open(StoreConfig::new(dir.path()).with_signing_key(key))?;
+/// let r = store.append(&Coordinate::new("e", "s")?, EventKind::custom(0xE, 1), &1u8)?;
+/// let cover = batpak::receipt_cover(&r, &trusted.to_bytes());
+/// trusted.verify(&cover, &Signature::from_bytes(&r.signature.unwrap()))?;
+/// r.verify_signature(&trusted)?;
+/// # Ok(()) }
+/// ```
 pub fn receipt_cover(r: &AppendReceipt, key_id: &[u8; 32]) -> [u8; RECEIPT_COVER_LEN] {
     cover_from_parts(
         r.event_id.to_bytes(),
