@@ -133,7 +133,7 @@ pub use verify::{
 };
 
 /// Format constants a third party needs to read segment files; the same
-/// constants are in [`format`], with a reader of segment files.
+/// constants are in [`format`](mod@crate::format), with a reader of segment files.
 #[deprecated(note = "use batpak::format")]
 pub mod format_constants {
     pub use crate::format::{

@@ -3,7 +3,7 @@
 
 use crate::id::EventId;
 
-/// How a caller should react to a [`StoreError`].
+/// How a caller should react to a [`StoreError`](crate::StoreError).
 ///
 /// ```
 /// use batpak::prelude::*;
