@@ -126,3 +126,9 @@ fn lit_u8(value: u8) -> LitInt {
 fn lit_u16(value: u16) -> LitInt {
     LitInt::new(&format!("{value:#x}u16"), Span::call_site())
 }
+
+/// Placeholder.
+#[proc_macro_attribute]
+pub fn operation(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    item
+}
