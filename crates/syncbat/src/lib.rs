@@ -11,7 +11,7 @@
 //! call leaves nothing behind. Every resolved call records exactly one
 //! [`ReceiptEnvelope`] through the required [`ReceiptSink`].
 //!
-//! ```ignore
+//! ```
 //! use std::sync::Arc;
 //! use batpak::prelude::*;
 //! use syncbat::{operation, Core, Ctx, HandlerResult, StoreEffectBackend, StoreReceiptSink};
