@@ -244,8 +244,10 @@ impl SubscriptionCursor {
     /// refused when decoded.
     pub fn new(subscription_id: &str, source: &Source, position: Position, wall_ms: u64) -> Self {
         let (subscription, route) = binding(subscription_id, source);
-        let wall_ms = match position {
-            Position::Beginning => 0,
+        // A beginning cursor carries no numbers, and the operation-status
+        // layout has no room for the wall clock.
+        let wall_ms = match (position, route) {
+            (Position::Beginning, _) | (_, RouteBinding::OperationStatus { .. }) => 0,
             _ => wall_ms,
         };
         Self {
