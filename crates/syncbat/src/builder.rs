@@ -247,7 +247,7 @@ impl CoreBuilder {
                 .into_iter()
                 .map(|(name, (reg, _))| (name.into_boxed_str(), reg))
                 .collect(),
-            granted: self.granted,
+            granted: self.granted.into_iter().collect(),
             backend: self.backend,
             receipts: self.receipts,
             statuses: self.statuses,

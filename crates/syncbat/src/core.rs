@@ -71,8 +71,8 @@ impl Registered {
 /// # Ok(()) }
 /// ```
 pub struct Core {
-    pub(crate) ops: HashMap<Box<str>, Registered>,
-    pub(crate) granted: HashSet<String>,
+    pub(crate) ops: HashMap<Box<str>, Registered, foldhash::fast::RandomState>,
+    pub(crate) granted: HashSet<String, foldhash::fast::RandomState>,
     pub(crate) backend: Option<Box<dyn EffectBackend>>,
     pub(crate) receipts: Option<Box<dyn ReceiptSink>>,
     pub(crate) statuses: Option<Box<dyn OperationStatusSink>>,
@@ -98,7 +98,9 @@ impl std::fmt::Debug for Core {
 #[derive(Debug)]
 pub struct InvokeResult {
     output: Vec<u8>,
-    receipt: Option<RecordedReceipt>,
+    // Boxed: a receipt with its store receipt is several hundred bytes, and
+    // a call result is moved several times on the way out.
+    receipt: Option<Box<RecordedReceipt>>,
     effects: Vec<PerformedEffect>,
 }
 
@@ -115,7 +117,7 @@ impl InvokeResult {
 
     /// The receipt recorded for this call.
     pub fn recorded_receipt(&self) -> Option<&RecordedReceipt> {
-        self.receipt.as_ref()
+        self.receipt.as_deref()
     }
 
     /// The effects the call performed, in order.
@@ -232,7 +234,7 @@ impl Core {
                 name: d.name().to_owned(),
                 status: OperationStatus::Started,
                 effects: Vec::new(),
-                receipt: receipt.map(Box::new),
+                receipt,
                 source: Box::new(source),
             });
         }
@@ -288,7 +290,7 @@ impl Core {
                 name: d.name().to_owned(),
                 status,
                 effects: log.performed,
-                receipt: receipt.map(Box::new),
+                receipt,
                 source: Box::new(source),
             });
         }
@@ -306,7 +308,7 @@ impl Core {
                     code,
                     message,
                     effects: log.performed,
-                    receipt: receipt.map(Box::new),
+                    receipt,
                 })
             }
             Verdict::Denied { code, message } => {
@@ -316,7 +318,7 @@ impl Core {
                     code,
                     message,
                     effects: log.performed,
-                    receipt: receipt.map(Box::new),
+                    receipt,
                 })
             }
         }
@@ -328,7 +330,7 @@ impl Core {
         input: &[u8],
         verdict: &Verdict,
         log: &EffectLog,
-    ) -> Result<Option<RecordedReceipt>, SinkError> {
+    ) -> Result<Option<Box<RecordedReceipt>>, SinkError> {
         let Some(sink) = &self.receipts else {
             return Ok(None);
         };
@@ -340,7 +342,7 @@ impl Core {
         envelope.signed_extensions = log.signed.clone();
         envelope.local_extensions = log.local.clone();
         envelope.effects = log.performed.clone();
-        sink.record_receipt(&envelope).map(Some)
+        sink.record_receipt(&envelope).map(|r| Some(Box::new(r)))
     }
 
     fn record_status(
