@@ -656,3 +656,42 @@ fn extensions_attached_by_the_handler_reach_the_receipt() {
         Some(&b"n"[..])
     );
 }
+
+#[test]
+fn debug_output_names_what_is_configured() {
+    let (mut b, _f) = builder();
+    b.register(
+        compute("dbg.op", "r.dbg"),
+        |_: &[u8], cx: &mut Ctx<'_>| -> HandlerResult {
+            let text = format!("{cx:?}");
+            assert!(
+                text.contains("dbg.op") && text.contains("backend: true"),
+                "{text}"
+            );
+            Ok(vec![])
+        },
+    )
+    .unwrap();
+    b.grant_capability("cap.x");
+    let text = format!("{b:?}");
+    assert!(
+        text.contains("dbg.op") && text.contains("cap.x") && text.contains("receipt_sink: true"),
+        "{text}"
+    );
+    let core = b.build().unwrap();
+    let text = format!("{core:?}");
+    assert!(
+        text.contains("dbg.op")
+            && text.contains("status_sink: true")
+            && text.contains("admission_guard: false"),
+        "{text}"
+    );
+    core.invoke("dbg.op", vec![]).unwrap();
+    let mut m = Module::new("dbg").unwrap();
+    m.register(compute("dbg.two", "r.two"), echo).unwrap();
+    assert_eq!(m.operation_names().collect::<Vec<_>>(), ["dbg.two"]);
+    let text = format!("{m:?}");
+    assert!(text.contains("dbg.two") && text.contains("dbg"), "{text}");
+    assert!(AdmissionDecision::Admit.is_admit());
+    assert!(!AdmissionDecision::deny("a", "b").is_admit());
+}

@@ -559,3 +559,20 @@ fn a_cancel_from_another_thread_ends_an_idle_session() {
     assert_eq!(end.map(|e| e.reason), Some(EndReason::ClientCancelled));
     assert_eq!(s.cancel().reason, EndReason::ClientCancelled);
 }
+
+#[test]
+fn a_session_describes_itself() {
+    let (_dir, store) = store();
+    let s = open(&store, Source::EventCategory(0xE), None, 4);
+    let text = format!("{s:?}");
+    assert!(
+        text.contains("sub.test")
+            && text.contains("EventCategory(14)")
+            && text.contains("window: 4"),
+        "{text}"
+    );
+    assert_eq!(s.subscription_id(), "sub.test");
+    assert_eq!(s.source(), &Source::EventCategory(0xE));
+    assert_eq!(s.last_delivered_cursor(), None);
+    assert!(format!("{:?}", s.controls()).contains("SessionControls"));
+}
