@@ -1,3 +1,5 @@
+//! Macros for `batpak` and `syncbat`: `#[derive(EventPayload)]` and `#[operation]`.
+//!
 //! Derive macros for `batpak`. Use them through the `batpak` crate, which
 //! re-exports them: the generated code refers to `::batpak::…` paths, so a
 //! program needs no dependency on this crate, on `inventory` or on `rmpv`.
@@ -20,6 +22,7 @@ use syn::spanned::Spanned;
 use syn::{parse_macro_input, DeriveInput, LitInt};
 
 mod attrs;
+mod operation;
 
 use attrs::PayloadAttrs;
 
@@ -125,4 +128,24 @@ fn lit_u8(value: u8) -> LitInt {
 
 fn lit_u16(value: u16) -> LitInt {
     LitInt::new(&format!("{value:#x}u16"), Span::call_site())
+}
+
+/// Declares a syncbat operation on its handler function; use it as
+/// `syncbat::operation`, which documents the keys with an example. The
+/// generated code refers to `::syncbat::…` paths.
+///
+/// Emits the function unchanged, a `const` descriptor named by
+/// `descriptor = ..`, and, with `register = ..`, a
+/// `fn(&mut syncbat::CoreBuilder) -> Result<(), syncbat::BuildError>`.
+/// A missing, unknown or repeated key, an effect class that is not one of
+/// `Inspect`, `Compute`, `Persist`, `Emit`, `Control`, a row the class
+/// forbids, a name or target that breaks the grammar, and a function that is
+/// async, unsafe, generic, a method, or not
+/// `fn(&[u8], &mut Ctx<'_>) -> HandlerResult`, are compile errors on the
+/// offending tokens.
+#[proc_macro_attribute]
+pub fn operation(attr: TokenStream, item: TokenStream) -> TokenStream {
+    operation::expand(attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }

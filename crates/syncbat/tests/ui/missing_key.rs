@@ -1,0 +1,15 @@
+#![allow(unused_imports)]
+use syncbat::{operation, Ctx, HandlerResult};
+
+#[operation(
+    descriptor = D,
+    name = "a.b",
+    effect = Compute,
+    input_schema = "a.in",
+    output_schema = "a.out",
+)]
+fn h(input: &[u8], _cx: &mut Ctx<'_>) -> HandlerResult {
+    Ok(input.to_vec())
+}
+
+fn main() {}

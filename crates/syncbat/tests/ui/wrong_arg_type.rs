@@ -1,0 +1,16 @@
+#![allow(unused_imports)]
+use syncbat::{operation, Ctx, HandlerResult};
+
+#[operation(
+    descriptor = D,
+    name = "a.b",
+    effect = Compute,
+    input_schema = "a.in",
+    output_schema = "a.out",
+    receipt_kind = "receipt.a.v1",
+)]
+fn h(input: &str, _cx: &mut Ctx<'_>) -> HandlerResult {
+    Ok(input.as_bytes().to_vec())
+}
+
+fn main() {}
