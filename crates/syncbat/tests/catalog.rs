@@ -57,6 +57,8 @@ fn put_update_delete_supersede_and_rebuild_in_order() {
         Some(&Retirement::SupersededBy("bank.credit".into()))
     );
     assert_eq!(state.retirement("bank.withdraw"), None);
+    let live: Vec<&str> = state.live().map(|d| d.name()).collect();
+    assert_eq!(live, ["bank.credit", "bank.withdraw"]);
 
     let rebuilt = CatalogState::rebuild(store.reader(), &at).unwrap();
     assert_eq!(rebuilt, state);

@@ -156,6 +156,7 @@ fn granted_capabilities_let_the_call_run() {
     b.grant_capabilities(["a", "b"]);
     let core = b.build().unwrap();
     assert!(core.is_granted("a"));
+    assert!(!core.is_granted("c"));
     assert!(core.invoke("x", vec![1]).is_ok());
 }
 
