@@ -1,0 +1,2 @@
+//! Loopback benchmark (filled in later).
+fn main() {}

@@ -1,0 +1,36 @@
+//! netbat: the network boundary of batpak.
+//!
+//! NETBAT/1 calls (`NETBAT/1 CALL <op> <hex>` → `OK <hex>` / `ERR <code> <hex>`)
+//! and NETBAT/2 subscription streams over TCP and (feature `tls`) TLS,
+//! byte-compatible with the published netbat 0.10.
+//!
+//! The core is sans-IO: [`codec`] and [`session`] are pure code over bytes in
+//! and bytes out, tested without sockets; the TCP and TLS adapters only move
+//! bytes, enforce timeouts and hold connection permits.
+#![forbid(unsafe_code)]
+
+mod auth;
+pub mod codec;
+mod dispatch;
+mod error;
+mod limits;
+
+pub use auth::{Authenticator, CredentialId, CredentialKind, Grants, Principal};
+pub use codec::frame::{
+    decode_stream_line, encode_stream_frame, stream_code, Cursor, ReasonCode, SchemaRef,
+    StreamFrame, SubAck, SubCancel, SubEnd, SubErr, SubEvent, SubWatermark, Subscribe,
+    SubscriptionId,
+};
+pub use codec::hex::{decode_hex, encode_hex};
+pub use codec::line::{
+    decode_line, decode_request, decode_response, encode_auth, encode_err, encode_ok,
+    encode_request, encode_response, BearerToken, CallRequest, ClientLine, ErrorReply, Response,
+    ResponseError,
+};
+pub use codec::reader::LineReader;
+pub use dispatch::{dispatch_fn, CallFailure, CallFailureKind, Dispatch, DispatchFn};
+pub use error::{
+    AuthFailure, CodeProblem, ErrorCode, IdProblem, Malformation, SchemaRefProblem, StreamField,
+    WireError,
+};
+pub use limits::*;
