@@ -14,6 +14,8 @@ pub mod codec;
 mod dispatch;
 mod error;
 mod limits;
+pub mod session;
+mod subscription;
 
 pub use auth::{Authenticator, CredentialId, CredentialKind, Grants, Principal};
 pub use codec::frame::{
@@ -34,3 +36,6 @@ pub use error::{
     WireError,
 };
 pub use limits::*;
+pub use subscription::{
+    FeedEvent, FeedPoll, OpenFailure, OpenRequest, SubscriptionFeed, SubscriptionSource,
+};

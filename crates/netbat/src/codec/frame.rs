@@ -186,7 +186,6 @@ impl ReasonCode {
     }
 
     /// One of the [`stream_code`] constants (which satisfy the grammar).
-    #[allow(dead_code)]
     pub(crate) fn known(code: &'static str) -> Self {
         Self(code.to_owned())
     }
