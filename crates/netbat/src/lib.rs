@@ -10,14 +10,23 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod client;
 pub mod codec;
 mod dispatch;
 mod error;
 mod limits;
+mod permit;
 pub mod session;
+mod stats;
 mod subscription;
+mod tcp;
+#[cfg(feature = "tls")]
+pub mod tls;
+mod transport;
+mod worker;
 
 pub use auth::{Authenticator, CredentialId, CredentialKind, Grants, Principal};
+pub use client::{Client, ClientConfig, ClientError, Delivery, Subscription};
 pub use codec::frame::{
     decode_stream_line, encode_stream_frame, stream_code, Cursor, ReasonCode, SchemaRef,
     StreamFrame, SubAck, SubCancel, SubEnd, SubErr, SubEvent, SubWatermark, Subscribe,
@@ -36,6 +45,11 @@ pub use error::{
     WireError,
 };
 pub use limits::*;
+pub use permit::{ConnectionLimit, DEFAULT_MAX_CONNECTIONS};
+pub use stats::TcpServeStats;
 pub use subscription::{
     FeedEvent, FeedPoll, OpenFailure, OpenRequest, SubscriptionFeed, SubscriptionSource,
+};
+pub use tcp::{
+    serve_calls, serve_subscriptions, ServeError, Server, ServerConfig, ShutdownHandle, Timeouts,
 };
