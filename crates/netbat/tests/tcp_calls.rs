@@ -1,7 +1,12 @@
 //! NETBAT/1 over real loopback TCP: persistent and pipelined connections,
 //! the published one-request client, oversized lines, slowloris, panics
 //! under load, admission and permits. Every loop is bounded in count and time.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 mod common;
 use common::*;
