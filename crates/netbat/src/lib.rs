@@ -13,6 +13,7 @@ mod auth;
 mod client;
 pub mod codec;
 mod dispatch;
+mod envelope;
 mod error;
 mod limits;
 mod permit;
@@ -40,6 +41,7 @@ pub use codec::line::{
 };
 pub use codec::reader::LineReader;
 pub use dispatch::{dispatch_fn, CallFailure, CallFailureKind, Dispatch, DispatchFn};
+pub use envelope::{EnvelopeError, EventStreamEnvelope, EVENT_STREAM_ENVELOPE_SCHEMA};
 pub use error::{
     AuthFailure, CodeProblem, ErrorCode, IdProblem, Malformation, SchemaRefProblem, StreamField,
     WireError,

@@ -448,3 +448,62 @@ proptest! {
         compare_call(&line[..at], &limits);
     }
 }
+
+/// Our event-stream envelope encodes exactly as syncbat 0.10's.
+#[test]
+fn event_stream_envelopes_encode_identically() {
+    for (causation, chain, inner) in [
+        (None, None, None),
+        (
+            Some(5_u128),
+            Some(([1_u8; 32], [2_u8; 32])),
+            Some("orders.placed.v1"),
+        ),
+    ] {
+        let theirs = syncbat010::EventStreamEnvelopeV1 {
+            schema_version: 1,
+            subscription_id: "orders.open.v1".into(),
+            event_id: u128::MAX - 7,
+            correlation_id: 99,
+            causation_id: causation,
+            entity: "order:1".into(),
+            scope: "shop".into(),
+            event_kind_raw: 0xE003,
+            event_category: 0xE,
+            payload_version: 2,
+            timestamp_us: -5,
+            hlc_wall_ms: 1_700_000_000_000,
+            global_sequence: 42,
+            content_hash: [9; 32],
+            prev_hash: chain.map(|c| c.0),
+            event_hash: chain.map(|c| c.1),
+            inner_event_payload_schema_ref: inner.map(str::to_owned),
+            payload: vec![0x81, 0xa1, 0x6e, 0x01],
+        };
+        let mut ours = netbat::EventStreamEnvelope::new(
+            "orders.open.v1",
+            u128::MAX - 7,
+            42,
+            vec![0x81, 0xa1, 0x6e, 0x01],
+        );
+        ours.correlation_id = 99;
+        ours.causation_id = causation;
+        ours.entity = "order:1".into();
+        ours.scope = "shop".into();
+        ours.event_kind_raw = 0xE003;
+        ours.event_category = 0xE;
+        ours.payload_version = 2;
+        ours.timestamp_us = -5;
+        ours.hlc_wall_ms = 1_700_000_000_000;
+        ours.content_hash = [9; 32];
+        ours.prev_hash = chain.map(|c| c.0);
+        ours.event_hash = chain.map(|c| c.1);
+        ours.inner_event_payload_schema_ref = inner.map(str::to_owned);
+        let their_bytes = rmp_serde::to_vec_named(&theirs).expect("encode");
+        assert_eq!(ours.encode().expect("encode"), their_bytes);
+        assert_eq!(
+            netbat::EventStreamEnvelope::decode(&their_bytes).expect("decode"),
+            ours
+        );
+    }
+}
