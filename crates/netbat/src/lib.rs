@@ -6,7 +6,33 @@
 //!
 //! The core is sans-IO: [`codec`] and [`session`] are pure code over bytes in
 //! and bytes out, tested without sockets; the TCP and TLS adapters only move
-//! bytes, enforce timeouts and hold connection permits.
+//! bytes, enforce timeouts and hold connection permits. The operation runtime
+//! plugs in through [`Dispatch`] (calls) and [`SubscriptionSource`]
+//! (subscriptions).
+//!
+//! ```
+//! use std::net::TcpListener;
+//! use std::sync::Arc;
+//! use netbat::{dispatch_fn, Authenticator, CallFailure, Client, ClientConfig, Grants, Server, ServerConfig};
+//!
+//! let auth = Arc::new(Authenticator::new());
+//! auth.add_token(b"s3cret", Grants::of(["event.read"]));
+//! let dispatch = dispatch_fn(|op, input, grants| match op {
+//!     "echo" if grants.allows("event.read") => Ok(input.to_vec()),
+//!     "echo" => Err(CallFailure::forbidden(op, "event.read")),
+//!     other => Err(CallFailure::unknown_operation(other)),
+//! });
+//! let config = ServerConfig::default().with_auth(auth);
+//! let server = Server::calls(TcpListener::bind("127.0.0.1:0")?, dispatch, config)?;
+//!
+//! let mut client = Client::connect(ClientConfig::new(server.local_addr()).with_token(b"s3cret"))?;
+//! assert_eq!(client.call("echo", b"hello")?, b"hello");
+//! let refused = client.call("nope", b"").unwrap_err();
+//! assert_eq!(refused.code(), Some(netbat::ErrorCode::UnknownOperation));
+//! drop(client);
+//! assert_eq!(server.shutdown()?.served_requests, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod auth;
