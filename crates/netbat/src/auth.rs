@@ -340,7 +340,9 @@ mod tests {
     fn tokens_map_to_their_grants() {
         let auth = Authenticator::new();
         assert!(auth.is_empty());
+        assert_eq!(auth.len(), 0);
         auth.add_token(b"reader", Grants::of(["event.read"]));
+        assert!(!auth.is_empty());
         auth.add_token(b"writer", Grants::of(["event.read", "event.append"]));
         assert_eq!(auth.len(), 2);
         let reader = auth.authenticate_token(b"reader").unwrap();
@@ -366,6 +368,10 @@ mod tests {
         assert_eq!(digest, *blake3::hash(b"t").as_bytes());
         let id = auth.add_token_digest(digest, Grants::none());
         assert_eq!(id.digest(), digest);
+        assert_eq!(
+            format!("{id:?}"),
+            format!("Token:{}", crate::encode_hex(&digest[..8]))
+        );
         assert_eq!(id.kind(), CredentialKind::Token);
         assert!(auth.authenticate_token(b"t").is_ok());
         assert_eq!(format!("{auth:?}"), "Authenticator { credentials: 1, .. }");

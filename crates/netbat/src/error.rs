@@ -682,6 +682,134 @@ mod tests {
         }
     }
 
+    /// Golden table: every malformation's wire reason, as published.
+    #[test]
+    fn every_malformation_reason_is_pinned() {
+        use CodeProblem as C;
+        use IdProblem as I;
+        use Malformation as M;
+        use SchemaRefProblem as S;
+        use StreamField as F;
+        let golden: Vec<(Malformation, &str)> = vec![
+            (M::EmptyLine, "empty line"),
+            (M::MissingProtocolPrefix, "missing NETBAT/1 protocol prefix"),
+            (M::MissingVerb, "missing verb"),
+            (M::MissingOperation, "missing operation"),
+            (M::MissingInput, "missing input"),
+            (M::MissingToken, "missing token"),
+            (M::TooManyFields, "too many fields"),
+            (M::UnsupportedVerb, "unsupported verb"),
+            (M::EmptyOperation, "empty operation"),
+            (M::OperationInvalidBytes, "operation has invalid bytes"),
+            (
+                M::OperationDotSegments,
+                "operation dot segments must be non-empty",
+            ),
+            (M::HexOddLength, "hex input has odd length"),
+            (M::NotHex, "input is not hex"),
+            (M::MissingStreamVerb, "missing stream verb"),
+            (M::UnknownStreamVerb, "unknown stream verb"),
+            (
+                M::MissingField(F::SubscriptionId),
+                "missing subscription id",
+            ),
+            (M::MissingField(F::ResumeCursor), "missing resume cursor"),
+            (M::MissingField(F::ClientWindow), "missing client window"),
+            (M::MissingField(F::DeliveryIndex), "missing delivery index"),
+            (M::MissingField(F::CursorBefore), "missing cursor_before"),
+            (M::MissingField(F::CursorAfter), "missing cursor_after"),
+            (
+                M::MissingField(F::PayloadSchemaRef),
+                "missing payload schema ref",
+            ),
+            (M::MissingField(F::PayloadHex), "missing payload hex"),
+            (M::MissingField(F::ReasonCode), "missing reason code"),
+            (M::MissingField(F::ErrorCode), "missing error code"),
+            (
+                M::MissingField(F::LastDelivered),
+                "missing last delivered cursor",
+            ),
+            (M::MissingField(F::LastAcked), "missing last acked cursor"),
+            (M::MissingField(F::MessageHex), "missing message hex"),
+            (M::TokenNotUtf8, "token is not utf-8"),
+            (M::NotDecimal, "integer field is not decimal"),
+            (M::ZeroDeliveryIndex, "delivery index must be nonzero"),
+            (M::ZeroClientWindow, "client window must be nonzero"),
+            (M::SubscriptionId(I::Empty), "empty subscription id"),
+            (
+                M::SubscriptionId(I::TooLong),
+                "subscription id longer than 128 bytes",
+            ),
+            (
+                M::SubscriptionId(I::LeadingOrTrailingDot),
+                "subscription id has a leading or trailing '.'",
+            ),
+            (
+                M::SubscriptionId(I::DoubledDot),
+                "subscription id has a doubled '.'",
+            ),
+            (
+                M::SubscriptionId(I::MissingVersionSuffix),
+                "subscription id must contain a .v version suffix",
+            ),
+            (
+                M::SubscriptionId(I::EmptyName),
+                "subscription id name prefix is empty",
+            ),
+            (
+                M::SubscriptionId(I::BadFirstByte),
+                "subscription id must start with [a-z0-9]",
+            ),
+            (
+                M::SubscriptionId(I::BadNameByte),
+                "subscription id has characters outside [a-z0-9._-]",
+            ),
+            (
+                M::SubscriptionId(I::MissingVersionDigits),
+                "subscription id missing version digits after .v",
+            ),
+            (
+                M::SubscriptionId(I::BadVersionStart),
+                "subscription id version must start with 1-9",
+            ),
+            (
+                M::SubscriptionId(I::NonDigitVersion),
+                "subscription id version must be digits only",
+            ),
+            (M::ReasonCode(C::Empty), "empty reason code"),
+            (
+                M::ReasonCode(C::TooLong),
+                "reason code longer than 128 bytes",
+            ),
+            (
+                M::ReasonCode(C::BadByte),
+                "reason code has characters outside [a-z0-9._-]",
+            ),
+            (M::SchemaRef(S::Empty), "empty payload schema ref"),
+            (
+                M::SchemaRef(S::TooLong),
+                "payload schema ref longer than 256 bytes",
+            ),
+            (
+                M::SchemaRef(S::Whitespace),
+                "payload schema ref contains whitespace",
+            ),
+            (
+                M::SchemaRef(S::BadByte),
+                "payload schema ref has characters outside [a-z0-9._-]",
+            ),
+            (
+                M::FirstFrameNotSubscribe,
+                "first stream frame must be SUBSCRIBE",
+            ),
+            (M::UnknownResponseStatus, "unknown response status"),
+            (M::MissingOutput, "missing output"),
+        ];
+        for (reason, text) in golden {
+            assert_eq!(reason.to_string(), text, "{reason:?}");
+        }
+    }
+
     #[test]
     fn peer_faults_are_grammar_and_bounds_only() {
         assert!(WireError::LineTooLong { max: 1 }.is_peer_fault());

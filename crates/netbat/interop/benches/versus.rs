@@ -3,13 +3,17 @@
 //! 0.10 `Core`), with 1, 8 and 64 persistent connections, driven by the
 //! same client. Prints calls/s, p50 and p99 and the ratios ours / published.
 //! The published server's default (one request per connection) is measured
-//! too, with a reconnect per call.
+//! too, with a reconnect per call. Durable commits: both servers' handlers
+//! append one event per call to the same kind of store (batpak 0.10, the
+//! store the published stack runs on, syncing after every event), so the
+//! comparison is of the network layers over one engine.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use batpak010::prelude as bp;
 use criterion::{Criterion, Throughput};
 use netbat010 as up;
 use syncbat010 as sb;
@@ -36,6 +40,47 @@ fn core() -> sb::Core {
     builder.build().expect("build")
 }
 
+const COMMITTED: bp::EventKind = bp::EventKind::custom(0xE, 0x31);
+
+/// One durable append per call, spread over 64 entities.
+#[derive(Clone)]
+struct Ledger {
+    store: Arc<bp::Store>,
+    coordinates: Arc<Vec<bp::Coordinate>>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Ledger {
+    fn open(dir: &std::path::Path) -> Self {
+        let config = bp::StoreConfig::new(dir).with_sync_every_n_events(1);
+        let store = bp::Store::open(config).expect("open store");
+        let coordinates = (0..64)
+            .map(|n| bp::Coordinate::new(format!("account:{n}"), "bench").expect("coordinate"))
+            .collect();
+        Self {
+            store: Arc::new(store),
+            coordinates: Arc::new(coordinates),
+            next: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        }
+    }
+
+    fn commit(&self, input: &[u8]) -> Result<Vec<u8>, String> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let coordinate = &self.coordinates[n % self.coordinates.len()];
+        self.store
+            .append(coordinate, COMMITTED, &input)
+            .map(|receipt| receipt.global_sequence.to_be_bytes().to_vec())
+            .map_err(|error| error.to_string())
+    }
+}
+
+struct Commit(Ledger);
+impl sb::Handler for Commit {
+    fn handle(&mut self, input: &[u8], _cx: &mut sb::Ctx<'_>) -> sb::HandlerResult {
+        self.0.commit(input).map_err(sb::HandlerError::failed)
+    }
+}
+
 enum Target {
     Ours(netbat::Server),
     Published(
@@ -47,18 +92,48 @@ enum Target {
 
 impl Target {
     fn ours() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let noop =
             netbat::dispatch_fn(
                 |_op: &str, _input: &[u8], _grants: &netbat::Grants| Ok(Vec::new()),
             );
+        Self::serve_ours(noop)
+    }
+
+    fn ours_durable(ledger: Ledger) -> Self {
+        let commit =
+            netbat::dispatch_fn(move |_op: &str, input: &[u8], _grants: &netbat::Grants| {
+                ledger.commit(input).map_err(netbat::CallFailure::runtime)
+            });
+        Self::serve_ours(commit)
+    }
+
+    fn serve_ours(dispatch: impl netbat::Dispatch + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let config = netbat::ServerConfig::default()
             .with_max_requests_per_connection(std::num::NonZeroUsize::MAX)
             .with_timeouts(netbat::Timeouts::default().with_idle(Duration::from_secs(600)));
-        Self::Ours(netbat::Server::calls(listener, noop, config).expect("serve"))
+        Self::Ours(netbat::Server::calls(listener, dispatch, config).expect("serve"))
     }
 
     fn published(max_requests: usize) -> Self {
+        Self::serve_published(max_requests, core)
+    }
+
+    fn published_durable(ledger: Ledger) -> Self {
+        Self::serve_published(usize::MAX, move || {
+            let mut builder = sb::Core::builder();
+            builder
+                .register(NOOP, Commit(ledger.clone()))
+                .expect("register");
+            builder.without_receipts();
+            builder.build().expect("build")
+        })
+    }
+
+    fn serve_published(
+        max_requests: usize,
+        factory: impl FnMut() -> sb::Core + Send + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let shutdown = up::ShutdownHandle::new();
@@ -67,7 +142,7 @@ impl Target {
             .with_connection_limit(up::ConnectionLimit::Unlimited)
             .with_max_requests_per_connection(max_requests);
         let thread = thread::spawn(move || {
-            let _ = up::serve_tcp_listener(listener, core, &config, &handle);
+            let _ = up::serve_tcp_listener(listener, factory, &config, &handle);
         });
         Self::Published(shutdown, Some(thread), addr)
     }
@@ -119,7 +194,9 @@ fn run(
                 barrier.wait();
                 for _ in 0..calls {
                     let started = Instant::now();
-                    client.call("system.heartbeat", b"").expect("call");
+                    client
+                        .call("system.heartbeat", b"0123456789abcdef")
+                        .expect("call");
                     if latencies {
                         seen.push(started.elapsed());
                     }
@@ -202,6 +279,35 @@ fn report() {
             connections,
             usize::MAX,
             40_000,
+        );
+        println!(
+            "{:>5}  {:>9.0} {:>5.0}/{:<6.0}  {:>9.0} {:>5.0}/{:<6.0}  {:>8.2}  {:>8.2}  {:>8.2}",
+            connections,
+            ours.calls_per_second,
+            us(ours.p50),
+            us(ours.p99),
+            theirs.calls_per_second,
+            us(theirs.p50),
+            us(theirs.p99),
+            ours.calls_per_second / theirs.calls_per_second,
+            us(ours.p50) / us(theirs.p50),
+            us(ours.p99) / us(theirs.p99),
+        );
+    }
+    println!("\ndurable commits (one append per call, acknowledged on disk)");
+    for connections in [1_usize, 8, 64] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ours = measure(
+            &Target::ours_durable(Ledger::open(&dir.path().join("ours"))),
+            connections,
+            usize::MAX,
+            3_000,
+        );
+        let theirs = measure(
+            &Target::published_durable(Ledger::open(&dir.path().join("published"))),
+            connections,
+            usize::MAX,
+            3_000,
         );
         println!(
             "{:>5}  {:>9.0} {:>5.0}/{:<6.0}  {:>9.0} {:>5.0}/{:<6.0}  {:>8.2}  {:>8.2}  {:>8.2}",
