@@ -98,6 +98,25 @@ impl CallFailure {
         )
     }
 
+    /// `runtime` for a runtime denial (e.g. `capability.denied`,
+    /// `effect.violation`), worded as the runtime words it.
+    #[must_use]
+    pub fn denied(operation: &str, code: &str, message: &str) -> Self {
+        Self::new(
+            CallFailureKind::Runtime,
+            format!("operation `{operation}` denied with {code}: {message}"),
+        )
+    }
+
+    /// `receipt_sink`: the receipt could not be recorded.
+    #[must_use]
+    pub fn receipt_sink(operation: &str, message: &str) -> Self {
+        Self::new(
+            CallFailureKind::ReceiptSink,
+            format!("receipt sink for operation `{operation}` failed: {message}"),
+        )
+    }
+
     /// `runtime` with a free message (which should carry a stable code).
     #[must_use]
     pub fn runtime(message: impl Into<String>) -> Self {
@@ -222,6 +241,16 @@ mod tests {
         assert_eq!(
             CallFailure::handler("a.b", "bank.insufficient", "short by 3").to_string(),
             "runtime error: handler for operation `a.b` failed with bank.insufficient: short by 3"
+        );
+        assert_eq!(
+            CallFailure::denied("a.b", "capability.denied", "event.append").to_string(),
+            "runtime error: operation `a.b` denied with capability.denied: event.append"
+        );
+        let sink = CallFailure::receipt_sink("a.b", "disk full");
+        assert_eq!(sink.code(), ErrorCode::ReceiptSink);
+        assert_eq!(
+            sink.to_string(),
+            "runtime error: receipt sink for operation `a.b` failed: disk full"
         );
         assert_eq!(
             CallFailure::runtime("capability.denied: event.append").to_string(),

@@ -258,8 +258,16 @@ fn runtime_errors_encode_identically() {
         );
         assert_eq!(ours.message(), message);
     }
+    let sink = RuntimeError::receipt_sink("bank.open", "disk full");
+    assert_eq!(
+        upstream_err_line(&up::NetbatError::Runtime(sink)),
+        our_err_line(&netbat::WireError::Call(netbat::CallFailure::receipt_sink(
+            "bank.open",
+            "disk full"
+        )))
+    );
     let denied = RuntimeError::denied("bank.open", "capability.denied", "event.append");
-    let ours = netbat::CallFailure::runtime(denied.to_string());
+    let ours = netbat::CallFailure::denied("bank.open", "capability.denied", "event.append");
     assert_eq!(
         upstream_err_line(&up::NetbatError::Runtime(denied)),
         our_err_line(&netbat::WireError::Call(ours))
