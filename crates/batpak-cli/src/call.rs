@@ -38,10 +38,45 @@ pub fn json_to_input(op: &str, json: &str) -> Result<Vec<u8>, CliError> {
 /// An ack decoded to JSON (MessagePack maps, arrays and scalars; binary as an
 /// array of byte values).
 pub fn output_to_json(bytes: &[u8]) -> Result<serde_json::Value, CliError> {
-    rmp_serde::from_slice(bytes).map_err(|e| CliError::Remote {
+    let mut cursor = bytes;
+    let value = rmpv::decode::read_value(&mut cursor).map_err(|e| CliError::Remote {
         code: None,
-        message: format!("ack is not MessagePack this client can show: {e}"),
-    })
+        message: format!("ack is not MessagePack: {e}"),
+    })?;
+    Ok(to_json(&value))
+}
+
+fn to_json(value: &rmpv::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        rmpv::Value::Nil => J::Null,
+        rmpv::Value::Boolean(b) => J::Bool(*b),
+        rmpv::Value::Integer(i) => match (i.as_u64(), i.as_i64()) {
+            (Some(u), _) => J::from(u),
+            (None, Some(s)) => J::from(s),
+            _ => J::Null,
+        },
+        rmpv::Value::F32(f) => J::from(f64::from(*f)),
+        rmpv::Value::F64(f) => J::from(*f),
+        rmpv::Value::String(s) => J::String(
+            s.as_str()
+                .map_or_else(|| hostbat::hex::encode(s.as_bytes()), str::to_owned),
+        ),
+        rmpv::Value::Binary(b) => J::Array(b.iter().map(|x| J::from(*x)).collect()),
+        rmpv::Value::Array(a) => J::Array(a.iter().map(to_json).collect()),
+        rmpv::Value::Map(m) => J::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        rmpv::Value::String(s) => s.as_str().unwrap_or_default().to_owned(),
+                        other => other.to_string(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect(),
+        ),
+        rmpv::Value::Ext(t, b) => serde_json::json!({"ext": t, "hex": hostbat::hex::encode(b)}),
+    }
 }
 
 fn remote(e: ClientError) -> CliError {

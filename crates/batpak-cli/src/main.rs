@@ -111,6 +111,10 @@ enum Command {
         /// Accept this bearer token (repeatable); without one, no token is asked.
         #[arg(long)]
         token: Vec<String>,
+        /// A subscription route ID=SOURCE (all, category:N, entity:NAME,
+        /// receipts); repeatable. `events.all.v1=all` is always offered.
+        #[arg(long = "subscription")]
+        subscriptions: Vec<String>,
         /// Log format on stderr (level from RUST_LOG, default info).
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
@@ -317,6 +321,7 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             listen,
             stream_listen,
             token,
+            subscriptions,
             log_format,
         } => serve(
             &batpak_cli::serve::ServeOptions {
@@ -324,6 +329,7 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
                 listen,
                 stream_listen,
                 tokens: token,
+                subscriptions,
             },
             log_format,
         ),

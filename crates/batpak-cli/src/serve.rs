@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use batpak::{Store, StoreConfig};
-use hostbat::{reference_module, Host, HostDispatch};
+use hostbat::{reference_module, Host, HostDispatch, HostSubscriptions, DEFAULT_SUBSCRIPTION};
 use netbat::{Authenticator, Grants, Server, ServerConfig, ShutdownHandle};
 
 use crate::error::CliError;
@@ -31,6 +31,22 @@ pub struct ServeOptions {
     pub stream_listen: Option<SocketAddr>,
     /// Bearer tokens; with none, every loopback connection may call everything.
     pub tokens: Vec<String>,
+    /// Subscription routes `ID=SOURCE`; [`hostbat::DEFAULT_SUBSCRIPTION`]
+    /// (`all`) is always offered unless a route reuses its id.
+    pub subscriptions: Vec<String>,
+}
+
+/// Parses `ID=SOURCE` (`all`, `category:N`, `entity:NAME`, `receipts`).
+pub fn parse_route(text: &str) -> Result<(String, hostbat::SubscriptionSource), CliError> {
+    let (id, source) = text.split_once('=').ok_or_else(|| {
+        CliError::BadRequest(format!("--subscription {text:?}: expected ID=SOURCE"))
+    })?;
+    if id.is_empty() {
+        return Err(CliError::BadRequest(format!(
+            "--subscription {text:?}: empty id"
+        )));
+    }
+    Ok((id.to_owned(), hostbat::SubscriptionSource::parse(source)?))
 }
 
 /// A running server: its listeners, host and store.
@@ -50,17 +66,6 @@ pub fn default_stream_addr(listen: SocketAddr) -> SocketAddr {
     addr
 }
 
-struct NoRoutes;
-
-impl netbat::SubscriptionSource for NoRoutes {
-    fn open(
-        &self,
-        request: &netbat::OpenRequest,
-    ) -> Result<Box<dyn netbat::SubscriptionFeed>, netbat::OpenFailure> {
-        Err(netbat::OpenFailure::unknown_subscription(&request.id))
-    }
-}
-
 /// Opens the store, builds the host and starts both listeners.
 pub fn start(options: &ServeOptions) -> Result<Running, CliError> {
     std::fs::create_dir_all(&options.data).map_err(|e| CliError::Io {
@@ -68,10 +73,21 @@ pub fn start(options: &ServeOptions) -> Result<Running, CliError> {
         path: options.data.clone(),
         source: e,
     })?;
+    let routes = options
+        .subscriptions
+        .iter()
+        .map(|r| parse_route(r))
+        .collect::<Result<Vec<_>, _>>()?;
     let store = Arc::new(Store::open(StoreConfig::new(&options.data))?);
     let mut builder = Host::builder(store.clone());
-    builder.mount(reference_module(store)?)?;
+    builder.mount(reference_module(store.clone())?)?;
     let host = Arc::new(builder.build()?);
+    let mut subscriptions = HostSubscriptions::new(store).with_declared(&host);
+    subscriptions.route(DEFAULT_SUBSCRIPTION, hostbat::SubscriptionSource::All);
+    for (id, source) in routes {
+        subscriptions.route(id, source);
+    }
+    tracing::info!(routes = ?subscriptions.ids().collect::<Vec<_>>(), "subscription routes");
     host.start()?;
     let mut config = ServerConfig::default();
     if !options.tokens.is_empty() {
@@ -95,7 +111,7 @@ pub fn start(options: &ServeOptions) -> Result<Running, CliError> {
         config.clone(),
     )
     .map_err(|e| CliError::Serve(e.to_string()))?;
-    let streams = Server::subscriptions(streams_listener, NoRoutes, config)
+    let streams = Server::subscriptions(streams_listener, subscriptions, config)
         .map_err(|e| CliError::Serve(e.to_string()))?;
     tracing::info!(calls = %calls.local_addr(), streams = %streams.local_addr(), "serving");
     Ok(Running {

@@ -20,6 +20,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_batpak");
 struct Served {
     child: Child,
     calls: SocketAddr,
+    streams: SocketAddr,
 }
 
 impl Drop for Served {
@@ -30,9 +31,14 @@ impl Drop for Served {
 }
 
 fn serve(dir: &Path) -> Served {
+    serve_with(dir, &[])
+}
+
+fn serve_with(dir: &Path, extra: &[&str]) -> Served {
     let mut child = Command::new(BIN)
         .args(["serve", "--data"])
         .arg(dir)
+        .args(extra)
         .args(["--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -52,7 +58,12 @@ fn serve(dir: &Path) -> Served {
     let second = rx.recv_timeout(Duration::from_secs(20)).unwrap();
     assert!(second.starts_with("streams 127.0.0.1:"), "{second}");
     let calls = first.strip_prefix("calls ").unwrap().parse().unwrap();
-    Served { child, calls }
+    let streams = second.strip_prefix("streams ").unwrap().parse().unwrap();
+    Served {
+        child,
+        calls,
+        streams,
+    }
 }
 
 fn client(addr: SocketAddr) -> Client {
@@ -225,8 +236,17 @@ fn batpak(args: &[&str]) -> (i32, String) {
 #[test]
 fn call_through_the_binary_and_graceful_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut served = serve(dir.path());
+    let mut served = serve_with(
+        dir.path(),
+        &[
+            "--subscription",
+            "acct.nine.v1=entity:acct:9",
+            "--log-format",
+            "json",
+        ],
+    );
     let addr = served.calls.to_string();
+    let streams = served.streams.to_string();
     let (code, out) = batpak(&[
         "call",
         "system.heartbeat",
@@ -289,6 +309,62 @@ fn call_through_the_binary_and_graceful_sigterm() {
         "{not json",
     ]);
     assert_eq!(code, 2);
+
+    let (_, other) = batpak(&[
+        "call",
+        "bank.commit",
+        "--addr",
+        &addr,
+        "--json",
+        &req.replace("acct:9", "acct:8").replace("0102", "0202"),
+    ]);
+    assert!(other.contains("event_id_hex"), "{other}");
+    // Subscriptions through the binary: the default route, a resume, an entity route.
+    let (code, out) = batpak(&[
+        "subscribe",
+        "events.all.v1",
+        "--addr",
+        &streams,
+        "--max",
+        "2",
+    ]);
+    assert_eq!(code, 0);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["index"], 1);
+    let first_cursor = lines[0]["cursor_hex"].as_str().unwrap().to_owned();
+    let (code, out) = batpak(&[
+        "subscribe",
+        "events.all.v1",
+        "--addr",
+        &streams,
+        "--max",
+        "1",
+        "--from-cursor",
+        &first_cursor,
+    ]);
+    assert_eq!(code, 0);
+    let resumed: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        resumed["payload"]["global_sequence"],
+        lines[1]["payload"]["global_sequence"]
+    );
+    let (code, out) = batpak(&[
+        "subscribe",
+        "acct.nine.v1",
+        "--addr",
+        &streams,
+        "--max",
+        "1",
+    ]);
+    assert_eq!(code, 0);
+    let only: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(only["payload"]["entity"], "acct:9");
+    let (code, _) = batpak(&["subscribe", "no.such.v1", "--addr", &streams, "--max", "1"]);
+    assert_ne!(code, 0);
 
     let pid = served.child.id().to_string();
     assert!(Command::new("kill")

@@ -29,5 +29,5 @@ pub use crate::host::{
     SubscriptionDecl, SubscriptionSource, DEFAULT_EFFECT_COORDINATE, DEFAULT_RECEIPT_COORDINATE,
     HOST_FINGERPRINT_DOMAIN, INTERFACE_FINGERPRINT_DOMAIN, MODULE_MANIFEST_DOMAIN,
 };
-pub use crate::net::{call_failure, HostDispatch};
+pub use crate::net::{call_failure, HostDispatch, HostSubscriptions, DEFAULT_SUBSCRIPTION};
 pub use crate::reference::{reference_module, reference_module_with_limit, REFERENCE_OPERATIONS};

@@ -262,7 +262,7 @@ fn page_limit(limit: u64) -> Result<usize, HandlerError> {
         .map_err(|_| HandlerError::invalid_input("limit out of range"))
 }
 
-fn entity_matches(filter: Option<&str>, entity: &str) -> bool {
+pub(crate) fn entity_matches(filter: Option<&str>, entity: &str) -> bool {
     match filter {
         None => true,
         Some(f) => {
