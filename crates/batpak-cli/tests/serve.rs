@@ -392,3 +392,62 @@ fn call_through_the_binary_and_graceful_sigterm() {
     ]);
     assert_eq!(code, 4);
 }
+
+/// Calls per second through `batpak serve` with 1 and 8 clients (heartbeat
+/// and durable bank.commit), 2 s each. `BATPAK_BIN` picks the binary (for a
+/// release build); run with `--ignored --nocapture`.
+#[test]
+#[ignore = "measurement, not a check"]
+#[allow(clippy::print_stderr)]
+fn throughput() {
+    let bin = std::env::var("BATPAK_BIN").unwrap_or_else(|_| BIN.to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(&bin)
+        .args(["serve", "--data"])
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let calls: SocketAddr = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .strip_prefix("calls ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    for op in ["system.heartbeat", "bank.commit"] {
+        for clients in [1u32, 8] {
+            let start = Instant::now();
+            let handles: Vec<_> = (0..clients)
+                .map(|t| {
+                    std::thread::spawn(move || {
+                        let mut c = client(calls);
+                        let mut n = 0u64;
+                        while start.elapsed() < Duration::from_secs(2) && n < 1_000_000 {
+                            let input = if op == "bank.commit" {
+                                rmp_serde::to_vec_named(&commit(&format!("t:{t}"), 1, None))
+                                    .unwrap()
+                            } else {
+                                rmp_serde::to_vec_named(&HeartbeatRequest { nonce: "n".into() })
+                                    .unwrap()
+                            };
+                            c.call(op, &input).unwrap();
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+            let secs = start.elapsed().as_secs_f64();
+            eprintln!("{op} clients={clients}: {:.0} calls/s", total as f64 / secs);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
