@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use batpak::{Coordinate, Store, StoreError};
 use syncbat::{
-    BuildError, Core, Ctx, EffectAxis, Handler, HandlerResult, InvokeResult, Module,
-    OperationDescriptor, ReceiptSink, RuntimeError, StoreEffectBackend, StoreReceiptSink,
+    AdmissionDecision, AdmissionGuard, BuildError, Core, Ctx, EffectAxis, Handler, HandlerResult,
+    InvokeResult, Module, OperationDescriptor, ReceiptSink, RuntimeError, StoreEffectBackend,
+    StoreReceiptSink,
 };
 
 /// Domain tag of a module manifest digest.
@@ -384,6 +385,15 @@ pub struct HostBuilder {
     modules: BTreeMap<String, HostModule>,
     grants: Vec<String>,
     receipt_sink: Option<Box<dyn ReceiptSink>>,
+    guard: Option<Box<dyn AdmissionGuard>>,
+}
+
+struct BoxedGuard(Box<dyn AdmissionGuard>);
+
+impl AdmissionGuard for BoxedGuard {
+    fn admit(&self, descriptor: &OperationDescriptor, input: &[u8]) -> AdmissionDecision {
+        self.0.admit(descriptor, input)
+    }
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -414,6 +424,7 @@ impl HostBuilder {
             modules: BTreeMap::new(),
             grants: Vec::new(),
             receipt_sink: None,
+            guard: None,
         }
     }
 
@@ -465,6 +476,12 @@ impl HostBuilder {
         self
     }
 
+    /// Asks `guard` before every call, after the capability check.
+    pub fn admission_guard(&mut self, guard: impl AdmissionGuard + 'static) -> &mut Self {
+        self.guard = Some(Box::new(guard));
+        self
+    }
+
     /// Builds the host: every module's operations on one runtime.
     pub fn build(mut self) -> Result<Host, HostError> {
         let mut core = Core::builder();
@@ -494,6 +511,9 @@ impl HostBuilder {
                     Coordinate::new(e, s)?,
                 ));
             }
+        }
+        if let Some(guard) = self.guard.take() {
+            core.admission_guard(BoxedGuard(guard));
         }
         let core = core.build()?;
         Ok(Host {

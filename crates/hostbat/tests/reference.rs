@@ -429,3 +429,31 @@ fn capability_guard_denies() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn admission_guard_denies_before_the_handler() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut b = Host::builder(store.clone());
+    b.mount(reference_module(store).unwrap()).unwrap();
+    b.admission_guard(|d: &OperationDescriptor, _: &[u8]| {
+        if d.name() == "bank.commit" {
+            syncbat::AdmissionDecision::deny("host.read_only", "commits are closed")
+        } else {
+            syncbat::AdmissionDecision::Admit
+        }
+    });
+    let host = b.build().unwrap();
+    match host.invoke(
+        "bank.commit",
+        rmp_serde::to_vec_named(&commit_req("a", 1, None)).unwrap(),
+    ) {
+        Err(RuntimeError::Denied { code, .. }) => assert_eq!(code, "host.read_only"),
+        other => panic!("{other:?}"),
+    }
+    let _: HeartbeatAck = call(
+        &host,
+        "system.heartbeat",
+        &HeartbeatRequest { nonce: "n".into() },
+    );
+}
