@@ -12,6 +12,14 @@ use batpak::StoreError;
 /// | 1 | verification found problems (hash mismatches or broken links) |
 /// | 2 | usage or bad input: unknown option, directory missing, not a directory, unreadable, no segments |
 /// | 3 | I/O error or corruption that stopped the command |
+/// | 4 | `call`/`subscribe`: the server could not be reached or the connection failed |
+/// | 10 | `call`: `ERR unknown_operation` |
+/// | 11 | `call`: `ERR missing_handler` |
+/// | 12 | `call`: `ERR handler` (the operation failed: bad input, a store error) |
+/// | 13 | `call`: `ERR receipt_sink` |
+/// | 14 | `call`: `ERR runtime` |
+/// | 15 | `call`: `ERR forbidden` |
+/// | 16 | `call`: any other `ERR` code (auth, malformed, limits) |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExitStatus {
@@ -23,6 +31,23 @@ pub enum ExitStatus {
     BadInput,
     /// An I/O error or corruption stopped the command.
     Failure,
+    /// The server could not be reached or the connection broke.
+    Unreachable,
+    /// The server answered `ERR`; the code is from [`remote_exit_code`].
+    Remote(u8),
+}
+
+/// The exit code of an `ERR <code>` answer (see [`ExitStatus`]).
+pub fn remote_exit_code(code: &str) -> u8 {
+    match code {
+        "unknown_operation" => 10,
+        "missing_handler" => 11,
+        "handler" => 12,
+        "receipt_sink" => 13,
+        "runtime" => 14,
+        "forbidden" => 15,
+        _ => 16,
+    }
 }
 
 impl ExitStatus {
@@ -33,6 +58,8 @@ impl ExitStatus {
             Self::ProblemsFound => 1,
             Self::BadInput => 2,
             Self::Failure => 3,
+            Self::Unreachable => 4,
+            Self::Remote(code) => code,
         }
     }
 }
@@ -126,6 +153,23 @@ pub enum CliError {
         /// What was found.
         what: String,
     },
+    /// The host could not be built.
+    #[error("host: {0}")]
+    Host(#[from] hostbat::HostError),
+    /// A listener could not be bound or served.
+    #[error("serve: {0}")]
+    Serve(String),
+    /// A request given on the command line is not valid for the operation.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// A call or subscription failed on the network.
+    #[error("{message}")]
+    Remote {
+        /// The wire error code, when the server answered `ERR`.
+        code: Option<String>,
+        /// The message.
+        message: String,
+    },
     /// A benchmark worker thread panicked.
     #[error("benchmark worker thread panicked during {workload}")]
     WorkerPanicked {
@@ -140,6 +184,11 @@ impl CliError {
         match self {
             Self::Directory { .. } => ExitStatus::BadInput,
             Self::Store(StoreError::Configuration { .. }) => ExitStatus::BadInput,
+            Self::BadRequest(_) => ExitStatus::BadInput,
+            Self::Remote {
+                code: Some(code), ..
+            } => ExitStatus::Remote(remote_exit_code(code)),
+            Self::Remote { code: None, .. } => ExitStatus::Unreachable,
             _ => ExitStatus::Failure,
         }
     }

@@ -10,12 +10,14 @@
 //! work beside a live writer, seeing the prefix committed when they opened.
 
 pub mod bench;
+pub mod call;
 pub mod datadir;
 mod error;
 pub mod export;
 pub mod inspect;
 pub mod progress;
+pub mod serve;
 pub mod table;
 pub mod verify;
 
-pub use error::{CliError, DirProblem, ExitStatus};
+pub use error::{remote_exit_code, CliError, DirProblem, ExitStatus};

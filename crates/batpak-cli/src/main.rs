@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use batpak_cli::bench::{self, BenchConfig};
 use batpak_cli::progress::Progress;
-use batpak_cli::{datadir, export, inspect, verify, CliError, ExitStatus};
+use batpak_cli::{call, datadir, export, inspect, verify, CliError, ExitStatus};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
@@ -26,6 +27,10 @@ Exit codes:
   2  usage or bad input: unknown option, directory missing, not a directory,
      unreadable, or holding no segment files
   3  I/O error or corruption that stopped the command
+  4  call/subscribe: the server could not be reached
+  10-16  call: the server answered ERR unknown_operation (10), missing_handler
+     (11), handler (12), receipt_sink (13), runtime (14), forbidden (15),
+     any other code (16)
 
 inspect, verify and export open the directory read-only: they take no lock,
 change no file and work while another process writes to it.";
@@ -90,6 +95,72 @@ enum Command {
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
         fsync_probe_ms: u64,
     },
+    /// Serve the reference operations on a data directory over NETBAT/1
+    /// (calls) and NETBAT/2 (subscriptions). Prints `calls ADDR` and
+    /// `streams ADDR` first; stops cleanly on SIGINT or SIGTERM.
+    Serve {
+        /// The data directory (created if missing).
+        #[arg(long)]
+        data: PathBuf,
+        /// NETBAT/1 address (port 0: a free port).
+        #[arg(long, default_value = batpak_cli::serve::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// NETBAT/2 address (default: the next port after --listen).
+        #[arg(long)]
+        stream_listen: Option<SocketAddr>,
+        /// Accept this bearer token (repeatable); without one, no token is asked.
+        #[arg(long)]
+        token: Vec<String>,
+        /// A subscription route ID=SOURCE (all, category:N, entity:NAME,
+        /// receipts); repeatable. `events.all.v1=all` is always offered.
+        #[arg(long = "subscription")]
+        subscriptions: Vec<String>,
+        /// Log format on stderr (level from RUST_LOG, default info).
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Call one operation and print its ack as JSON.
+    Call {
+        /// The operation.
+        op: String,
+        /// The request as JSON.
+        #[arg(long, conflicts_with = "hex")]
+        json: Option<String>,
+        /// The request as hex MessagePack.
+        #[arg(long)]
+        hex: Option<String>,
+        /// NETBAT/1 address.
+        #[arg(long, default_value = batpak_cli::serve::DEFAULT_LISTEN)]
+        addr: SocketAddr,
+        /// Bearer token.
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Follow a subscription: one JSON line per delivery, acknowledged as it goes.
+    Subscribe {
+        /// The subscription id.
+        sub_id: String,
+        /// Resume after this cursor (hex).
+        #[arg(long)]
+        from_cursor: Option<String>,
+        /// NETBAT/2 address (default: the port after 127.0.0.1:7401).
+        #[arg(long)]
+        addr: Option<SocketAddr>,
+        /// Stop after this many deliveries.
+        #[arg(long)]
+        max: Option<u64>,
+        /// Bearer token.
+        #[arg(long)]
+        token: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -245,7 +316,138 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             }
             Ok(ExitStatus::Success)
         }
+        Command::Serve {
+            data,
+            listen,
+            stream_listen,
+            token,
+            subscriptions,
+            log_format,
+        } => serve(
+            &batpak_cli::serve::ServeOptions {
+                data,
+                listen,
+                stream_listen,
+                tokens: token,
+                subscriptions,
+            },
+            log_format,
+        ),
+        Command::Call {
+            op,
+            json,
+            hex,
+            addr,
+            token,
+        } => call(
+            &op,
+            json,
+            hex,
+            &call::Target {
+                addr,
+                stream_addr: batpak_cli::serve::default_stream_addr(addr),
+                token,
+            },
+        ),
+        Command::Subscribe {
+            sub_id,
+            from_cursor,
+            addr,
+            max,
+            token,
+        } => {
+            let stream_addr = addr.unwrap_or_else(|| {
+                batpak_cli::serve::default_stream_addr(
+                    batpak_cli::serve::DEFAULT_LISTEN
+                        .parse()
+                        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 7401))),
+                )
+            });
+            subscribe(
+                &sub_id,
+                from_cursor.as_deref(),
+                max,
+                &call::Target {
+                    addr: stream_addr,
+                    stream_addr,
+                    token,
+                },
+            )
+        }
     }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn serve(
+    options: &batpak_cli::serve::ServeOptions,
+    log_format: LogFormat,
+) -> Result<ExitStatus, CliError> {
+    init_logging(log_format);
+    let running = batpak_cli::serve::start(options)?;
+    print_text(&format!(
+        "calls {}\nstreams {}\n",
+        running.calls_addr(),
+        running.streams_addr()
+    ))?;
+    let handles = running.shutdown_handles();
+    ctrlc::set_handler(move || {
+        tracing::info!("signal received: shutting down");
+        for h in &handles {
+            h.shutdown();
+        }
+    })
+    .map_err(|e| CliError::Serve(format!("signal handler: {e}")))?;
+    running.wait_and_close()?;
+    Ok(ExitStatus::Success)
+}
+
+fn call(
+    op: &str,
+    json: Option<String>,
+    hex: Option<String>,
+    target: &call::Target,
+) -> Result<ExitStatus, CliError> {
+    let input = match (json, hex) {
+        (_, Some(h)) => hostbat::hex::decode(&h)
+            .ok_or_else(|| CliError::BadRequest("--hex is not hex".to_owned()))?,
+        (Some(j), None) => call::json_to_input(op, &j)?,
+        (None, None) => call::json_to_input(op, "{}")?,
+    };
+    let out = call::call(target, op, &input)?;
+    print_json(&call::output_to_json(&out)?)?;
+    Ok(ExitStatus::Success)
+}
+
+fn subscribe(
+    id: &str,
+    from: Option<&str>,
+    max: Option<u64>,
+    target: &call::Target,
+) -> Result<ExitStatus, CliError> {
+    let mut failed = None;
+    call::subscribe(target, id, from, max, |index, cursor, payload| {
+        let payload = call::output_to_json(payload).unwrap_or(serde_json::Value::Null);
+        let line = serde_json::json!({"index": index, "cursor_hex": cursor, "payload": payload});
+        match print_text(&format!("{line}\n")) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        }
+    })?;
+    failed.map_or(Ok(ExitStatus::Success), Err)
 }
 
 fn main() -> ExitCode {
