@@ -152,6 +152,29 @@ fn known_codes_satisfy_the_grammar() {
 }
 
 #[test]
+fn cursors_show_as_hex_and_give_back_their_bytes() {
+    let cursor = Cursor::new(vec![0xc0, 0x01]);
+    assert_eq!(format!("{cursor:?}"), "Cursor(c001)");
+    assert_eq!(cursor.as_bytes(), &[0xc0, 0x01]);
+    assert_eq!(cursor.into_bytes(), vec![0xc0, 0x01]);
+    assert_eq!(Cursor::default().into_bytes(), Vec::<u8>::new());
+}
+
+#[test]
+fn a_frame_of_exactly_the_line_limit_is_accepted() {
+    let line = b"NETBAT/2 SUB_ACK a.v1 1 00\n";
+    let exact = limits().with_max_line_bytes(line.len());
+    assert!(decode_stream_line(line, &exact).is_ok());
+    let short = limits().with_max_line_bytes(line.len() - 1);
+    assert_eq!(
+        decode_stream_line(line, &short),
+        Err(WireError::LineTooLong {
+            max: line.len() - 1
+        })
+    );
+}
+
+#[test]
 fn hex_fields_either_case_in_lowercase_out() {
     let frame = decode(b"NETBAT/2 SUB_ACK a.v1 3 0A0b\n").unwrap();
     assert_eq!(frame.encode(), b"NETBAT/2 SUB_ACK a.v1 3 0a0b\n");

@@ -28,7 +28,6 @@ impl HexError {
 
 /// Appends the lowercase hex of `bytes` to `out`.
 pub fn encode_hex_into(bytes: &[u8], out: &mut Vec<u8>) {
-    out.reserve(bytes.len() * 2);
     for byte in bytes {
         out.push(DIGITS[usize::from(byte >> 4)]);
         out.push(DIGITS[usize::from(byte & 0x0f)]);
@@ -69,7 +68,7 @@ pub(crate) fn decode_hex_bounded(field: &[u8], max: usize) -> Result<Vec<u8>, He
         let (Some(high), Some(low)) = (nibble(pair[0]), nibble(pair[1])) else {
             return Err(HexError::NotHex);
         };
-        out.push((high << 4) | low);
+        out.push((high << 4) + low);
     }
     Ok(out)
 }

@@ -370,6 +370,22 @@ fn auth_lines() {
 }
 
 #[test]
+fn a_response_of_exactly_the_line_limit_is_accepted() {
+    let line = b"OK 0102\n";
+    let exact = limits().with_max_line_bytes(line.len());
+    assert_eq!(decode_response(line, &exact), Ok(Response::Ok(vec![1, 2])));
+    let short = limits().with_max_line_bytes(line.len() - 1);
+    assert_eq!(
+        decode_response(line, &short),
+        Err(ResponseError::LineTooLong {
+            max: line.len() - 1
+        })
+    );
+    let request = encode_request("a", b"");
+    assert!(decode_request(&request, &limits().with_max_line_bytes(request.len())).is_ok());
+}
+
+#[test]
 fn responses_decode_and_refuse() {
     let l = limits();
     assert_eq!(decode_response(b"OK \n", &l), Ok(Response::Ok(vec![])));

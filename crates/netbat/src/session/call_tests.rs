@@ -121,6 +121,25 @@ fn crlf_requests_are_accepted() {
 }
 
 #[test]
+fn configured_limits_reach_the_session() {
+    let config =
+        CallSessionConfig::default().with_limits(Limits::default().with_max_input_bytes(1));
+    assert_eq!(config.limits.max_input_bytes, 1);
+    let mut session = CallSession::new(&config, None);
+    let (out, _) = drive(
+        &mut session,
+        &encode_request("echo", b"ab"),
+        100,
+        false,
+        &echo,
+    );
+    assert_eq!(
+        out,
+        encode_response(Err(&WireError::InputTooLarge { max: 1 }))
+    );
+}
+
+#[test]
 fn request_limit_closes_after_the_last_answer() {
     let config = CallSessionConfig::default()
         .with_max_requests_per_connection(NonZeroUsize::new(2).unwrap());
@@ -187,6 +206,32 @@ fn malformed_requests_are_answered_and_the_connection_continues() {
     );
     let counters = session.take_counters();
     assert_eq!((counters.malformed, counters.served), (3, 1));
+}
+
+#[test]
+fn output_of_exactly_the_limit_is_sent_and_visible_before_writing() {
+    let config =
+        CallSessionConfig::default().with_limits(Limits::default().with_max_output_bytes(3));
+    let mut session = CallSession::new(&config, None);
+    session.feed(&encode_request("echo", b"abc"));
+    let CallStep::Dispatch(call) = session.poll() else {
+        panic!()
+    };
+    assert_eq!(session.output_len(), 0);
+    session.complete(Ok(call.input));
+    assert_eq!(session.output_len(), b"OK 616263\n".len());
+    assert_eq!(session.take_output(), b"OK 616263\n");
+    let (out, _) = drive(
+        &mut session,
+        &encode_request("echo", b"abcd"),
+        100,
+        false,
+        &echo,
+    );
+    assert_eq!(
+        out,
+        encode_response(Err(&WireError::OutputTooLarge { max: 3 }))
+    );
 }
 
 #[test]

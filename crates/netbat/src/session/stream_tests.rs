@@ -544,3 +544,100 @@ fn a_pull_while_one_is_pending_is_an_internal_error() {
     assert_eq!(last_err(&mut h).code.as_str(), "internal_error");
     assert!(format!("{:?}", h.session).contains("StreamSession"));
 }
+
+#[test]
+fn deliveries_at_exactly_the_limits_pass_and_one_more_byte_ends_the_subscription() {
+    let limits = Limits::default()
+        .with_max_stream_payload_bytes(2)
+        .with_max_cursor_bytes(2);
+    let config = StreamSessionConfig::default().with_limits(limits);
+    let at_limit = |before: Option<Cursor>, after: Cursor, payload: Vec<u8>| {
+        FeedPoll::Event(FeedEvent {
+            cursor_before: before,
+            cursor_after: after,
+            schema: SchemaRef::new("s").unwrap(),
+            payload,
+        })
+    };
+    let mut h = Harness::new(config, 8);
+    h.feed.extend([
+        at_limit(
+            Some(Cursor::new(vec![1, 2])),
+            Cursor::new(vec![3, 4]),
+            vec![5, 6],
+        ),
+        FeedPoll::Watermark(Cursor::new(vec![7, 8])),
+    ]);
+    assert!(matches!(h.settle(), StreamStep::Pull));
+    assert_eq!(indices(&h.take_frames()), vec![1, 2]);
+
+    let cases = [
+        (
+            at_limit(None, Cursor::new(vec![1, 2, 3]), vec![]),
+            "cursor_too_large",
+        ),
+        (
+            at_limit(
+                Some(Cursor::new(vec![1, 2, 3])),
+                Cursor::new(vec![1]),
+                vec![],
+            ),
+            "cursor_too_large",
+        ),
+        (
+            at_limit(None, Cursor::new(vec![1]), vec![1, 2, 3]),
+            "stream_payload_too_large",
+        ),
+        (
+            FeedPoll::Watermark(Cursor::new(vec![1, 2, 3])),
+            "cursor_too_large",
+        ),
+    ];
+    for (poll, code) in cases {
+        let mut h = Harness::new(config, 8);
+        h.feed.push_back(poll);
+        assert!(matches!(h.settle(), StreamStep::Close(StreamClose::Ended)));
+        assert_eq!(last_err(&mut h).code.as_str(), code);
+    }
+}
+
+#[test]
+fn a_cancel_for_another_subscription_is_malformed() {
+    let mut h = Harness::new(StreamSessionConfig::default(), 8);
+    h.input(b"NETBAT/2 SUB_CANCEL other.v1 client_done\n");
+    assert!(matches!(h.settle(), StreamStep::Close(StreamClose::Ended)));
+    assert_eq!(last_err(&mut h).code.as_str(), "malformed_stream_frame");
+}
+
+#[test]
+fn a_transport_principal_subscribes_without_an_auth_line() {
+    let auth = auth();
+    auth.add_certificate(b"client-der", Grants::of(["event.read"]));
+    let principal = auth.authenticate_certificate(b"client-der").unwrap();
+    let mut h = Harness::bare(StreamSessionConfig::default(), Some(auth));
+    h.session.set_principal(principal);
+    h.input(&subscribe_line(1, None));
+    let StreamStep::Open(request) = h.settle() else {
+        panic!()
+    };
+    assert!(request.grants.allows("event.read"));
+}
+
+#[test]
+fn output_and_partial_lines_are_visible_to_the_adapter() {
+    let mut h = Harness::bare(StreamSessionConfig::default(), None);
+    h.session.feed(b"NETBAT/2 SUBSC");
+    assert!(h.session.is_mid_line());
+    assert!(matches!(h.session.poll(h.now), StreamStep::NeedInput));
+    h.session.feed(b"RIBE orders.open.v1 - 4\n");
+    assert!(!h.session.is_mid_line());
+    assert!(matches!(h.session.poll(h.now), StreamStep::Open(_)));
+    h.session.opened(Ok(()));
+    assert_eq!(h.session.output_len(), 0);
+    h.session.deliver(event(1));
+    assert!(matches!(h.session.poll(h.now), StreamStep::Pull));
+    let len = h.session.output_len();
+    assert!(len > 1);
+    assert_eq!(h.session.take_output().len(), len);
+    assert_eq!(h.session.output_len(), 0);
+}
