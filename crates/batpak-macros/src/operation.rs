@@ -614,23 +614,23 @@ mod tests {
         let base = format!("{BASE}, effect = Compute");
         for (item, expected) in [
             (
-                "async fn h(i: &[u8], cx: &mut Ctx<'_>) -> HandlerResult { todo!() }",
+                "async fn h(i: &[u8], cx: &mut Ctx<'_>) -> HandlerResult { Ok(Vec::new()) }",
                 "cannot be async",
             ),
             (
-                "unsafe fn h(i: &[u8], cx: &mut Ctx<'_>) -> HandlerResult { todo!() }",
+                "unsafe fn h(i: &[u8], cx: &mut Ctx<'_>) -> HandlerResult { Ok(Vec::new()) }",
                 "cannot be unsafe",
             ),
             (
-                "fn h<T>(i: &[u8], cx: &mut Ctx<'_>) -> HandlerResult { todo!() }",
+                "fn h<T>(i: &[u8], cx: &mut Ctx<'_>) -> HandlerResult { Ok(Vec::new()) }",
                 "cannot be generic",
             ),
             (
-                "extern \"C\" fn h(i: &[u8], cx: &mut Ctx<'_>) -> HandlerResult { todo!() }",
+                "extern \"C\" fn h(i: &[u8], cx: &mut Ctx<'_>) -> HandlerResult { Ok(Vec::new()) }",
                 "explicit ABI",
             ),
             (
-                "fn h(i: &[u8]) -> HandlerResult { todo!() }",
+                "fn h(i: &[u8]) -> HandlerResult { Ok(Vec::new()) }",
                 "takes two arguments",
             ),
             (

@@ -371,11 +371,7 @@ pub(super) fn scan_frames(
                 });
                 batch_expects = f.batch_remaining;
                 if batch_expects == 0 {
-                    for b in std::mem::take(&mut batch) {
-                        let (f, n) = decode_frame(&b.bytes)
-                            .map_err(|e| corrupt(path, b.offset, decode("frame", e)))?;
-                        take_frame(path, id, &f, b.offset, n, &mut footer, out)?;
-                    }
+                    take_batch(path, id, std::mem::take(&mut batch), &mut footer, out)?;
                 }
             }
             pos += n64;
@@ -492,11 +488,7 @@ fn rebuild_footer(
             offset: pos,
         });
         if f.batch_remaining == 0 {
-            for b in std::mem::take(&mut pending) {
-                let (f, n) = decode_frame(&b.bytes)
-                    .map_err(|e| corrupt(path, b.offset, decode("frame", e)))?;
-                take_frame(path, id, &f, b.offset, n, &mut footer, out)?;
-            }
+            take_batch(path, id, std::mem::take(&mut pending), &mut footer, out)?;
         }
         pos += n as u64;
     }
@@ -524,6 +516,22 @@ fn frame_at<'w>(window: &'w mut FileWindow<'_>, pos: u64) -> std::io::Result<Opt
     let whole = FRAME_PREFIX_LEN + body;
     let bytes = window.bytes(pos, whole)?;
     Ok((bytes.len() == whole).then_some(bytes))
+}
+
+/// Indexes the frames of a batch that completed, in order.
+fn take_batch(
+    path: &Path,
+    id: u64,
+    batch: Vec<Buffered>,
+    footer: &mut FooterBuilder,
+    out: &mut Recovered,
+) -> Result<(), StoreError> {
+    for b in batch {
+        let (f, n) =
+            decode_frame(&b.bytes).map_err(|e| corrupt(path, b.offset, decode("frame", e)))?;
+        take_frame(path, id, &f, b.offset, n, footer, out)?;
+    }
+    Ok(())
 }
 
 /// Indexes one whole frame of the active segment, lists it in its footer
