@@ -82,10 +82,10 @@ pub fn start(options: &ServeOptions) -> Result<Running, CliError> {
     let mut builder = Host::builder(store.clone());
     builder.mount(reference_module(store.clone())?)?;
     let host = Arc::new(builder.build()?);
-    let mut subscriptions = HostSubscriptions::new(store).with_declared(&host);
-    subscriptions.route(DEFAULT_SUBSCRIPTION, hostbat::SubscriptionSource::All);
+    let mut subscriptions = HostSubscriptions::new(store).with_declared(&host)?;
+    subscriptions.route(DEFAULT_SUBSCRIPTION, hostbat::SubscriptionSource::All)?;
     for (id, source) in routes {
-        subscriptions.route(id, source);
+        subscriptions.route(id, source)?;
     }
     tracing::info!(routes = ?subscriptions.ids().collect::<Vec<_>>(), "subscription routes");
     host.start()?;

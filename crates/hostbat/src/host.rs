@@ -58,6 +58,14 @@ pub enum HostError {
     /// A subscription source did not parse.
     #[error("invalid subscription source {0:?} (all, category:N, entity:NAME, receipts)")]
     InvalidSource(String),
+    /// A subscription route cannot be served.
+    #[error("subscription {id:?}: {reason}")]
+    InvalidSubscription {
+        /// The route id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
     /// The runtime refused the operations.
     #[error("runtime build failed: {0}")]
     Build(#[from] BuildError),

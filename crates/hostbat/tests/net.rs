@@ -117,11 +117,28 @@ fn feeds_replay_resume_and_refuse_foreign_cursors() {
     }
     let mut subs = HostSubscriptions::new(store.clone());
     subs.route("all.v1", SubscriptionSource::All)
+        .unwrap()
         .route("acct.v1", SubscriptionSource::Entity("acct:1".into()))
-        .route("cat.v1", SubscriptionSource::Category(0xA));
+        .unwrap()
+        .route("cat.v1", SubscriptionSource::Category(0xA))
+        .unwrap();
+    // The cursors are syncbat's (`BPSC`), bound to their route.
+    assert!(matches!(
+        subs.route("Bad Id", SubscriptionSource::All),
+        Err(hostbat::HostError::InvalidSubscription { .. })
+    ));
+    assert!(matches!(
+        subs.route("empty.v1", SubscriptionSource::Entity(String::new())),
+        Err(hostbat::HostError::InvalidSubscription { .. })
+    ));
+    assert_eq!(
+        subs.ids().collect::<Vec<_>>(),
+        ["acct.v1", "all.v1", "cat.v1"]
+    );
     let mut all = open(&subs, "all.v1", None).unwrap();
     let first = next(&mut all);
     let second = next(&mut all);
+    assert_eq!(&first.cursor_after.as_bytes()[..4], b"BPSC");
     let mut resumed = open(&subs, "all.v1", Some(first.cursor_after.clone())).unwrap();
     assert_eq!(next(&mut resumed), second);
     let mut acct = open(&subs, "acct.v1", None).unwrap();

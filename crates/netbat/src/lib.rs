@@ -44,6 +44,8 @@ mod error;
 mod limits;
 mod permit;
 pub mod session;
+#[cfg(feature = "sessions")]
+mod sessions;
 mod stats;
 mod subscription;
 mod tcp;
@@ -74,6 +76,8 @@ pub use error::{
 };
 pub use limits::*;
 pub use permit::{ConnectionLimit, DEFAULT_MAX_CONNECTIONS};
+#[cfg(feature = "sessions")]
+pub use sessions::SessionSubscriptions;
 pub use stats::TcpServeStats;
 pub use subscription::{
     FeedEvent, FeedPoll, OpenFailure, OpenRequest, SubscriptionFeed, SubscriptionSource,

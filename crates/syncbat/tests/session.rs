@@ -576,3 +576,98 @@ fn a_session_describes_itself() {
     assert_eq!(s.last_delivered_cursor(), None);
     assert!(format!("{:?}", s.controls()).contains("SessionControls"));
 }
+
+#[test]
+fn store_routes_follow_every_event_every_receipt_and_an_entity_with_its_children() {
+    let (_dir, store) = store();
+    let mut b = Core::builder();
+    for (name, kind) in [("ops.a", "receipt.ops.a.v1"), ("ops.b", "receipt.ops.b.v1")] {
+        let d = OperationDescriptor::owned(name, EffectClass::Compute, "i", "o", kind);
+        b.register(d, |_: &[u8], _: &mut Ctx<'_>| -> HandlerResult {
+            Ok(Vec::new())
+        })
+        .unwrap();
+    }
+    b.receipt_sink(StoreReceiptSink::new(
+        store.clone(),
+        Coordinate::new("syncbat:receipts", "ops").unwrap(),
+    ));
+    let core = b.build().unwrap();
+    let parent = Coordinate::new("acct:1", "bank").unwrap();
+    let child = Coordinate::new("acct:1:card", "cards").unwrap();
+    let sibling = Coordinate::new("acct:10", "bank").unwrap();
+    for i in 0..3u8 {
+        store.append(&parent, K1, &i).unwrap();
+        store.append(&child, K_OTHER_CATEGORY, &i).unwrap();
+        store.append(&sibling, K1, &i).unwrap();
+        core.invoke("ops.a", vec![i]).unwrap();
+        core.invoke("ops.b", vec![i]).unwrap();
+    }
+    let total = store.query(&Region::all()).len() as u64;
+
+    let all = drain(&mut open(&store, Source::AllEvents, None, 8));
+    assert_eq!(all.len() as u64, total);
+    assert_eq!(seqs(&all), (0..total).collect::<Vec<_>>());
+    for d in &all {
+        assert_eq!(d.header.event_id, d.entry.event_id());
+        assert_eq!(d.header.global_sequence, d.entry.global_sequence());
+    }
+
+    let receipts = drain(&mut open(&store, Source::AllReceipts, None, 8));
+    assert_eq!(receipts.len(), 6, "both receipt kinds");
+    let names: Vec<String> = receipts
+        .iter()
+        .map(|d| {
+            rmp_serde::from_slice::<syncbat::ReceiptEnvelope>(&d.payload)
+                .unwrap()
+                .descriptor_name
+        })
+        .collect();
+    assert_eq!(names.iter().filter(|n| *n == "ops.a").count(), 3);
+    assert_eq!(names.iter().filter(|n| *n == "ops.b").count(), 3);
+
+    let tree = Source::EntityTree("acct:1".into());
+    let got = drain(&mut open(&store, tree.clone(), None, 8));
+    let entities: Vec<&str> = got.iter().map(|d| d.entry.coordinate().entity()).collect();
+    assert_eq!(got.len(), 6, "{entities:?}");
+    assert!(entities
+        .iter()
+        .all(|e| *e == "acct:1" || *e == "acct:1:card"));
+    // A resume from every delivered cursor continues with exactly the rest,
+    // and skipped events of `acct:10` never shift it.
+    for (i, d) in got.iter().enumerate() {
+        let rest = drain(&mut open(&store, tree.clone(), Some(&d.cursor_after), 8));
+        assert_eq!(seqs(&rest), seqs(&got[i + 1..]));
+    }
+    // Live: a new child event arrives, a new sibling event does not.
+    let mut s = open(&store, tree.clone(), Some(&got[5].cursor_after), 8);
+    store.append(&sibling, K1, &9u8).unwrap();
+    store.append(&child, K1, &9u8).unwrap();
+    let live = drain(&mut s);
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].entry.coordinate().entity(), "acct:1:card");
+    assert_eq!(live[0].phase, Phase::Live);
+
+    // Cursors of one route do not resume another.
+    let err = Session::open(
+        store.clone(),
+        "sub.test",
+        Source::AllEvents,
+        Some(&got[0].cursor_after),
+        8,
+        SessionConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, SessionError::Cursor(CursorError::RouteMismatch)),
+        "{err:?}"
+    );
+    assert_eq!(
+        got[0].cursor_after[5],
+        syncbat::session::SOURCE_KIND_STORE_ROUTE
+    );
+    assert!(matches!(
+        SubscriptionRegistry::new().register("t.v1", Source::EntityTree(String::new())),
+        Err(SessionError::InvalidRoute { .. })
+    ));
+}

@@ -235,6 +235,12 @@ impl SchemaRef {
         Ok(Self(reference.to_owned()))
     }
 
+    /// A reference this crate defines (which satisfies the grammar).
+    #[cfg(feature = "sessions")]
+    pub(crate) fn known(reference: &'static str) -> Self {
+        Self(reference.to_owned())
+    }
+
     /// The reference.
     #[must_use]
     pub fn as_str(&self) -> &str {

@@ -10,6 +10,12 @@
 //! | operation status (`0x03`) | 56 | subscription hash | operation hash | entity hash (8) | entity sequence |
 //! | receipt stream (`0x04`) | 56 | subscription hash | receipt-kind hash | wall ms | global sequence |
 //! | entity stream (`0x05`) | 56 | subscription hash | coordinate hash | wall ms | global sequence |
+//! | store route (`0x06`) | 56 | subscription hash | route hash | wall ms | global sequence |
+//!
+//! Kinds `0x01`–`0x05` are the published ones. `0x06` is this crate's own,
+//! for the routes the published runtime does not have (every event, every
+//! receipt, an entity with its children); a runtime that does not know it
+//! refuses the cursor as an unknown source kind.
 //!
 //! Position kinds: `0x00` from the beginning (every numeric field zero),
 //! `0x01` after a global sequence, `0x02` after an entity sequence
@@ -33,6 +39,9 @@ pub const SOURCE_KIND_OPERATION_STATUS: u8 = 0x03;
 pub const SOURCE_KIND_RECEIPT_STREAM: u8 = 0x04;
 /// Source kind byte: entity stream.
 pub const SOURCE_KIND_ENTITY_STREAM: u8 = 0x05;
+/// Source kind byte: a store route (every event, every receipt, an entity
+/// tree); this crate's own.
+pub const SOURCE_KIND_STORE_ROUTE: u8 = 0x06;
 /// Length of an event-category cursor.
 pub const EVENT_CURSOR_LEN: usize = 40;
 /// Length of every other cursor.
@@ -45,6 +54,8 @@ const ENTITY_SUB_DOMAIN: &[u8] = b"syncbat.entity-stream.cursor.subscription-id.
 const ENTITY_COORD_DOMAIN: &[u8] = b"syncbat.entity-stream.cursor.coordinate.v1\0";
 const RECEIPT_SUB_DOMAIN: &[u8] = b"syncbat.receipt-stream.cursor.subscription-id.v1\0";
 const RECEIPT_KIND_DOMAIN: &[u8] = b"syncbat.receipt-stream.cursor.receipt-kind.v1\0";
+const STORE_SUB_DOMAIN: &[u8] = b"syncbat.store-route.cursor.subscription-id.v1\0";
+const STORE_ROUTE_DOMAIN: &[u8] = b"syncbat.store-route.cursor.route.v1\0";
 const STATUS_SUB_DOMAIN: &[u8] = b"syncbat.operation-status-stream.cursor.subscription-id.v1\0";
 const STATUS_OP_DOMAIN: &[u8] = b"syncbat.operation-status-stream.cursor.operation.v1\0";
 const STATUS_ENTITY_DOMAIN: &[u8] = b"syncbat.operation-status-stream.cursor.entity.v1\0";
@@ -71,6 +82,8 @@ pub enum RouteBinding {
     EntityStream([u8; 16]),
     /// The hash of a receipt kind.
     ReceiptStream([u8; 16]),
+    /// The hash of a store route (every event, every receipt, an entity tree).
+    StoreRoute([u8; 16]),
     /// The hashes of an operation name and of its status entity.
     OperationStatus {
         /// Operation hash.
@@ -210,6 +223,10 @@ fn binding(subscription_id: &str, source: &Source) -> ([u8; 16], RouteBinding) {
             prefix16(RECEIPT_SUB_DOMAIN, &[id]),
             RouteBinding::ReceiptStream(prefix16(RECEIPT_KIND_DOMAIN, &[receipt_kind.as_bytes()])),
         ),
+        Source::AllEvents | Source::AllReceipts | Source::EntityTree(_) => (
+            prefix16(STORE_SUB_DOMAIN, &[id]),
+            RouteBinding::StoreRoute(prefix16(STORE_ROUTE_DOMAIN, &[&source.route_text()])),
+        ),
         Source::OperationStatus { operation } => {
             let entity = source.status_entity();
             (
@@ -294,6 +311,7 @@ impl SubscriptionCursor {
             RouteBinding::EventCategory(c) => (SOURCE_KIND_EVENT_CATEGORY, EVENT_CURSOR_LEN, c),
             RouteBinding::EntityStream(_) => (SOURCE_KIND_ENTITY_STREAM, ROUTE_CURSOR_LEN, 0),
             RouteBinding::ReceiptStream(_) => (SOURCE_KIND_RECEIPT_STREAM, ROUTE_CURSOR_LEN, 0),
+            RouteBinding::StoreRoute(_) => (SOURCE_KIND_STORE_ROUTE, ROUTE_CURSOR_LEN, 0),
             RouteBinding::OperationStatus { .. } => {
                 (SOURCE_KIND_OPERATION_STATUS, ROUTE_CURSOR_LEN, 0)
             }
@@ -304,9 +322,9 @@ impl SubscriptionCursor {
         out.extend_from_slice(&self.subscription);
         match self.route {
             RouteBinding::EventCategory(_) => {}
-            RouteBinding::EntityStream(h) | RouteBinding::ReceiptStream(h) => {
-                out.extend_from_slice(&h)
-            }
+            RouteBinding::EntityStream(h)
+            | RouteBinding::ReceiptStream(h)
+            | RouteBinding::StoreRoute(h) => out.extend_from_slice(&h),
             RouteBinding::OperationStatus { operation, entity } => {
                 out.extend_from_slice(&operation);
                 out.extend_from_slice(&entity);
@@ -335,7 +353,8 @@ impl SubscriptionCursor {
             SOURCE_KIND_EVENT_CATEGORY => EVENT_CURSOR_LEN,
             SOURCE_KIND_OPERATION_STATUS
             | SOURCE_KIND_RECEIPT_STREAM
-            | SOURCE_KIND_ENTITY_STREAM => ROUTE_CURSOR_LEN,
+            | SOURCE_KIND_ENTITY_STREAM
+            | SOURCE_KIND_STORE_ROUTE => ROUTE_CURSOR_LEN,
             found => return Err(CursorError::SourceKind { found }),
         };
         if bytes.len() != expected {
@@ -361,6 +380,11 @@ impl SubscriptionCursor {
             ),
             SOURCE_KIND_RECEIPT_STREAM => (
                 RouteBinding::ReceiptStream(arr16(bytes, 24)),
+                u64_at(bytes, 40),
+                u64_at(bytes, 48),
+            ),
+            SOURCE_KIND_STORE_ROUTE => (
+                RouteBinding::StoreRoute(arr16(bytes, 24)),
                 u64_at(bytes, 40),
                 u64_at(bytes, 48),
             ),
@@ -425,6 +449,9 @@ mod tests {
             Source::OperationStatus {
                 operation: "bank.deposit".into(),
             },
+            Source::AllEvents,
+            Source::AllReceipts,
+            Source::EntityTree("acct:1".into()),
         ]
     }
 

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use batpak::{IndexEntry, Region, Store};
+use batpak::{EventHeader, IndexEntry, Region, Store};
 
 use super::cursor::{Position, SubscriptionCursor};
 use super::source::Source;
@@ -41,6 +41,8 @@ pub struct Delivery {
     pub cursor_after: Vec<u8>,
     /// The event's index entry.
     pub entry: IndexEntry,
+    /// Its header as stored (ids, hashes, clocks).
+    pub header: EventHeader,
     /// Its payload as stored (MessagePack).
     pub payload: Vec<u8>,
     /// Replay or live.
@@ -86,6 +88,9 @@ pub struct SessionEnd {
 }
 
 /// What one poll produced.
+// A poll hands one delivery to its caller, who moves it out at once; a box
+// would cost an allocation per event for no saving.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SessionPoll {
@@ -436,13 +441,19 @@ impl Session {
                 return Ok(None);
             };
             self.after = Some(entry.global_sequence());
-            let payload = self.store.read_raw(entry.event_id())?.event.payload;
             let position = if self.source.uses_entity_positions() {
                 Position::AfterEntitySequence(entry.entity_sequence())
             } else {
                 Position::AfterGlobalSequence(entry.global_sequence())
             };
             let after = SubscriptionCursor::new(&self.id, &self.source, position, entry.wall_ms());
+            if !self.source.admits(&entry) {
+                self.cursor = after;
+                continue;
+            }
+            let stored = self.store.read_raw(entry.event_id())?;
+            let header = stored.event.header;
+            let payload = stored.event.payload;
             if let Source::ReceiptStream { receipt_kind } = &self.source {
                 match rmp_serde::from_slice::<ReceiptEnvelope>(&payload) {
                     Ok(e) if &e.receipt_kind == receipt_kind => {}
@@ -471,6 +482,7 @@ impl Session {
                 cursor_before,
                 cursor_after,
                 entry,
+                header,
                 payload,
                 phase,
             }));

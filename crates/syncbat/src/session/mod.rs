@@ -48,6 +48,7 @@ pub use self::cursor::{
     CursorError, Position, RouteBinding, SubscriptionCursor, CURSOR_MAGIC, CURSOR_VERSION,
     EVENT_CURSOR_LEN, ROUTE_CURSOR_LEN, SOURCE_KIND_ENTITY_STREAM, SOURCE_KIND_EVENT_CATEGORY,
     SOURCE_KIND_OPERATION_STATUS, SOURCE_KIND_PROJECTION, SOURCE_KIND_RECEIPT_STREAM,
+    SOURCE_KIND_STORE_ROUTE,
 };
 pub use self::engine::{
     Delivery, EndReason, Phase, Session, SessionControls, SessionEnd, SessionPoll,

@@ -22,6 +22,12 @@ pub enum Source {
         /// The operation.
         operation: String,
     },
+    /// Every event in the store, in commit order.
+    AllEvents,
+    /// Every receipt ([`crate::RECEIPT_EVENT_KIND`] event), whatever its kind.
+    AllReceipts,
+    /// Every event of this entity and of its children (`entity:…`), in any scope.
+    EntityTree(String),
 }
 
 impl Source {
@@ -34,6 +40,33 @@ impl Source {
             Self::OperationStatus { .. } => Region::entity(self.status_entity())
                 .with_scope(STATUS_SCOPE)
                 .with_kind(STATUS_EVENT_KIND),
+            Self::AllEvents => Region::all(),
+            Self::AllReceipts => Region::all().with_kind(RECEIPT_EVENT_KIND),
+            Self::EntityTree(e) => Region::entity_prefix(e),
+        }
+    }
+
+    /// Whether an entry the region yields belongs to the source: a region
+    /// over an entity prefix also yields `acct:10` for `acct:1`.
+    pub(crate) fn admits(&self, entry: &batpak::IndexEntry) -> bool {
+        match self {
+            Self::EntityTree(name) => {
+                let entity = entry.coordinate().entity();
+                entity
+                    .strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
+            }
+            _ => true,
+        }
+    }
+
+    /// The text a store-route cursor binds: `all`, `receipts` or `entity` NUL NAME.
+    pub(crate) fn route_text(&self) -> Vec<u8> {
+        match self {
+            Self::AllEvents => b"all".to_vec(),
+            Self::AllReceipts => b"receipts".to_vec(),
+            Self::EntityTree(e) => [b"entity\0".as_slice(), e.as_bytes()].concat(),
+            _ => Vec::new(),
         }
     }
 
@@ -60,6 +93,7 @@ impl Source {
             Self::OperationStatus { operation } if crate::name::check(operation).is_err() => {
                 Err("operation name breaks the grammar")
             }
+            Self::EntityTree(e) if e.is_empty() => Err("entity is empty"),
             _ => Ok(()),
         }
     }
