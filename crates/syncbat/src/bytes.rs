@@ -141,6 +141,37 @@ mod tests {
     }
 
     #[test]
+    fn owned_reads_and_integer_arrays_decode_the_same_bytes() {
+        let t = T {
+            h: Some(core::array::from_fn(|i| i as u8)),
+            d: BTreeMap::from([("k".to_owned(), vec![9, 8, 7])]),
+        };
+        // A reader (not a slice) hands over owned byte buffers.
+        let bin = rmp_serde::to_vec_named(&t).unwrap();
+        assert_eq!(rmp_serde::from_read::<_, T>(bin.as_slice()).unwrap(), t);
+        // Hashes and drawer values written as arrays of integers decode too.
+        #[derive(serde::Serialize)]
+        struct AsArrays {
+            h: Option<Vec<u8>>,
+            d: BTreeMap<String, Vec<u8>>,
+        }
+        let arrays = rmp_serde::to_vec_named(&AsArrays {
+            h: t.h.map(|h| h.to_vec()),
+            d: t.d.clone(),
+        })
+        .unwrap();
+        assert!(!arrays.windows(2).any(|w| w == [0xc4, 0x20]));
+        assert_eq!(rmp_serde::from_slice::<T>(&arrays).unwrap(), t);
+        // A value of another shape is refused with what was expected.
+        let wrong = rmp_serde::to_vec_named(&serde_json::json!({"h": true, "d": {}})).unwrap();
+        let e = rmp_serde::from_slice::<T>(&wrong).unwrap_err().to_string();
+        assert!(e.contains("a byte string"), "{e}");
+        let wrong = rmp_serde::to_vec_named(&serde_json::json!({"h": null, "d": 1})).unwrap();
+        let e = rmp_serde::from_slice::<T>(&wrong).unwrap_err().to_string();
+        assert!(e.contains("a map of byte strings"), "{e}");
+    }
+
+    #[test]
     fn a_hash_of_the_wrong_length_is_refused() {
         #[derive(serde::Serialize)]
         struct W<'a> {

@@ -191,3 +191,17 @@ fn a_stale_catalog_cannot_write_over_a_newer_history() {
         ["a"]
     );
 }
+
+#[test]
+fn catalog_actions_display_as_their_wire_names() {
+    let names: Vec<String> = [
+        CatalogAction::Put,
+        CatalogAction::Update,
+        CatalogAction::Delete,
+        CatalogAction::Supersede,
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    assert_eq!(names, ["put", "update", "delete", "supersede"]);
+}
