@@ -4,10 +4,17 @@
 //! reference operations through their typed request (so integer widths and
 //! field order are the wire's), any other operation as the JSON value itself
 //! with named fields. The ack is decoded back to JSON.
+//!
+//! With `--tls` (or any of `--ca`, `--server-name`, `--client-cert`) the
+//! connection is TLS, the server checked against the CA certificates of
+//! `--ca` (no system trust store is used) and the name of `--server-name`
+//! (default: the IP address connected to).
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use hostbat::wire;
+use netbat::tls::TlsClientConfig;
 use netbat::{Client, ClientConfig, ClientError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -79,15 +86,74 @@ fn to_json(value: &rmpv::Value) -> serde_json::Value {
     }
 }
 
-fn remote(e: ClientError) -> CliError {
-    CliError::Remote {
-        code: e.code().map(|c| c.as_str().to_owned()),
-        message: e.to_string(),
+/// The TLS flags of `call` and `subscribe`.
+#[derive(Clone, Debug, Default, clap::Args)]
+#[non_exhaustive]
+pub struct TlsFlags {
+    /// Connect with TLS (needs --ca).
+    #[arg(long, requires = "ca")]
+    pub tls: bool,
+    /// PEM file of the CA certificate(s) the server's certificate must chain to.
+    #[arg(long, value_name = "PEM")]
+    pub ca: Option<PathBuf>,
+    /// The name the server's certificate must carry (default: the IP address of --addr).
+    #[arg(long, value_name = "NAME", requires = "ca")]
+    pub server_name: Option<String>,
+    /// Present this client certificate (PEM; mTLS), with --client-key.
+    #[arg(long, value_name = "PEM", requires_all = ["ca", "client_key"])]
+    pub client_cert: Option<PathBuf>,
+    /// The private key of --client-cert.
+    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+}
+
+fn flag_error(flag: &str, problem: impl Into<String>) -> CliError {
+    CliError::Config {
+        file: None,
+        key: Some(flag.to_owned()),
+        problem: problem.into(),
+    }
+}
+
+fn read_pem(flag: &str, path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| flag_error(flag, format!("reading {}: {e}", path.display())))
+}
+
+impl TlsFlags {
+    /// The client TLS configuration for a server at `addr`, or `None` for
+    /// plain TCP.
+    pub fn load(&self, addr: SocketAddr) -> Result<Option<TlsClientConfig>, CliError> {
+        let Some(ca_path) = &self.ca else {
+            return Ok(None);
+        };
+        let ca = read_pem("--ca", ca_path)?;
+        let name = self
+            .server_name
+            .clone()
+            .unwrap_or_else(|| addr.ip().to_string());
+        let config = match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => {
+                let cert_pem = read_pem("--client-cert", cert)?;
+                let key_pem = read_pem("--client-key", key)?;
+                TlsClientConfig::with_client_certificate(&ca, &name, &cert_pem, &key_pem)
+                    .map_err(|e| flag_error("--client-cert", e.to_string()))?
+            }
+            _ => TlsClientConfig::new(&ca, &name).map_err(|e| {
+                let flag = if self.server_name.is_some() {
+                    "--ca/--server-name"
+                } else {
+                    "--ca"
+                };
+                flag_error(flag, e.to_string())
+            })?,
+        };
+        Ok(Some(config))
     }
 }
 
 /// Where and how to connect.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Target {
     /// The NETBAT/1 address.
     pub addr: SocketAddr,
@@ -95,20 +161,60 @@ pub struct Target {
     pub stream_addr: SocketAddr,
     /// A bearer token.
     pub token: Option<String>,
+    /// TLS, or plain TCP when `None`.
+    pub tls: Option<TlsClientConfig>,
 }
 
 impl Target {
+    /// Plain TCP to `addr` (calls) and `stream_addr` (subscriptions), no token.
+    pub fn new(addr: SocketAddr, stream_addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            stream_addr,
+            token: None,
+            tls: None,
+        }
+    }
+
     fn config(&self) -> ClientConfig {
         let mut c = ClientConfig::new(self.addr).with_subscription_addr(self.stream_addr);
         if let Some(t) = &self.token {
             c = c.with_token(t.as_bytes());
         }
+        if let Some(tls) = &self.tls {
+            c = c.with_tls(tls.clone());
+        }
         c
+    }
+
+    /// The error of a failed call, with a hint when the failure looks like
+    /// TLS on one side only.
+    fn remote(&self, e: ClientError) -> CliError {
+        let code = e.code().map(|c| c.as_str().to_owned());
+        let hint = match (&e, self.tls.is_some()) {
+            (ClientError::Io { operation, .. }, _) if *operation == "connect" => "",
+            (ClientError::Tls { .. }, true) => {
+                " (is the server serving TLS, with a certificate from --ca for this name?)"
+            }
+            (
+                ClientError::Closed
+                | ClientError::Response(_)
+                | ClientError::Frame(_)
+                | ClientError::Io { .. },
+                false,
+            ) => " (if the server serves TLS, connect with --tls --ca PEM)",
+            _ => "",
+        };
+        CliError::Remote {
+            code,
+            message: format!("{e}{hint}"),
+        }
     }
 }
 
 /// Calls `op` with `input` and returns the ack bytes.
 pub fn call(target: &Target, op: &str, input: &[u8]) -> Result<Vec<u8>, CliError> {
+    let remote = |e| target.remote(e);
     let mut client = Client::connect(target.config()).map_err(remote)?;
     client.call(op, input).map_err(remote)
 }
@@ -123,6 +229,7 @@ pub fn subscribe(
     max: Option<u64>,
     mut each: impl FnMut(u64, String, &[u8]) -> bool,
 ) -> Result<(), CliError> {
+    let remote = |e| target.remote(e);
     let client = Client::connect(target.config()).map_err(remote)?;
     let resume = match from_cursor {
         Some(h) => Some(netbat::Cursor::new(

@@ -10,7 +10,7 @@ use batpak::StoreError;
 /// |------|---------|
 /// | 0 | success |
 /// | 1 | verification found problems (hash mismatches or broken links) |
-/// | 2 | usage or bad input: unknown option, directory missing, not a directory, unreadable, no segments |
+/// | 2 | usage or bad input: unknown option, directory missing, not a directory, unreadable, no segments; a `serve` option or `--config` key that is unknown or has a bad value, or a TLS or key file that cannot be loaded (nothing is bound) |
 /// | 3 | I/O error or corruption that stopped the command |
 /// | 4 | `call`/`subscribe`: the server could not be reached or the connection failed |
 /// | 10 | `call`: `ERR unknown_operation` |
@@ -159,6 +159,18 @@ pub enum CliError {
     /// A listener could not be bound or served.
     #[error("serve: {0}")]
     Serve(String),
+    /// An option (a flag, or a key of a `--config` file) is unknown, has a
+    /// bad value, or names a file that cannot be used.
+    #[error("{}", config_message(.file.as_deref(), .key.as_deref(), .problem))]
+    Config {
+        /// The config file, when the option came from one.
+        file: Option<PathBuf>,
+        /// The key (`limits.max_line_bytes`) or flag (`--max-line-bytes`);
+        /// `None` for a problem of the whole file (unreadable, not TOML).
+        key: Option<String>,
+        /// What is wrong.
+        problem: String,
+    },
     /// A request given on the command line is not valid for the operation.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -178,6 +190,15 @@ pub enum CliError {
     },
 }
 
+fn config_message(file: Option<&std::path::Path>, key: Option<&str>, problem: &str) -> String {
+    match (file, key) {
+        (Some(file), Some(key)) => format!("config {}: {key}: {problem}", file.display()),
+        (Some(file), None) => format!("config {}: {problem}", file.display()),
+        (None, Some(key)) => format!("{key}: {problem}"),
+        (None, None) => problem.to_owned(),
+    }
+}
+
 impl CliError {
     /// The exit status this error ends the process with.
     pub fn exit_status(&self) -> ExitStatus {
@@ -185,6 +206,7 @@ impl CliError {
             Self::Directory { .. } => ExitStatus::BadInput,
             Self::Store(StoreError::Configuration { .. }) => ExitStatus::BadInput,
             Self::BadRequest(_) => ExitStatus::BadInput,
+            Self::Config { .. } => ExitStatus::BadInput,
             Self::Remote {
                 code: Some(code), ..
             } => ExitStatus::Remote(remote_exit_code(code)),

@@ -1,7 +1,9 @@
 //! The library behind the `batpak` command.
 //!
 //! Each subcommand's work lives in a module that returns data and never
-//! prints: [`inspect`], [`verify`], [`export`] and [`bench`]. The binary
+//! prints: [`inspect`], [`verify`], [`export`] and [`bench`]; [`serve`] runs
+//! the server on options merged and checked by [`config`], and [`call`] is
+//! the client of `call` and `subscribe`. The binary
 //! (`src/main.rs`) parses arguments, draws progress bars, renders the data
 //! as a table or JSON and maps errors to the exit codes in [`ExitStatus`].
 //!
@@ -11,6 +13,7 @@
 
 pub mod bench;
 pub mod call;
+pub mod config;
 pub mod datadir;
 mod error;
 pub mod export;

@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use batpak_cli::bench::{self, BenchConfig};
+use batpak_cli::config::{LogFormat, ServeFlags};
 use batpak_cli::progress::Progress;
 use batpak_cli::{call, datadir, export, inspect, verify, CliError, ExitStatus};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -25,7 +26,9 @@ Exit codes:
   1  verify found problems: hash mismatches, dangling prev_hash links, or
      written events missing (a damaged last frame)
   2  usage or bad input: unknown option, directory missing, not a directory,
-     unreadable, or holding no segment files
+     unreadable, or holding no segment files; serve: an option or --config
+     key unknown or with a bad value, or a TLS or key file that cannot be
+     loaded (the message names the key; nothing is bound)
   3  I/O error or corruption that stopped the command
   4  call/subscribe: the server could not be reached
   10-16  call: the server answered ERR unknown_operation (10), missing_handler
@@ -97,27 +100,11 @@ enum Command {
     },
     /// Serve the reference operations on a data directory over NETBAT/1
     /// (calls) and NETBAT/2 (subscriptions). Prints `calls ADDR` and
-    /// `streams ADDR` first; stops cleanly on SIGINT or SIGTERM.
+    /// `streams ADDR` first; stops cleanly on SIGINT or SIGTERM. Every
+    /// option is also a key of the --config file (see the README).
     Serve {
-        /// The data directory (created if missing).
-        #[arg(long)]
-        data: PathBuf,
-        /// NETBAT/1 address (port 0: a free port).
-        #[arg(long, default_value = batpak_cli::serve::DEFAULT_LISTEN)]
-        listen: SocketAddr,
-        /// NETBAT/2 address (default: the next port after --listen).
-        #[arg(long)]
-        stream_listen: Option<SocketAddr>,
-        /// Accept this bearer token (repeatable); without one, no token is asked.
-        #[arg(long)]
-        token: Vec<String>,
-        /// A subscription route ID=SOURCE (all, category:N, entity:NAME,
-        /// receipts); repeatable. `events.all.v1=all` is always offered.
-        #[arg(long = "subscription")]
-        subscriptions: Vec<String>,
-        /// Log format on stderr (level from RUST_LOG, default info).
-        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-        log_format: LogFormat,
+        #[command(flatten)]
+        flags: ServeFlags,
     },
     /// Call one operation and print its ack as JSON.
     Call {
@@ -135,6 +122,8 @@ enum Command {
         /// Bearer token.
         #[arg(long)]
         token: Option<String>,
+        #[command(flatten)]
+        tls: call::TlsFlags,
     },
     /// Follow a subscription: one JSON line per delivery, acknowledged as it goes.
     Subscribe {
@@ -152,15 +141,9 @@ enum Command {
         /// Bearer token.
         #[arg(long)]
         token: Option<String>,
+        #[command(flatten)]
+        tls: call::TlsFlags,
     },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -316,63 +299,35 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             }
             Ok(ExitStatus::Success)
         }
-        Command::Serve {
-            data,
-            listen,
-            stream_listen,
-            token,
-            subscriptions,
-            log_format,
-        } => serve(
-            &batpak_cli::serve::ServeOptions {
-                data,
-                listen,
-                stream_listen,
-                tokens: token,
-                subscriptions,
-            },
-            log_format,
-        ),
+        Command::Serve { flags } => serve(flags),
         Command::Call {
             op,
             json,
             hex,
             addr,
             token,
-        } => call(
-            &op,
-            json,
-            hex,
-            &call::Target {
-                addr,
-                stream_addr: batpak_cli::serve::default_stream_addr(addr),
-                token,
-            },
-        ),
+            tls,
+        } => {
+            let mut target = call::Target::new(addr, batpak_cli::serve::default_stream_addr(addr));
+            target.token = token;
+            target.tls = tls.load(addr)?;
+            call(&op, json, hex, &target)
+        }
         Command::Subscribe {
             sub_id,
             from_cursor,
             addr,
             max,
             token,
+            tls,
         } => {
             let stream_addr = addr.unwrap_or_else(|| {
-                batpak_cli::serve::default_stream_addr(
-                    batpak_cli::serve::DEFAULT_LISTEN
-                        .parse()
-                        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 7401))),
-                )
+                batpak_cli::serve::default_stream_addr(batpak_cli::config::default_listen())
             });
-            subscribe(
-                &sub_id,
-                from_cursor.as_deref(),
-                max,
-                &call::Target {
-                    addr: stream_addr,
-                    stream_addr,
-                    token,
-                },
-            )
+            let mut target = call::Target::new(stream_addr, stream_addr);
+            target.token = token;
+            target.tls = tls.load(stream_addr)?;
+            subscribe(&sub_id, from_cursor.as_deref(), max, &target)
         }
     }
 }
@@ -385,16 +340,19 @@ fn init_logging(format: LogFormat) {
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+        _ => builder.try_init(),
     };
 }
 
-fn serve(
-    options: &batpak_cli::serve::ServeOptions,
-    log_format: LogFormat,
-) -> Result<ExitStatus, CliError> {
-    init_logging(log_format);
-    let running = batpak_cli::serve::start(options)?;
+fn serve(flags: ServeFlags) -> Result<ExitStatus, CliError> {
+    // Every option is checked and every file loaded before the store opens
+    // or a port is bound.
+    let resolved = batpak_cli::config::resolve(flags)?;
+    init_logging(resolved.log_format);
+    for warning in &resolved.warnings {
+        tracing::warn!("{warning}");
+    }
+    let running = batpak_cli::serve::start(&resolved.options)?;
     print_text(&format!(
         "calls {}\nstreams {}\n",
         running.calls_addr(),

@@ -30,4 +30,7 @@ pub use crate::host::{
     HOST_FINGERPRINT_DOMAIN, INTERFACE_FINGERPRINT_DOMAIN, MODULE_MANIFEST_DOMAIN,
 };
 pub use crate::net::{call_failure, HostDispatch, HostSubscriptions, DEFAULT_SUBSCRIPTION};
-pub use crate::reference::{reference_module, reference_module_with_limit, REFERENCE_OPERATIONS};
+pub use crate::reference::{
+    reference_module, reference_module_with, reference_module_with_limit, ReferenceConfig,
+    REFERENCE_OPERATIONS,
+};

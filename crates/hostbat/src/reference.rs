@@ -15,8 +15,13 @@
 //! `receipt.<op>.v1`. A store error fails the call with code
 //! `store.<StoreError::code()>`; undecodable input with
 //! `handler.invalid_input`.
+//!
+//! `receipt.verify` trusts the store's own signing key
+//! ([`Store::signing_key_id`]) and the keys of [`ReferenceConfig::with_trusted_key`],
+//! never the key an ack names for itself: an ack signed by any other key is
+//! `invalid` with reason [`UNTRUSTED_KEY`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -61,6 +66,70 @@ pub const REFERENCE_OPERATIONS: [&str; 8] = [
 /// Id of the module [`reference_module`] builds.
 pub const REFERENCE_MODULE_ID: &str = "reference";
 
+/// The `receipt.verify` reason for an ack signed by a key that is neither the
+/// store's own nor configured as trusted.
+pub const UNTRUSTED_KEY: &str = "untrusted_key";
+
+/// How [`reference_module_with`] builds the reference operations.
+///
+/// ```
+/// use hostbat::reference::ReferenceConfig;
+/// let config = ReferenceConfig::default()
+///     .with_output_limit(64 * 1024)
+///     .with_trusted_key([9u8; 32]);
+/// assert_eq!(config.output_limit(), 64 * 1024);
+/// assert!(config.trusts(&[9u8; 32]));
+/// assert!(!config.trusts(&[8u8; 32]));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferenceConfig {
+    output_limit: usize,
+    trusted_keys: BTreeSet<[u8; 32]>,
+}
+
+impl Default for ReferenceConfig {
+    fn default() -> Self {
+        Self {
+            output_limit: DEFAULT_OUTPUT_LIMIT,
+            trusted_keys: BTreeSet::new(),
+        }
+    }
+}
+
+impl ReferenceConfig {
+    /// `event.query` acks stay within `bytes` (default [`DEFAULT_OUTPUT_LIMIT`]).
+    #[must_use]
+    pub fn with_output_limit(mut self, bytes: usize) -> Self {
+        self.output_limit = bytes;
+        self
+    }
+
+    /// `receipt.verify` also trusts receipts signed by this ed25519 public
+    /// key (the store's own key is always trusted).
+    #[must_use]
+    pub fn with_trusted_key(mut self, key_id: [u8; 32]) -> Self {
+        self.trusted_keys.insert(key_id);
+        self
+    }
+
+    /// The `event.query` output limit in bytes.
+    #[must_use]
+    pub fn output_limit(&self) -> usize {
+        self.output_limit
+    }
+
+    /// True when `key_id` was added with [`Self::with_trusted_key`].
+    #[must_use]
+    pub fn trusts(&self, key_id: &[u8; 32]) -> bool {
+        self.trusted_keys.contains(key_id)
+    }
+
+    /// The configured trusted keys, in byte order.
+    pub fn trusted_keys(&self) -> impl Iterator<Item = &[u8; 32]> {
+        self.trusted_keys.iter()
+    }
+}
+
 /// The descriptor of reference operation `name`, if it is one.
 pub fn reference_descriptor(name: &str) -> Option<OperationDescriptor> {
     let effect = if name == "bank.commit" {
@@ -96,6 +165,36 @@ pub fn reference_module_with_limit(
     store: Arc<Store>,
     output_limit: usize,
 ) -> Result<HostModule, HostError> {
+    reference_module_with(
+        store,
+        ReferenceConfig::default().with_output_limit(output_limit),
+    )
+}
+
+/// The reference module over `store` as `config` says.
+///
+/// ```
+/// use std::sync::Arc;
+/// use batpak::prelude::*;
+/// use hostbat::reference::{reference_module_with, ReferenceConfig};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let store = Arc::new(Store::open(StoreConfig::new(dir.path()))?);
+/// let other_signer = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]);
+/// let config = ReferenceConfig::default().with_trusted_key(other_signer.verifying_key().to_bytes());
+/// let module = reference_module_with(store, config)?;
+/// assert_eq!(module.manifest().operations.len(), 8);
+/// # Ok(()) }
+/// ```
+pub fn reference_module_with(
+    store: Arc<Store>,
+    config: ReferenceConfig,
+) -> Result<HostModule, HostError> {
+    let output_limit = config.output_limit;
+    let trust = Arc::new(Trust {
+        store_key: store.signing_key_id(),
+        configured: config.trusted_keys,
+    });
     let mut b = HostModule::builder(REFERENCE_MODULE_ID, env!("CARGO_PKG_VERSION"));
     let d =
         |n: &str| reference_descriptor(n).ok_or_else(|| HostError::UnknownReference(n.to_owned()));
@@ -114,7 +213,7 @@ pub fn reference_module_with_limit(
     });
     let s = store.clone();
     b.operation(d("receipt.verify")?, move |i: &[u8], _: &mut Ctx<'_>| {
-        verify(&s, i)
+        verify(&s, &trust, i)
     });
     let s = store.clone();
     b.operation(d("event.walk")?, move |i: &[u8], _: &mut Ctx<'_>| {
@@ -356,7 +455,21 @@ fn query(store: &Store, input: &[u8], output_limit: usize) -> HandlerResult {
     })
 }
 
-fn verify(store: &Store, input: &[u8]) -> HandlerResult {
+/// The keys `receipt.verify` accepts a signature from.
+#[derive(Debug)]
+struct Trust {
+    /// The store's own signer, read when the module is built.
+    store_key: Option<[u8; 32]>,
+    configured: BTreeSet<[u8; 32]>,
+}
+
+impl Trust {
+    fn trusts(&self, key_id: &[u8; 32]) -> bool {
+        self.store_key.as_ref() == Some(key_id) || self.configured.contains(key_id)
+    }
+}
+
+fn verify(store: &Store, trust: &Trust, input: &[u8]) -> HandlerResult {
     let ack: CommitAck = decode(input)?;
     let invalid = |reason: &str| VerifyAck {
         valid: false,
@@ -404,6 +517,11 @@ fn verify(store: &Store, input: &[u8]) -> HandlerResult {
             reason_code: None,
         });
     };
+    // The key an ack names proves nothing by itself: anyone can sign the
+    // cover of a real event with a key of their own.
+    if !trust.trusts(&key_id) {
+        return encode(&invalid(UNTRUSTED_KEY));
+    }
     let cover = receipt_cover(
         id,
         ack.sequence,

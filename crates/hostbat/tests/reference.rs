@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use batpak::prelude::*;
+use hostbat::reference::UNTRUSTED_KEY;
 use hostbat::wire::*;
 use hostbat::{
     hex, reference_module, reference_module_with_limit, Host, HostError, HostModule,
@@ -456,4 +457,142 @@ fn admission_guard_denies_before_the_handler() {
         "system.heartbeat",
         &HeartbeatRequest { nonce: "n".into() },
     );
+}
+
+/// The 176 bytes a receipt signature covers, rebuilt from the stored header
+/// (the layout `batpak::receipt_cover` documents), for forging test acks.
+fn cover_of(store: &Store, ack: &CommitAck, key_id: &[u8; 32]) -> Vec<u8> {
+    let id = EventId::from_bytes(hex::decode_array::<16>(&ack.event_id_hex).unwrap());
+    let raw = store.read_raw(id).unwrap();
+    let h = raw.header();
+    let mut c = Vec::with_capacity(batpak::RECEIPT_COVER_LEN);
+    c.extend_from_slice(batpak::RECEIPT_COVER_DOMAIN);
+    c.extend_from_slice(&id.to_bytes());
+    c.extend_from_slice(&h.global_sequence.to_le_bytes());
+    c.extend_from_slice(&h.entity_sequence.to_le_bytes());
+    c.extend_from_slice(&h.content_hash);
+    c.extend_from_slice(&h.event_hash);
+    c.extend_from_slice(&h.prev_hash);
+    c.extend_from_slice(key_id);
+    assert_eq!(c.len(), batpak::RECEIPT_COVER_LEN);
+    c
+}
+
+/// `ack` signed again by `key`, naming `key` as its signer.
+fn resigned(store: &Store, ack: &CommitAck, key: &ed25519_dalek::SigningKey) -> CommitAck {
+    let key_id = key.verifying_key().to_bytes();
+    let sig = ed25519_dalek::Signer::sign(key, &cover_of(store, ack, &key_id));
+    let mut forged = ack.clone();
+    forged.key_id_hex = hex::encode(&key_id);
+    forged.signature_hex = Some(hex::encode(&sig.to_bytes()));
+    forged
+}
+
+fn host_with(store: Arc<Store>, config: hostbat::ReferenceConfig) -> Host {
+    let mut b = Host::builder(store.clone());
+    b.mount(hostbat::reference_module_with(store, config).unwrap())
+        .unwrap();
+    b.build().unwrap()
+}
+
+fn outcome(v: &VerifyAck) -> (bool, &str, Option<&str>) {
+    (v.valid, v.outcome.as_str(), v.reason_code.as_deref())
+}
+
+#[test]
+fn verify_trusts_the_store_key_and_configured_keys_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let own = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let other = ed25519_dalek::SigningKey::from_bytes(&[8u8; 32]);
+    let next = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    let own_id = own.verifying_key().to_bytes();
+    let signed = |key: &ed25519_dalek::SigningKey| {
+        Arc::new(Store::open(StoreConfig::new(dir.path()).with_signing_key(key.clone())).unwrap())
+    };
+
+    let store = signed(&own);
+    assert_eq!(store.signing_key_id(), Some(own_id));
+    let host = host_on(store.clone());
+    let ack: CommitAck = call(&host, "bank.commit", &commit_req("acct", 1, None));
+    assert_eq!(ack.key_id_hex, hex::encode(&own_id));
+    let v: VerifyAck = call(&host, "receipt.verify", &ack);
+    assert_eq!(outcome(&v), (true, "signed", None));
+
+    // A correct signature by a key the host does not trust.
+    let forged = resigned(&store, &ack, &other);
+    let v: VerifyAck = call(&host, "receipt.verify", &forged);
+    assert_eq!(outcome(&v), (false, "invalid", Some(UNTRUSTED_KEY)));
+    // The key id swapped, the signature left as it was.
+    let mut swapped = ack.clone();
+    swapped.key_id_hex = hex::encode(&other.verifying_key().to_bytes());
+    let v: VerifyAck = call(&host, "receipt.verify", &swapped);
+    assert_eq!(outcome(&v), (false, "invalid", Some(UNTRUSTED_KEY)));
+    // Not even a valid public key: still untrusted, never a panic.
+    let mut junk = ack.clone();
+    junk.key_id_hex = "ff".repeat(32);
+    let v: VerifyAck = call(&host, "receipt.verify", &junk);
+    assert_eq!(outcome(&v), (false, "invalid", Some(UNTRUSTED_KEY)));
+
+    // Configured as trusted, the other key verifies; a trusted key with a
+    // wrong signature is still invalid_signature.
+    let config =
+        hostbat::ReferenceConfig::default().with_trusted_key(other.verifying_key().to_bytes());
+    let trusting = host_with(store.clone(), config.clone());
+    let v: VerifyAck = call(&trusting, "receipt.verify", &forged);
+    assert_eq!(outcome(&v), (true, "signed", None));
+    let v: VerifyAck = call(&trusting, "receipt.verify", &ack);
+    assert_eq!(outcome(&v), (true, "signed", None));
+    let v: VerifyAck = call(&trusting, "receipt.verify", &swapped);
+    assert_eq!(outcome(&v), (false, "invalid", Some("invalid_signature")));
+    drop((host, trusting));
+    Arc::try_unwrap(store).unwrap().close().unwrap();
+
+    // The store reopened with another signing key: the old ack's key is no
+    // longer the store's, so it is untrusted unless configured.
+    let store = signed(&next);
+    let host = host_on(store.clone());
+    let v: VerifyAck = call(&host, "receipt.verify", &ack);
+    assert_eq!(outcome(&v), (false, "invalid", Some(UNTRUSTED_KEY)));
+    let fresh: CommitAck = call(&host, "bank.commit", &commit_req("acct", 2, None));
+    let v: VerifyAck = call(&host, "receipt.verify", &fresh);
+    assert_eq!(outcome(&v), (true, "signed", None));
+    let keeps_old = host_with(
+        store.clone(),
+        hostbat::ReferenceConfig::default().with_trusted_key(own_id),
+    );
+    let v: VerifyAck = call(&keeps_old, "receipt.verify", &ack);
+    assert_eq!(outcome(&v), (true, "signed", None));
+    drop((host, keeps_old));
+    Arc::try_unwrap(store).unwrap().close().unwrap();
+
+    // A store without a key trusts no signature of its own accord, and an
+    // ack stripped of its signature is only unsigned_accepted.
+    let store = open(dir.path());
+    assert_eq!(store.signing_key_id(), None);
+    let host = host_on(store);
+    let v: VerifyAck = call(&host, "receipt.verify", &ack);
+    assert_eq!(outcome(&v), (false, "invalid", Some(UNTRUSTED_KEY)));
+    let mut stripped = ack;
+    stripped.key_id_hex = String::new();
+    stripped.signature_hex = None;
+    let v: VerifyAck = call(&host, "receipt.verify", &stripped);
+    assert_eq!(outcome(&v), (true, "unsigned_accepted", None));
+}
+
+#[test]
+fn reference_config_keeps_its_settings() {
+    let c = hostbat::ReferenceConfig::default();
+    assert_eq!(c.output_limit(), hostbat::reference::DEFAULT_OUTPUT_LIMIT);
+    assert_eq!(c.trusted_keys().count(), 0);
+    let c = c
+        .with_output_limit(10)
+        .with_trusted_key([2; 32])
+        .with_trusted_key([1; 32])
+        .with_trusted_key([2; 32]);
+    assert_eq!(c.output_limit(), 10);
+    assert_eq!(
+        c.trusted_keys().copied().collect::<Vec<_>>(),
+        vec![[1; 32], [2; 32]]
+    );
+    assert!(c.trusts(&[1; 32]) && !c.trusts(&[3; 32]));
 }

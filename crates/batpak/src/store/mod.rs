@@ -152,6 +152,26 @@ impl Store {
         &self.reader.shared
     }
 
+    /// The public key (`key_id`) this store signs receipts with, or `None`
+    /// when no signer is configured: the key a verifier of this store's
+    /// receipts should trust.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    /// let public = key.verifying_key().to_bytes();
+    /// let store = Store::open(StoreConfig::new(dir.path()).with_signing_key(key))?;
+    /// assert_eq!(store.signing_key_id(), Some(public));
+    /// let r = store.append(&Coordinate::new("e", "s")?, EventKind::custom(0xE, 1), &1u8)?;
+    /// assert_eq!(r.key_id, store.signing_key_id());
+    /// # Ok(()) }
+    /// ```
+    pub fn signing_key_id(&self) -> Option<[u8; 32]> {
+        self.shared().cfg.signer.as_ref().map(|s| s.key_id())
+    }
+
     fn projections(&self) -> &ProjectionStates {
         &self.reader.projections
     }
