@@ -170,12 +170,32 @@ pub enum CliError {
         /// The message.
         message: String,
     },
+    /// An operation runtime for the benchmark could not be built.
+    #[error("operation runtime setup: {0}")]
+    RuntimeBuild(#[source] Box<syncbat::BuildError>),
+    /// A benchmark call through the operation runtime failed.
+    #[error("operation runtime: {0}")]
+    Runtime(#[source] Box<syncbat::RuntimeError>),
     /// A benchmark worker thread panicked.
     #[error("benchmark worker thread panicked during {workload}")]
     WorkerPanicked {
         /// The workload it was running.
         workload: &'static str,
     },
+}
+
+// Boxed: unboxed, they push `CliError` past clippy's `result_large_err`
+// bound, and every function of the command returns it.
+impl From<syncbat::BuildError> for CliError {
+    fn from(e: syncbat::BuildError) -> Self {
+        Self::RuntimeBuild(Box::new(e))
+    }
+}
+
+impl From<syncbat::RuntimeError> for CliError {
+    fn from(e: syncbat::RuntimeError) -> Self {
+        Self::Runtime(Box::new(e))
+    }
 }
 
 impl CliError {
