@@ -182,6 +182,12 @@ pub enum CliError {
         /// The message.
         message: String,
     },
+    /// An operation runtime for the benchmark could not be built.
+    #[error("operation runtime setup: {0}")]
+    RuntimeBuild(#[source] Box<syncbat::BuildError>),
+    /// A benchmark call through the operation runtime failed.
+    #[error("operation runtime: {0}")]
+    Runtime(#[source] Box<syncbat::RuntimeError>),
     /// A benchmark worker thread panicked.
     #[error("benchmark worker thread panicked during {workload}")]
     WorkerPanicked {
@@ -196,6 +202,20 @@ fn config_message(file: Option<&std::path::Path>, key: Option<&str>, problem: &s
         (Some(file), None) => format!("config {}: {problem}", file.display()),
         (None, Some(key)) => format!("{key}: {problem}"),
         (None, None) => problem.to_owned(),
+    }
+}
+
+// Boxed: unboxed, they push `CliError` past clippy's `result_large_err`
+// bound, and every function of the command returns it.
+impl From<syncbat::BuildError> for CliError {
+    fn from(e: syncbat::BuildError) -> Self {
+        Self::RuntimeBuild(Box::new(e))
+    }
+}
+
+impl From<syncbat::RuntimeError> for CliError {
+    fn from(e: syncbat::RuntimeError) -> Self {
+        Self::Runtime(Box::new(e))
     }
 }
 

@@ -80,8 +80,13 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
-    /// batpak and SQLite side by side: the same payloads, the same machine, one run.
+    /// batpak and SQLite side by side (the same payloads, the same machine, one
+    /// run), the operation runtime's per-call cost, and bank.commit through a
+    /// served host next to the embedded store.
     Bench {
+        /// Run only these sections, comma-separated (default: all).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<BenchSection>,
         /// Events per workload; the durable single-append workloads (W2, W2c) use a twentieth.
         #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(100..))]
         events: u64,
@@ -97,6 +102,12 @@ enum Command {
         /// How long each fsync probe (append, overwrite) runs, in milliseconds.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
         fsync_probe_ms: u64,
+        /// Calls of each runtime case (R1, R2, R3).
+        #[arg(long, default_value_t = bench::DEFAULT_RUNTIME_CALLS, value_parser = clap::value_parser!(u64).range(1..))]
+        calls: u64,
+        /// bank.commit calls of each served row (S1, S8, S64) [default: --events / 20, as W2].
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        serve_calls: Option<u64>,
     },
     /// Serve the reference operations on a data directory over NETBAT/1
     /// (calls) and NETBAT/2 (subscriptions). Prints `calls ADDR` and
@@ -144,6 +155,26 @@ enum Command {
         #[command(flatten)]
         tls: call::TlsFlags,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum BenchSection {
+    /// W1-W6 and disk: batpak next to SQLite.
+    Store,
+    /// R1-R3: syncbat's per-call overhead.
+    Runtime,
+    /// S1, S8, S64: bank.commit through a served host next to the embedded store.
+    Serve,
+}
+
+impl From<BenchSection> for bench::Section {
+    fn from(s: BenchSection) -> Self {
+        match s {
+            BenchSection::Store => Self::Store,
+            BenchSection::Runtime => Self::Runtime,
+            BenchSection::Serve => Self::Serve,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -281,16 +312,24 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             Ok(ExitStatus::Success)
         }
         Command::Bench {
+            only,
             events,
             json,
             dir,
             threads,
             fsync_probe_ms,
+            calls,
+            serve_calls,
         } => {
             let mut cfg = BenchConfig::new(events);
+            if !only.is_empty() {
+                cfg.sections = only.into_iter().map(Into::into).collect();
+            }
             cfg.dir = dir;
             cfg.threads = usize::from(threads);
             cfg.fsync_probe = Duration::from_millis(fsync_probe_ms);
+            cfg.runtime_calls = calls;
+            cfg.serve_calls = serve_calls;
             let report = bench::run(&cfg, &bars)?;
             if json {
                 print_json(&report)?;
