@@ -1017,7 +1017,7 @@ stall = "3s"
             ),
             ("data = \"d\"\nlimits = 3\n", "limits: expected a table"),
             (
-                "data = \"d\"\nsubscriptions = [\"a=all\", \"b\"]\n",
+                "data = \"d\"\nsubscriptions = [\"a.v1=all\", \"b\"]\n",
                 "subscriptions[1]: ",
             ),
             (
