@@ -20,10 +20,6 @@ impl<'de> Visitor<'de> for BytesVisitor {
         Ok(v.to_vec())
     }
 
-    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-        Ok(v)
-    }
-
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
         let mut out = Vec::new();
         while let Some(b) = seq.next_element::<u8>()? {
