@@ -738,13 +738,6 @@ pub fn resolve(flags: ServeFlags) -> Result<Resolved, CliError> {
             ));
         }
     }
-    if mutual && options.tokens.is_empty() {
-        // Every connection must present a certificate signed by the client
-        // CA before a byte of NETBAT is read: that is the credential, so the
-        // listener's own "no credentials on a remote address" rule (which
-        // counts tokens and registered certificates only) is lifted.
-        server = server.dangerously_allow_unauthenticated_remote();
-    }
     options.server = server;
     Ok(Resolved {
         options,

@@ -256,6 +256,23 @@ impl ServerConfig {
         self
     }
 
+    /// Whether every connection must prove who it is: an authenticator, or
+    /// TLS that requires a client certificate verified against a CA (every
+    /// such client is then trusted with every grant unless an authenticator
+    /// maps certificates to grants).
+    #[must_use]
+    pub fn authenticates(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self
+            .tls
+            .as_ref()
+            .is_some_and(crate::tls::TlsServerConfig::requires_client_certificates)
+        {
+            return true;
+        }
+        self.auth.is_some()
+    }
+
     /// Allows serving a non-loopback address without authentication: anyone
     /// who can reach the port gets every capability.
     #[must_use]
@@ -385,7 +402,7 @@ fn prepare(
     let setup = |operation| move |source| ServeError::Setup { operation, source };
     let addr = listener.local_addr().map_err(setup("local_addr"))?;
     if !addr.ip().is_loopback()
-        && config.auth.is_none()
+        && !config.authenticates()
         && !config.dangerously_allow_unauthenticated_remote
     {
         return Err(ServeError::UnauthenticatedRemoteBind { addr });

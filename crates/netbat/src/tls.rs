@@ -187,6 +187,13 @@ impl TlsServerConfig {
         })
     }
 
+    /// Whether every client must present a certificate that verifies
+    /// against the client CA before a byte of NETBAT is read.
+    #[must_use]
+    pub fn requires_client_certificates(&self) -> bool {
+        self.client_auth == Some(ClientCertificates::Required)
+    }
+
     /// As [`TlsServerConfig::from_pem`], reading the PEM files.
     ///
     /// # Errors

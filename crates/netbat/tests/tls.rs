@@ -440,3 +440,27 @@ fn openssl_s_client_completes_a_call() {
     let stats = server.shutdown().unwrap();
     assert_eq!(stats.served_requests, 1);
 }
+
+#[test]
+fn required_client_certificates_count_as_credentials_for_a_remote_bind() {
+    let pki = Pki::new("netbat client ca");
+    let Ok(remote) = std::net::TcpListener::bind("0.0.0.0:0") else {
+        return;
+    };
+    let required = quick().with_tls(mtls_server(&pki, ClientCertificates::Required));
+    assert!(required.authenticates());
+    Server::calls(remote, test_dispatch(), required)
+        .unwrap()
+        .shutdown()
+        .unwrap();
+    // Optional certificates let a client in without one: not a credential.
+    let optional = quick().with_tls(mtls_server(&pki, ClientCertificates::Optional));
+    assert!(!optional.authenticates());
+    let remote = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    assert!(matches!(
+        Server::calls(remote, test_dispatch(), optional),
+        Err(netbat::ServeError::UnauthenticatedRemoteBind { .. })
+    ));
+    let plain = quick().with_tls(tls_server(&pki));
+    assert!(!plain.authenticates());
+}
