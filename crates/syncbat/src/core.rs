@@ -424,6 +424,27 @@ mod tests {
     use crate::row::EffectAxis;
 
     #[test]
+    fn a_core_lists_what_it_registered_and_nothing_else() {
+        let mut b = Core::builder();
+        for (name, receipt) in [("ops.a", "r.a"), ("ops.b", "r.b")] {
+            let d =
+                OperationDescriptor::owned(name, crate::EffectClass::Compute, "i", "o", receipt);
+            b.register(
+                d,
+                |_: &[u8], _: &mut crate::Ctx<'_>| -> crate::HandlerResult { Ok(Vec::new()) },
+            )
+            .unwrap();
+        }
+        b.without_receipts();
+        let core = b.build().unwrap();
+        assert!(core.contains_operation("ops.a"));
+        assert!(!core.contains_operation("ops.c"));
+        let mut names: Vec<&str> = core.descriptors().map(|d| d.name()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["ops.a", "ops.b"]);
+    }
+
+    #[test]
     fn core_is_send_and_sync() {
         fn assert<T: Send + Sync>() {}
         assert::<Core>();

@@ -447,6 +447,40 @@ mod tests {
     }
 
     #[test]
+    fn descriptors_compare_by_their_text_whether_static_or_owned() {
+        let owned = OperationDescriptor::owned(
+            "ok.name",
+            EffectClass::Compute,
+            "in.v1",
+            "out.v1",
+            "receipt.x.v1",
+        );
+        assert_eq!(d("ok.name"), owned);
+        let other = OperationDescriptor::owned(
+            "ok.name",
+            EffectClass::Compute,
+            "in.v2",
+            "out.v1",
+            "receipt.x.v1",
+        );
+        assert_ne!(d("ok.name"), other);
+        assert_ne!(d("ok.name"), d("ok.other"));
+    }
+
+    #[test]
+    fn descriptor_fields_display_as_their_keys() {
+        let names: Vec<String> = [
+            DescriptorField::InputSchema,
+            DescriptorField::OutputSchema,
+            DescriptorField::ReceiptKind,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(names, ["input_schema", "output_schema", "receipt_kind"]);
+    }
+
+    #[test]
     fn every_field_is_checked() {
         assert!(d("ok.name").validate().is_ok());
         assert!(matches!(
