@@ -242,6 +242,21 @@ mod tests {
     use crate::row::EffectAxis;
 
     #[test]
+    fn a_memory_sink_counts_shares_and_drains() {
+        let sink = MemoryReceiptSink::new();
+        assert!(sink.is_empty());
+        let shared = sink.clone();
+        shared
+            .record_receipt(&ReceiptEnvelope::new("ping", "r", ReceiptOutcome::Completed))
+            .unwrap();
+        assert!(!sink.is_empty());
+        assert_eq!(sink.len(), 1);
+        assert_eq!(sink.receipts()[0].descriptor_name, "ping");
+        assert_eq!(sink.take().len(), 1);
+        assert!(shared.is_empty());
+    }
+
+    #[test]
     fn envelopes_round_trip_with_named_fields() {
         let mut e = ReceiptEnvelope::new(
             "bank.deposit",
