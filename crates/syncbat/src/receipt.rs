@@ -247,7 +247,11 @@ mod tests {
         assert!(sink.is_empty());
         let shared = sink.clone();
         shared
-            .record_receipt(&ReceiptEnvelope::new("ping", "r", ReceiptOutcome::Completed))
+            .record_receipt(&ReceiptEnvelope::new(
+                "ping",
+                "r",
+                ReceiptOutcome::Completed,
+            ))
             .unwrap();
         assert!(!sink.is_empty());
         assert_eq!(sink.len(), 1);

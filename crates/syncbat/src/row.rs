@@ -661,6 +661,21 @@ mod tests {
     }
 
     #[test]
+    fn target_iterators_know_how_many_are_left() {
+        let row = OperationEffectRow::default()
+            .appends_event(K)
+            .appends_event(EventKind::custom(0xE, 2));
+        let mut it = row.appends_events();
+        assert_eq!(it.len(), 2);
+        assert_eq!(it.size_hint(), (2, Some(2)));
+        it.next();
+        assert_eq!(it.size_hint(), (1, Some(1)));
+        it.next();
+        assert_eq!(it.size_hint(), (0, Some(0)));
+        assert_eq!(it.next(), None);
+    }
+
+    #[test]
     fn event_targets_are_lowercase_hex_of_the_raw_kind() {
         assert_eq!(event_target(K), "evt.e001");
         assert_eq!(parse_event_target("evt.e001"), Some(0xE001));

@@ -295,6 +295,18 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::unwrap_used)]
+    fn the_backend_describes_its_coordinate_and_projections() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(batpak::StoreConfig::new(dir.path())).unwrap());
+        let backend = StoreEffectBackend::new(store, Coordinate::new("bank:ops", "bank").unwrap());
+        let text = format!("{backend:?}");
+        assert!(text.starts_with("StoreEffectBackend"), "{text}");
+        assert!(text.contains("bank:ops"), "{text}");
+        assert!(text.contains("projections"), "{text}");
+    }
+
+    #[test]
     fn kinds_are_the_published_ones() {
         assert_eq!(RECEIPT_EVENT_KIND.as_u16(), 0xC5B7);
         assert_eq!(STATUS_EVENT_KIND.as_u16(), 0xC5B9);

@@ -347,6 +347,10 @@ fn a_stalled_session_ends_as_slow_consumer_only_after_the_stall_time() {
     let mut paused_polls = 0;
     let paused_at = Instant::now();
     let end = loop {
+        assert!(
+            paused_at.elapsed() < stall * 10,
+            "still paused long after the stall time"
+        );
         match s.poll(SHORT).unwrap() {
             SessionPoll::Paused { .. } => paused_polls += 1,
             SessionPoll::Ended(end) => break end,
