@@ -464,6 +464,56 @@ mod tests {
         }
     }
 
+    fn blake3_prefix(parts: &[&[u8]]) -> Vec<u8> {
+        let mut h = blake3::Hasher::new();
+        for p in parts {
+            h.update(p);
+        }
+        h.finalize().as_bytes().to_vec()
+    }
+
+    #[test]
+    fn route_hashes_are_domain_then_parts_joined_by_nul() {
+        let c = SubscriptionCursor::new(
+            "sub.1",
+            &Source::EntityStream(Coordinate::new("acct:1", "bank").unwrap()),
+            Position::AfterGlobalSequence(5),
+            77,
+        );
+        assert_eq!(c.wall_ms(), 77);
+        let b = c.encode();
+        assert_eq!(
+            &b[8..24],
+            &blake3_prefix(&[ENTITY_SUB_DOMAIN, b"sub.1"])[..16]
+        );
+        assert_eq!(
+            &b[24..40],
+            &blake3_prefix(&[ENTITY_COORD_DOMAIN, b"acct:1", b"\0", b"bank"])[..16]
+        );
+        let status = SubscriptionCursor::new(
+            "sub.1",
+            &Source::OperationStatus {
+                operation: "bank.deposit".into(),
+            },
+            Position::AfterEntitySequence(3),
+            77,
+        );
+        assert_eq!(status.wall_ms(), 0, "the status layout has no wall clock");
+        let b = status.encode();
+        let entity = Source::OperationStatus {
+            operation: "bank.deposit".into(),
+        }
+        .status_entity();
+        assert_eq!(
+            &b[40..48],
+            &blake3_prefix(&[STATUS_ENTITY_DOMAIN, entity.as_bytes()])[..8]
+        );
+        assert_eq!(
+            SubscriptionCursor::new("s", &Source::AllEvents, Position::Beginning, 9).wall_ms(),
+            0
+        );
+    }
+
     #[test]
     fn every_source_round_trips_with_the_published_lengths_and_header() {
         for s in sources() {

@@ -507,3 +507,18 @@ fn resume_after(
             .ok_or(SessionError::CursorAhead { entity_sequence: n }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_debug_without_their_cursor_bytes() {
+        let ack = Control::Ack {
+            delivery_index: 3,
+            cursor: vec![0xAB; 56],
+        };
+        assert_eq!(format!("{ack:?}"), "Ack(3)");
+        assert_eq!(format!("{:?}", Control::Cancel), "Cancel");
+    }
+}
