@@ -513,6 +513,46 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::unwrap_used, clippy::panic)]
+    fn a_cumulative_ack_forgets_every_cursor_up_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            Store::open(
+                batpak::StoreConfig::new(dir.path()).with_sync_mode(batpak::SyncMode::OsBuffered),
+            )
+            .unwrap(),
+        );
+        let c = batpak::Coordinate::new("e", "s").unwrap();
+        for i in 0..3u8 {
+            store
+                .append(&c, batpak::EventKind::custom(0xE, 1), &i)
+                .unwrap();
+        }
+        let mut s = Session::open(
+            store,
+            "sub.t",
+            Source::AllEvents,
+            None,
+            8,
+            SessionConfig::default(),
+        )
+        .unwrap();
+        let mut cursors = Vec::new();
+        for _ in 0..3 {
+            let SessionPoll::Delivery(d) = s.poll(Duration::from_millis(200)).unwrap() else {
+                panic!("three events are stored")
+            };
+            assert_eq!(s.last_delivered_cursor(), Some(&d.cursor_after[..]));
+            cursors.push(d.cursor_after);
+        }
+        assert_eq!(s.sent.len(), 3);
+        s.ack(2, &cursors[1]).unwrap();
+        assert_eq!(s.sent.len(), 1, "deliveries 1 and 2 are forgotten");
+        assert_eq!(s.in_flight(), 1);
+        assert_eq!(s.last_acked_cursor(), Some(&cursors[1][..]));
+    }
+
+    #[test]
     fn controls_debug_without_their_cursor_bytes() {
         let ack = Control::Ack {
             delivery_index: 3,
