@@ -98,3 +98,59 @@ impl Source {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::session::{CursorError, Position, SubscriptionCursor};
+
+    #[test]
+    fn routes_are_checked() {
+        assert!(Source::EventCategory(0xF).check().is_ok());
+        assert!(Source::EventCategory(0x10).check().is_err());
+        let empty_kind = Source::ReceiptStream {
+            receipt_kind: String::new(),
+        };
+        assert!(empty_kind.check().is_err());
+        let kind = Source::ReceiptStream {
+            receipt_kind: "receipt.x.v1".into(),
+        };
+        assert!(kind.check().is_ok());
+        let bad_op = Source::OperationStatus {
+            operation: "bad..op".into(),
+        };
+        assert!(bad_op.check().is_err());
+        let op = Source::OperationStatus {
+            operation: "bank.deposit".into(),
+        };
+        assert!(op.check().is_ok());
+        assert!(Source::EntityTree(String::new()).check().is_err());
+        assert!(Source::EntityTree("acct:1".into()).check().is_ok());
+    }
+
+    #[test]
+    fn each_store_route_binds_its_own_cursor() {
+        let routes = [
+            Source::AllEvents,
+            Source::AllReceipts,
+            Source::EntityTree("acct:1".into()),
+            Source::EntityTree("acct:2".into()),
+        ];
+        let texts: Vec<Vec<u8>> = routes.iter().map(Source::route_text).collect();
+        assert_eq!(texts[0], b"all");
+        assert_eq!(texts[1], b"receipts");
+        assert_eq!(texts[2], b"entity\0acct:1");
+        for (i, a) in routes.iter().enumerate() {
+            let c = SubscriptionCursor::new("same.v1", a, Position::AfterGlobalSequence(1), 0);
+            for (j, b) in routes.iter().enumerate() {
+                let bound = c.check_binding("same.v1", b);
+                if i == j {
+                    bound.unwrap();
+                } else {
+                    assert_eq!(bound, Err(CursorError::RouteMismatch), "{a:?} vs {b:?}");
+                }
+            }
+        }
+    }
+}
