@@ -50,6 +50,9 @@ mod id;
 mod id_table;
 mod idempotency;
 mod index;
+#[cfg(feature = "payload-encryption")]
+mod keyring;
+mod keyscope;
 mod kind;
 mod options;
 mod projection;
@@ -82,7 +85,7 @@ pub use causal::{CausalBoundary, CausalWalk};
 pub use config::ProjectionCache;
 pub use config::{ChainVerification, StoreConfig, SyncMode, TailPolicy};
 pub use coordinate::Coordinate;
-pub use cursor::{CheckpointId, Cursor};
+pub use cursor::{CheckpointId, Cursor, PolledEvent};
 pub use denial::{BypassRecord, DenialReceipt, DENIAL_KIND};
 pub use entry::IndexEntry;
 pub use error::{
@@ -95,6 +98,7 @@ pub use gate::{
     DEFAULT_DENIAL_CODE, GATE_PANICKED,
 };
 pub use id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
+pub use keyscope::{KeyScopeGranularity, ShredScope};
 pub use kind::EventKind;
 pub use options::{AppendOptions, BatchAppendItem, CausationRef};
 pub use projection::{EventSourced, Freshness};

@@ -38,10 +38,12 @@ mod footer_view;
 mod frame;
 mod frame_view;
 mod idempotency;
+mod keyset;
 mod names;
 mod projection;
 mod reader;
 mod segment_header;
+mod sealed;
 mod segment_reader;
 mod sync_failure;
 
@@ -52,7 +54,7 @@ pub use frame::FRAME_PREFIX_LEN;
 pub use frame_view::FrameView;
 pub use names::{
     parse_segment_file_name, segment_file_name, CHECKPOINT_DIR, CHECKPOINT_SUFFIX,
-    IDEMPOTENCY_FILE, PROJECTION_DIR, PROJECTION_SUFFIX, SEGMENT_SUFFIX, SYNC_FAILURE_FILE,
+    IDEMPOTENCY_FILE, KEYSET_FILE, PROJECTION_DIR, PROJECTION_SUFFIX, SEGMENT_SUFFIX, SYNC_FAILURE_FILE,
     TEMP_SUFFIX,
 };
 pub(crate) use names::{segment_path, LOCK_FILE};
@@ -61,6 +63,7 @@ pub use segment_reader::{Frames, SegmentError, SegmentReader};
 pub use {
     checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION},
     idempotency::{IDEMPOTENCY_MAGIC, IDEMPOTENCY_VERSION},
+    keyset::{KEYSET_MAGIC, KEYSET_VERSION},
     projection::{PROJECTION_MAGIC, PROJECTION_VERSION},
     sync_failure::{SYNC_FAILURE_MAGIC, SYNC_FAILURE_VERSION},
 };
@@ -81,7 +84,16 @@ pub(crate) use frame::{
     MIN_FRAME_BODY_LEN,
 };
 pub(crate) use idempotency::{
-    decode_idempotency, encode_idempotency, idempotency_file_max, KeyRecord,
+    decode_idempotency, encode_idempotency, idempotency_file_max, KeyRecord, PayloadDigest,
+};
+pub(crate) use keyset::{decode_keyset, MAX_KEYSET_FILE};
+#[cfg(feature = "payload-encryption")]
+pub(crate) use keyset::{encode_keyset, KeysetHeader, KEY_LEN};
+pub use sealed::{SEALED_OVERHEAD, SEALED_PAYLOAD_MARKER, SEALED_PAYLOAD_VERSION};
+pub(crate) use sealed::is_sealed;
+#[cfg(feature = "payload-encryption")]
+pub(crate) use sealed::{
+    decode_sealed, encode_sealed_prefix, sealed_aad, NONCE_LEN, SEALED_PREFIX_LEN,
 };
 
 /// The longest small sidecar read whole (sync-failure record, cursor
