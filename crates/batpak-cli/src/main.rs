@@ -94,6 +94,11 @@ enum Command {
         /// How long each fsync probe (append, overwrite) runs, in milliseconds.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
         fsync_probe_ms: u64,
+        /// Instead of the comparison with SQLite, run W1, W3 and W5 on batpak
+        /// with payload encryption off and on.
+        #[cfg(feature = "payload-encryption")]
+        #[arg(long)]
+        encryption: bool,
     },
     /// Serve the reference operations on a data directory over NETBAT/1
     /// (calls) and NETBAT/2 (subscriptions). Prints `calls ADDR` and
@@ -303,11 +308,23 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             dir,
             threads,
             fsync_probe_ms,
+            #[cfg(feature = "payload-encryption")]
+            encryption,
         } => {
             let mut cfg = BenchConfig::new(events);
             cfg.dir = dir;
             cfg.threads = usize::from(threads);
             cfg.fsync_probe = Duration::from_millis(fsync_probe_ms);
+            #[cfg(feature = "payload-encryption")]
+            if encryption {
+                let report = bench::encryption::run(&cfg, &bars)?;
+                if json {
+                    print_json(&report)?;
+                } else {
+                    print_text(&bench::encryption::render_human(&report))?;
+                }
+                return Ok(ExitStatus::Success);
+            }
             let report = bench::run(&cfg, &bars)?;
             if json {
                 print_json(&report)?;

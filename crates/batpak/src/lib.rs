@@ -25,6 +25,38 @@
 //!
 //! The bytes each hash covers are documented in [`chain`]; every file layout in
 //! `docs/FORMAT.md`; what each [`SyncMode`] may lose in a crash on [`SyncMode`].
+//!
+//! # Payload encryption and crypto-shred (feature `payload-encryption`)
+//!
+//! An audit trail has to keep its chain intact and still honour a request
+//! to forget. With `StoreConfig::with_payload_encryption` every user
+//! event's payload is sealed (XChaCha20-Poly1305, a random 192-bit nonce,
+//! associated data binding it to its event id, kind, entity and scope) under
+//! the 256-bit key of its scope ([`KeyScopeGranularity`]: per entity by
+//! default, per kind category, per kind, or per event) before it is hashed.
+//! The hashes, receipts and signatures cover the sealed bytes, so
+//! [`Store::verify_chain`] needs no key. `Store::shred_scope` destroys a
+//! scope's key; from then on its payloads read as
+//! [`StoreError::PayloadShredded`] while every hash still verifies. The
+//! store's own records (system and denial kinds) stay plaintext. A new key
+//! is durable before any frame sealed under it is written, under every
+//! [`SyncMode`], so encryption never turns a crash into lost data.
+//!
+//! Threat model. The keys live in the data directory, in the `KEYSET` file
+//! beside the segments: encryption at rest does not protect a store from
+//! someone who can read the directory, and is not meant to. What it gives
+//! is deletion that works on an append-only, hash-chained log: after a
+//! shred returns, the plaintext cannot be recovered from the store, nor
+//! from any backup or copy taken after the shred. A copy of the directory
+//! (or of the keyset) taken before the shred still holds the key, and so
+//! does any plaintext a reader kept (including another process's projection
+//! cache: a shred drops only the shredding store's cached states). The
+//! replaced keyset file's blocks are released to the file system, not
+//! overwritten (on flash and copy-on-write file systems overwriting would not
+//! reach them anyway): a shred defeats reading the store, not forensic
+//! recovery of the raw device. Keys are wiped from memory when dropped and
+//! never appear in `Debug` output, logs or errors. Deleting the keyset file
+//! shreds everything; a damaged one refuses to open.
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

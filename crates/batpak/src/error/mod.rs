@@ -353,7 +353,7 @@ pub enum StoreError {
         global_sequence: u64,
     },
     /// The event's payload was shredded: the key of its scope was destroyed
-    /// ([`Store::shred_scope`](crate::Store::shred_scope)), so it can never be
+    /// (`Store::shred_scope`, feature `payload-encryption`), so it can never be
     /// read again. Its header, hashes and chain links are intact.
     #[error("payload of event {event_id} was shredded (its scope's key was destroyed)")]
     PayloadShredded {
