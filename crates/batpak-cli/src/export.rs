@@ -231,23 +231,20 @@ pub fn export_jsonl(
         let Some(last) = page.last() else { break };
         after = Some(last.global_sequence());
         for entry in &page {
-            let stored =
-                store
-                    .read_stored(entry.event_id())
-                    .map_err(|source| CliError::UnreadableEvent {
-                        event_id: entry.event_id(),
-                        source,
-                    })?;
-            let exported = if stored.payload().first()
-                == Some(&batpak::format::SEALED_PAYLOAD_MARKER)
-            {
-                let opened = store.read_raw(entry.event_id());
-                ExportedEvent::from_stored(&stored, opened.as_ref())
-            } else {
-                ExportedEvent::from_raw(&stored)
-            };
-            serde_json::to_writer(&mut *out, &exported)
-                .map_err(|e| CliError::Output(e.into()))?;
+            let stored = store.read_stored(entry.event_id()).map_err(|source| {
+                CliError::UnreadableEvent {
+                    event_id: entry.event_id(),
+                    source,
+                }
+            })?;
+            let exported =
+                if stored.payload().first() == Some(&batpak::format::SEALED_PAYLOAD_MARKER) {
+                    let opened = store.read_raw(entry.event_id());
+                    ExportedEvent::from_stored(&stored, opened.as_ref())
+                } else {
+                    ExportedEvent::from_raw(&stored)
+                };
+            serde_json::to_writer(&mut *out, &exported).map_err(|e| CliError::Output(e.into()))?;
             out.write_all(b"\n").map_err(CliError::Output)?;
             written += 1;
         }

@@ -302,7 +302,11 @@ fn an_encrypted_store_exports_sealed_bytes_its_opened_payloads_and_marks_shredde
     let alice = Coordinate::new("person:alice", "crm").unwrap();
     let bob = Coordinate::new("person:bob", "crm").unwrap();
     let a = store
-        .append(&alice, NOTED, &serde_json::json!({"email": "a@example.org"}))
+        .append(
+            &alice,
+            NOTED,
+            &serde_json::json!({"email": "a@example.org"}),
+        )
         .unwrap();
     let b = store
         .append(&bob, NOTED, &serde_json::json!({"email": "b@example.org"}))
@@ -324,7 +328,10 @@ fn an_encrypted_store_exports_sealed_bytes_its_opened_payloads_and_marks_shredde
             .decode(line["payload_base64"].as_str().unwrap())
             .unwrap();
         let content = blake3::hash(&stored);
-        assert_eq!(unhex(line["content_hash"].as_str().unwrap()), content.as_bytes());
+        assert_eq!(
+            unhex(line["content_hash"].as_str().unwrap()),
+            content.as_bytes()
+        );
         assert_eq!(
             event_hash(&canonical(line), content.as_bytes()),
             r.event_hash,

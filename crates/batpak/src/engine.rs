@@ -126,7 +126,8 @@ impl Shared {
         let Some(t) = &self.cfg.payload_transform else {
             return Err(StoreError::PayloadDecryptFailed {
                 event_id,
-                reason: "the payload is sealed, and the store was opened without payload encryption",
+                reason:
+                    "the payload is sealed, and the store was opened without payload encryption",
             });
         };
         let at = PayloadAt {

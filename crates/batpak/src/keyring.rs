@@ -33,8 +33,9 @@ use crate::format::{
     KEY_LEN, NONCE_LEN, SEALED_PREFIX_LEN,
 };
 use crate::fs::StoreFs;
-use crate::keyscope::{scope_id, selector_scope_id, KeyScopeGranularity, ShredScope};
+use crate::keyscope::KeyScopeGranularity;
 use crate::seam::{Opened, PayloadAt, PayloadTransform, StagedEvent, WriteHook};
+use crate::shred::{scope_id, selector_scope_id, ShredScope};
 
 /// Context of the key an idempotency digest is keyed with (derived from
 /// the scope key, so a shred destroys it too).
@@ -467,7 +468,10 @@ mod tests {
             },
         ] {
             let err = r.open(wrong, &sealed).unwrap_err();
-            assert!(matches!(err, StoreError::PayloadDecryptFailed { .. }), "{err:?}");
+            assert!(
+                matches!(err, StoreError::PayloadDecryptFailed { .. }),
+                "{err:?}"
+            );
         }
         let mut flipped = sealed.clone();
         let last = flipped.len() - 20;
@@ -476,7 +480,10 @@ mod tests {
             r.open(at(&c, 1), &flipped),
             Err(StoreError::PayloadDecryptFailed { .. })
         ));
-        assert!(r.open(at(&c, 1), &sealed[..10]).is_err(), "no panic on a short payload");
+        assert!(
+            r.open(at(&c, 1), &sealed[..10]).is_err(),
+            "no panic on a short payload"
+        );
     }
 
     #[test]
@@ -521,7 +528,12 @@ mod tests {
         let again = ring(dir.path(), KeyScopeGranularity::PerEvent);
         assert_eq!(again.open(at(&c, 1), &s1).unwrap(), Opened::Plain(vec![1]));
         assert!(matches!(
-            KeyRing::open(dir.path(), Arc::new(RealFs), Some(KeyScopeGranularity::PerEntity), true),
+            KeyRing::open(
+                dir.path(),
+                Arc::new(RealFs),
+                Some(KeyScopeGranularity::PerEntity),
+                true
+            ),
             Err(StoreError::KeyScopeGranularityMismatch {
                 stored: KeyScopeGranularity::PerEvent,
                 configured: Some(KeyScopeGranularity::PerEntity)
@@ -529,7 +541,10 @@ mod tests {
         ));
         assert!(matches!(
             KeyRing::open(dir.path(), Arc::new(RealFs), None, true),
-            Err(StoreError::KeyScopeGranularityMismatch { configured: None, .. })
+            Err(StoreError::KeyScopeGranularityMismatch {
+                configured: None,
+                ..
+            })
         ));
         let reader = KeyRing::open(dir.path(), Arc::new(RealFs), None, false)
             .unwrap()
@@ -547,7 +562,10 @@ mod tests {
         let kept = r.apply(at(&b, 2), b"\x02".to_vec()).unwrap();
         r.flush().unwrap();
         assert!(r.shred(&ShredScope::Entity(&a)).unwrap());
-        assert!(!r.shred(&ShredScope::Entity(&a)).unwrap(), "no key the second time");
+        assert!(
+            !r.shred(&ShredScope::Entity(&a)).unwrap(),
+            "no key the second time"
+        );
         assert!(!r.is_dirty(), "the shred flushed");
         assert_eq!(r.open(at(&a, 1), &old).unwrap(), Opened::Shredded);
         // A later append to the same entity mints a new key, which the old payload never meets.
@@ -557,9 +575,15 @@ mod tests {
         r.flush().unwrap();
         let reopened = ring(dir.path(), KeyScopeGranularity::PerEntity);
         assert_eq!(reopened.open(at(&a, 1), &old).unwrap(), Opened::Shredded);
-        assert_eq!(reopened.open(at(&b, 2), &kept).unwrap(), Opened::Plain(vec![2]));
+        assert_eq!(
+            reopened.open(at(&b, 2), &kept).unwrap(),
+            Opened::Plain(vec![2])
+        );
         let err = r.shred(&ShredScope::Kind(K)).unwrap_err();
-        assert!(matches!(err, StoreError::ShredScopeMismatch { .. }), "{err:?}");
+        assert!(
+            matches!(err, StoreError::ShredScopeMismatch { .. }),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -572,7 +596,12 @@ mod tests {
         let path = dir.path().join(KEYSET_FILE);
         let good = std::fs::read(&path).unwrap();
         let open = || {
-            KeyRing::open(dir.path(), Arc::new(RealFs), Some(KeyScopeGranularity::PerEntity), true)
+            KeyRing::open(
+                dir.path(),
+                Arc::new(RealFs),
+                Some(KeyScopeGranularity::PerEntity),
+                true,
+            )
         };
         for bad in [
             good[..good.len() - 1].to_vec(),
@@ -598,11 +627,17 @@ mod tests {
         r.apply(at(&c, 1), b"\x01".to_vec()).unwrap();
         r.flush().unwrap();
         let text = format!("{r:?} {:?}", r.keys.read());
-        assert!(text.contains("PayloadKey(..)") || text.contains("keys: 1"), "{text}");
+        assert!(
+            text.contains("PayloadKey(..)") || text.contains("keys: 1"),
+            "{text}"
+        );
         let file = std::fs::read(dir.path().join(KEYSET_FILE)).unwrap();
         let key = &file[file.len() - 4 - KEY_LEN..file.len() - 4];
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
         let dec = format!("{key:?}");
-        assert!(!text.contains(&hex) && !text.contains(&dec[1..dec.len() - 1]), "{text}");
+        assert!(
+            !text.contains(&hex) && !text.contains(&dec[1..dec.len() - 1]),
+            "{text}"
+        );
     }
 }

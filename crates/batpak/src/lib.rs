@@ -96,6 +96,7 @@ mod registry;
 mod seam;
 mod segment;
 mod sequence;
+mod shred;
 mod sign;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -130,7 +131,7 @@ pub use gate::{
     DEFAULT_DENIAL_CODE, GATE_PANICKED,
 };
 pub use id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
-pub use keyscope::{KeyScopeGranularity, ShredScope};
+pub use keyscope::KeyScopeGranularity;
 pub use kind::EventKind;
 pub use options::{AppendOptions, BatchAppendItem, CausationRef};
 pub use projection::{EventSourced, Freshness};
@@ -139,6 +140,7 @@ pub use receipt::AppendReceipt;
 pub use recovery::{OpenReport, TornTail};
 pub use region::{EntityMatch, KindFilter, Region};
 pub use sequence::ExpectedSequence;
+pub use shred::ShredScope;
 pub use sign::{
     receipt_cover, ReceiptSigner, ReceiptVerificationError, SigningPolicy, RECEIPT_COVER_DOMAIN,
     RECEIPT_COVER_LEN,

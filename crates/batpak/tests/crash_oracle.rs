@@ -138,7 +138,10 @@ fn encryption(cfg: StoreConfig, on: bool) -> StoreConfig {
     if on {
         return cfg.with_payload_encryption(batpak::KeyScopeGranularity::PerEntity);
     }
-    assert!(!on, "payload encryption needs the feature payload-encryption");
+    assert!(
+        !on,
+        "payload encryption needs the feature payload-encryption"
+    );
     cfg
 }
 
@@ -154,7 +157,10 @@ fn describe(faults: &[FiredFault]) -> String {
 impl Oracle {
     fn new(seed: u64, plan: FaultPlan, mode: SyncMode, encrypted: bool) -> Self {
         let sim = SimFs::with_plan(plan);
-        let cfg = encryption(sim_small_segments(&sim, DIR).with_sync_mode(mode), encrypted);
+        let cfg = encryption(
+            sim_small_segments(&sim, DIR).with_sync_mode(mode),
+            encrypted,
+        );
         Self {
             seed,
             encrypted,
@@ -621,7 +627,9 @@ impl Oracle {
                 err => format!("event {} is indexed but unreadable: {err}", e.event_id()),
             })?;
             if self.encrypted {
-                let stored = store.read_stored(e.event_id()).map_err(|err| err.to_string())?;
+                let stored = store
+                    .read_stored(e.event_id())
+                    .map_err(|err| err.to_string())?;
                 ensure!(
                     stored.event.payload.first() == Some(&SEALED_PAYLOAD_MARKER),
                     "event {} was stored unsealed",

@@ -10,7 +10,9 @@ use common::*;
 use std::path::Path;
 use std::time::Duration;
 
-use batpak::format::{IDEMPOTENCY_FILE, KEYSET_FILE, PROJECTION_DIR, SEALED_OVERHEAD, SEALED_PAYLOAD_MARKER};
+use batpak::format::{
+    IDEMPOTENCY_FILE, KEYSET_FILE, PROJECTION_DIR, SEALED_OVERHEAD, SEALED_PAYLOAD_MARKER,
+};
 use batpak::prelude::*;
 use batpak::{
     BatchAppendItem, CausalBoundary, Denial, KeyScopeGranularity, PolledEvent, ShredScope,
@@ -82,7 +84,10 @@ fn payloads_are_stored_sealed_and_hashes_cover_the_sealed_bytes() {
     let plain = rmp_serde::to_vec_named(&value).unwrap();
     assert_eq!(stored.event.payload[0], SEALED_PAYLOAD_MARKER);
     assert_eq!(stored.event.payload.len(), plain.len() + SEALED_OVERHEAD);
-    assert_eq!(r.content_hash, *blake3::hash(&stored.event.payload).as_bytes());
+    assert_eq!(
+        r.content_hash,
+        *blake3::hash(&stored.event.payload).as_bytes()
+    );
     assert_eq!(store.read_raw(r.event_id).unwrap().event.payload, plain);
     assert_eq!(store.get(r.event_id).unwrap().event.payload, value);
     assert!(store.verify_append_receipt(&r).is_valid());
@@ -132,7 +137,11 @@ fn check_read_paths(reader: &StoreReader, alice: &[AppendReceipt], bob: &AppendR
     shredded(reader.get_typed::<Contact>(last), last);
     // Other scopes still decrypt.
     assert_eq!(
-        reader.get_typed::<Contact>(bob.event_id).unwrap().event.payload,
+        reader
+            .get_typed::<Contact>(bob.event_id)
+            .unwrap()
+            .event
+            .payload,
         Contact {
             email: "b@example.org".into()
         }
@@ -142,7 +151,9 @@ fn check_read_paths(reader: &StoreReader, alice: &[AppendReceipt], bob: &AppendR
         .project("person:alice", &Freshness::Consistent)
         .unwrap();
     assert_eq!(a.map(|e| e.0), Some(Vec::new()));
-    let b: Option<Emails> = reader.project("person:bob", &Freshness::Consistent).unwrap();
+    let b: Option<Emails> = reader
+        .project("person:bob", &Freshness::Consistent)
+        .unwrap();
     assert_eq!(b.map(|e| e.0), Some(vec!["b@example.org".to_owned()]));
     // Cursors: entries as ever, shredded events delivered as such.
     let mut cursor = reader.cursor_guaranteed(&Region::all());
@@ -153,10 +164,7 @@ fn check_read_paths(reader: &StoreReader, alice: &[AppendReceipt], bob: &AppendR
         .filter(|p| p.is_shredded())
         .map(PolledEvent::event_id)
         .collect();
-    assert_eq!(
-        marked,
-        alice.iter().map(|r| r.event_id).collect::<Vec<_>>()
-    );
+    assert_eq!(marked, alice.iter().map(|r| r.event_id).collect::<Vec<_>>());
     assert!(polled.iter().any(|p| matches!(p,
         PolledEvent::Readable(e) if e.event_id() == bob.event_id && e.event.payload["email"] == "b@example.org")));
     let mut plain = reader.cursor_guaranteed(&Region::all());
@@ -165,7 +173,10 @@ fn check_read_paths(reader: &StoreReader, alice: &[AppendReceipt], bob: &AppendR
         events.iter().map(StoredEvent::event_id).collect::<Vec<_>>(),
         [bob.event_id]
     );
-    assert!(plain.poll_events(100).unwrap().is_empty(), "passed over, not stuck");
+    assert!(
+        plain.poll_events(100).unwrap().is_empty(),
+        "passed over, not stuck"
+    );
     assert_eq!(
         reader
             .cursor_guaranteed(&Region::entity("person:alice"))
@@ -197,9 +208,12 @@ fn shredded_store(dir: &Path) -> (Vec<AppendReceipt>, AppendReceipt) {
     let alice = coord("person:alice", "crm");
     let bob_c = coord("person:bob", "crm");
     let bob = store
-        .append_typed(&bob_c, &Contact {
-            email: "b@example.org".into(),
-        })
+        .append_typed(
+            &bob_c,
+            &Contact {
+                email: "b@example.org".into(),
+            },
+        )
         .unwrap();
     let mut a = vec![store
         .append(&alice, KIND, &json!({"email": "a@example.org"}))
@@ -233,15 +247,25 @@ fn after_a_shred_every_read_path_says_shredded_and_so_after_reopen() {
     check_read_paths(store.reader(), &alice, &bob);
     // A new event of the shredded entity gets a new key; the old ones stay shredded.
     let again = store
-        .append(&coord("person:alice", "crm"), KIND, &json!({"email": "new"}))
+        .append(
+            &coord("person:alice", "crm"),
+            KIND,
+            &json!({"email": "new"}),
+        )
         .unwrap();
-    assert_eq!(store.get(again.event_id).unwrap().event.payload["email"], "new");
+    assert_eq!(
+        store.get(again.event_id).unwrap().event.payload["email"],
+        "new"
+    );
     shredded(store.get(alice[0].event_id), alice[0].event_id);
     store.close().unwrap();
     // A read-only open without configuration takes the keyset's granularity.
     let ro = Store::open_read_only(StoreConfig::new(dir.path())).unwrap();
     shredded(ro.get(alice[1].event_id), alice[1].event_id);
-    assert_eq!(ro.get(again.event_id).unwrap().event.payload["email"], "new");
+    assert_eq!(
+        ro.get(again.event_id).unwrap().event.payload["email"],
+        "new"
+    );
     assert_eq!(
         ro.get(bob.event_id).unwrap().event.payload["email"],
         "b@example.org"
@@ -337,7 +361,11 @@ fn each_granularity_shreds_exactly_its_scope_and_refuses_other_selectors() {
             if gone.contains(&i) {
                 shredded(got, *id);
             } else {
-                assert_eq!(got.unwrap().event.payload, (i + 1) as u64, "{g:?} event {i}");
+                assert_eq!(
+                    got.unwrap().event.payload,
+                    (i + 1) as u64,
+                    "{g:?} event {i}"
+                );
             }
         }
         assert!(store.verify_chain().unwrap().is_intact());
@@ -354,7 +382,10 @@ fn each_granularity_shreds_exactly_its_scope_and_refuses_other_selectors() {
             "{err:?}"
         );
         let err = Store::open_read_only(encrypted(dir.path(), other)).unwrap_err();
-        assert!(matches!(err, StoreError::KeyScopeGranularityMismatch { .. }));
+        assert!(matches!(
+            err,
+            StoreError::KeyScopeGranularityMismatch { .. }
+        ));
     }
 }
 
@@ -419,7 +450,11 @@ fn a_flipped_ciphertext_byte_with_a_fixed_crc_is_caught_by_verify_chain_and_by_d
         |cfg| cfg.with_payload_encryption(KeyScopeGranularity::PerEntity),
         |store| {
             (0..4u8)
-                .map(|i| store.append(&coord("e", "s"), KIND, &json!({"i": i})).unwrap())
+                .map(|i| {
+                    store
+                        .append(&coord("e", "s"), KIND, &json!({"i": i}))
+                        .unwrap()
+                })
                 .collect::<Vec<_>>()
         },
     );
@@ -480,20 +515,20 @@ fn idempotent_retries_dedupe_over_random_nonces_and_survive_reopen() {
         .append_with_options(&c, KIND, &json!({"email": "other"}), keyed(1))
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::IdempotencyConflict { reason: "payload differs", .. }),
+        matches!(
+            err,
+            StoreError::IdempotencyConflict {
+                reason: "payload differs",
+                ..
+            }
+        ),
         "{err:?}"
     );
     let batch = |n: u8| -> Vec<BatchAppendItem> {
         (0..3u8)
             .map(|i| {
-                BatchAppendItem::new(
-                    coord("b", "s"),
-                    KIND,
-                    &i,
-                    keyed(n + i),
-                    CausationRef::None,
-                )
-                .unwrap()
+                BatchAppendItem::new(coord("b", "s"), KIND, &i, keyed(n + i), CausationRef::None)
+                    .unwrap()
             })
             .collect()
     };
@@ -562,5 +597,8 @@ fn a_retry_of_a_shredded_append_is_refused_not_written_again() {
     let err = store
         .append_with_options(&c, KIND, &1u8, keyed(1))
         .unwrap_err();
-    assert!(matches!(err, StoreError::IdempotencyConflict { .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::IdempotencyConflict { .. }),
+        "{err:?}"
+    );
 }

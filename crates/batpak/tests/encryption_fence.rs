@@ -103,7 +103,11 @@ fn assert_fence_before_frames(trace: &[TracedOp], what: &str) {
 fn assert_survivors_open(store: &Store, what: &str) {
     for e in store.query(&Region::all()) {
         let got = store.get(e.event_id());
-        assert!(got.is_ok(), "{what}: survivor {} does not open: {got:?}", e.event_id());
+        assert!(
+            got.is_ok(),
+            "{what}: survivor {} does not open: {got:?}",
+            e.event_id()
+        );
     }
     assert!(store.verify_chain().unwrap().is_intact(), "{what}");
 }
@@ -119,7 +123,10 @@ fn the_unfaulted_twin_reaches_the_fence_then_commits_under_every_sync_mode() {
             sim.start_trace();
             let receipts = send(&store, shape, 1).unwrap();
             assert_fence_before_frames(&sim.take_trace(), &what);
-            assert!(sim.live_files(Path::new(dir)).iter().any(|f| f == KEYSET_FILE));
+            assert!(sim
+                .live_files(Path::new(dir))
+                .iter()
+                .any(|f| f == KEYSET_FILE));
             // A second request needs no new key and publishes nothing.
             sim.start_trace();
             send(&store, shape, 2).unwrap();
@@ -170,7 +177,9 @@ fn a_faulted_keyset_flush_fails_the_request_closed_and_the_next_one_flushes_agai
                 assert_eq!(store.len(), 0, "{what}: nothing visible");
                 if fault != FaultKind::FailSyncDir {
                     assert!(
-                        !sim.live_files(Path::new(dir)).iter().any(|f| f == KEYSET_FILE),
+                        !sim.live_files(Path::new(dir))
+                            .iter()
+                            .any(|f| f == KEYSET_FILE),
                         "{what}: no keyset published"
                     );
                 }
@@ -208,7 +217,9 @@ fn a_crash_right_after_an_unsynced_append_never_leaves_a_frame_without_its_key()
         let mut synced = 0;
         for i in 0..8u32 {
             let c = coord(format!("person:{}", (seed as u32 + i) % 5), "crm");
-            store.append(&c, KIND, &serde_json::json!({"i": i})).unwrap();
+            store
+                .append(&c, KIND, &serde_json::json!({"i": i}))
+                .unwrap();
             if i == 3 {
                 // What was acknowledged before a sync must survive, and open.
                 store.sync().unwrap();
@@ -231,9 +242,15 @@ fn a_failed_shred_keeps_the_key_and_a_retry_shreds() {
     let a = coord("person:a", "crm");
     let r = store.append(&a, KIND, &1u8).unwrap();
     sim.arm(FaultKind::FailRename, 1);
-    let err = store.shred_scope(batpak::ShredScope::Entity(&a)).unwrap_err();
+    let err = store
+        .shred_scope(batpak::ShredScope::Entity(&a))
+        .unwrap_err();
     assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
-    assert_eq!(store.get(r.event_id).unwrap().event.payload, 1, "the key was kept");
+    assert_eq!(
+        store.get(r.event_id).unwrap().event.payload,
+        1,
+        "the key was kept"
+    );
     assert!(store.shred_scope(batpak::ShredScope::Entity(&a)).unwrap());
     assert!(matches!(
         store.get(r.event_id),
@@ -243,7 +260,10 @@ fn a_failed_shred_keeps_the_key_and_a_retry_shreds() {
     drop(store);
     let store = Store::open(config(&sim, dir, SyncMode::EveryGroup)).unwrap();
     assert!(
-        matches!(store.get(r.event_id), Err(StoreError::PayloadShredded { .. })),
+        matches!(
+            store.get(r.event_id),
+            Err(StoreError::PayloadShredded { .. })
+        ),
         "the shred was durable before it returned"
     );
     assert!(store.verify_chain().unwrap().is_intact());

@@ -101,7 +101,11 @@ fn the_version_1_idempotency_sidecar_of_the_golden_store_is_still_used() {
     // before version 2 added the digest form; this build reads it as is.
     let dir = copy_store();
     let sidecar = std::fs::read(dir.path().join(batpak::format::IDEMPOTENCY_FILE)).unwrap();
-    assert_eq!(&sidecar[..10], b"BPKIDEM1\x01\x00", "the fixture is version 1");
+    assert_eq!(
+        &sidecar[..10],
+        b"BPKIDEM1\x01\x00",
+        "the fixture is version 1"
+    );
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     let report = store.open_report();
     assert_eq!(report.idempotency_sidecar_problem, None);
@@ -112,7 +116,12 @@ fn the_version_1_idempotency_sidecar_of_the_golden_store_is_still_used() {
         .query(&Region::all())
         .into_iter()
         .find(|e| {
-            store.read_raw(e.event_id()).unwrap().event.header.idempotency_key
+            store
+                .read_raw(e.event_id())
+                .unwrap()
+                .event
+                .header
+                .idempotency_key
                 == Some(IdempotencyKey::from_bytes(*b"golden-key-00001"))
         })
         .unwrap();

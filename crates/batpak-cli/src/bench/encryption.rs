@@ -93,7 +93,11 @@ pub fn run(cfg: &BenchConfig, progress: &dyn Progress) -> Result<EncryptionRepor
     let w1 = {
         let off = open(off_dir.path(), SyncMode::OsBuffered, false)?;
         let on = open(on_dir.path(), SyncMode::OsBuffered, true)?;
-        let tick = Tick::begin(progress, "W1 single appends, encryption off / on", 2 * n as u64);
+        let tick = Tick::begin(
+            progress,
+            "W1 single appends, encryption off / on",
+            2 * n as u64,
+        );
         let (a, b) = alternate(
             &rounds(n, 1),
             |r| off.append_singles(&fx, r, &tick, Some(&mut off_ids)),
@@ -108,7 +112,11 @@ pub fn run(cfg: &BenchConfig, progress: &dyn Progress) -> Result<EncryptionRepor
         let (d1, d2) = (temp_dir(&parent, "w3-off")?, temp_dir(&parent, "w3-on")?);
         let off = open(d1.path(), SyncMode::EveryGroup, false)?;
         let on = open(d2.path(), SyncMode::EveryGroup, true)?;
-        let tick = Tick::begin(progress, "W3 durable batches, encryption off / on", 2 * batched as u64);
+        let tick = Tick::begin(
+            progress,
+            "W3 durable batches, encryption off / on",
+            2 * batched as u64,
+        );
         let (a, b) = alternate(
             &rounds(batched, BATCH),
             |r| off.append_batches(&fx, r, &tick),
@@ -122,7 +130,11 @@ pub fn run(cfg: &BenchConfig, progress: &dyn Progress) -> Result<EncryptionRepor
     let w5 = {
         let off = open(off_dir.path(), SyncMode::EveryGroup, false)?;
         let on = open(on_dir.path(), SyncMode::EveryGroup, true)?;
-        let tick = Tick::begin(progress, "W5 point reads, encryption off / on", 2 * n as u64);
+        let tick = Tick::begin(
+            progress,
+            "W5 point reads, encryption off / on",
+            2 * n as u64,
+        );
         let (mut ra, mut rb) = (Rng::new(READ_SEED), Rng::new(READ_SEED));
         let (a, b) = alternate(
             &rounds(n, 1),

@@ -384,7 +384,10 @@ fn the_encryption_errors_say_what_to_do_and_never_carry_key_bytes() {
         stored: KeyScopeGranularity::PerTypeId,
         configured: None,
     };
-    assert!(off.to_string().ends_with("asks for no payload encryption"), "{off}");
+    assert!(
+        off.to_string().ends_with("asks for no payload encryption"),
+        "{off}"
+    );
     let selector = StoreError::ShredScopeMismatch {
         granularity: KeyScopeGranularity::PerCategory,
         selector: "ShredScope::Entity",
@@ -402,5 +405,8 @@ fn the_encryption_errors_say_what_to_do_and_never_carry_key_bytes() {
         event_id: EventId::from_u128(7),
         reason: "authentication failed",
     };
-    assert_eq!(failed.handling_class(), HandlingClass::FailClosedOperational);
+    assert_eq!(
+        failed.handling_class(),
+        HandlingClass::FailClosedOperational
+    );
 }

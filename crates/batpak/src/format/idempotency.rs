@@ -234,7 +234,10 @@ mod tests {
         form[n..].copy_from_slice(&crc.to_le_bytes());
         assert!(matches!(
             decode_idempotency(&form),
-            Err(DecodeError::OutOfRange { field: "idempotency digest form", .. })
+            Err(DecodeError::OutOfRange {
+                field: "idempotency digest form",
+                ..
+            })
         ));
     }
 
@@ -251,7 +254,10 @@ mod tests {
         v3[n..].copy_from_slice(&crc.to_le_bytes());
         assert!(matches!(
             decode_idempotency(&v3),
-            Err(DecodeError::UnsupportedVersion { found: 3, supported: 2 })
+            Err(DecodeError::UnsupportedVersion {
+                found: 3,
+                supported: 2
+            })
         ));
     }
 

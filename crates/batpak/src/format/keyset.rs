@@ -207,13 +207,19 @@ mod tests {
         g[10] = 9;
         assert!(matches!(
             decode_keyset(&recrc(g), |_, _, _| Ok(())),
-            Err(DecodeError::OutOfRange { field: "key scope granularity", .. })
+            Err(DecodeError::OutOfRange {
+                field: "key scope granularity",
+                ..
+            })
         ));
         let mut n = b.clone();
         n[24..32].copy_from_slice(&4u64.to_le_bytes());
         assert!(matches!(
             decode_keyset(&recrc(n), |_, _, _| Ok(())),
-            Err(DecodeError::OutOfRange { field: "key number", .. })
+            Err(DecodeError::OutOfRange {
+                field: "key number",
+                ..
+            })
         ));
         let mut z = b.clone();
         z[24..32].copy_from_slice(&0u64.to_le_bytes());

@@ -42,8 +42,8 @@ mod keyset;
 mod names;
 mod projection;
 mod reader;
-mod segment_header;
 mod sealed;
+mod segment_header;
 mod segment_reader;
 mod sync_failure;
 
@@ -54,8 +54,8 @@ pub use frame::FRAME_PREFIX_LEN;
 pub use frame_view::FrameView;
 pub use names::{
     parse_segment_file_name, segment_file_name, CHECKPOINT_DIR, CHECKPOINT_SUFFIX,
-    IDEMPOTENCY_FILE, KEYSET_FILE, PROJECTION_DIR, PROJECTION_SUFFIX, SEGMENT_SUFFIX, SYNC_FAILURE_FILE,
-    TEMP_SUFFIX,
+    IDEMPOTENCY_FILE, KEYSET_FILE, PROJECTION_DIR, PROJECTION_SUFFIX, SEGMENT_SUFFIX,
+    SYNC_FAILURE_FILE, TEMP_SUFFIX,
 };
 pub(crate) use names::{segment_path, LOCK_FILE};
 pub use segment_header::{SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC};
@@ -89,12 +89,12 @@ pub(crate) use idempotency::{
 pub(crate) use keyset::{decode_keyset, MAX_KEYSET_FILE};
 #[cfg(feature = "payload-encryption")]
 pub(crate) use keyset::{encode_keyset, KeysetHeader, KEY_LEN};
-pub use sealed::{SEALED_OVERHEAD, SEALED_PAYLOAD_MARKER, SEALED_PAYLOAD_VERSION};
 pub(crate) use sealed::is_sealed;
 #[cfg(feature = "payload-encryption")]
 pub(crate) use sealed::{
     decode_sealed, encode_sealed_prefix, sealed_aad, NONCE_LEN, SEALED_PREFIX_LEN,
 };
+pub use sealed::{SEALED_OVERHEAD, SEALED_PAYLOAD_MARKER, SEALED_PAYLOAD_VERSION};
 
 /// The longest small sidecar read whole (sync-failure record, cursor
 /// checkpoint): far above their real sizes, so a damaged length is still

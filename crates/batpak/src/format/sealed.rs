@@ -107,7 +107,8 @@ pub(crate) fn sealed_aad(
     event_id: EventId,
 ) -> Vec<u8> {
     let (entity, scope) = (coordinate.entity(), coordinate.scope());
-    let mut b = Vec::with_capacity(AAD_DOMAIN.len() + BOUND_LEN + 16 + 2 + 8 + entity.len() + scope.len());
+    let mut b =
+        Vec::with_capacity(AAD_DOMAIN.len() + BOUND_LEN + 16 + 2 + 8 + entity.len() + scope.len());
     b.extend_from_slice(AAD_DOMAIN);
     b.push(SEALED_PAYLOAD_MARKER);
     b.push(SEALED_PAYLOAD_VERSION);
@@ -145,7 +146,10 @@ mod tests {
         assert_eq!(&b[37..], &[7; 16]);
         let v = decode_sealed(&b).unwrap();
         assert_eq!(v.key_number, 0x0102_0304_0506_0708);
-        assert_eq!((v.ciphertext, v.nonce, v.tag), (&b"abc"[..], [9; 24], [7; 16]));
+        assert_eq!(
+            (v.ciphertext, v.nonce, v.tag),
+            (&b"abc"[..], [9; 24], [7; 16])
+        );
         assert_eq!(decode_sealed(&sample(b"")).unwrap().ciphertext, b"");
     }
 
@@ -160,7 +164,10 @@ mod tests {
         }
         let mut bad = b.clone();
         bad[0] = 0x92;
-        assert!(matches!(decode_sealed(&bad), Err(DecodeError::BadMagic { .. })));
+        assert!(matches!(
+            decode_sealed(&bad),
+            Err(DecodeError::BadMagic { .. })
+        ));
         let mut bad = b;
         bad[1] = 2;
         assert!(matches!(

@@ -28,6 +28,8 @@ use crate::reactor::{Reaction, ReactorHandle, ReactorOptions};
 use crate::receipt::AppendReceipt;
 use crate::recovery::{self, Access};
 use crate::region::Region;
+#[cfg(feature = "payload-encryption")]
+use crate::shred::ShredScope;
 use crate::subscription::Subscription;
 use crate::typed::EventPayload;
 use crate::watermark::Mark;
@@ -231,7 +233,7 @@ impl Store {
     /// # Ok(()) }
     /// ```
     #[cfg(feature = "payload-encryption")]
-    pub fn shred_scope(&self, scope: crate::keyscope::ShredScope<'_>) -> Result<bool, StoreError> {
+    pub fn shred_scope(&self, scope: ShredScope<'_>) -> Result<bool, StoreError> {
         let ring = self.keyring.as_ref().ok_or(StoreError::Configuration {
             reason: "payload encryption is not configured",
         })?;

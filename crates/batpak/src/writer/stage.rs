@@ -608,10 +608,7 @@ mod tests {
         let mut group = GroupKeys::default();
         group.insert(
             key,
-            (
-                first.receipts[0].clone(),
-                first.staged[0].digest.unwrap(),
-            ),
+            (first.receipts[0].clone(), first.staged[0].digest.unwrap()),
         );
         match s
             .stage(vec![keyed(b"\x01")], &Tips::default(), &group)
@@ -641,7 +638,9 @@ mod tests {
             Ok(None)
         }
         fn open(&self, _: PayloadAt<'_>, stored: &[u8]) -> Result<crate::seam::Opened, StoreError> {
-            Ok(crate::seam::Opened::Plain(stored.iter().rev().copied().collect()))
+            Ok(crate::seam::Opened::Plain(
+                stored.iter().rev().copied().collect(),
+            ))
         }
     }
 

@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use batpak::format::{
     parse_segment_file_name, FOOTER_MAGIC, FRAME_PREFIX_LEN, IDEMPOTENCY_FILE, KEYSET_FILE,
-    SEGMENT_HEADER_LEN,
-    TRAILER_LEN,
+    SEGMENT_HEADER_LEN, TRAILER_LEN,
 };
 
 /// The writer's lock file, named here on purpose: the name is not part of the
