@@ -133,7 +133,13 @@ pub(crate) fn decode_idempotency(b: &[u8]) -> Result<(u64, Vec<KeyRecord>), Deco
             match form {
                 0 => PayloadDigest::Plain(d),
                 1 => PayloadDigest::Sealed(d),
-                2 => PayloadDigest::SealedUnknown,
+                2 if d == [0; 32] => PayloadDigest::SealedUnknown,
+                2 => {
+                    return Err(DecodeError::Inconsistent {
+                        offset: at,
+                        problem: "a digest of form 2 is not all zeros",
+                    })
+                }
                 _ => {
                     return Err(DecodeError::OutOfRange {
                         offset: at,
@@ -238,6 +244,16 @@ mod tests {
                 field: "idempotency digest form",
                 ..
             })
+        ));
+        // Form 2 carries no digest: only zeros are its canonical bytes.
+        let mut unknown = encode_idempotency(10, &[rec(PayloadDigest::SealedUnknown)]);
+        unknown[IDEM_HEADER_LEN + 41] = 1;
+        let n = unknown.len() - SIDECAR_CRC_LEN;
+        let crc = crc32fast::hash(&unknown[..n]);
+        unknown[n..].copy_from_slice(&crc.to_le_bytes());
+        assert!(matches!(
+            decode_idempotency(&unknown),
+            Err(DecodeError::Inconsistent { .. })
         ));
     }
 

@@ -87,13 +87,13 @@ pub(crate) use idempotency::{
     decode_idempotency, encode_idempotency, idempotency_file_max, KeyRecord, PayloadDigest,
 };
 pub(crate) use keyset::{decode_keyset, MAX_KEYSET_FILE};
-#[cfg(feature = "payload-encryption")]
+#[cfg(any(feature = "payload-encryption", feature = "fuzzing"))]
 pub(crate) use keyset::{encode_keyset, KeysetHeader, KEY_LEN};
 pub(crate) use sealed::is_sealed;
 #[cfg(feature = "payload-encryption")]
-pub(crate) use sealed::{
-    decode_sealed, encode_sealed_prefix, sealed_aad, NONCE_LEN, SEALED_PREFIX_LEN,
-};
+pub(crate) use sealed::sealed_aad;
+#[cfg(any(feature = "payload-encryption", feature = "fuzzing"))]
+pub(crate) use sealed::{decode_sealed, encode_sealed_prefix, NONCE_LEN, SEALED_PREFIX_LEN};
 pub use sealed::{SEALED_OVERHEAD, SEALED_PAYLOAD_MARKER, SEALED_PAYLOAD_VERSION};
 
 /// The longest small sidecar read whole (sync-failure record, cursor
