@@ -1,13 +1,15 @@
 //! `batpak export`: every event as one JSON object per line, with everything a
 //! third party needs to recompute `content_hash`, `event_hash` and the
 //! `prev_hash` links without this code. The format is described in the
-//! crate README ("Export format").
+//! crate README ("Export format"). Under payload encryption the stored
+//! (sealed) bytes are exported, since the hashes cover them, with the
+//! opened payload beside them, or a `shredded` mark.
 
 use std::io::Write;
 
 use base64::Engine as _;
 use batpak::chain::canonical_header_bytes;
-use batpak::{Region, StoreReader, StoredEvent};
+use batpak::{Region, StoreError, StoreReader, StoredEvent};
 use serde::Serialize;
 
 use crate::datadir::DataDir;
@@ -69,13 +71,20 @@ pub struct ExportedEvent {
     pub attestation_strings: Vec<String>,
     /// The canonical header bytes hashed into `event_hash`, hex.
     pub canonical_header_hex: String,
-    /// The stored payload bytes (MessagePack), standard base64 with padding.
+    /// The stored payload bytes (MessagePack, or the sealed payload under
+    /// payload encryption), standard base64 with padding.
     pub payload_base64: String,
-    /// The payload decoded to JSON, or null if it does not decode.
+    /// The payload decoded to JSON, or null if it does not decode (or was shredded).
     pub payload: serde_json::Value,
-    /// Why the payload did not decode to JSON (absent when it did).
+    /// Why the payload did not decode to JSON (absent when it did, and for a shredded payload).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload_error: Option<String>,
+    /// The stored payload is sealed (payload encryption); written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub payload_sealed: bool,
+    /// The payload's key was destroyed: it can never be read again; written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shredded: bool,
 }
 
 /// Lower-case hex of `bytes`.
@@ -96,11 +105,27 @@ fn uuid_string(raw: u128) -> String {
 impl ExportedEvent {
     /// Builds the exported form of an event read with [`StoreReader::read_raw`].
     pub fn from_raw(raw: &StoredEvent<Vec<u8>>) -> Self {
+        Self::from_stored(raw, Ok(raw))
+    }
+
+    /// Builds the exported form of an event from its stored bytes
+    /// ([`StoreReader::read_stored`]) and what reading its payload as
+    /// appended ([`StoreReader::read_raw`]) gave.
+    pub fn from_stored(
+        stored: &StoredEvent<Vec<u8>>,
+        opened: Result<&StoredEvent<Vec<u8>>, &StoreError>,
+    ) -> Self {
+        let raw = stored;
         let h = raw.header();
         let bytes = raw.payload();
+        let shredded = matches!(opened, Err(StoreError::PayloadShredded { .. }));
         // The same JSON `Store::get` returns.
-        let (payload, payload_error) = match raw.payload_json() {
-            Ok(v) => (v, None),
+        let (payload, payload_error) = match opened {
+            Ok(plain) => match plain.payload_json() {
+                Ok(v) => (v, None),
+                Err(e) => (serde_json::Value::Null, Some(e.to_string())),
+            },
+            Err(_) if shredded => (serde_json::Value::Null, None),
             Err(e) => (serde_json::Value::Null, Some(e.to_string())),
         };
         let canonical = canonical_header_bytes(h, &raw.coordinate);
@@ -142,6 +167,8 @@ impl ExportedEvent {
             payload_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
             payload,
             payload_error,
+            payload_sealed: bytes.first() == Some(&batpak::format::SEALED_PAYLOAD_MARKER),
+            shredded,
         }
     }
 }
@@ -204,15 +231,20 @@ pub fn export_jsonl(
         let Some(last) = page.last() else { break };
         after = Some(last.global_sequence());
         for entry in &page {
-            let raw =
-                store
-                    .read_raw(entry.event_id())
-                    .map_err(|source| CliError::UnreadableEvent {
-                        event_id: entry.event_id(),
-                        source,
-                    })?;
-            serde_json::to_writer(&mut *out, &ExportedEvent::from_raw(&raw))
-                .map_err(|e| CliError::Output(e.into()))?;
+            let stored = store.read_stored(entry.event_id()).map_err(|source| {
+                CliError::UnreadableEvent {
+                    event_id: entry.event_id(),
+                    source,
+                }
+            })?;
+            let exported =
+                if stored.payload().first() == Some(&batpak::format::SEALED_PAYLOAD_MARKER) {
+                    let opened = store.read_raw(entry.event_id());
+                    ExportedEvent::from_stored(&stored, opened.as_ref())
+                } else {
+                    ExportedEvent::from_raw(&stored)
+                };
+            serde_json::to_writer(&mut *out, &exported).map_err(|e| CliError::Output(e.into()))?;
             out.write_all(b"\n").map_err(CliError::Output)?;
             written += 1;
         }

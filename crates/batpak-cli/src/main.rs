@@ -108,6 +108,11 @@ enum Command {
         /// bank.commit calls of each served row (S1, S8, S64) [default: --events / 20, as W2].
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         serve_calls: Option<u64>,
+        /// Instead of the comparison with SQLite, run W1, W3 and W5 on batpak
+        /// with payload encryption off and on.
+        #[cfg(feature = "payload-encryption")]
+        #[arg(long)]
+        encryption: bool,
     },
     /// Serve the reference operations on a data directory over NETBAT/1
     /// (calls) and NETBAT/2 (subscriptions). Prints `calls ADDR` and
@@ -320,6 +325,8 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             fsync_probe_ms,
             calls,
             serve_calls,
+            #[cfg(feature = "payload-encryption")]
+            encryption,
         } => {
             let mut cfg = BenchConfig::new(events);
             if !only.is_empty() {
@@ -330,6 +337,16 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             cfg.fsync_probe = Duration::from_millis(fsync_probe_ms);
             cfg.runtime_calls = calls;
             cfg.serve_calls = serve_calls;
+            #[cfg(feature = "payload-encryption")]
+            if encryption {
+                let report = bench::encryption::run(&cfg, &bars)?;
+                if json {
+                    print_json(&report)?;
+                } else {
+                    print_text(&bench::encryption::render_human(&report))?;
+                }
+                return Ok(ExitStatus::Success);
+            }
             let report = bench::run(&cfg, &bars)?;
             if json {
                 print_json(&report)?;

@@ -50,6 +50,10 @@ pub struct CausalWalk {
     pub events: Vec<StoredEvent<serde_json::Value>>,
     /// Why the walk stopped.
     pub boundary: CausalBoundary,
+    /// Events of the walk whose payload was shredded (payload encryption),
+    /// newest first: each is in `events` with a `null` payload, and the
+    /// walk went on through it (causation is in the header).
+    pub shredded: Vec<EventId>,
 }
 
 impl CausalWalk {
@@ -80,13 +84,22 @@ pub(crate) fn causal_ancestors(
     limit: usize,
 ) -> Result<CausalWalk, StoreError> {
     let mut events = Vec::new();
+    let mut shredded = Vec::new();
     let mut seen = HashSet::new();
-    let mut current = shared.get(id)?;
+    let (mut current, mut is_shredded) = shared.get_marked(id)?;
     loop {
         let this = current.event_id();
         let cause = current.event.header.causation_id;
         seen.insert(this);
+        if is_shredded {
+            shredded.push(this);
+        }
         events.push(current);
+        let done = |events, boundary| CausalWalk {
+            events,
+            boundary,
+            shredded: shredded.clone(),
+        };
         let Some(cause) = cause else {
             return Ok(done(events, CausalBoundary::ReachedRoot));
         };
@@ -99,8 +112,8 @@ pub(crate) fn causal_ancestors(
         if shared.entry(cause).is_none() {
             return Ok(done(events, CausalBoundary::MissingParent { child: this }));
         }
-        current = match shared.get(cause) {
-            Ok(ev) => ev,
+        (current, is_shredded) = match shared.get_marked(cause) {
+            Ok(found) => found,
             Err(_) => {
                 return Ok(done(
                     events,
@@ -109,8 +122,4 @@ pub(crate) fn causal_ancestors(
             }
         };
     }
-}
-
-fn done(events: Vec<StoredEvent<serde_json::Value>>, boundary: CausalBoundary) -> CausalWalk {
-    CausalWalk { events, boundary }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::error::StoreError;
 use crate::fs::{RealFs, StoreFs};
+use crate::keyscope::KeyScopeGranularity;
 use crate::registry::EventPayloadValidation;
 use crate::seam::{PayloadTransform, WriteHook};
 use crate::sign::{ReceiptSigner, SigningPolicy};
@@ -94,7 +95,11 @@ pub struct StoreConfig {
     pub(crate) idempotency_capacity: usize,
     pub(crate) read_cache_bytes: usize,
     pub(crate) projection_cache: ProjectionCache,
-    /// Applied to payloads before hashing (payload encryption).
+    /// Payload encryption: the key scope granularity, when it is on.
+    #[cfg_attr(not(feature = "payload-encryption"), allow(dead_code))]
+    pub(crate) payload_encryption: Option<KeyScopeGranularity>,
+    /// Applied to payloads before hashing (payload encryption installs its
+    /// keys here at open).
     pub(crate) payload_transform: Option<Arc<dyn PayloadTransform>>,
     /// Runs before a request's frames are buffered (keyset durability fence).
     pub(crate) write_hook: Option<Arc<dyn WriteHook>>,
@@ -128,6 +133,7 @@ impl StoreConfig {
             idempotency_capacity: 1_000_000,
             read_cache_bytes: 32 << 20,
             projection_cache: ProjectionCache::default(),
+            payload_encryption: None,
             payload_transform: None,
             write_hook: None,
         }
@@ -259,6 +265,34 @@ impl StoreConfig {
     /// (default 32 MiB; 0 turns it off and every read is one `pread`).
     pub fn with_read_cache_bytes(mut self, bytes: usize) -> Self {
         self.read_cache_bytes = bytes;
+        self
+    }
+
+    /// Seals every user event's payload (XChaCha20-Poly1305) under the key
+    /// of its scope, so that [`Store::shred_scope`](crate::Store::shred_scope)
+    /// can make a scope's payloads unreadable forever while every hash
+    /// still verifies. The granularity is recorded in the keyset file at
+    /// the first sealed append and checked at every open after. See the
+    /// crate documentation for the threat model.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use batpak::{KeyScopeGranularity, ShredScope};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let cfg = StoreConfig::new(dir.path()).with_payload_encryption(KeyScopeGranularity::PerEntity);
+    /// let store = Store::open(cfg)?;
+    /// let alice = Coordinate::new("person:alice", "crm")?;
+    /// let r = store.append(&alice, EventKind::custom(0xE, 1), &serde_json::json!({"email": "a@example.org"}))?;
+    /// assert_eq!(store.get(r.event_id)?.event.payload["email"], "a@example.org");
+    /// assert!(store.shred_scope(ShredScope::Entity(&alice))?);
+    /// assert!(matches!(store.get(r.event_id), Err(StoreError::PayloadShredded { .. })));
+    /// assert!(store.verify_chain()?.is_intact());
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "payload-encryption")]
+    pub fn with_payload_encryption(mut self, granularity: KeyScopeGranularity) -> Self {
+        self.payload_encryption = Some(granularity);
         self
     }
 

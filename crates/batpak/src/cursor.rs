@@ -11,6 +11,11 @@
 //!
 //! Delivery is at least once across restarts: events returned after the last
 //! saved checkpoint are returned again by a cursor resumed from it.
+//!
+//! A shredded event (payload encryption) is delivered as such by
+//! [`Cursor::poll_with_shredded`] and [`Cursor::poll_batch`] (its entry;
+//! reading it gives [`StoreError::PayloadShredded`]); [`Cursor::poll_events`]
+//! passes over it, since it has no payload to decode.
 
 use std::sync::Arc;
 
@@ -21,6 +26,31 @@ use crate::format::{self, CheckpointRecord, DecodeError};
 use crate::id::EventId;
 use crate::index::IndexEntry;
 use crate::region::Region;
+
+/// One event a cursor delivered with [`Cursor::poll_with_shredded`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum PolledEvent {
+    /// The event, payload decoded as JSON.
+    Readable(StoredEvent<serde_json::Value>),
+    /// The event's payload was shredded: its header and coordinate, no payload.
+    Shredded(StoredEvent<()>),
+}
+
+impl PolledEvent {
+    /// The event's id.
+    pub fn event_id(&self) -> EventId {
+        match self {
+            Self::Readable(e) => e.event_id(),
+            Self::Shredded(e) => e.event_id(),
+        }
+    }
+
+    /// True for a shredded event.
+    pub fn is_shredded(&self) -> bool {
+        matches!(self, Self::Shredded(_))
+    }
+}
 
 /// A validated checkpoint name.
 ///
@@ -150,7 +180,9 @@ impl Cursor {
 
     /// Like [`Cursor::poll_batch`], with each event read and its payload
     /// decoded as JSON. If a read fails, the position stays after the last
-    /// event returned successfully by an earlier call.
+    /// event returned successfully by an earlier call. A shredded event is
+    /// passed over (the position moves past it); [`Cursor::poll_with_shredded`]
+    /// delivers it.
     ///
     /// ```
     /// use batpak::prelude::*;
@@ -172,7 +204,56 @@ impl Cursor {
         let batch = self.shared.index.read().query(&self.region, after, max);
         let mut out = Vec::with_capacity(batch.len());
         for entry in &batch {
-            out.push(self.shared.read_json(entry)?);
+            match self.shared.read_json(entry) {
+                Ok(event) => out.push(event),
+                Err(StoreError::PayloadShredded { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(e) = batch.last() {
+            self.last = Some((e.global_sequence(), e.event_id()));
+        }
+        Ok(out)
+    }
+
+    /// Like [`Cursor::poll_events`], delivering a shredded event as
+    /// [`PolledEvent::Shredded`] instead of passing over it.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use batpak::PolledEvent;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// let coord = Coordinate::new("entity:a", "scope:1")?;
+    /// store.append(&coord, EventKind::custom(0xE, 1), &7u8)?;
+    /// let mut cursor = store.cursor_guaranteed(&Region::all());
+    /// let polled = cursor.poll_with_shredded(10)?;
+    /// assert!(matches!(&polled[0], PolledEvent::Readable(e) if e.event.payload == 7));
+    /// # Ok(()) }
+    /// ```
+    pub fn poll_with_shredded(&mut self, max: usize) -> Result<Vec<PolledEvent>, StoreError> {
+        let after = self.last.map(|(gs, _)| gs);
+        let batch = self.shared.index.read().query(&self.region, after, max);
+        let mut out = Vec::with_capacity(batch.len());
+        for entry in &batch {
+            let stored = self.shared.read_entry(entry)?;
+            let header = stored.event.header.clone();
+            match self.shared.open_stored(stored) {
+                Ok(raw) => out.push(PolledEvent::Readable(crate::event::decode_json_payload(
+                    raw,
+                )?)),
+                Err(StoreError::PayloadShredded { .. }) => {
+                    out.push(PolledEvent::Shredded(StoredEvent {
+                        event: crate::event::Event {
+                            header,
+                            payload: (),
+                        },
+                        coordinate: entry.coordinate.clone(),
+                    }))
+                }
+                Err(e) => return Err(e),
+            }
         }
         if let Some(e) = batch.last() {
             self.last = Some((e.global_sequence(), e.event_id()));

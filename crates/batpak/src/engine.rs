@@ -13,14 +13,15 @@ use serde::de::DeserializeOwned;
 use crate::config::StoreConfig;
 use crate::error::{Corruption, StoreError};
 use crate::event::{decode_json_payload, decode_payload, Event, StoredEvent};
-use crate::format::decode_frame;
 use crate::format::segment_path;
+use crate::format::{decode_frame, is_sealed};
 use crate::fs::StoreFile;
 use crate::id::{EventId, HlcPoint};
 use crate::index::{Index, IndexEntry};
 use crate::kind::EventKind;
 use crate::recovery::{OpenReport, Recovered};
 use crate::region::Region;
+use crate::seam::{Opened, PayloadAt};
 use crate::watermark::Mark;
 
 /// State shared by readers and the writer thread.
@@ -93,8 +94,15 @@ impl Shared {
         decode_payload(self.read_raw(id)?)
     }
 
-    /// The event with this id and its payload exactly as stored.
+    /// The event with this id and its payload as the caller appended it
+    /// (opened, if it was sealed).
     pub(crate) fn read_raw(&self, id: EventId) -> Result<StoredEvent<Vec<u8>>, StoreError> {
+        self.open_stored(self.read_stored(id)?)
+    }
+
+    /// The event with this id and its payload exactly as stored (sealed
+    /// bytes under payload encryption).
+    pub(crate) fn read_stored(&self, id: EventId) -> Result<StoredEvent<Vec<u8>>, StoreError> {
         let entry = self
             .index
             .read()
@@ -102,6 +110,63 @@ impl Shared {
             .cloned()
             .ok_or(StoreError::NotFound { event_id: id })?;
         read_entry(self, &entry)
+    }
+
+    /// A stored event with its payload opened: as stored when it is not
+    /// sealed (one byte tells), the caller's bytes when its key exists,
+    /// [`StoreError::PayloadShredded`] when its key was destroyed.
+    pub(crate) fn open_stored(
+        &self,
+        mut raw: StoredEvent<Vec<u8>>,
+    ) -> Result<StoredEvent<Vec<u8>>, StoreError> {
+        if !is_sealed(&raw.event.payload) {
+            return Ok(raw);
+        }
+        let event_id = raw.event.header.event_id;
+        let Some(t) = &self.cfg.payload_transform else {
+            return Err(StoreError::PayloadDecryptFailed {
+                event_id,
+                reason:
+                    "the payload is sealed, and the store was opened without payload encryption",
+            });
+        };
+        let at = PayloadAt {
+            coordinate: &raw.coordinate,
+            kind: raw.event.header.kind,
+            event_id,
+        };
+        match t.open(at, &raw.event.payload)? {
+            Opened::Plain(p) => {
+                raw.event.payload = p;
+                Ok(raw)
+            }
+            Opened::Shredded => Err(StoreError::PayloadShredded { event_id }),
+        }
+    }
+
+    /// The event with this id as JSON, or, when its payload was shredded,
+    /// its header with a `null` payload and `true`.
+    pub(crate) fn get_marked(
+        &self,
+        id: EventId,
+    ) -> Result<(StoredEvent<serde_json::Value>, bool), StoreError> {
+        let stored = self.read_stored(id)?;
+        let header = stored.event.header.clone();
+        let coordinate = stored.coordinate.clone();
+        match self.open_stored(stored) {
+            Ok(raw) => Ok((decode_json_payload(raw)?, false)),
+            Err(StoreError::PayloadShredded { .. }) => Ok((
+                StoredEvent {
+                    event: Event {
+                        header,
+                        payload: serde_json::Value::Null,
+                    },
+                    coordinate,
+                },
+                true,
+            )),
+            Err(e) => Err(e),
+        }
     }
 
     /// Reads and checks the frame an index entry points at.
@@ -142,7 +207,7 @@ impl Shared {
         &self,
         entry: &IndexEntry,
     ) -> Result<StoredEvent<serde_json::Value>, StoreError> {
-        decode_json_payload(read_entry(self, entry)?)
+        decode_json_payload(self.open_stored(read_entry(self, entry)?)?)
     }
 
     /// The directory `name` inside the data directory, created (and made

@@ -170,7 +170,7 @@ pub(crate) fn rebuild_keys(
                     key,
                     event_id: f.event_id,
                     global_sequence: gs,
-                    content_hash: crate::chain::content_hash(f.payload),
+                    digest: format::PayloadDigest::of_stored(f.payload),
                 });
                 out.from_log += 1;
             }
@@ -225,7 +225,7 @@ mod tests {
             key: IdempotencyKey::from_bytes((u128::from(i)).to_be_bytes()),
             event_id: EventId::from_u128(u128::from(i)),
             global_sequence: i,
-            content_hash: [0; 32],
+            digest: format::PayloadDigest::Plain([0; 32]),
         }
     }
 

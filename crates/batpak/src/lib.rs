@@ -25,6 +25,38 @@
 //!
 //! The bytes each hash covers are documented in [`chain`]; every file layout in
 //! `docs/FORMAT.md`; what each [`SyncMode`] may lose in a crash on [`SyncMode`].
+//!
+//! # Payload encryption and crypto-shred (feature `payload-encryption`)
+//!
+//! An audit trail has to keep its chain intact and still honour a request
+//! to forget. With `StoreConfig::with_payload_encryption` every user
+//! event's payload is sealed (XChaCha20-Poly1305, a random 192-bit nonce,
+//! associated data binding it to its event id, kind, entity and scope) under
+//! the 256-bit key of its scope ([`KeyScopeGranularity`]: per entity by
+//! default, per kind category, per kind, or per event) before it is hashed.
+//! The hashes, receipts and signatures cover the sealed bytes, so
+//! [`Store::verify_chain`] needs no key. `Store::shred_scope` destroys a
+//! scope's key; from then on its payloads read as
+//! [`StoreError::PayloadShredded`] while every hash still verifies. The
+//! store's own records (system and denial kinds) stay plaintext. A new key
+//! is durable before any frame sealed under it is written, under every
+//! [`SyncMode`], so encryption never turns a crash into lost data.
+//!
+//! Threat model. The keys live in the data directory, in the `KEYSET` file
+//! beside the segments: encryption at rest does not protect a store from
+//! someone who can read the directory, and is not meant to. What it gives
+//! is deletion that works on an append-only, hash-chained log: after a
+//! shred returns, the plaintext cannot be recovered from the store, nor
+//! from any backup or copy taken after the shred. A copy of the directory
+//! (or of the keyset) taken before the shred still holds the key, and so
+//! does any plaintext a reader kept (including another process's projection
+//! cache: a shred drops only the shredding store's cached states). The
+//! replaced keyset file's blocks are released to the file system, not
+//! overwritten (on flash and copy-on-write file systems overwriting would not
+//! reach them anyway): a shred defeats reading the store, not forensic
+//! recovery of the raw device. Keys are wiped from memory when dropped and
+//! never appear in `Debug` output, logs or errors. Deleting the keyset file
+//! shreds everything; a damaged one refuses to open.
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -50,6 +82,9 @@ mod id;
 mod id_table;
 mod idempotency;
 mod index;
+#[cfg(feature = "payload-encryption")]
+mod keyring;
+mod keyscope;
 mod kind;
 mod options;
 mod projection;
@@ -61,6 +96,7 @@ mod registry;
 mod seam;
 mod segment;
 mod sequence;
+mod shred;
 mod sign;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -82,7 +118,7 @@ pub use causal::{CausalBoundary, CausalWalk};
 pub use config::ProjectionCache;
 pub use config::{ChainVerification, StoreConfig, SyncMode, TailPolicy};
 pub use coordinate::Coordinate;
-pub use cursor::{CheckpointId, Cursor};
+pub use cursor::{CheckpointId, Cursor, PolledEvent};
 pub use denial::{BypassRecord, DenialReceipt, DENIAL_KIND};
 pub use entry::IndexEntry;
 pub use error::{
@@ -95,6 +131,7 @@ pub use gate::{
     DEFAULT_DENIAL_CODE, GATE_PANICKED,
 };
 pub use id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
+pub use keyscope::KeyScopeGranularity;
 pub use kind::EventKind;
 pub use options::{AppendOptions, BatchAppendItem, CausationRef};
 pub use projection::{EventSourced, Freshness};
@@ -103,6 +140,7 @@ pub use receipt::AppendReceipt;
 pub use recovery::{OpenReport, TornTail};
 pub use region::{EntityMatch, KindFilter, Region};
 pub use sequence::ExpectedSequence;
+pub use shred::ShredScope;
 pub use sign::{
     receipt_cover, ReceiptSigner, ReceiptVerificationError, SigningPolicy, RECEIPT_COVER_DOMAIN,
     RECEIPT_COVER_LEN,

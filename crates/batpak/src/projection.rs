@@ -7,8 +7,15 @@
 //! last event the cached state covers instead of rereading the history, and
 //! first checks that the log still holds that event at that position, so a
 //! cached state is never ahead of the log (INV-READ-002).
+//!
+//! A shredded event (payload encryption) is skipped by the fold: its
+//! payload no longer exists, so `apply` never sees it; the fold's position
+//! still moves past it. Shredding drops every cached state (in memory and
+//! in files) of the store that shreds, since a state folded earlier may
+//! hold what the shred forgot.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -124,6 +131,11 @@ struct Cached {
 pub(crate) struct ProjectionStates {
     mode: ProjectionCache,
     states: Mutex<HashMap<[u8; 32], Cached, RandomState>>,
+    /// Bumped when every state is dropped: a fold that started before
+    /// keeps its result to itself.
+    epoch: AtomicU64,
+    /// Held while a state file is written or the files are removed.
+    files: Mutex<()>,
 }
 
 impl ProjectionStates {
@@ -131,7 +143,45 @@ impl ProjectionStates {
         Self {
             mode,
             states: Mutex::new(HashMap::default()),
+            epoch: AtomicU64::new(0),
+            files: Mutex::new(()),
         }
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Drops every cached state, in memory and (for a writable store) in
+    /// `projections/`. Called after a shred.
+    #[cfg(feature = "payload-encryption")]
+    pub(crate) fn forget_all(&self, shared: &Shared) -> Result<(), StoreError> {
+        let _files = self.files.lock();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.states.lock().clear();
+        if !shared.writable {
+            return Ok(());
+        }
+        let fs = shared.cfg.fs.as_ref();
+        let dir = shared.cfg.dir.join(format::PROJECTION_DIR);
+        if !fs
+            .exists(&dir)
+            .map_err(|e| StoreError::io("stat directory", &dir, e))?
+        {
+            return Ok(());
+        }
+        let names = fs
+            .list_dir(&dir)
+            .map_err(|e| StoreError::io("list directory", &dir, e))?;
+        for name in names {
+            if name.ends_with(format::PROJECTION_SUFFIX) || name.ends_with(format::TEMP_SUFFIX) {
+                let path = dir.join(&name);
+                fs.remove_file(&path)
+                    .map_err(|e| StoreError::io("remove projection state", &path, e))?;
+            }
+        }
+        fs.sync_dir(&dir)
+            .map_err(|e| StoreError::io("sync directory", &dir, e))
     }
 
     fn max_entries(&self) -> Option<usize> {
@@ -185,11 +235,14 @@ impl ProjectionStates {
         }
     }
 
-    fn put(&self, slot: [u8; 32], fresh: Cached) {
+    fn put(&self, epoch: u64, slot: [u8; 32], fresh: Cached) {
         let Some(max) = self.max_entries() else {
             return;
         };
         let mut states = self.states.lock();
+        if self.epoch() != epoch {
+            return;
+        }
         if let Some(old) = states.get(&slot) {
             // Another call may have folded further meanwhile; keep the newer state.
             if old.last_global_sequence > fresh.last_global_sequence {
@@ -214,8 +267,12 @@ impl ProjectionStates {
         self.states.lock().remove(slot);
     }
 
-    fn persist(&self, shared: &Shared, key: &[u8; 32], c: &Cached) {
+    fn persist(&self, epoch: u64, shared: &Shared, key: &[u8; 32], c: &Cached) {
         if !matches!(self.mode, ProjectionCache::File { .. }) || !shared.writable {
+            return;
+        }
+        let _files = self.files.lock();
+        if self.epoch() != epoch {
             return;
         }
         let record = ProjectionRecord {
@@ -289,6 +346,7 @@ pub(crate) fn project<T: EventSourced>(
 ) -> Result<Option<T>, StoreError> {
     let key = type_key::<T>();
     let slot = slot_of(&key, entity);
+    let epoch = cache.epoch();
     // The cached state, if the log still holds its last event where it says:
     // `(state, entity_sequence, global_sequence, id)` of that event.
     let mut start: Option<(T, u64, u64, EventId)> = None;
@@ -345,7 +403,12 @@ pub(crate) fn project<T: EventSourced>(
             (page, next_es >= tip)
         };
         for entry in &page {
-            state.apply(&shared.read_json(entry)?);
+            match shared.read_json(entry) {
+                Ok(event) => state.apply(&event),
+                // Its payload is gone: skipped (see the module documentation).
+                Err(StoreError::PayloadShredded { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         folded += page.len();
         if let Some(e) = page.last() {
@@ -373,9 +436,9 @@ pub(crate) fn project<T: EventSourced>(
             },
         };
         if folded > 0 {
-            cache.persist(shared, &key, &fresh);
+            cache.persist(epoch, shared, &key, &fresh);
         }
-        cache.put(slot, fresh);
+        cache.put(epoch, slot, fresh);
     }
     Ok(Some(state))
 }
@@ -420,10 +483,10 @@ mod tests {
             refreshed: Some(Instant::now()),
         };
         for i in 0..5u8 {
-            states.put([i; 32], c(u64::from(i)));
+            states.put(0, [i; 32], c(u64::from(i)));
         }
         assert_eq!(states.states.lock().len(), 2);
-        states.put([4; 32], c(1));
+        states.put(0, [4; 32], c(1));
         assert_eq!(
             states
                 .states

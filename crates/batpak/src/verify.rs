@@ -114,9 +114,18 @@ pub struct AncestorWalk {
     pub ancestors: Vec<StoredEvent<serde_json::Value>>,
     /// Why the walk stopped.
     pub boundary: AncestryBoundary,
+    /// Ancestors whose payload was shredded (payload encryption), newest
+    /// first: each is in `ancestors` with a `null` payload, and the walk
+    /// went on through it (the chain links hashes, not payloads).
+    pub shredded: Vec<EventId>,
 }
 
 impl AncestorWalk {
+    /// True if the event's payload was shredded (it is in the walk with a `null` payload).
+    pub fn is_shredded(&self, id: EventId) -> bool {
+        self.shredded.contains(&id)
+    }
+
     /// True if the walk reached the entity's first event.
     pub fn reached_genesis(&self) -> bool {
         self.boundary == AncestryBoundary::ReachedGenesis
@@ -274,13 +283,22 @@ pub(crate) fn walk_ancestors_outcome(
     limit: usize,
 ) -> Result<AncestorWalk, StoreError> {
     let mut ancestors = Vec::new();
+    let mut shredded = Vec::new();
     let mut seen = HashSet::new();
-    let mut current = shared.get(id)?;
+    let (mut current, mut is_shredded) = shared.get_marked(id)?;
     loop {
         let h = current.event.header.clone();
         seen.insert(h.event_id);
+        if is_shredded {
+            shredded.push(h.event_id);
+        }
         let entity = current.coordinate.entity().to_owned();
         ancestors.push(current);
+        let walk = |ancestors, boundary| AncestorWalk {
+            ancestors,
+            boundary,
+            shredded: shredded.clone(),
+        };
         if h.entity_sequence == 0 && h.prev_hash == chain::GENESIS_HASH {
             return Ok(walk(ancestors, AncestryBoundary::ReachedGenesis));
         }
@@ -305,8 +323,8 @@ pub(crate) fn walk_ancestors_outcome(
                 },
             ));
         }
-        current = match shared.get(parent.event_id) {
-            Ok(ev) => ev,
+        (current, is_shredded) = match shared.get_marked(parent.event_id) {
+            Ok(found) => found,
             Err(_) => {
                 return Ok(walk(
                     ancestors,
@@ -323,16 +341,6 @@ pub(crate) fn walk_ancestors_outcome(
                 AncestryBoundary::MissingParent { child: h.event_id },
             ));
         }
-    }
-}
-
-fn walk(
-    ancestors: Vec<StoredEvent<serde_json::Value>>,
-    boundary: AncestryBoundary,
-) -> AncestorWalk {
-    AncestorWalk {
-        ancestors,
-        boundary,
     }
 }
 

@@ -13,8 +13,16 @@
 //! injected fault, and after a write-path failure the store must refuse
 //! every append until it is reopened (fail-stop).
 //!
+//! With payload encryption (feature `payload-encryption`, the
+//! `oracle_sweep_encrypted` test), every user payload is sealed and the
+//! oracle also checks that no surviving event lacks its key (a durable
+//! ciphertext whose key is not durable would read as shredded), and that
+//! a failed keyset flush fails its request closed without stopping the
+//! writer.
+//!
 //! `BATPAK_ORACLE_SEEDS=N` changes how many seeds the sweep runs (default
-//! 300); `BATPAK_SEED=S` with the `replay` test reruns one seed verbosely.
+//! 300); `BATPAK_SEED=S` with the `replay` test reruns one seed verbosely
+//! (`BATPAK_ORACLE_ENCRYPTION=1` turns encryption on for it).
 #![cfg(feature = "sim")]
 #![allow(
     clippy::unwrap_used,
@@ -34,7 +42,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use batpak::format::{segment_file_name, SYNC_FAILURE_FILE};
+use batpak::format::{segment_file_name, KEYSET_FILE, SEALED_PAYLOAD_MARKER, SYNC_FAILURE_FILE};
 use batpak::prelude::*;
 use batpak::sim::{FaultKind, FaultPlan, FiredFault, OpClass, SimFs, SimRng};
 use batpak::{AppendOptions, BatchAppendItem, CausationRef, IdempotencyKey};
@@ -85,6 +93,8 @@ macro_rules! ensure {
 /// One seeded run: the store under test, the disk, and the model of what must hold.
 struct Oracle {
     seed: u64,
+    /// Payload encryption is on.
+    encrypted: bool,
     sim: SimFs,
     cfg: StoreConfig,
     mode: SyncMode,
@@ -105,12 +115,34 @@ struct Oracle {
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Stats {
+    /// Requests the keyset durability fence failed closed.
+    fences: u64,
     acked: u64,
     errors: u64,
     crashes: u64,
     reopens: u64,
     batches: u64,
     dedupes: u64,
+}
+
+/// The keyset file or its temporary copy.
+fn is_keyset(p: &std::path::Path) -> bool {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(KEYSET_FILE))
+}
+
+/// `cfg` with payload encryption on, when asked for (and compiled in).
+fn encryption(cfg: StoreConfig, on: bool) -> StoreConfig {
+    #[cfg(feature = "payload-encryption")]
+    if on {
+        return cfg.with_payload_encryption(batpak::KeyScopeGranularity::PerEntity);
+    }
+    assert!(
+        !on,
+        "payload encryption needs the feature payload-encryption"
+    );
+    cfg
 }
 
 fn is_segment(f: &FiredFault) -> bool {
@@ -123,11 +155,15 @@ fn describe(faults: &[FiredFault]) -> String {
 }
 
 impl Oracle {
-    fn new(seed: u64, plan: FaultPlan, mode: SyncMode) -> Self {
+    fn new(seed: u64, plan: FaultPlan, mode: SyncMode, encrypted: bool) -> Self {
         let sim = SimFs::with_plan(plan);
-        let cfg = sim_small_segments(&sim, DIR).with_sync_mode(mode);
+        let cfg = encryption(
+            sim_small_segments(&sim, DIR).with_sync_mode(mode),
+            encrypted,
+        );
         Self {
             seed,
+            encrypted,
             sim,
             cfg,
             mode,
@@ -163,7 +199,12 @@ impl Oracle {
         let all = self.sim.fired();
         let new = all[self.fired_seen.min(all.len())..].to_vec();
         self.fired_seen = all.len();
-        if new.iter().any(|f| f.kind == Some(FaultKind::FailSync)) {
+        // A keyset temp file whose fsync failed is never renamed into place:
+        // its lost pages are nobody's data.
+        if new
+            .iter()
+            .any(|f| f.kind == Some(FaultKind::FailSync) && !is_keyset(&f.path))
+        {
             self.lost_sync = true;
         }
         if !new.is_empty() {
@@ -276,6 +317,15 @@ impl Oracle {
                     "{what} failed with no injected fault: {e:?}"
                 );
                 match &e {
+                    // The keyset durability fence refused the request: nothing of
+                    // it was written, and the writer goes on.
+                    StoreError::Io { op, path, .. } if *op == "write keyset" => {
+                        ensure!(
+                            self.encrypted && is_keyset(path),
+                            "{what}: a keyset failure without encryption: {e:?}"
+                        );
+                        self.stats.fences += 1;
+                    }
                     StoreError::Io { op, .. } if op.starts_with("read") => {
                         ensure!(
                             faults.iter().any(|f| f.op == OpClass::Read),
@@ -307,8 +357,10 @@ impl Oracle {
         );
         for (&i, r) in idxs.iter().zip(receipts) {
             let a = &mut self.attempts[i];
+            // Sealed payloads differ from one append to the next; their receipts
+            // are checked against the stored bytes after every crash instead.
             ensure!(
-                r.content_hash == *blake3::hash(&a.bytes).as_bytes(),
+                self.encrypted || r.content_hash == *blake3::hash(&a.bytes).as_bytes(),
                 "receipt of attempt {i} names another payload"
             );
             // Only receipts issued since the last crash check take part in the prefix check.
@@ -566,9 +618,24 @@ impl Oracle {
         let store = self.store.as_ref().ok_or("no open store")?;
         let mut present: HashMap<usize, EventId> = HashMap::new();
         for e in store.query(&Region::all()) {
-            let raw = store.read_raw(e.event_id()).map_err(|err| {
-                format!("event {} is indexed but unreadable: {err}", e.event_id())
+            let raw = store.read_raw(e.event_id()).map_err(|err| match err {
+                StoreError::PayloadShredded { .. } => format!(
+                    "event {} (sequence {}) survived but its key did not: a durable ciphertext without a durable key",
+                    e.event_id(),
+                    e.global_sequence()
+                ),
+                err => format!("event {} is indexed but unreadable: {err}", e.event_id()),
             })?;
+            if self.encrypted {
+                let stored = store
+                    .read_stored(e.event_id())
+                    .map_err(|err| err.to_string())?;
+                ensure!(
+                    stored.event.payload.first() == Some(&SEALED_PAYLOAD_MARKER),
+                    "event {} was stored unsealed",
+                    e.event_id()
+                );
+            }
             let Some(&i) = self.by_bytes.get(&raw.event.payload) else {
                 return Err(format!(
                     "event {} (entity {}, sequence {}) holds a payload that was never appended",
@@ -716,6 +783,7 @@ impl Oracle {
         let _ = writeln!(s, "crash oracle failed for seed {}", self.seed);
         let _ = writeln!(s, "  schedule: {}", self.sim.plan());
         let _ = writeln!(s, "  sync mode: {:?}", self.mode);
+        let _ = writeln!(s, "  payload encryption: {}", self.encrypted);
         let _ = writeln!(s, "  fired: {}", describe(&self.sim.fired()));
         let _ = writeln!(s, "  counters: {}", self.sim.counters());
         let _ = writeln!(s, "  problem: {problem}");
@@ -733,22 +801,24 @@ impl Oracle {
         }
         let _ = writeln!(
             s,
-            "  replay: BATPAK_SEED={} cargo test -p batpak --features sim --test crash_oracle replay -- --nocapture",
-            self.seed
+            "  replay: BATPAK_SEED={}{} cargo test -p batpak --features sim{} --test crash_oracle replay -- --nocapture",
+            self.seed,
+            if self.encrypted { " BATPAK_ORACLE_ENCRYPTION=1" } else { "" },
+            if self.encrypted { ",payload-encryption" } else { "" }
         );
         s
     }
 }
 
 /// Runs the random workload of `seed` with the schedule derived from it.
-fn run_seed(seed: u64, verbose: bool) -> Result<Stats, String> {
+fn run_seed(seed: u64, encrypted: bool, verbose: bool) -> Result<Stats, String> {
     let mut rng = SimRng::new(seed);
     let mode = if rng.one_in(5) {
         SyncMode::OsBuffered
     } else {
         SyncMode::EveryGroup
     };
-    run_workload(seed, FaultPlan::random(seed), mode, verbose)
+    run_workload_with(seed, FaultPlan::random(seed), mode, encrypted, verbose)
 }
 
 fn run_workload(
@@ -757,10 +827,23 @@ fn run_workload(
     mode: SyncMode,
     verbose: bool,
 ) -> Result<Stats, String> {
-    let mut o = Oracle::new(seed, plan, mode);
+    run_workload_with(seed, plan, mode, false, verbose)
+}
+
+fn run_workload_with(
+    seed: u64,
+    plan: FaultPlan,
+    mode: SyncMode,
+    encrypted: bool,
+    verbose: bool,
+) -> Result<Stats, String> {
+    let mut o = Oracle::new(seed, plan, mode, encrypted);
     o.verbose = verbose;
     if verbose {
-        eprintln!("seed {seed}: schedule {} mode {mode:?}", o.sim.plan());
+        eprintln!(
+            "seed {seed}: schedule {} mode {mode:?} encrypted {encrypted}",
+            o.sim.plan()
+        );
     }
     match drive(&mut o, seed) {
         Ok(()) => Ok(o.stats),
@@ -859,8 +942,8 @@ fn seed_count() -> u64 {
         .unwrap_or(DEFAULT_SEEDS)
 }
 
-#[test]
-fn oracle_sweep() {
+/// Runs the sweep's seeds and panics with the first failure report.
+fn sweep(encrypted: bool) {
     let n = seed_count();
     let base: u64 = std::env::var("BATPAK_ORACLE_BASE")
         .ok()
@@ -870,7 +953,7 @@ fn oracle_sweep() {
     let mut total = Stats::default();
     let mut failures = Vec::new();
     for seed in base..base + n {
-        match run_seed(seed, false) {
+        match run_seed(seed, encrypted, false) {
             Ok(s) => {
                 total.acked += s.acked;
                 total.errors += s.errors;
@@ -878,6 +961,7 @@ fn oracle_sweep() {
                 total.reopens += s.reopens;
                 total.batches += s.batches;
                 total.dedupes += s.dedupes;
+                total.fences += s.fences;
             }
             Err(report) => {
                 failures.push(report);
@@ -888,18 +972,32 @@ fn oracle_sweep() {
         }
     }
     eprintln!(
-        "crash oracle: {n} seeds from {base} in {:.2?}: {} acknowledged, {} batches, {} dedupes, {} injected errors, {} crashes, {} reopens",
+        "crash oracle{}: {n} seeds from {base} in {:.2?}: {} acknowledged, {} batches, {} dedupes, {} injected errors ({} at the keyset fence), {} crashes, {} reopens",
+        if encrypted { " (payload encryption)" } else { "" },
         started.elapsed(),
         total.acked,
         total.batches,
         total.dedupes,
         total.errors,
+        total.fences,
         total.crashes,
         total.reopens
     );
     if let Some(first) = failures.first() {
         panic!("{} seed(s) failed; first:\n{first}", failures.len());
     }
+}
+
+#[test]
+fn oracle_sweep() {
+    sweep(false);
+}
+
+/// The sweep with every user payload sealed: no surviving event may lack its key.
+#[cfg(feature = "payload-encryption")]
+#[test]
+fn oracle_sweep_encrypted() {
+    sweep(true);
 }
 
 /// Reruns one seed with every step printed: `BATPAK_SEED=1234`.
@@ -909,7 +1007,8 @@ fn replay() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0xC0DE);
-    if let Err(report) = run_seed(seed, true) {
+    let encrypted = std::env::var("BATPAK_ORACLE_ENCRYPTION").is_ok_and(|v| v == "1");
+    if let Err(report) = run_seed(seed, encrypted, true) {
         panic!("{report}");
     }
 }

@@ -96,6 +96,53 @@ fn golden_store_reads_back_byte_for_byte() {
 }
 
 #[test]
+fn the_version_1_idempotency_sidecar_of_the_golden_store_is_still_used() {
+    // fixtures/golden-v1 holds an IDEMPOTENCY sidecar of version 1, written
+    // before version 2 added the digest form; this build reads it as is.
+    let dir = copy_store();
+    let sidecar = std::fs::read(dir.path().join(batpak::format::IDEMPOTENCY_FILE)).unwrap();
+    assert_eq!(
+        &sidecar[..10],
+        b"BPKIDEM1\x01\x00",
+        "the fixture is version 1"
+    );
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let report = store.open_report();
+    assert_eq!(report.idempotency_sidecar_problem, None);
+    assert_eq!(report.idempotency_keys_from_sidecar, 1);
+    assert_eq!(report.idempotency_keys_from_log, 0);
+    let first = store.query(&Region::all())[0].event_id();
+    let keyed = store
+        .query(&Region::all())
+        .into_iter()
+        .find(|e| {
+            store
+                .read_raw(e.event_id())
+                .unwrap()
+                .event
+                .header
+                .idempotency_key
+                == Some(IdempotencyKey::from_bytes(*b"golden-key-00001"))
+        })
+        .unwrap();
+    let opts = AppendOptions::default()
+        .with_idempotency_key(IdempotencyKey::from_bytes(*b"golden-key-00001"))
+        .with_correlation_id(CorrelationId::from_u128(0x00c0_ffee))
+        .with_causation(CausationRef::Event(first));
+    let before = store.len();
+    let again = store
+        .append_with_options(
+            &coord("account:0", "tenant:0"),
+            EventKind::custom(0xE, 1),
+            &"with options",
+            opts,
+        )
+        .unwrap();
+    assert_eq!(again.event_id, keyed.event_id());
+    assert_eq!(store.len(), before, "the retry wrote nothing");
+}
+
+#[test]
 fn a_segment_of_another_format_version_is_refused_by_name() {
     let dir = copy_store();
     // The file name and the header offsets (version at 8, CRC of bytes 0..28

@@ -25,6 +25,8 @@
 //!
 //! The library never prints; [`render_human`] returns the table as text.
 
+#[cfg(feature = "payload-encryption")]
+pub mod encryption;
 mod machine;
 mod ours;
 mod runtime;

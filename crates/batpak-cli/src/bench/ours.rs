@@ -25,6 +25,12 @@ impl Ours {
         })
     }
 
+    /// A store opened by the caller (another configuration).
+    #[cfg(feature = "payload-encryption")]
+    pub(crate) fn from_store(store: Store) -> Self {
+        Self { store }
+    }
+
     /// Single appends of events `range`; their ids are pushed to `ids` if given.
     pub(crate) fn append_singles(
         &self,

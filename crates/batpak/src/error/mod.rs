@@ -11,6 +11,7 @@ pub use corruption::Corruption;
 pub use problems::{BoxError, CausationProblem, CoordinateProblem, Fault, HandlingClass};
 
 use crate::id::{EventId, IdempotencyKey};
+use crate::keyscope::KeyScopeGranularity;
 use crate::kind::EventKind;
 use crate::sequence::ExpectedSequence;
 
@@ -351,6 +352,51 @@ pub enum StoreError {
         /// Global sequence of the event the checkpoint was taken after.
         global_sequence: u64,
     },
+    /// The event's payload was shredded: the key of its scope was destroyed
+    /// (`Store::shred_scope`, feature `payload-encryption`), so it can never be
+    /// read again. Its header, hashes and chain links are intact.
+    #[error("payload of event {event_id} was shredded (its scope's key was destroyed)")]
+    PayloadShredded {
+        /// The event.
+        event_id: EventId,
+    },
+    /// A sealed payload did not open: its bytes or its binding to the event
+    /// were altered, or the store was opened without payload encryption.
+    #[error("sealed payload of event {event_id} did not open: {reason}")]
+    PayloadDecryptFailed {
+        /// The event.
+        event_id: EventId,
+        /// What went wrong.
+        reason: &'static str,
+    },
+    /// The keyset file is damaged; the store refuses to open rather than
+    /// start without keys (which would shred every sealed payload).
+    #[error("corrupt keyset {}: {reason}", path.display())]
+    KeysetCorrupt {
+        /// The keyset file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: Corruption,
+    },
+    /// The store's keyset records another key scope granularity than the
+    /// configuration asks for (`configured: None`: a writer opened without
+    /// payload encryption on a store that has a keyset). Reopen with the
+    /// recorded granularity.
+    #[error("store's keys are scoped {stored}, but the configuration asks for {}", configured.map_or("no payload encryption".to_owned(), |g| g.to_string()))]
+    KeyScopeGranularityMismatch {
+        /// The granularity in the keyset file.
+        stored: KeyScopeGranularity,
+        /// The configured granularity, if any.
+        configured: Option<KeyScopeGranularity>,
+    },
+    /// A shred selector that does not fit the store's granularity; nothing was shredded.
+    #[error("{selector} does not name a key under granularity {granularity}; use {}", granularity.selector())]
+    ShredScopeMismatch {
+        /// The store's granularity.
+        granularity: KeyScopeGranularity,
+        /// The selector given.
+        selector: &'static str,
+    },
     /// A reactor's handler panicked; the reactor stopped.
     #[error("reactor handler panicked")]
     ReactorPanicked,
@@ -392,11 +438,15 @@ impl StoreError {
             | Self::ReadOnly { .. }
             | Self::CursorCheckpointNotFound { .. }
             | Self::CursorCheckpointRegionMismatch { .. }
+            | Self::PayloadShredded { .. }
+            | Self::KeyScopeGranularityMismatch { .. }
+            | Self::ShredScopeMismatch { .. }
             | Self::ReactorPanicked
             | Self::Closed => HandlingClass::Domain,
-            Self::CursorCheckpointCorrupt { .. } | Self::CursorCheckpointAhead { .. } => {
-                HandlingClass::FailClosedOperational
-            }
+            Self::CursorCheckpointCorrupt { .. }
+            | Self::CursorCheckpointAhead { .. }
+            | Self::PayloadDecryptFailed { .. }
+            | Self::KeysetCorrupt { .. } => HandlingClass::FailClosedOperational,
             Self::Backpressure | Self::WaitTimeout { .. } => HandlingClass::RetryableOperational,
             Self::SigningFailed { .. } => HandlingClass::RetryableOperational,
             Self::ChainVerificationFailed { .. } => HandlingClass::FailClosedOperational,
@@ -462,6 +512,11 @@ impl StoreError {
             Self::CursorCheckpointRegionMismatch { .. } => "cursor_checkpoint_region_mismatch",
             Self::CursorCheckpointCorrupt { .. } => "cursor_checkpoint_corrupt",
             Self::CursorCheckpointAhead { .. } => "cursor_checkpoint_ahead",
+            Self::PayloadShredded { .. } => "payload_shredded",
+            Self::PayloadDecryptFailed { .. } => "payload_decrypt_failed",
+            Self::KeysetCorrupt { .. } => "keyset_corrupt",
+            Self::KeyScopeGranularityMismatch { .. } => "key_scope_granularity_mismatch",
+            Self::ShredScopeMismatch { .. } => "shred_scope_mismatch",
             Self::ReactorPanicked => "reactor_panicked",
             Self::Closed => "closed",
             Self::WriterCrashed => "writer_crashed",
@@ -498,6 +553,9 @@ impl StoreError {
             | Self::ReadOnly { .. }
             | Self::CursorCheckpointNotFound { .. }
             | Self::CursorCheckpointRegionMismatch { .. }
+            | Self::PayloadShredded { .. }
+            | Self::KeyScopeGranularityMismatch { .. }
+            | Self::ShredScopeMismatch { .. }
             | Self::ReactorPanicked
             | Self::Closed => Fault::Caller,
             Self::CorruptSegment { .. }
@@ -507,7 +565,9 @@ impl StoreError {
             | Self::UnsupportedVersion { .. }
             | Self::ChainVerificationFailed { .. }
             | Self::CursorCheckpointCorrupt { .. }
-            | Self::CursorCheckpointAhead { .. } => Fault::Data,
+            | Self::CursorCheckpointAhead { .. }
+            | Self::PayloadDecryptFailed { .. }
+            | Self::KeysetCorrupt { .. } => Fault::Data,
             Self::Io { .. }
             | Self::StoreLocked { .. }
             | Self::SigningFailed { .. }

@@ -298,6 +298,43 @@ fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
             "reactor_panicked",
             Fault::Caller,
         ),
+        (
+            StoreError::PayloadShredded { event_id: id },
+            "payload_shredded",
+            Fault::Caller,
+        ),
+        (
+            StoreError::PayloadDecryptFailed {
+                event_id: id,
+                reason: "r",
+            },
+            "payload_decrypt_failed",
+            Fault::Data,
+        ),
+        (
+            StoreError::KeysetCorrupt {
+                path: path.clone(),
+                reason: Corruption::TooLarge,
+            },
+            "keyset_corrupt",
+            Fault::Data,
+        ),
+        (
+            StoreError::KeyScopeGranularityMismatch {
+                stored: KeyScopeGranularity::PerEntity,
+                configured: None,
+            },
+            "key_scope_granularity_mismatch",
+            Fault::Caller,
+        ),
+        (
+            StoreError::ShredScopeMismatch {
+                granularity: KeyScopeGranularity::PerEvent,
+                selector: "ShredScope::Entity",
+            },
+            "shred_scope_mismatch",
+            Fault::Caller,
+        ),
         (StoreError::Closed, "closed", Fault::Caller),
         (StoreError::WriterCrashed, "writer_crashed", Fault::Internal),
     ]
@@ -306,7 +343,7 @@ fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
 #[test]
 fn every_variant_has_its_pinned_code_and_fault() {
     let all = every_variant();
-    assert_eq!(all.len(), 43, "a new variant needs a row here");
+    assert_eq!(all.len(), 48, "a new variant needs a row here");
     let mut seen = std::collections::HashSet::new();
     for (err, code, fault) in &all {
         assert_eq!(err.code(), *code, "{err:?}");
@@ -331,4 +368,45 @@ fn writer_failed_keeps_the_io_kind_of_its_first_failure() {
     // A fail-stopped writer's cause is the first failure, never a chain of them.
     let again = failed.copy_as_cause();
     assert!(matches!(again, StoreError::Io { .. }), "{again:?}");
+}
+
+#[test]
+fn the_encryption_errors_say_what_to_do_and_never_carry_key_bytes() {
+    let mismatch = StoreError::KeyScopeGranularityMismatch {
+        stored: KeyScopeGranularity::PerEntity,
+        configured: Some(KeyScopeGranularity::PerEvent),
+    };
+    assert_eq!(
+        mismatch.to_string(),
+        "store's keys are scoped PerEntity, but the configuration asks for PerEvent"
+    );
+    let off = StoreError::KeyScopeGranularityMismatch {
+        stored: KeyScopeGranularity::PerTypeId,
+        configured: None,
+    };
+    assert!(
+        off.to_string().ends_with("asks for no payload encryption"),
+        "{off}"
+    );
+    let selector = StoreError::ShredScopeMismatch {
+        granularity: KeyScopeGranularity::PerCategory,
+        selector: "ShredScope::Entity",
+    };
+    assert_eq!(
+        selector.to_string(),
+        "ShredScope::Entity does not name a key under granularity PerCategory; use ShredScope::Kind"
+    );
+    assert_eq!(selector.handling_class(), HandlingClass::Domain);
+    let shredded = StoreError::PayloadShredded {
+        event_id: EventId::from_u128(7),
+    };
+    assert_eq!(shredded.handling_class(), HandlingClass::Domain);
+    let failed = StoreError::PayloadDecryptFailed {
+        event_id: EventId::from_u128(7),
+        reason: "authentication failed",
+    };
+    assert_eq!(
+        failed.handling_class(),
+        HandlingClass::FailClosedOperational
+    );
 }

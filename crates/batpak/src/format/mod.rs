@@ -38,9 +38,11 @@ mod footer_view;
 mod frame;
 mod frame_view;
 mod idempotency;
+mod keyset;
 mod names;
 mod projection;
 mod reader;
+mod sealed;
 mod segment_header;
 mod segment_reader;
 mod sync_failure;
@@ -52,8 +54,8 @@ pub use frame::FRAME_PREFIX_LEN;
 pub use frame_view::FrameView;
 pub use names::{
     parse_segment_file_name, segment_file_name, CHECKPOINT_DIR, CHECKPOINT_SUFFIX,
-    IDEMPOTENCY_FILE, PROJECTION_DIR, PROJECTION_SUFFIX, SEGMENT_SUFFIX, SYNC_FAILURE_FILE,
-    TEMP_SUFFIX,
+    IDEMPOTENCY_FILE, KEYSET_FILE, PROJECTION_DIR, PROJECTION_SUFFIX, SEGMENT_SUFFIX,
+    SYNC_FAILURE_FILE, TEMP_SUFFIX,
 };
 pub(crate) use names::{segment_path, LOCK_FILE};
 pub use segment_header::{SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC};
@@ -61,6 +63,7 @@ pub use segment_reader::{Frames, SegmentError, SegmentReader};
 pub use {
     checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION},
     idempotency::{IDEMPOTENCY_MAGIC, IDEMPOTENCY_VERSION},
+    keyset::{KEYSET_MAGIC, KEYSET_VERSION},
     projection::{PROJECTION_MAGIC, PROJECTION_VERSION},
     sync_failure::{SYNC_FAILURE_MAGIC, SYNC_FAILURE_VERSION},
 };
@@ -81,8 +84,17 @@ pub(crate) use frame::{
     MIN_FRAME_BODY_LEN,
 };
 pub(crate) use idempotency::{
-    decode_idempotency, encode_idempotency, idempotency_file_max, KeyRecord,
+    decode_idempotency, encode_idempotency, idempotency_file_max, KeyRecord, PayloadDigest,
 };
+pub(crate) use keyset::{decode_keyset, MAX_KEYSET_FILE};
+#[cfg(any(feature = "payload-encryption", feature = "fuzzing"))]
+pub(crate) use keyset::{encode_keyset, KeysetHeader, KEY_LEN};
+pub(crate) use sealed::is_sealed;
+#[cfg(feature = "payload-encryption")]
+pub(crate) use sealed::sealed_aad;
+#[cfg(any(feature = "payload-encryption", feature = "fuzzing"))]
+pub(crate) use sealed::{decode_sealed, encode_sealed_prefix, NONCE_LEN, SEALED_PREFIX_LEN};
+pub use sealed::{SEALED_OVERHEAD, SEALED_PAYLOAD_MARKER, SEALED_PAYLOAD_VERSION};
 
 /// The longest small sidecar read whole (sync-failure record, cursor
 /// checkpoint): far above their real sizes, so a damaged length is still

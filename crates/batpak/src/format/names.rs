@@ -5,6 +5,7 @@
 //! | `NNNNNNNNNNNNNNNNNNNN.seg` | segment `N` (20 decimal digits) |
 //! | [`LOCK_FILE`] | the writer's exclusive lock |
 //! | [`IDEMPOTENCY_FILE`] | idempotency key snapshot |
+//! | [`KEYSET_FILE`] | payload encryption keys, one per key scope |
 //! | [`SYNC_FAILURE_FILE`] | what a writer whose fsync failed had made durable |
 //! | [`CHECKPOINT_DIR`]`/<name>`[`CHECKPOINT_SUFFIX`] | a cursor checkpoint |
 //! | [`PROJECTION_DIR`]`/<hex>`[`PROJECTION_SUFFIX`] | a cached projection state |
@@ -18,6 +19,8 @@ const SEGMENT_DIGITS: usize = 20;
 pub(crate) const LOCK_FILE: &str = "LOCK";
 /// Name of the idempotency sidecar in a data directory.
 pub const IDEMPOTENCY_FILE: &str = "IDEMPOTENCY";
+/// Name of the keyset file of payload encryption in a data directory.
+pub const KEYSET_FILE: &str = "KEYSET";
 /// Name of the record a writer leaves when an fsync fails.
 pub const SYNC_FAILURE_FILE: &str = "SYNC_FAILURE";
 /// Directory (inside the data directory) holding cursor checkpoints.
@@ -110,6 +113,7 @@ mod tests {
             [
                 LOCK_FILE,
                 IDEMPOTENCY_FILE,
+                KEYSET_FILE,
                 SYNC_FAILURE_FILE,
                 CHECKPOINT_DIR,
                 PROJECTION_DIR
@@ -117,6 +121,7 @@ mod tests {
             [
                 "LOCK",
                 "IDEMPOTENCY",
+                "KEYSET",
                 "SYNC_FAILURE",
                 "cursors",
                 "projections"

@@ -553,7 +553,7 @@ fn take_frame(
             key,
             event_id: f.event_id,
             global_sequence: f.global_sequence,
-            content_hash: crate::chain::content_hash(f.payload),
+            digest: crate::format::PayloadDigest::of_stored(f.payload),
         });
     }
     Ok(())

@@ -28,6 +28,8 @@ use crate::reactor::{Reaction, ReactorHandle, ReactorOptions};
 use crate::receipt::AppendReceipt;
 use crate::recovery::{self, Access};
 use crate::region::Region;
+#[cfg(feature = "payload-encryption")]
+use crate::shred::ShredScope;
 use crate::subscription::Subscription;
 use crate::typed::EventPayload;
 use crate::watermark::Mark;
@@ -96,7 +98,56 @@ pub struct Store {
     reader: StoreReader,
     appender: Appender,
     thread: Mutex<Option<JoinHandle<()>>>,
+    #[cfg(feature = "payload-encryption")]
+    keyring: Option<Arc<crate::keyring::KeyRing>>,
     _lock: Box<dyn FsLock>,
+}
+
+/// Loads the store's keyset (if encryption is configured or a keyset
+/// exists) and installs its seal, open and durability fence.
+#[cfg(feature = "payload-encryption")]
+fn install_keyring(
+    cfg: &mut StoreConfig,
+    writable: bool,
+) -> Result<Option<Arc<crate::keyring::KeyRing>>, StoreError> {
+    let ring =
+        crate::keyring::KeyRing::open(&cfg.dir, cfg.fs.clone(), cfg.payload_encryption, writable)?;
+    if let Some(r) = &ring {
+        cfg.payload_transform = Some(r.clone());
+        if writable {
+            cfg.write_hook = Some(r.clone());
+        }
+    }
+    Ok(ring)
+}
+
+/// A build without payload encryption refuses to write to a store that has
+/// a keyset: its appends would go unsealed beside sealed ones.
+#[cfg(not(feature = "payload-encryption"))]
+fn refuse_keyset(cfg: &StoreConfig) -> Result<(), StoreError> {
+    let path = cfg.dir.join(crate::format::KEYSET_FILE);
+    let exists = cfg
+        .fs
+        .exists(&path)
+        .map_err(|e| StoreError::io("stat keyset", &path, e))?;
+    if !exists {
+        return Ok(());
+    }
+    let bytes = crate::fs::read_all(cfg.fs.as_ref(), &path, crate::format::MAX_KEYSET_FILE)
+        .map_err(|e| StoreError::io("read keyset", &path, e))?;
+    let header = crate::format::decode_keyset(&bytes, |_, _, _| Ok(())).map_err(|source| {
+        StoreError::KeysetCorrupt {
+            path: path.clone(),
+            reason: crate::error::Corruption::Decode {
+                structure: "keyset",
+                source,
+            },
+        }
+    })?;
+    Err(StoreError::KeyScopeGranularityMismatch {
+        stored: header.granularity,
+        configured: None,
+    })
 }
 
 impl Store {
@@ -104,6 +155,8 @@ impl Store {
     ///
     /// Fails with [`StoreError::StoreLocked`] if another writer has it open.
     pub fn open(cfg: StoreConfig) -> Result<Self, StoreError> {
+        #[cfg(feature = "payload-encryption")]
+        let mut cfg = cfg;
         cfg.validate()?;
         crate::registry::check_at_open(cfg.payload_validation)?;
         cfg.fs
@@ -117,6 +170,10 @@ impl Store {
             .ok_or_else(|| StoreError::StoreLocked {
                 path: cfg.dir.clone(),
             })?;
+        #[cfg(feature = "payload-encryption")]
+        let keyring = install_keyring(&mut cfg, true)?;
+        #[cfg(not(feature = "payload-encryption"))]
+        refuse_keyset(&cfg)?;
         let mut rec = recovery::recover(&cfg, Access::Writer)?;
         let tail = rec.tail.take();
         let shared = Shared::new(cfg.clone(), &mut rec, true);
@@ -134,8 +191,57 @@ impl Store {
             appender: Appender::new(shared.clone(), tx),
             reader: StoreReader::new(shared),
             thread: Mutex::new(Some(thread)),
+            #[cfg(feature = "payload-encryption")]
+            keyring,
             _lock: lock,
         })
+    }
+
+    /// Destroys the encryption key of `scope` (payload encryption) and makes
+    /// that durable; returns whether a key existed. From then on every read
+    /// of a payload sealed under it fails with [`StoreError::PayloadShredded`]
+    /// (or marks the event as shredded, on the read paths that go on:
+    /// cursors, ancestry and causal walks; projections skip it), in this
+    /// process and after any reopen. Headers, hashes, receipts and
+    /// [`StoreReader::verify_chain`] are untouched: they cover the sealed bytes.
+    /// Cached projection states of this store are dropped, since they may
+    /// hold what the shred forgot.
+    ///
+    /// The selector must fit the store's [`KeyScopeGranularity`](crate::KeyScopeGranularity),
+    /// else [`StoreError::ShredScopeMismatch`] and nothing changes. If the
+    /// keyset cannot be written, the key is kept and the error returned
+    /// (the file may already hold the new keyset): retry the shred.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use batpak::{KeyScopeGranularity, ShredScope};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// const KIND: EventKind = EventKind::custom(0xE, 1);
+    /// let cfg = StoreConfig::new(dir.path()).with_payload_encryption(KeyScopeGranularity::PerEntity);
+    /// let store = Store::open(cfg)?;
+    /// let alice = Coordinate::new("person:alice", "crm")?;
+    /// let bob = Coordinate::new("person:bob", "crm")?;
+    /// let r = store.append(&alice, KIND, &serde_json::json!({"email": "a@example.org"}))?;
+    /// let kept = store.append(&bob, KIND, &serde_json::json!({"email": "b@example.org"}))?;
+    /// assert!(store.shred_scope(ShredScope::Entity(&alice))?);
+    /// assert!(matches!(store.get(r.event_id), Err(StoreError::PayloadShredded { .. })));
+    /// assert_eq!(store.get(kept.event_id)?.event.payload["email"], "b@example.org");
+    /// assert!(store.verify_chain()?.is_intact());
+    /// let wrong = store.shred_scope(ShredScope::Kind(KIND)).unwrap_err();
+    /// assert!(matches!(wrong, StoreError::ShredScopeMismatch { .. }));
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "payload-encryption")]
+    pub fn shred_scope(&self, scope: ShredScope<'_>) -> Result<bool, StoreError> {
+        let ring = self.keyring.as_ref().ok_or(StoreError::Configuration {
+            reason: "payload encryption is not configured",
+        })?;
+        let existed = ring.shred(&scope)?;
+        if existed {
+            self.projections().forget_all(self.shared())?;
+        }
+        Ok(existed)
     }
 
     /// Opens a store for reading only; see [`ReadOnlyStore`].
@@ -547,6 +653,8 @@ impl Drop for Store {
 #[derive(Debug)]
 pub struct ReadOnlyStore {
     reader: StoreReader,
+    #[cfg(feature = "payload-encryption")]
+    keyring: Option<Arc<crate::keyring::KeyRing>>,
 }
 
 impl ReadOnlyStore {
@@ -567,6 +675,11 @@ impl ReadOnlyStore {
             ));
         }
         let mut rec = recovery::recover(&cfg, Access::ReadOnly)?;
+        // After the frames: a live writer flushes a key before any frame
+        // sealed under it, so every frame recovery saw has its key in the
+        // keyset read now (unless a shred destroyed it since).
+        #[cfg(feature = "payload-encryption")]
+        let keyring = install_keyring(&mut cfg, false)?;
         let verify = cfg.chain_verification == ChainVerification::Recompute;
         let shared = Shared::new(cfg, &mut rec, false);
         if verify {
@@ -574,6 +687,8 @@ impl ReadOnlyStore {
         }
         Ok(Self {
             reader: StoreReader::new(shared),
+            #[cfg(feature = "payload-encryption")]
+            keyring,
         })
     }
 
@@ -590,10 +705,19 @@ impl ReadOnlyStore {
         &self.reader.projections
     }
 
-    /// Re-reads the directory to see events committed since open (or the last refresh).
+    /// Re-reads the directory to see events committed since open (or the
+    /// last refresh), and the keyset: keys the writer minted open, keys it
+    /// destroyed shred here too (and drop this store's cached projections).
     pub fn refresh(&self) -> Result<(), StoreError> {
         let shared = self.shared();
         let mut rec = recovery::recover(&shared.cfg, Access::ReadOnly)?;
+        // After the frames, as at open.
+        #[cfg(feature = "payload-encryption")]
+        if let Some(ring) = &self.keyring {
+            if ring.reload()? {
+                self.projections().forget_all(shared)?;
+            }
+        }
         *shared.files.write() = std::mem::take(&mut rec.files);
         if let Some(cache) = &shared.cache {
             cache.clear();

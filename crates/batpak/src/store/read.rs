@@ -49,9 +49,19 @@ macro_rules! read_methods {
             self.shared().get_as(id)
         }
 
-        /// The event with this id and its payload exactly as stored (MessagePack bytes).
+        /// The event with this id and its payload as appended (MessagePack
+        /// bytes). Under payload encryption the payload is opened first:
+        /// [`StoreError::PayloadShredded`] if its key was destroyed.
         pub fn read_raw(&self, id: EventId) -> Result<StoredEvent<Vec<u8>>, StoreError> {
             self.shared().read_raw(id)
+        }
+
+        /// The event with this id and its payload exactly as stored: what
+        /// `content_hash` covers. Under payload encryption that is the sealed
+        /// payload (see `docs/FORMAT.md`), readable without any key, also
+        /// after a shred; otherwise the same bytes as [`Self::read_raw`].
+        pub fn read_stored(&self, id: EventId) -> Result<StoredEvent<Vec<u8>>, StoreError> {
+            self.shared().read_stored(id)
         }
 
         /// Every committed event in `region`, in commit order.

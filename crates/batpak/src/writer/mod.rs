@@ -218,8 +218,9 @@ impl Writer {
                         Ok((receipts, staged, deduped)) => {
                             if !deduped {
                                 for (r, s) in receipts.iter().zip(&staged) {
-                                    if let Some(k) = s.header.idempotency_key {
-                                        group_keys.insert(k, r.clone());
+                                    if let (Some(k), Some(d)) = (s.header.idempotency_key, s.digest)
+                                    {
+                                        group_keys.insert(k, (r.clone(), d));
                                     }
                                 }
                             }
@@ -304,10 +305,9 @@ impl Writer {
                     coordinate: &s.entry.coordinate,
                 })
                 .collect();
-            if let Err(e) = hook.before_write(&events) {
-                self.fail(&e);
-                return Err(e);
-            }
+            // Nothing of this request was written: a refusal fails it alone,
+            // and the writer goes on (the hook's contract, in `seam`).
+            hook.before_write(&events)?;
         }
         self.make_room(buf, request.frames.len() as u64)?;
         self.segments.place(&mut request.staged)?;
@@ -520,7 +520,7 @@ mod tests {
     }
 
     #[test]
-    fn the_write_hook_sees_each_request_and_a_refusal_fail_stops_before_writing() {
+    fn the_write_hook_sees_each_request_and_a_refusal_fails_only_that_request() {
         let dir = tempfile::tempdir().unwrap();
         let fence = Arc::new(Fence {
             fail_at: 2,
@@ -540,18 +540,27 @@ mod tests {
             "io",
             "the refusing request gets the hook's error: {err:?}"
         );
-        let err = store.append(&c, K, &4u8).unwrap_err();
-        assert!(matches!(err, StoreError::WriterFailed { .. }), "{err:?}");
+        assert_eq!(store.len(), 2, "nothing of the refused request is visible");
+        // The writer goes on: the next request takes the sequence the refused one did not.
+        let next = store.append(&c, K, &4u8).unwrap();
+        assert_eq!((next.global_sequence, next.entity_sequence), (2, 2));
         assert_eq!(
             *fence.seen.lock().unwrap(),
             vec![
                 (0, "a".to_owned()),
                 (1, "a".to_owned()),
+                (2, "a".to_owned()),
                 (2, "a".to_owned())
             ]
         );
         drop(store);
         let reopened = Store::open(StoreConfig::new(dir.path())).unwrap();
-        assert_eq!(reopened.len(), 2, "the refused request reached no file");
+        assert_eq!(reopened.len(), 3, "the refused request reached no file");
+        let payloads: Vec<serde_json::Value> = reopened
+            .query(&crate::region::Region::all())
+            .iter()
+            .map(|e| reopened.get(e.event_id()).unwrap().event.payload)
+            .collect();
+        assert_eq!(payloads, [1, 2, 4]);
     }
 }

@@ -16,14 +16,14 @@ use crate::coordinate::Coordinate;
 use crate::engine::Shared;
 use crate::error::{CausationProblem, StoreError};
 use crate::event::EventHeader;
-use crate::format::{encode_frame, FrameFields, KeyRecord};
+use crate::format::{self, encode_frame, FrameFields, KeyRecord, PayloadDigest};
 use crate::id::{self, CorrelationId, EventId, HlcPoint, IdempotencyKey};
 use crate::idempotency::KeyIndex;
 use crate::index::{IndexEntry, Location};
 use crate::kind::EventKind;
 use crate::options::CausationRef;
 use crate::receipt::AppendReceipt;
-use crate::seam::PayloadTransform;
+use crate::seam::{PayloadAt, PayloadTransform};
 use crate::sequence::ExpectedSequence;
 use crate::sign::SigningState;
 
@@ -46,8 +46,9 @@ pub(crate) struct PreparedItem {
 /// sequence, last event hash).
 pub(crate) type Tips = HashMap<Arc<str>, (u64, [u8; 32]), RandomState>;
 
-/// Idempotency keys used by the requests staged so far in one group.
-pub(crate) type GroupKeys = HashMap<IdempotencyKey, AppendReceipt, RandomState>;
+/// Idempotency keys used by the requests staged so far in one group, with
+/// their receipts and what a retry's payload is compared with.
+pub(crate) type GroupKeys = HashMap<IdempotencyKey, (AppendReceipt, PayloadDigest), RandomState>;
 
 /// One event staged for writing.
 #[derive(Debug)]
@@ -57,6 +58,8 @@ pub(crate) struct Staged {
     /// Where its frame goes: `offset` is relative to the request's first
     /// frame until the request is placed in a segment.
     pub(crate) entry: IndexEntry,
+    /// For an event with an idempotency key: what a retry is compared with.
+    pub(crate) digest: Option<PayloadDigest>,
 }
 
 /// The outcome of staging one request.
@@ -145,7 +148,9 @@ impl Stager {
                     key,
                     event_id: s.header.event_id,
                     global_sequence: s.header.global_sequence,
-                    content_hash: s.header.content_hash,
+                    digest: s
+                        .digest
+                        .unwrap_or(PayloadDigest::Plain(s.header.content_hash)),
                 };
                 self.keys.insert(rec, self.next_global_sequence);
             }
@@ -172,7 +177,7 @@ impl Stager {
         let mut hlc = self.hlc;
         let n = items.len();
         let wall = id::now_ms();
-        for (i, item) in items.into_iter().enumerate() {
+        for (i, mut item) in items.into_iter().enumerate() {
             // One index lookup per item: the shared names and, unless this group
             // already touched the entity, its chain tip.
             let (coordinate, tip) = {
@@ -187,13 +192,13 @@ impl Stager {
             let (es, prev) = tip;
             check_expected(coordinate.entity(), item.expected, es)?;
             let causation_id = self.resolve_causation(&item, i, &receipts)?;
-            let payload = match &self.transform {
-                Some(t) => t.apply(&coordinate, item.kind, item.payload)?,
-                None => item.payload,
-            };
             hlc = hlc.tick(wall);
+            let event_id = self.ids.next_id(hlc.physical_ms);
+            let plaintext = std::mem::take(&mut item.payload);
+            let (payload, digest) =
+                self.transform_payload(&coordinate, &item, plaintext, event_id)?;
             let mut header = EventHeader {
-                event_id: self.ids.next_id(hlc.physical_ms),
+                event_id,
                 global_sequence: self.next_global_sequence + i as u64,
                 entity_sequence: es,
                 kind: item.kind,
@@ -208,6 +213,10 @@ impl Stager {
                 content_hash: chain::content_hash(&payload),
                 event_hash: [0; 32],
             };
+            let digest = digest.or_else(|| {
+                item.idempotency_key
+                    .map(|_| PayloadDigest::Plain(header.content_hash))
+            });
             header.event_hash = chain::event_hash(&header, &coordinate);
             let start = frames.len();
             let batch_remaining = u32::try_from(n - 1 - i).unwrap_or(u32::MAX);
@@ -230,6 +239,7 @@ impl Stager {
             staged.push(Staged {
                 entry: IndexEntry::of_header(&header, coordinate, location),
                 header,
+                digest,
             });
         }
         Ok(Staging::Staged(Request {
@@ -277,26 +287,15 @@ impl Stager {
                 found.push(None);
                 continue;
             };
-            let content = chain::content_hash(&item.payload);
-            if let Some(r) = group_keys.get(&key) {
-                if r.content_hash != content {
-                    return Err(StoreError::IdempotencyConflict {
-                        key,
-                        reason: "payload differs",
-                    });
-                }
+            if let Some((r, digest)) = group_keys.get(&key) {
+                self.check_same_payload(key, *digest, item, r.event_id)?;
                 found.push(Some(r.clone()));
                 continue;
             }
             match self.keys.get(&key) {
                 None => found.push(None),
                 Some(rec) => {
-                    if rec.content_hash != content {
-                        return Err(StoreError::IdempotencyConflict {
-                            key,
-                            reason: "payload differs",
-                        });
-                    }
+                    self.check_same_payload(key, rec.digest, item, rec.event_id)?;
                     found.push(Some(self.original_receipt(rec, item)?));
                 }
             }
@@ -308,6 +307,88 @@ impl Stager {
             Err(StoreError::IdempotencyPartialBatch)
         } else {
             Ok(Some(found.into_iter().flatten().collect()))
+        }
+    }
+
+    /// The bytes to store for `item` (sealed, when a transform is
+    /// installed) and, for an item with an idempotency key whose payload
+    /// the transform changed, the digest a retry is compared with.
+    fn transform_payload(
+        &self,
+        coordinate: &Coordinate,
+        item: &PreparedItem,
+        payload: Vec<u8>,
+        event_id: EventId,
+    ) -> Result<(Vec<u8>, Option<PayloadDigest>), StoreError> {
+        let Some(t) = &self.transform else {
+            return Ok((payload, None));
+        };
+        let at = PayloadAt {
+            coordinate,
+            kind: item.kind,
+            event_id,
+        };
+        // Only a keyed append needs its plaintext after the seal (for its digest).
+        let kept = item.idempotency_key.map(|_| payload.clone());
+        let stored = t.apply(at, payload)?;
+        let Some(plaintext) = kept.filter(|_| format::is_sealed(&stored)) else {
+            return Ok((stored, None));
+        };
+        let digest = match t.digest(at, &plaintext)? {
+            Some(d) => PayloadDigest::Sealed(d),
+            None => PayloadDigest::SealedUnknown,
+        };
+        Ok((stored, Some(digest)))
+    }
+
+    /// Refuses a retry whose payload is not the original's. A sealed
+    /// original is compared through its keyed digest, or by opening it
+    /// when the digest is not known; a shredded one cannot be compared and
+    /// is refused.
+    fn check_same_payload(
+        &self,
+        key: IdempotencyKey,
+        digest: PayloadDigest,
+        item: &PreparedItem,
+        original: EventId,
+    ) -> Result<(), StoreError> {
+        let conflict = |reason| StoreError::IdempotencyConflict { key, reason };
+        let same = match digest {
+            PayloadDigest::Plain(h) => chain::content_hash(&item.payload) == h,
+            PayloadDigest::Sealed(d) => {
+                let t = self
+                    .transform
+                    .as_ref()
+                    .ok_or(conflict("the original payload is sealed"))?;
+                let at = PayloadAt {
+                    coordinate: &item.coordinate,
+                    kind: item.kind,
+                    event_id: original,
+                };
+                match t.digest(at, &item.payload)? {
+                    Some(x) => x == d,
+                    None => return Err(conflict("the original payload was shredded")),
+                }
+            }
+            PayloadDigest::SealedUnknown => {
+                let entry = self
+                    .shared
+                    .entry(original)
+                    .ok_or(conflict("the original payload cannot be compared"))?;
+                let raw = self.shared.read_entry(&entry)?;
+                match self.shared.open_stored(raw) {
+                    Ok(opened) => opened.event.payload == item.payload,
+                    Err(StoreError::PayloadShredded { .. }) => {
+                        return Err(conflict("the original payload was shredded"))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        if same {
+            Ok(())
+        } else {
+            Err(conflict("payload differs"))
         }
     }
 
@@ -525,7 +606,10 @@ mod tests {
         };
         let first = staged(&mut s, vec![keyed(b"\x01")], &Tips::default());
         let mut group = GroupKeys::default();
-        group.insert(key, first.receipts[0].clone());
+        group.insert(
+            key,
+            (first.receipts[0].clone(), first.staged[0].digest.unwrap()),
+        );
         match s
             .stage(vec![keyed(b"\x01")], &Tips::default(), &group)
             .unwrap()
@@ -546,14 +630,17 @@ mod tests {
     #[derive(Debug)]
     struct Reverse;
     impl PayloadTransform for Reverse {
-        fn apply(
-            &self,
-            _: &Coordinate,
-            _: EventKind,
-            mut payload: Vec<u8>,
-        ) -> Result<Vec<u8>, StoreError> {
+        fn apply(&self, _: PayloadAt<'_>, mut payload: Vec<u8>) -> Result<Vec<u8>, StoreError> {
             payload.reverse();
             Ok(payload)
+        }
+        fn digest(&self, _: PayloadAt<'_>, _: &[u8]) -> Result<Option<[u8; 32]>, StoreError> {
+            Ok(None)
+        }
+        fn open(&self, _: PayloadAt<'_>, stored: &[u8]) -> Result<crate::seam::Opened, StoreError> {
+            Ok(crate::seam::Opened::Plain(
+                stored.iter().rev().copied().collect(),
+            ))
         }
     }
 

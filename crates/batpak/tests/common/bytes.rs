@@ -7,8 +7,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use batpak::format::{
-    parse_segment_file_name, FOOTER_MAGIC, FRAME_PREFIX_LEN, IDEMPOTENCY_FILE, SEGMENT_HEADER_LEN,
-    TRAILER_LEN,
+    parse_segment_file_name, FOOTER_MAGIC, FRAME_PREFIX_LEN, IDEMPOTENCY_FILE, KEYSET_FILE,
+    SEGMENT_HEADER_LEN, TRAILER_LEN,
 };
 
 /// The writer's lock file, named here on purpose: the name is not part of the
@@ -86,13 +86,16 @@ pub fn strip_preallocation(path: &Path) {
     }
 }
 
-/// Copies the segment files (and the idempotency sidecar) of a live store as
+/// Copies the segment files (and the idempotency sidecar and keyset) of a live store as
 /// they are, zeros written ahead included.
 pub fn live_copy(src: &Path) -> tempfile::TempDir {
     let dst = tempfile::tempdir().unwrap();
     for e in std::fs::read_dir(src).unwrap() {
         let e = e.unwrap();
-        if is_segment_file(&e.path()) || e.file_name() == IDEMPOTENCY_FILE {
+        if is_segment_file(&e.path())
+            || e.file_name() == IDEMPOTENCY_FILE
+            || e.file_name() == KEYSET_FILE
+        {
             std::fs::copy(e.path(), dst.path().join(e.file_name())).unwrap();
         }
     }
