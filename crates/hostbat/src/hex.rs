@@ -18,7 +18,7 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
         return None;
     }
     raw.chunks_exact(2)
-        .map(|pair| Some((nibble(pair[0])? << 4) | nibble(pair[1])?))
+        .map(|pair| Some((nibble(pair[0])? << 4) + nibble(pair[1])?))
         .collect()
 }
 

@@ -206,6 +206,10 @@ fn subscription_sources_parse() {
         SubscriptionSource::Category(14)
     );
     assert_eq!(
+        SubscriptionSource::parse("category:15").unwrap(),
+        SubscriptionSource::Category(15)
+    );
+    assert_eq!(
         SubscriptionSource::parse("entity:a:b").unwrap(),
         SubscriptionSource::Entity("a:b".into())
     );

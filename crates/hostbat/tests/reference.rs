@@ -68,7 +68,54 @@ fn heartbeat_echoes_nonce() {
         },
     );
     assert_eq!(ack.nonce, "abc");
-    assert!(ack.server_ts_ms > 0);
+    let wall = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap();
+    let now = wall(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap(),
+    );
+    assert!(
+        ack.server_ts_ms <= now && now - ack.server_ts_ms < 60_000,
+        "the server's wall clock in ms: {} vs {now}",
+        ack.server_ts_ms
+    );
+}
+
+#[test]
+fn reference_descriptors_have_their_classes() {
+    use hostbat::reference::reference_descriptor;
+    assert_eq!(
+        reference_descriptor("bank.commit").unwrap().effect(),
+        EffectClass::Persist
+    );
+    for name in [
+        "system.heartbeat",
+        "event.get",
+        "event.query",
+        "store.stats",
+    ] {
+        let d = reference_descriptor(name).unwrap();
+        assert_eq!(d.effect(), EffectClass::Inspect, "{name}");
+        assert_eq!(d.input_schema(), format!("{name}.request"));
+        assert_eq!(d.receipt_kind(), format!("receipt.{name}.v1"));
+    }
+    assert!(reference_descriptor("bank.nope").is_none());
+    assert_eq!(
+        reference_descriptor("bank.commit")
+            .unwrap()
+            .effect_row()
+            .appends_events()
+            .count(),
+        1
+    );
+    assert_eq!(
+        reference_descriptor("event.get")
+            .unwrap()
+            .effect_row()
+            .appends_events()
+            .count(),
+        0
+    );
 }
 
 #[test]
