@@ -405,7 +405,9 @@ fn query(store: &Store, input: &[u8], output_limit: usize) -> HandlerResult {
     let mut cursor = req.after_global_sequence;
     let mut truncated = false;
     let mut exhausted = false;
-    'pages: while entries.len() < limit {
+    // A page ends when it holds `limit` entries (the break after a push),
+    // when the region is exhausted, or before the output limit.
+    'pages: loop {
         let batch = store.query_entries_after(&region, cursor, limit - entries.len());
         if batch.is_empty() {
             exhausted = true;
@@ -434,9 +436,6 @@ fn query(store: &Store, input: &[u8], output_limit: usize) -> HandlerResult {
                 break 'pages;
             }
         }
-    }
-    if !truncated && !exhausted && entries.len() == limit {
-        // A full page: there may be more; the caller asks again.
     }
     let next = if exhausted {
         None
