@@ -373,9 +373,11 @@ pub(crate) fn entity_matches(filter: Option<&str>, entity: &str) -> bool {
     }
 }
 
-/// Bytes an ack holds besides its entries (map header, keys, nil, bool,
-/// array header), with room to spare.
-const QUERY_ACK_OVERHEAD: usize = 96;
+/// Bytes an `event.query` ack is counted to hold besides its entries (map
+/// header, keys, the next cursor, the flag, array header), with room to
+/// spare: a page is cut once this plus its entries would pass the output
+/// limit.
+pub const QUERY_ACK_OVERHEAD: usize = 96;
 
 fn query(store: &Store, input: &[u8], output_limit: usize) -> HandlerResult {
     let req: QueryRequest = decode(input)?;
@@ -493,7 +495,7 @@ fn verify(store: &Store, trust: &Trust, input: &[u8]) -> HandlerResult {
                 HandlerError::invalid_input("signature_hex must be 128 hex digits")
             })?),
         };
-    let ev = match store.read_raw(id) {
+    let ev = match store.read_stored(id) {
         Ok(ev) => ev,
         Err(StoreError::NotFound { .. }) => return encode(&invalid("missing_committed_event")),
         Err(e) => return Err(store_error(&e)),
@@ -588,18 +590,22 @@ fn walk(store: &Store, input: &[u8]) -> HandlerResult {
         })?;
         entries.push(summary(store, &entry)?);
     }
-    let boundary = match walk.boundary {
+    encode(&WalkAck {
+        entries,
+        boundary: boundary_name(&walk.boundary).to_owned(),
+    })
+}
+
+/// How a walk ended, as `event.walk` reports it.
+fn boundary_name(boundary: &AncestryBoundary) -> &'static str {
+    match boundary {
         AncestryBoundary::ReachedGenesis => "reached_genesis",
         AncestryBoundary::LimitReached => "limit_reached",
         AncestryBoundary::MissingParent { .. } => "missing_parent",
         AncestryBoundary::ReadFailure { .. } => "read_failure",
         AncestryBoundary::Cycle { .. } => "cycle",
         _ => "unknown",
-    };
-    encode(&WalkAck {
-        entries,
-        boundary: boundary.to_owned(),
-    })
+    }
 }
 
 fn verify_chain(store: &Store, input: &[u8]) -> HandlerResult {
@@ -620,4 +626,34 @@ fn stats(store: &Store, input: &[u8]) -> HandlerResult {
         entities: u64::try_from(store.entities().len()).unwrap_or(u64::MAX),
         next_global_sequence: store.frontier().visible.next_global_sequence,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walk_boundaries_have_their_wire_names() {
+        let id = EventId::from_u128(7);
+        let names: Vec<&str> = [
+            AncestryBoundary::ReachedGenesis,
+            AncestryBoundary::LimitReached,
+            AncestryBoundary::MissingParent { child: id },
+            AncestryBoundary::ReadFailure { event_id: id },
+            AncestryBoundary::Cycle { event_id: id },
+        ]
+        .iter()
+        .map(boundary_name)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "reached_genesis",
+                "limit_reached",
+                "missing_parent",
+                "read_failure",
+                "cycle"
+            ]
+        );
+    }
 }

@@ -277,6 +277,33 @@ fn query_cuts_before_the_output_limit() {
 }
 
 #[test]
+fn a_page_that_exactly_fills_the_output_limit_is_not_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let probe = host_on(store.clone());
+    let _: CommitAck = call(&probe, "bank.commit", &commit_req("acct", 1, None));
+    let q = QueryRequest {
+        entity: Some("acct".into()),
+        scope: None,
+        kind_category: None,
+        kind_type_id: None,
+        after_global_sequence: None,
+        limit: 10,
+    };
+    let page: QueryAck = call(&probe, "event.query", &q);
+    let entry = rmp_serde::to_vec_named(&page.entries[0]).unwrap().len();
+    drop(probe);
+    let exact = hostbat::reference::QUERY_ACK_OVERHEAD + entry;
+    let mut b = Host::builder(store.clone());
+    b.mount(reference_module_with_limit(store, exact).unwrap())
+        .unwrap();
+    let host = b.build().unwrap();
+    let page: QueryAck = call(&host, "event.query", &q);
+    assert_eq!(page.entries.len(), 1, "one entry fits exactly");
+    assert!(!page.truncated);
+}
+
+#[test]
 fn verify_valid_tampered_and_missing() {
     let dir = tempfile::tempdir().unwrap();
     let host = host_on(open(dir.path()));
