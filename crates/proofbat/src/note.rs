@@ -137,7 +137,7 @@ fn valid_key_name(name: &str) -> bool {
     !name.is_empty()
         && !name
             .chars()
-            .any(|c| c.is_whitespace() || c == '+' || c < ' ')
+            .any(|c| c.is_whitespace() || c == '+' || matches!(c, '\0'..='\x1f'))
 }
 
 /// The first ASCII control character other than newline, by byte offset.

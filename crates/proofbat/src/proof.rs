@@ -337,20 +337,18 @@ pub fn verify_inclusion(
         return Err(ProofError::IndexOutOfRange { index, size });
     }
     check_len(proof, inclusion_len(index, size))?;
-    // RFC 9162 §2.1.3.2 steps 2 to 5. With the length fixed by the sizes,
-    // `snode` reaches 0 exactly with the last hash, so the RFC's checks of
-    // it (4a and 5) cannot fail here and are left out.
+    // RFC 9162 §2.1.3.2 steps 2 to 5, shortened where the length check
+    // already decides. With the length fixed by the sizes, `snode` reaches 0
+    // exactly with the last hash, so the checks of it (4a and 5) cannot fail.
+    // And once `fnode == snode` (the path has joined the right border) equal
+    // shifts keep them equal, so every later hash is a left sibling whatever
+    // the parity: the RFC's climb in 4b, which only moves `snode` for those
+    // checks, changes nothing and is left out.
     let (mut fnode, mut snode) = (index, size - 1);
     let mut r = *leaf;
     for p in proof {
         if fnode & 1 == 1 || fnode == snode {
             r = node_hash(p, &r);
-            // On the right border a node may have no sibling at some levels:
-            // climb until it is a right child again (or the leftmost node).
-            while fnode & 1 == 0 && fnode != 0 {
-                fnode >>= 1;
-                snode >>= 1;
-            }
         } else {
             r = node_hash(&r, p);
         }
@@ -423,17 +421,14 @@ pub fn verify_consistency(
         fnode >>= 1;
         snode >>= 1;
     }
-    // Steps 3 to 7; as in `verify_inclusion`, the fixed length makes the
-    // checks of `snode` unnecessary.
+    // Steps 5 to 7, shortened as in `verify_inclusion`: the fixed length
+    // makes the checks of `snode` (6a, 7) unnecessary, and the climb of 6b.iii
+    // changes nothing once `fnode == snode`.
     let (mut fr, mut sr) = (*first, *first);
     for c in rest {
         if fnode & 1 == 1 || fnode == snode {
             fr = node_hash(c, &fr);
             sr = node_hash(c, &sr);
-            while fnode & 1 == 0 && fnode != 0 {
-                fnode >>= 1;
-                snode >>= 1;
-            }
         } else {
             sr = node_hash(&sr, c);
         }
