@@ -232,21 +232,25 @@ pub fn open_note<'a>(note: &'a str, name: &str, key: &VerifyingKey) -> Result<&'
             max: MAX_SIGNATURES,
         });
     }
+    // Every line is parsed before any signature is checked, so a malformed
+    // block costs no signature verification.
     let id = key_id(name, key);
-    let mut verified = false;
+    let mut ours = Vec::new();
     for (i, line) in signatures.split_inclusive('\n').enumerate() {
         let number = i + 1;
-        let malformed = NoteError::MalformedSignature { line: number };
-        let (signer, blob) = parse_signature_line(line).ok_or(malformed)?;
-        if signer != name || blob[..KEY_ID_BYTES] != id {
-            continue;
+        let (signer, blob) =
+            parse_signature_line(line).ok_or(NoteError::MalformedSignature { line: number })?;
+        if signer == name && blob[..KEY_ID_BYTES] == id {
+            ours.push((number, blob));
         }
+    }
+    let verified = !ours.is_empty();
+    for (number, blob) in ours {
         let bad = NoteError::BadSignature { line: number };
         let bytes: &[u8; ED25519_SIGNATURE_BYTES] =
             blob[KEY_ID_BYTES..].try_into().map_err(|_| bad.clone())?;
         key.verify_strict(text.as_bytes(), &Signature::from_bytes(bytes))
             .map_err(|_| bad)?;
-        verified = true;
     }
     if verified {
         Ok(text)

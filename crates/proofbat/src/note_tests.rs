@@ -115,6 +115,13 @@ fn a_failing_signature_by_the_key_refuses_the_whole_note() {
         verify_note(&note, NAME, &key),
         Err(NoteError::BadSignature { line: 1 })
     );
+    // Every line is parsed before any is verified: a malformed line after a
+    // forged one is what the note is refused for.
+    let note = format!("{text}\n{forged}\u{2014} {NAME}\n");
+    assert_eq!(
+        verify_note(&note, NAME, &key),
+        Err(NoteError::MalformedSignature { line: 2 })
+    );
 }
 
 #[test]
