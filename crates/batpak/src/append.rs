@@ -149,6 +149,15 @@ impl Appender {
         rx.recv().map_err(|_| StoreError::WriterCrashed)?
     }
 
+    /// Asks the writer to sync and record a tree head.
+    pub(crate) fn signed_head(&self) -> Result<crate::head::TreeHead, StoreError> {
+        let (reply, rx) = flume::bounded(1);
+        self.tx
+            .send(Command::Head(reply))
+            .map_err(|_| StoreError::Closed)?;
+        rx.recv().map_err(|_| StoreError::WriterCrashed)?
+    }
+
     /// Asks the writer to sync, seal and stop; `Err` if it could not be asked
     /// or did not answer.
     pub(crate) fn shutdown(&self) -> Result<(), StoreError> {

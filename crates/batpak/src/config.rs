@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::StoreError;
 use crate::fs::{RealFs, StoreFs};
@@ -103,6 +104,10 @@ pub struct StoreConfig {
     pub(crate) payload_transform: Option<Arc<dyn PayloadTransform>>,
     /// Runs before a request's frames are buffered (keyset durability fence).
     pub(crate) write_hook: Option<Arc<dyn WriteHook>>,
+    /// The origin line of the store's checkpoints; `None`: derived from the signing key.
+    pub(crate) log_origin: Option<String>,
+    /// How often the writer records a tree head while appends continue.
+    pub(crate) head_interval: Option<Duration>,
 }
 
 impl StoreConfig {
@@ -110,6 +115,8 @@ impl StoreConfig {
     pub const DEFAULT_SEGMENT_MAX_BYTES: u64 = 64 << 20;
     /// Default payload size limit: 16 MiB.
     pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 16 << 20;
+    /// Default interval between tree heads while appends continue: 60 s.
+    pub const DEFAULT_HEAD_INTERVAL: Duration = Duration::from_secs(60);
 
     /// A configuration for the data directory `dir` with safe defaults.
     pub fn new(dir: impl AsRef<Path>) -> Self {
@@ -136,6 +143,8 @@ impl StoreConfig {
             payload_encryption: None,
             payload_transform: None,
             write_hook: None,
+            log_origin: None,
+            head_interval: Some(Self::DEFAULT_HEAD_INTERVAL),
         }
     }
 
@@ -296,6 +305,43 @@ impl StoreConfig {
         self
     }
 
+    /// The origin line of the store's checkpoints (and the name of its note
+    /// key): a name for this log that verifiers know it by. Without one,
+    /// `batpak/` and the first 16 hex digits of the signing key's public
+    /// key (`batpak/unsigned` without a key). At most 255 bytes, no
+    /// whitespace, `+` or control characters.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// let cfg = StoreConfig::new("/tmp/data").with_log_origin("audit.example.com/ledger");
+    /// assert_eq!(cfg.log_origin(), "audit.example.com/ledger");
+    /// ```
+    pub fn with_log_origin(mut self, origin: impl Into<String>) -> Self {
+        self.log_origin = Some(origin.into());
+        self
+    }
+
+    /// The origin line the store's checkpoints carry (see [`Self::with_log_origin`]).
+    pub fn log_origin(&self) -> String {
+        if let Some(o) = &self.log_origin {
+            return o.clone();
+        }
+        match &self.signer {
+            Some(s) => format!("batpak/{}", crate::head::hex(&s.key_id()[..8])),
+            None => "batpak/unsigned".to_owned(),
+        }
+    }
+
+    /// How often the writer records a tree head while appends continue
+    /// (`None`: only at each segment seal, at close, at open after new
+    /// events, and on [`crate::Store::signed_head`]). Each head costs an
+    /// fsync of the tree files and of the heads file, and checking it at
+    /// open costs a few reads.
+    pub fn with_head_interval(mut self, interval: Option<Duration>) -> Self {
+        self.head_interval = interval;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), StoreError> {
         let bad = |reason: &'static str| Err(StoreError::Configuration { reason });
         if self.segment_max_bytes < 4096 || self.segment_max_bytes > (1 << 40) {
@@ -320,6 +366,18 @@ impl StoreConfig {
         }
         if let SyncMode::IntervalMs(0) = self.sync_mode {
             return bad("SyncMode::IntervalMs needs a positive interval");
+        }
+        let origin = self.log_origin();
+        if origin.len() > 255
+            || proofbat::Checkpoint::new(origin.as_str(), 0, proofbat::empty_root()).is_err()
+            || origin.chars().any(|c| c.is_whitespace() || c == '+')
+        {
+            return bad(
+                "log origin must be 1 to 255 bytes without whitespace, '+' or control characters",
+            );
+        }
+        if self.head_interval == Some(Duration::ZERO) {
+            return bad("head interval must be positive");
         }
         Ok(())
     }

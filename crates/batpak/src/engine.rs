@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub(crate) cache: Option<crate::cache::BlockCache>,
     /// How long the writer's last fsync took, in microseconds.
     sync_micros: AtomicU64,
+    /// The Merkle tree and the heads file.
+    pub(crate) evidence: crate::evidence::Evidence,
 }
 
 impl Shared {
@@ -231,6 +233,7 @@ impl Shared {
         let index = std::mem::take(&mut rec.index);
         let next = index.next_global_sequence();
         let marks = crate::watermark::Watermarks::new(next, index.last_hlc);
+        let evidence = crate::evidence::Evidence::empty(&cfg, writable);
         Arc::new(Shared {
             marks,
             subscribers: crate::subscription::Subscribers::default(),
@@ -241,6 +244,7 @@ impl Shared {
             files: RwLock::new(std::mem::take(&mut rec.files)),
             report: Mutex::new(rec.report.clone()),
             sync_micros: AtomicU64::new(0),
+            evidence,
         })
     }
 }

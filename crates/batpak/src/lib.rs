@@ -75,9 +75,11 @@ mod engine;
 mod entry;
 mod error;
 mod event;
+mod evidence;
 pub mod format;
 pub mod fs;
 mod gate;
+mod head;
 mod id;
 mod id_table;
 mod idempotency;
@@ -86,8 +88,10 @@ mod index;
 mod keyring;
 mod keyscope;
 mod kind;
+mod merkle;
 mod options;
 mod projection;
+mod prove;
 mod reactor;
 mod receipt;
 mod recovery;
@@ -130,6 +134,7 @@ pub use gate::{
     Approved, BypassReason, Denial, Gate, GateReport, GateSet, Pipeline, Proposal, ProposalDigest,
     DEFAULT_DENIAL_CODE, GATE_PANICKED,
 };
+pub use head::{ConsistencyProof, InclusionProof, TreeHead};
 pub use id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
 pub use keyscope::KeyScopeGranularity;
 pub use kind::EventKind;
@@ -137,7 +142,7 @@ pub use options::{AppendOptions, BatchAppendItem, CausationRef};
 pub use projection::{EventSourced, Freshness};
 pub use reactor::{Reaction, ReactorHandle, ReactorOptions, ReactorStats};
 pub use receipt::AppendReceipt;
-pub use recovery::{OpenReport, TornTail};
+pub use recovery::{HistoryLoss, OpenReport, TornTail};
 pub use region::{EntityMatch, KindFilter, Region};
 pub use sequence::ExpectedSequence;
 pub use shred::ShredScope;
@@ -157,6 +162,8 @@ pub use watermark::{Frontier, Watermark};
 
 /// `#[derive(EventPayload)]`: binds a type to an event kind and registers it.
 pub use batpak_macros::EventPayload;
+/// Store-free checking of tree heads and proofs (what a client needs).
+pub use proofbat;
 pub use registry::{
     registry_report, verify_registry, EventPayloadValidation, RegisteredPayload, RegisteredUpcast,
     RegistryProblem, RegistryReport,

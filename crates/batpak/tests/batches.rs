@@ -471,4 +471,8 @@ fn submit_returns_tickets_and_try_submit_reports_backpressure() {
     let t3 = store.try_submit(&c("a"), K, &3u8).unwrap();
     gate.wait();
     assert_eq!(t3.wait().unwrap().entity_sequence, 2);
+    // Closing signs a tree head with the same signer.
+    let release = std::thread::spawn(move || gate.wait());
+    drop(store);
+    release.join().unwrap();
 }

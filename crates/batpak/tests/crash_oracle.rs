@@ -616,6 +616,29 @@ impl Oracle {
 
     fn check_survivors(&mut self) -> Check {
         let store = self.store.as_ref().ok_or("no open store")?;
+        // The heads: none lost, the newest one covered by the log, and the
+        // log's tree a consistent extension of it.
+        let report = store.open_report();
+        ensure!(
+            report.history_lost.is_none(),
+            "the log fell below a recorded tree head: {:?}",
+            report.history_lost
+        );
+        if let Some(head) = store.latest_head() {
+            ensure!(
+                head.size() <= store.len(),
+                "the newest head covers {} events, the log holds {}",
+                head.size(),
+                store.len()
+            );
+            let proof = store
+                .prove_consistency(head.size(), store.len())
+                .map_err(|e| format!("no consistency proof from the newest head: {e}"))?;
+            ensure!(
+                proof.old_root == *head.root() && proof.verify().is_ok(),
+                "the log's tree does not extend the newest head"
+            );
+        }
         let mut present: HashMap<usize, EventId> = HashMap::new();
         for e in store.query(&Region::all()) {
             let raw = store.read_raw(e.event_id()).map_err(|err| match err {

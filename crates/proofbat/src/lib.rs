@@ -62,8 +62,8 @@ mod tree;
 pub use checkpoint::{Checkpoint, CheckpointError, MAX_CHECKPOINT_BYTES};
 pub use hash::{empty_root, leaf_hash, node_hash, root_of, Hash};
 pub use note::{
-    key_id, open_note, parse_verifier_key, sign_checkpoint, sign_note, verifier_key, verify_note,
-    NoteError, MAX_NOTE_BYTES, MAX_SIGNATURES,
+    key_id, open_note, parse_verifier_key, sign_checkpoint, sign_note, sign_note_with,
+    verifier_key, verify_note, NoteError, SignWithError, MAX_NOTE_BYTES, MAX_SIGNATURES,
 };
 pub use proof::{
     consistency_proof, inclusion_proof, root_at, verify_consistency, verify_inclusion, ProofError,

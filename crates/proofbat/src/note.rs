@@ -162,27 +162,74 @@ fn control_offset(text: &str) -> Option<usize> {
 /// # Ok::<(), proofbat::NoteError>(())
 /// ```
 pub fn sign_note(text: &str, name: &str, key: &SigningKey) -> Result<String, NoteError> {
+    sign_note_with(text, name, &key.verifying_key(), |msg| {
+        Ok::<_, std::convert::Infallible>(key.sign(msg).to_bytes())
+    })
+    .map_err(|e| match e {
+        SignWithError::Note(e) => e,
+        SignWithError::Signer(never) => match never {},
+    })
+}
+
+/// Why [`sign_note_with`] did not produce a note.
+#[derive(Debug, thiserror::Error)]
+pub enum SignWithError<E> {
+    /// The text, name or size broke a rule of the note format.
+    #[error(transparent)]
+    Note(NoteError),
+    /// The signer refused.
+    #[error("signer failed: {0}")]
+    Signer(E),
+}
+
+/// Like [`sign_note`], with the signature made by `sign` (a key held
+/// elsewhere, in a hardware module say) for the public key `key`. The note
+/// is checked against `key` before it is returned, so a signer that signs
+/// with another key fails with [`NoteError::BadSignature`].
+///
+/// ```
+/// use ed25519_dalek::Signer as _;
+/// use proofbat::{open_note, sign_note_with, SigningKey};
+/// let key = SigningKey::from_bytes(&[4; 32]);
+/// let note = sign_note_with("hi\n", "k", &key.verifying_key(), |m| {
+///     Ok::<_, std::convert::Infallible>(key.sign(m).to_bytes())
+/// })?;
+/// assert_eq!(open_note(&note, "k", &key.verifying_key())?, "hi\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn sign_note_with<E>(
+    text: &str,
+    name: &str,
+    key: &VerifyingKey,
+    sign: impl FnOnce(&[u8]) -> Result<[u8; ED25519_SIGNATURE_BYTES], E>,
+) -> Result<String, SignWithError<E>> {
     if !valid_key_name(name) {
-        return Err(NoteError::InvalidKeyName);
+        return Err(SignWithError::Note(NoteError::InvalidKeyName));
     }
     if !text.ends_with('\n') {
-        return Err(NoteError::TextNotTerminated);
+        return Err(SignWithError::Note(NoteError::TextNotTerminated));
     }
     if let Some(offset) = control_offset(text) {
-        return Err(NoteError::ControlCharacter { offset });
+        return Err(SignWithError::Note(NoteError::ControlCharacter { offset }));
     }
+    let signature = sign(text.as_bytes()).map_err(SignWithError::Signer)?;
+    key.verify_strict(
+        text.as_bytes(),
+        &ed25519_dalek::Signature::from_bytes(&signature),
+    )
+    .map_err(|_| SignWithError::Note(NoteError::BadSignature { line: 1 }))?;
     let mut blob = Vec::with_capacity(KEY_ID_BYTES + ED25519_SIGNATURE_BYTES);
-    blob.extend_from_slice(&key_id(name, &key.verifying_key()));
-    blob.extend_from_slice(&key.sign(text.as_bytes()).to_bytes());
+    blob.extend_from_slice(&key_id(name, key));
+    blob.extend_from_slice(&signature);
     let note = format!(
         "{text}\n{SIGNATURE_PREFIX}{name} {}\n",
         STANDARD.encode(blob)
     );
     if note.len() > MAX_NOTE_BYTES {
-        return Err(NoteError::TooLarge {
+        return Err(SignWithError::Note(NoteError::TooLarge {
             len: note.len(),
             max: MAX_NOTE_BYTES,
-        });
+        }));
     }
     Ok(note)
 }

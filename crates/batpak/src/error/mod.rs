@@ -10,6 +10,7 @@ use std::sync::Arc;
 pub use corruption::Corruption;
 pub use problems::{BoxError, CausationProblem, CoordinateProblem, Fault, HandlingClass};
 
+use crate::format::DecodeError;
 use crate::id::{EventId, IdempotencyKey};
 use crate::keyscope::KeyScopeGranularity;
 use crate::kind::EventKind;
@@ -397,6 +398,58 @@ pub enum StoreError {
         /// The selector given.
         selector: &'static str,
     },
+    /// A file of the Merkle tree (`tree/level-NN`) is damaged or disagrees
+    /// with the records it is built from.
+    #[error("corrupt Merkle tree file {}: {reason}", path.display())]
+    TreeCorrupt {
+        /// The level file, or the tree directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The heads file is damaged before its last record.
+    #[error("corrupt heads file {} at byte {offset}: {reason}", path.display())]
+    HeadsCorrupt {
+        /// The heads file.
+        path: PathBuf,
+        /// Where the damage is.
+        offset: u64,
+        /// What is wrong.
+        reason: DecodeError,
+    },
+    /// A recorded tree head does not match the log's tree at its size: the
+    /// history it covered was rewritten (or its tree files were).
+    #[error("the tree head recorded at byte {offset} of {} (size {size}) does not match the log's tree: committed history was rewritten", path.display())]
+    HeadMismatch {
+        /// The heads file.
+        path: PathBuf,
+        /// Where the record starts.
+        offset: u64,
+        /// The head's tree size.
+        size: u64,
+    },
+    /// The log holds fewer events than a recorded tree head covered:
+    /// committed events were lost (a deleted or cut segment, zeroed frames).
+    #[error("the log holds {log_size} events, but the tree head recorded at byte {offset} of {} covers {head_size}: committed events were lost", path.display())]
+    LogBelowHead {
+        /// The heads file.
+        path: PathBuf,
+        /// Where the head's record starts.
+        offset: u64,
+        /// Events the head covered.
+        head_size: u64,
+        /// Events the log holds.
+        log_size: u64,
+    },
+    /// A proof or root was asked for a tree larger than the log, or an
+    /// empty tree, or an event outside the tree asked for.
+    #[error("tree size {requested} is out of range: the log holds {size} events")]
+    TreeSizeOutOfRange {
+        /// The size asked for.
+        requested: u64,
+        /// Events in the log.
+        size: u64,
+    },
     /// A reactor's handler panicked; the reactor stopped.
     #[error("reactor handler panicked")]
     ReactorPanicked,
@@ -441,9 +494,14 @@ impl StoreError {
             | Self::PayloadShredded { .. }
             | Self::KeyScopeGranularityMismatch { .. }
             | Self::ShredScopeMismatch { .. }
+            | Self::TreeSizeOutOfRange { .. }
             | Self::ReactorPanicked
             | Self::Closed => HandlingClass::Domain,
-            Self::CursorCheckpointCorrupt { .. }
+            Self::TreeCorrupt { .. }
+            | Self::HeadsCorrupt { .. }
+            | Self::HeadMismatch { .. }
+            | Self::LogBelowHead { .. }
+            | Self::CursorCheckpointCorrupt { .. }
             | Self::CursorCheckpointAhead { .. }
             | Self::PayloadDecryptFailed { .. }
             | Self::KeysetCorrupt { .. } => HandlingClass::FailClosedOperational,
@@ -517,6 +575,11 @@ impl StoreError {
             Self::KeysetCorrupt { .. } => "keyset_corrupt",
             Self::KeyScopeGranularityMismatch { .. } => "key_scope_granularity_mismatch",
             Self::ShredScopeMismatch { .. } => "shred_scope_mismatch",
+            Self::TreeCorrupt { .. } => "tree_corrupt",
+            Self::HeadsCorrupt { .. } => "heads_corrupt",
+            Self::HeadMismatch { .. } => "head_mismatch",
+            Self::LogBelowHead { .. } => "log_below_head",
+            Self::TreeSizeOutOfRange { .. } => "tree_size_out_of_range",
             Self::ReactorPanicked => "reactor_panicked",
             Self::Closed => "closed",
             Self::WriterCrashed => "writer_crashed",
@@ -556,6 +619,7 @@ impl StoreError {
             | Self::PayloadShredded { .. }
             | Self::KeyScopeGranularityMismatch { .. }
             | Self::ShredScopeMismatch { .. }
+            | Self::TreeSizeOutOfRange { .. }
             | Self::ReactorPanicked
             | Self::Closed => Fault::Caller,
             Self::CorruptSegment { .. }
@@ -567,7 +631,11 @@ impl StoreError {
             | Self::CursorCheckpointCorrupt { .. }
             | Self::CursorCheckpointAhead { .. }
             | Self::PayloadDecryptFailed { .. }
-            | Self::KeysetCorrupt { .. } => Fault::Data,
+            | Self::KeysetCorrupt { .. }
+            | Self::TreeCorrupt { .. }
+            | Self::HeadsCorrupt { .. }
+            | Self::HeadMismatch { .. }
+            | Self::LogBelowHead { .. } => Fault::Data,
             Self::Io { .. }
             | Self::StoreLocked { .. }
             | Self::SigningFailed { .. }

@@ -89,6 +89,20 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// Where the problem is (`None` for a version, which has no offset).
+    pub(crate) fn offset(&self) -> Option<u64> {
+        match self {
+            Self::Truncated { offset, .. }
+            | Self::BadMagic { offset, .. }
+            | Self::CrcMismatch { offset, .. }
+            | Self::Unexpected { offset, .. }
+            | Self::OutOfRange { offset, .. }
+            | Self::Inconsistent { offset, .. }
+            | Self::TrailingBytes { offset, .. } => Some(*offset),
+            Self::UnsupportedVersion { .. } => None,
+        }
+    }
+
     /// The same error with its offset moved `by` bytes further (for a
     /// structure decoded from inside a larger buffer).
     pub(crate) fn shifted(self, by: u64) -> Self {

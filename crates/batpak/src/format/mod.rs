@@ -37,6 +37,7 @@ mod footer;
 mod footer_view;
 mod frame;
 mod frame_view;
+mod heads;
 mod idempotency;
 mod keyset;
 mod names;
@@ -46,26 +47,36 @@ mod sealed;
 mod segment_header;
 mod segment_reader;
 mod sync_failure;
+mod tree_level;
 
 pub use error::DecodeError;
 pub use footer::{FOOTER_MAGIC, TRAILER_LEN};
 pub use footer_view::{FooterEntryView, FooterView};
 pub use frame::FRAME_PREFIX_LEN;
 pub use frame_view::FrameView;
+pub(crate) use heads::{
+    decode_heads, encode_head_record, encode_heads_header, HeadKind, HeadRecord, HEADS_HEADER_LEN,
+};
 pub use names::{
-    parse_segment_file_name, segment_file_name, CHECKPOINT_DIR, CHECKPOINT_SUFFIX,
+    parse_segment_file_name, segment_file_name, CHECKPOINT_DIR, CHECKPOINT_SUFFIX, HEADS_FILE,
     IDEMPOTENCY_FILE, KEYSET_FILE, PROJECTION_DIR, PROJECTION_SUFFIX, SEGMENT_SUFFIX,
-    SYNC_FAILURE_FILE, TEMP_SUFFIX,
+    SYNC_FAILURE_FILE, TEMP_SUFFIX, TREE_DIR,
 };
 pub(crate) use names::{segment_path, LOCK_FILE};
 pub use segment_header::{SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC};
 pub use segment_reader::{Frames, SegmentError, SegmentReader};
+pub(crate) use tree_level::{
+    decode_tree_level_header, encode_tree_level_header, tree_level_file_name,
+    TREE_LEVEL_HEADER_LEN, TREE_LEVEL_STRIDE, TREE_RECORD_LEN,
+};
 pub use {
     checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION},
+    heads::{HEADS_MAGIC, HEADS_VERSION},
     idempotency::{IDEMPOTENCY_MAGIC, IDEMPOTENCY_VERSION},
     keyset::{KEYSET_MAGIC, KEYSET_VERSION},
     projection::{PROJECTION_MAGIC, PROJECTION_VERSION},
     sync_failure::{SYNC_FAILURE_MAGIC, SYNC_FAILURE_VERSION},
+    tree_level::{TREE_LEVEL_MAGIC, TREE_LEVEL_VERSION},
 };
 
 pub(crate) use checkpoint::{

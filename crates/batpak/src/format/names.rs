@@ -23,6 +23,10 @@ pub const IDEMPOTENCY_FILE: &str = "IDEMPOTENCY";
 pub const KEYSET_FILE: &str = "KEYSET";
 /// Name of the record a writer leaves when an fsync fails.
 pub const SYNC_FAILURE_FILE: &str = "SYNC_FAILURE";
+/// The heads file: tree heads the writer recorded.
+pub const HEADS_FILE: &str = "HEADS";
+/// The directory of the Merkle tree's level files.
+pub const TREE_DIR: &str = "tree";
 /// Directory (inside the data directory) holding cursor checkpoints.
 pub const CHECKPOINT_DIR: &str = "cursors";
 /// Suffix of a checkpoint file: `cursors/<name>.ckpt`.

@@ -42,6 +42,32 @@ pub struct OpenReport {
     /// Sealed segments whose damaged footer was rebuilt from their frames
     /// (and, by a writer, written back).
     pub rebuilt_footers: Vec<PathBuf>,
+    /// Tree heads in the heads file that were checked against the log's tree.
+    pub heads_checked: u64,
+    /// Leaves of the Merkle tree computed from the log at open: events its
+    /// files did not cover yet (the tail since the last write-out, or the
+    /// whole log when the tree was new or rebuilt).
+    pub tree_leaves_from_log: u64,
+    /// The tree files were damaged and were rebuilt from the log.
+    pub tree_rebuilt: bool,
+    /// Bytes of a heads record whose append did not complete (dropped).
+    pub torn_head_bytes: u64,
+    /// The log holds fewer events than a recorded tree head covered:
+    /// committed events were lost. Reported at every open once found.
+    pub history_lost: Option<HistoryLoss>,
+}
+
+/// Committed events that are gone: a recorded tree head covered more
+/// events than the log now holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HistoryLoss {
+    /// Events the head covered.
+    pub head_size: u64,
+    /// Events the log held when the loss was found.
+    pub log_size: u64,
+    /// Found by this open (else found earlier and recorded in the heads file).
+    pub found_now: bool,
 }
 
 /// An incomplete write found at the end of the active segment.

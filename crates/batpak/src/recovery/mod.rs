@@ -19,7 +19,7 @@ use crate::index::Index;
 
 use found::Loaded;
 pub(crate) use found::{segment_ids, Access, Recovered, Tail};
-pub use found::{OpenReport, TornTail};
+pub use found::{HistoryLoss, OpenReport, TornTail};
 use ids::IdSink;
 use load::load_segment;
 pub(crate) use load::read_sealed_footer;

@@ -21,6 +21,7 @@ use crate::event::{encode_payload, StoredEvent};
 use crate::format::LOCK_FILE;
 use crate::fs::FsLock;
 use crate::gate::{Approved, Denial, Pipeline};
+use crate::head::TreeHead;
 use crate::kind::EventKind;
 use crate::options::{AppendOptions, BatchAppendItem};
 use crate::projection::ProjectionStates;
@@ -174,12 +175,14 @@ impl Store {
         let keyring = install_keyring(&mut cfg, true)?;
         #[cfg(not(feature = "payload-encryption"))]
         refuse_keyset(&cfg)?;
+        let heads = crate::evidence::load_heads(&cfg, true)?;
         let mut rec = recovery::recover(&cfg, Access::Writer)?;
         let tail = rec.tail.take();
         let shared = Shared::new(cfg.clone(), &mut rec, true);
         if cfg.chain_verification == ChainVerification::Recompute {
             crate::verify::verify_at_open(&shared)?;
         }
+        crate::evidence::open_evidence(&shared, heads)?;
         let (tx, rx) = flume::bounded(cfg.writer_queue);
         let keys = std::mem::take(&mut rec.keys);
         let writer = Writer::new(shared.clone(), rx, tail, keys)?;
@@ -280,6 +283,30 @@ impl Store {
 
     fn projections(&self) -> &ProjectionStates {
         &self.reader.projections
+    }
+
+    /// Makes every published event durable, records a head of the Merkle
+    /// tree over them in the heads file, and returns it: the C2SP checkpoint
+    /// (origin from [`StoreConfig::with_log_origin`], size, root) and its
+    /// signed note under the store's signing key (`None` without one).
+    /// A failing signer fails the call and records nothing.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// let c = Coordinate::new("a", "s")?;
+    /// let first = store.append(&c, EventKind::custom(0xE, 1), &1u8)?;
+    /// store.append(&c, EventKind::custom(0xE, 1), &2u8)?;
+    /// let head = store.signed_head()?;
+    /// assert_eq!((head.size(), head.note()), (2, None));
+    /// let proof = store.prove_inclusion(first.event_id, head.size())?;
+    /// proof.verify_against(head.checkpoint())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn signed_head(&self) -> Result<TreeHead, StoreError> {
+        self.appender.signed_head()
     }
 
     /// Appends one event to `coordinate`'s entity and returns its receipt.
@@ -674,6 +701,9 @@ impl ReadOnlyStore {
                 std::io::ErrorKind::NotFound.into(),
             ));
         }
+        // Before the frames: every head a live writer recorded covers frames
+        // already written.
+        let heads = crate::evidence::load_heads(&cfg, false)?;
         let mut rec = recovery::recover(&cfg, Access::ReadOnly)?;
         // After the frames: a live writer flushes a key before any frame
         // sealed under it, so every frame recovery saw has its key in the
@@ -685,6 +715,7 @@ impl ReadOnlyStore {
         if verify {
             crate::verify::verify_at_open(&shared)?;
         }
+        crate::evidence::open_evidence(&shared, heads)?;
         Ok(Self {
             reader: StoreReader::new(shared),
             #[cfg(feature = "payload-encryption")]
@@ -710,6 +741,7 @@ impl ReadOnlyStore {
     /// destroyed shred here too (and drop this store's cached projections).
     pub fn refresh(&self) -> Result<(), StoreError> {
         let shared = self.shared();
+        let heads = crate::evidence::load_heads(&shared.cfg, false)?;
         let mut rec = recovery::recover(&shared.cfg, Access::ReadOnly)?;
         // After the frames, as at open.
         #[cfg(feature = "payload-encryption")]
@@ -732,7 +764,7 @@ impl ReadOnlyStore {
             }
         }
         *shared.report.lock() = rec.report;
-        Ok(())
+        crate::evidence::open_evidence(shared, heads)
     }
 }
 

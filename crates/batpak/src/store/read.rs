@@ -14,6 +14,7 @@ use crate::denial::{BypassRecord, DenialReceipt};
 use crate::error::StoreError;
 use crate::event::StoredEvent;
 use crate::gate::Denial;
+use crate::head::{ConsistencyProof, InclusionProof, TreeHead};
 use crate::id::{CorrelationId, EventId, HlcPoint};
 use crate::index::IndexEntry;
 use crate::kind::EventKind;
@@ -123,6 +124,42 @@ macro_rules! read_methods {
         /// Names of every entity with at least one event (unordered).
         pub fn entities(&self) -> Vec<String> {
             self.shared().index.read().entity_names().map(|n| n.to_string()).collect()
+        }
+
+        /// Events the Merkle tree covers: every visible event, in commit order.
+        pub fn tree_size(&self) -> u64 {
+            crate::prove::tree_size(self.shared())
+        }
+
+        /// The root of the Merkle tree of the first `size` events;
+        /// [`StoreError::TreeSizeOutOfRange`] beyond the log.
+        pub fn tree_root(&self, size: u64) -> Result<[u8; 32], StoreError> {
+            crate::prove::tree_root(self.shared(), size)
+        }
+
+        /// The newest tree head in the heads file (`None` before the first).
+        pub fn latest_head(&self) -> Option<TreeHead> {
+            let evidence = &self.shared().evidence;
+            evidence.heads.lock().latest(&evidence.origin)
+        }
+
+        /// The origin line of this store's checkpoints.
+        pub fn log_origin(&self) -> &str {
+            &self.shared().evidence.origin
+        }
+
+        /// Proof that event `id` is in the tree of the first `tree_size`
+        /// events (RFC 9162 inclusion proof, checked before it is returned).
+        /// [`StoreError::TreeSizeOutOfRange`] if `tree_size` is beyond the log
+        /// or does not cover the event.
+        pub fn prove_inclusion(&self, id: EventId, tree_size: u64) -> Result<InclusionProof, StoreError> {
+            crate::prove::prove_inclusion(self.shared(), id, tree_size)
+        }
+
+        /// Proof that the tree of `old_size` events is a prefix of the tree
+        /// of `new_size` events (RFC 9162 consistency proof).
+        pub fn prove_consistency(&self, old_size: u64, new_size: u64) -> Result<ConsistencyProof, StoreError> {
+            crate::prove::prove_consistency(self.shared(), old_size, new_size)
         }
 
         /// What opening the store found (segments, events, a recovered torn tail).

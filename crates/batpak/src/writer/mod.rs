@@ -20,6 +20,7 @@ use crate::config::SyncMode;
 use crate::engine::Shared;
 use crate::error::StoreError;
 use crate::format::{self, KeyRecord, IDEMPOTENCY_FILE};
+use crate::head::TreeHead;
 use crate::receipt::AppendReceipt;
 use crate::recovery::Tail;
 use crate::seam::{StagedEvent, WriteHook};
@@ -64,6 +65,8 @@ pub(crate) enum Command {
     Sync(Sender<Result<(), StoreError>>),
     /// Sync, seal the active segment and stop.
     Shutdown(Sender<Result<(), StoreError>>),
+    /// Make everything written so far durable and record a signed tree head of it.
+    Head(Sender<Result<TreeHead, StoreError>>),
 }
 
 /// A request whose frames are in the group buffer, waiting for the write and sync.
@@ -87,6 +90,13 @@ pub(crate) struct Writer {
     /// For the last two groups, the requests answered plus those that
     /// queued while the group synced: how many callers are appending now.
     recent_callers: [usize; 2],
+    /// Events covered by the last head this writer recorded (or found), and when.
+    head_size: u64,
+    head_at: Instant,
+    /// A segment was sealed in this group: record a head once it is published.
+    head_wanted: bool,
+    /// Frames were written since the last successful sync.
+    unsynced: bool,
 }
 
 impl Writer {
@@ -98,6 +108,13 @@ impl Writer {
         keys: Vec<KeyRecord>,
     ) -> Result<Self, StoreError> {
         let cfg = &shared.cfg;
+        let head_size = shared
+            .evidence
+            .heads
+            .lock()
+            .latest(&shared.evidence.origin)
+            .map_or(0, |h| h.size())
+            .min(shared.evidence.tree.read().size());
         let mut segments = SegmentWriter::new(&cfg.dir, cfg.fs.clone(), cfg.segment_max_bytes);
         if let Some(t) = tail {
             let file = segments.resume(t.id, t.footer, t.sealed)?;
@@ -112,11 +129,21 @@ impl Writer {
             dirty_since: None,
             failed: None,
             recent_callers: [1, 1],
+            head_size,
+            head_at: Instant::now(),
+            head_wanted: false,
+            // What recovery kept may have been read from the OS cache only.
+            unsynced: true,
         })
     }
 
     /// Runs until shutdown or until every sender is gone.
     pub(crate) fn run(mut self) {
+        // Events recovered since the last head (after a crash, or a store
+        // older than its heads file) get a head now: a floor for the next open.
+        if self.published() > self.head_size {
+            let _ = self.record_head(false);
+        }
         loop {
             let first = match self.next_command() {
                 Some(c) => c,
@@ -178,11 +205,21 @@ impl Writer {
             return Some(c);
         }
         loop {
-            let deadline = match (self.shared.cfg.sync_mode, self.dirty_since) {
+            let sync_due = match (self.shared.cfg.sync_mode, self.dirty_since) {
                 (SyncMode::IntervalMs(ms), Some(t)) => {
                     Some(t + Duration::from_millis(u64::from(ms)))
                 }
                 _ => None,
+            };
+            let head_due = match self.shared.cfg.head_interval {
+                Some(every) if self.failed.is_none() && self.published() > self.head_size => {
+                    Some(self.head_at + every)
+                }
+                _ => None,
+            };
+            let deadline = match (sync_due, head_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
             };
             let Some(deadline) = deadline else {
                 return self.rx.recv().ok();
@@ -190,7 +227,11 @@ impl Writer {
             match self.rx.recv_deadline(deadline) {
                 Ok(c) => return Some(c),
                 Err(RecvTimeoutError::Timeout) => {
-                    let _ = self.sync_active();
+                    if head_due.is_some_and(|t| Instant::now() >= t) {
+                        let _ = self.record_head(false);
+                    } else {
+                        let _ = self.sync_active();
+                    }
                 }
                 Err(RecvTimeoutError::Disconnected) => return None,
             }
@@ -206,6 +247,7 @@ impl Writer {
         let mut stop = false;
         let mut syncs: Vec<Sender<Result<(), StoreError>>> = Vec::new();
         let mut shutdown: Option<Sender<Result<(), StoreError>>> = None;
+        let mut heads: Vec<Sender<Result<TreeHead, StoreError>>> = Vec::new();
         let mut group_keys = GroupKeys::default();
         for cmd in group {
             match cmd {
@@ -237,6 +279,7 @@ impl Writer {
                     }
                 }
                 Command::Sync(reply) => syncs.push(reply),
+                Command::Head(reply) => heads.push(reply),
                 Command::Shutdown(reply) => {
                     shutdown = Some(reply);
                     stop = true;
@@ -274,6 +317,12 @@ impl Writer {
         for s in syncs {
             let r = self.check_failed().and_then(|()| self.sync_active());
             let _ = s.send(r);
+        }
+        if std::mem::take(&mut self.head_wanted) && self.failed.is_none() {
+            let _ = self.record_head(false);
+        }
+        for h in heads {
+            let _ = h.send(self.record_head(true));
         }
         if let Some(reply) = shutdown {
             let _ = reply.send(self.finish());
@@ -368,6 +417,7 @@ impl Writer {
         if buf.is_empty() {
             return Ok(());
         }
+        self.unsynced = true;
         self.segments.write(buf)?;
         buf.clear();
         // Every staged frame before `next_global_sequence` is now in the OS.
@@ -387,6 +437,7 @@ impl Writer {
         self.shared
             .mark_durable(self.stager.next_global_sequence(), self.stager.hlc());
         self.dirty_since = None;
+        self.unsynced = false;
         Ok(())
     }
 
@@ -396,6 +447,7 @@ impl Writer {
             self.shared
                 .mark_durable(self.stager.next_global_sequence(), self.stager.hlc());
             self.write_sidecar();
+            self.head_wanted = true;
         }
         Ok(())
     }
@@ -431,8 +483,14 @@ impl Writer {
             return;
         }
         let (next, hlc) = (self.stager.next_global_sequence(), self.stager.hlc());
+        let hashes: Vec<[u8; 32]> = pending
+            .iter()
+            .flat_map(|p| p.staged.iter().map(|s| s.header.event_hash))
+            .collect();
         {
             let mut idx = self.shared.index.write();
+            // Before `visible` moves: a reader that sees an event can prove it.
+            crate::evidence::push_leaves(&self.shared, &hashes);
             for p in &pending {
                 for s in &p.staged {
                     idx.push(
@@ -457,6 +515,11 @@ impl Writer {
         );
         self.stager
             .remember_keys(pending.iter().flat_map(|p| p.staged.iter()));
+        // A segment sealed in this group gets its head before the callers
+        // hear back, so the rotating append's work is all done when it returns.
+        if std::mem::take(&mut self.head_wanted) && durable {
+            let _ = self.record_head(false);
+        }
         for p in pending {
             let mut receipts = p.receipts;
             for r in &mut receipts {
@@ -476,7 +539,37 @@ impl Writer {
         } else if self.stager.keys().len() > 0 {
             self.write_sidecar();
         }
+        self.head_wanted = false;
+        if self.published() > self.head_size {
+            self.record_head(false)?;
+        }
         Ok(())
+    }
+
+    /// Events published to readers (and in the tree).
+    fn published(&self) -> u64 {
+        self.shared.evidence.tree.read().size()
+    }
+
+    /// Syncs, then records a head of everything published. A failure to
+    /// record is the caller's error (and logged), never a reason to stop
+    /// the writer: no event depends on it.
+    fn record_head(&mut self, require_signature: bool) -> Result<TreeHead, StoreError> {
+        self.check_failed()?;
+        if self.unsynced {
+            self.sync_active()?;
+        }
+        self.head_at = Instant::now();
+        match crate::evidence::record_head(&self.shared, require_signature) {
+            Ok(head) => {
+                self.head_size = head.size();
+                Ok(head)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record a tree head");
+                Err(e)
+            }
+        }
     }
 }
 

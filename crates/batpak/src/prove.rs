@@ -1,0 +1,116 @@
+//! Proofs from the store's Merkle tree: inclusion of one event, consistency
+//! of two sizes, and roots. Each proof is checked against the tree's root
+//! before it is returned, and an inclusion proof's leaf against the event's
+//! frame, so damaged tree files fail here with an error naming the leaf or
+//! size, never with a proof that cannot verify.
+
+use proofbat::{leaf_hash, Hash};
+
+use crate::engine::Shared;
+use crate::error::StoreError;
+use crate::format::TREE_DIR;
+use crate::head::{ConsistencyProof, InclusionProof};
+use crate::id::EventId;
+
+/// Events the tree covers for readers: the visible log.
+pub(crate) fn tree_size(shared: &Shared) -> u64 {
+    shared.index.read().len() as u64
+}
+
+fn check_size(shared: &Shared, requested: u64) -> Result<(), StoreError> {
+    let size = tree_size(shared);
+    if requested > size {
+        return Err(StoreError::TreeSizeOutOfRange { requested, size });
+    }
+    Ok(())
+}
+
+fn damaged(shared: &Shared, reason: String) -> StoreError {
+    StoreError::TreeCorrupt {
+        path: shared.cfg.dir.join(TREE_DIR),
+        reason,
+    }
+}
+
+/// The root of the tree of the first `size` events.
+pub(crate) fn tree_root(shared: &Shared, size: u64) -> Result<Hash, StoreError> {
+    check_size(shared, size)?;
+    shared.evidence.tree.read().root_at(size)
+}
+
+/// Proof that event `id` is in the tree of the first `tree_size` events.
+pub(crate) fn prove_inclusion(
+    shared: &Shared,
+    id: EventId,
+    tree_size: u64,
+) -> Result<InclusionProof, StoreError> {
+    check_size(shared, tree_size)?;
+    let entry = shared
+        .entry(id)
+        .ok_or(StoreError::NotFound { event_id: id })?;
+    let index = entry.global_sequence();
+    if index >= tree_size {
+        return Err(StoreError::TreeSizeOutOfRange {
+            requested: tree_size,
+            size: crate::prove::tree_size(shared),
+        });
+    }
+    let stored = shared.read_entry(&entry)?;
+    let leaf = leaf_hash(&stored.event.header.event_hash);
+    let proof = {
+        let tree = shared.evidence.tree.read();
+        if tree.leaf(index)? != leaf {
+            return Err(damaged(
+                shared,
+                format!("leaf {index} does not match the event_hash of event {id}"),
+            ));
+        }
+        InclusionProof {
+            leaf_index: index,
+            tree_size,
+            leaf_hash: leaf,
+            root_hash: tree.root_at(tree_size)?,
+            audit_path: proofbat::inclusion_proof(&*tree, index, tree_size)?,
+        }
+    };
+    proof.verify().map_err(|e| {
+        damaged(
+            shared,
+            format!("the proof of leaf {index} at size {tree_size} does not reach the root: {e}"),
+        )
+    })?;
+    Ok(proof)
+}
+
+/// Proof that the tree of `old_size` events is a prefix of the tree of
+/// `new_size` events.
+pub(crate) fn prove_consistency(
+    shared: &Shared,
+    old_size: u64,
+    new_size: u64,
+) -> Result<ConsistencyProof, StoreError> {
+    check_size(shared, new_size)?;
+    if old_size > new_size {
+        return Err(StoreError::TreeSizeOutOfRange {
+            requested: old_size,
+            size: new_size,
+        });
+    }
+    let proof = {
+        let tree = shared.evidence.tree.read();
+        ConsistencyProof {
+            old_size,
+            new_size,
+            old_root: tree.root_at(old_size)?,
+            new_root: tree.root_at(new_size)?,
+            proof: proofbat::consistency_proof(&*tree, old_size, new_size)?,
+        }
+    };
+    proof.verify().map_err(|e| {
+        damaged(
+            shared,
+            format!("the consistency proof from {old_size} to {new_size} does not verify: {e}"),
+        )
+    })?;
+    Ok(proof)
+}
