@@ -331,6 +331,7 @@ pub(crate) fn open_evidence(shared: &Shared, loaded: LoadedHeads) -> Result<(), 
                 root: tree.root_at(n)?,
                 recorded_ms: now_ms(),
                 lost_from: head_size,
+                key: [0; 32],
                 note: String::new(),
             };
             heads.append(cfg, marker)?;
@@ -349,7 +350,7 @@ pub(crate) fn open_evidence(shared: &Shared, loaded: LoadedHeads) -> Result<(), 
 }
 
 /// The leaf of the event at global sequence `i`, read from its frame.
-fn leaf_at(shared: &Shared, i: u64) -> Result<Hash, StoreError> {
+pub(crate) fn leaf_at(shared: &Shared, i: u64) -> Result<Hash, StoreError> {
     let entry = {
         let index = shared.index.read();
         let pos = usize::try_from(i).unwrap_or(usize::MAX);
@@ -413,13 +414,19 @@ pub(crate) fn record_head(
         root,
         recorded_ms: now_ms(),
         lost_from: 0,
+        key: match (&note, &shared.cfg.signer) {
+            (Some(_), Some(signer)) => signer.key_id(),
+            _ => [0; 32],
+        },
         note: note.clone().unwrap_or_default(),
     };
+    let public_key = note.as_ref().map(|_| record.key);
     let recorded_ms = record.recorded_ms;
     shared.evidence.heads.lock().append(&shared.cfg, record)?;
     Ok(TreeHead {
         checkpoint,
         note,
+        public_key,
         recorded_ms,
     })
 }
@@ -450,9 +457,11 @@ fn head_of(r: &HeadRecord, origin: &str) -> Option<TreeHead> {
         let text = r.note.split("\n\n").next()?;
         Checkpoint::parse(&format!("{text}\n")).ok()?
     };
+    let signed = !r.note.is_empty();
     Some(TreeHead {
         checkpoint,
-        note: (!r.note.is_empty()).then(|| r.note.clone()),
+        note: signed.then(|| r.note.clone()),
+        public_key: signed.then_some(r.key),
         recorded_ms: r.recorded_ms,
     })
 }

@@ -30,6 +30,7 @@ use proofbat::{Checkpoint, Hash, ProofError};
 pub struct TreeHead {
     pub(crate) checkpoint: Checkpoint,
     pub(crate) note: Option<String>,
+    pub(crate) public_key: Option<[u8; 32]>,
     pub(crate) recorded_ms: u64,
 }
 
@@ -58,6 +59,13 @@ impl TreeHead {
     /// `batpak head` prints.
     pub fn text(&self) -> String {
         self.note.clone().unwrap_or_else(|| self.checkpoint.body())
+    }
+
+    /// The ed25519 public key that signed the note, as the heads file
+    /// records it. It says which key to check with; whether to trust that
+    /// key is for the verifier to know from elsewhere.
+    pub fn public_key(&self) -> Option<[u8; 32]> {
+        self.public_key
     }
 
     /// Wall-clock milliseconds when the writer recorded it.
@@ -163,6 +171,33 @@ impl ConsistencyProof {
             "new_root": hex(&self.new_root),
             "proof": self.proof.iter().map(|h| hex(h)).collect::<Vec<_>>(),
         })
+    }
+}
+
+/// What checking the log against a head kept earlier found
+/// ([`crate::StoreReader::verify_against_head`]): every leaf recomputed from
+/// the frames on disk, not read from the tree files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HeadVerification {
+    /// Events in the log.
+    pub log_size: u64,
+    /// Events the head covers.
+    pub head_size: u64,
+    /// The root of the log's first `head_size` events, recomputed; `None`
+    /// when the log is shorter than the head.
+    pub log_root_at_head: Option<Hash>,
+    /// The first leaf whose stored tree record differs from the one
+    /// recomputed from its frame (damaged tree files, or a log rewritten
+    /// under them).
+    pub first_tree_mismatch: Option<u64>,
+}
+
+impl HeadVerification {
+    /// The log holds the head's events unchanged (it may have grown since):
+    /// no truncation, rewrite or fork.
+    pub fn extends_head(&self, head: &Checkpoint) -> bool {
+        self.log_root_at_head.as_ref() == Some(head.root())
     }
 }
 

@@ -134,7 +134,7 @@ pub use gate::{
     Approved, BypassReason, Denial, Gate, GateReport, GateSet, Pipeline, Proposal, ProposalDigest,
     DEFAULT_DENIAL_CODE, GATE_PANICKED,
 };
-pub use head::{ConsistencyProof, InclusionProof, TreeHead};
+pub use head::{ConsistencyProof, HeadVerification, InclusionProof, TreeHead};
 pub use id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
 pub use keyscope::KeyScopeGranularity;
 pub use kind::EventKind;

@@ -9,7 +9,7 @@ use proofbat::{leaf_hash, Hash};
 use crate::engine::Shared;
 use crate::error::StoreError;
 use crate::format::TREE_DIR;
-use crate::head::{ConsistencyProof, InclusionProof};
+use crate::head::{ConsistencyProof, HeadVerification, InclusionProof};
 use crate::id::EventId;
 
 /// Events the tree covers for readers: the visible log.
@@ -113,4 +113,42 @@ pub(crate) fn prove_consistency(
         )
     })?;
     Ok(proof)
+}
+
+/// Events between two progress calls of [`verify_against_head`].
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// Recomputes every leaf from its frame and the root at the head's size;
+/// `progress(done, total)` is called every few tens of thousands of events.
+pub(crate) fn verify_against_head(
+    shared: &Shared,
+    head: &proofbat::Checkpoint,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<HeadVerification, StoreError> {
+    let n = tree_size(shared);
+    let mut tree = proofbat::Tree::new();
+    let mut out = HeadVerification {
+        log_size: n,
+        head_size: head.size(),
+        log_root_at_head: (head.size() == 0).then(proofbat::empty_root),
+        first_tree_mismatch: None,
+    };
+    for i in 0..n {
+        let leaf = crate::evidence::leaf_at(shared, i)?;
+        if out.first_tree_mismatch.is_none() {
+            let stored = shared.evidence.tree.read().leaf(i);
+            if stored.ok() != Some(leaf) {
+                out.first_tree_mismatch = Some(i);
+            }
+        }
+        tree.push(leaf)?;
+        if tree.size() == head.size() {
+            out.log_root_at_head = Some(tree.root());
+        }
+        if (i + 1) % PROGRESS_EVERY == 0 {
+            progress(i + 1, n);
+        }
+    }
+    progress(n, n);
+    Ok(out)
 }

@@ -335,6 +335,53 @@ fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
             "shred_scope_mismatch",
             Fault::Caller,
         ),
+        (
+            StoreError::TreeCorrupt {
+                path: path.clone(),
+                reason: "r".into(),
+            },
+            "tree_corrupt",
+            Fault::Data,
+        ),
+        (
+            StoreError::HeadsCorrupt {
+                path: path.clone(),
+                offset: 16,
+                reason: crate::format::DecodeError::Truncated {
+                    offset: 16,
+                    needed: 8,
+                },
+            },
+            "heads_corrupt",
+            Fault::Data,
+        ),
+        (
+            StoreError::HeadMismatch {
+                path: path.clone(),
+                offset: 16,
+                size: 3,
+            },
+            "head_mismatch",
+            Fault::Data,
+        ),
+        (
+            StoreError::LogBelowHead {
+                path: path.clone(),
+                offset: 16,
+                head_size: 5,
+                log_size: 3,
+            },
+            "log_below_head",
+            Fault::Data,
+        ),
+        (
+            StoreError::TreeSizeOutOfRange {
+                requested: 9,
+                size: 3,
+            },
+            "tree_size_out_of_range",
+            Fault::Caller,
+        ),
         (StoreError::Closed, "closed", Fault::Caller),
         (StoreError::WriterCrashed, "writer_crashed", Fault::Internal),
     ]
@@ -343,7 +390,7 @@ fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
 #[test]
 fn every_variant_has_its_pinned_code_and_fault() {
     let all = every_variant();
-    assert_eq!(all.len(), 48, "a new variant needs a row here");
+    assert_eq!(all.len(), 53, "a new variant needs a row here");
     let mut seen = std::collections::HashSet::new();
     for (err, code, fault) in &all {
         assert_eq!(err.code(), *code, "{err:?}");

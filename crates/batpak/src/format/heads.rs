@@ -4,12 +4,13 @@
 //! [magic "BPKHEADS" 8][version u16][0 u16][0 u32]          16-byte header
 //! [body_len u32][crc32(body) u32][body]                     one per record
 //! body: [kind u8][size u64][root 32][recorded_ms u64][lost_from u64]
-//!       [note_len u32][note: UTF-8 note_len bytes]
+//!       [key 32][note_len u32][note: UTF-8 note_len bytes]
 //! ```
 //!
 //! Integers are little-endian. `kind` 1 is a head: the tree of the first
-//! `size` events had root `root`, and `note` is its signed note (empty when
-//! the store has no signing key). `kind` 2 marks accepted loss: an open found
+//! `size` events had root `root`, and `note` is its signed note by the
+//! ed25519 public key `key` (empty note and zero key when the store has no
+//! signing key). `kind` 2 marks accepted loss: an open found
 //! the log shorter than a recorded head of `lost_from` events and continued
 //! from `size`; heads before the marker no longer bind the log after it.
 
@@ -26,7 +27,7 @@ pub(crate) const HEADS_HEADER_LEN: usize = 16;
 /// Bytes before a record's body: its length and CRC.
 const RECORD_PREFIX_LEN: usize = 8;
 /// Fixed part of a record body, before the note.
-const BODY_FIXED_LEN: usize = 1 + 8 + 32 + 8 + 8 + 4;
+const BODY_FIXED_LEN: usize = 1 + 8 + 32 + 8 + 8 + 32 + 4;
 /// The longest record body accepted: a checkpoint note is a few hundred bytes.
 pub(crate) const MAX_HEAD_BODY: usize = 16 << 10;
 
@@ -51,6 +52,8 @@ pub(crate) struct HeadRecord {
     pub(crate) recorded_ms: u64,
     /// For a loss marker: the size of the head the log fell below.
     pub(crate) lost_from: u64,
+    /// The public key of the note's signature; zeros when unsigned.
+    pub(crate) key: [u8; 32],
     /// The signed note of the checkpoint; empty when unsigned.
     pub(crate) note: String,
 }
@@ -89,6 +92,7 @@ pub(crate) fn encode_head_record(r: &HeadRecord) -> Option<Vec<u8>> {
     body.extend_from_slice(&r.root);
     body.extend_from_slice(&r.recorded_ms.to_le_bytes());
     body.extend_from_slice(&r.lost_from.to_le_bytes());
+    body.extend_from_slice(&r.key);
     body.extend_from_slice(&len_u32(r.note.len()).to_le_bytes());
     body.extend_from_slice(r.note.as_bytes());
     let mut out = Vec::with_capacity(RECORD_PREFIX_LEN + body.len());
@@ -182,6 +186,7 @@ fn decode_body(body: &[u8], base: u64) -> Result<HeadRecord, DecodeError> {
     let root = r.fixed::<32>()?;
     let recorded_ms = r.le_u64()?;
     let lost_from = r.le_u64()?;
+    let key = r.fixed::<32>()?;
     let note_len = r.le_u32()? as usize;
     let note_at = r.offset();
     let note = std::str::from_utf8(r.take(note_len)?)
@@ -203,6 +208,7 @@ fn decode_body(body: &[u8], base: u64) -> Result<HeadRecord, DecodeError> {
         root,
         recorded_ms,
         lost_from,
+        key,
         note,
     })
 }
@@ -219,6 +225,7 @@ mod tests {
             root: [size as u8; 32],
             recorded_ms: 1_700_000_000_000 + size,
             lost_from: 0,
+            key: [9; 32],
             note: format!("note {size}\n"),
         }
     }

@@ -14,7 +14,7 @@ use crate::denial::{BypassRecord, DenialReceipt};
 use crate::error::StoreError;
 use crate::event::StoredEvent;
 use crate::gate::Denial;
-use crate::head::{ConsistencyProof, InclusionProof, TreeHead};
+use crate::head::{ConsistencyProof, HeadVerification, InclusionProof, TreeHead};
 use crate::id::{CorrelationId, EventId, HlcPoint};
 use crate::index::IndexEntry;
 use crate::kind::EventKind;
@@ -160,6 +160,26 @@ macro_rules! read_methods {
         /// of `new_size` events (RFC 9162 consistency proof).
         pub fn prove_consistency(&self, old_size: u64, new_size: u64) -> Result<ConsistencyProof, StoreError> {
             crate::prove::prove_consistency(self.shared(), old_size, new_size)
+        }
+
+        /// Checks the log against a head kept earlier: recomputes every
+        /// event's leaf from its frame and the tree root at the head's size.
+        /// [`HeadVerification::extends_head`] says whether the log still
+        /// holds the head's events unchanged (truncation, rewrite and fork
+        /// all fail it). Verify the head's signature first
+        /// (`proofbat::verify_note`): this checks the log, not the head.
+        pub fn verify_against_head(&self, head: &proofbat::Checkpoint) -> Result<HeadVerification, StoreError> {
+            crate::prove::verify_against_head(self.shared(), head, |_, _| {})
+        }
+
+        /// [`Self::verify_against_head`], calling `progress(done, total)`
+        /// every 65,536 events and at the end.
+        pub fn verify_against_head_with_progress(
+            &self,
+            head: &proofbat::Checkpoint,
+            progress: impl FnMut(u64, u64),
+        ) -> Result<HeadVerification, StoreError> {
+            crate::prove::verify_against_head(self.shared(), head, progress)
         }
 
         /// What opening the store found (segments, events, a recovered torn tail).
