@@ -154,7 +154,15 @@ fn exported_lines_rehash_and_link_without_batpak_code() {
     assert_eq!(lines.len(), written.len());
 
     let mut tips: HashMap<String, Vec<u8>> = HashMap::new();
-    for (line, (receipt, payload)) in lines.iter().zip(&written) {
+    let mut next_entity_seq: HashMap<String, u64> = HashMap::new();
+    for (n, (line, (receipt, payload))) in lines.iter().zip(&written).enumerate() {
+        // Order: global sequence = line number from 0; entity sequence 0, 1, … per entity.
+        assert_eq!(u64_of(line, "global_sequence"), n as u64);
+        let entity = line["entity"].as_str().unwrap().to_owned();
+        let expected_es = next_entity_seq.get(&entity).copied().unwrap_or(0);
+        assert_eq!(u64_of(line, "entity_sequence"), expected_es);
+        next_entity_seq.insert(entity.clone(), expected_es + 1);
+
         // Identity fields agree with each other and with what the writer returned.
         assert_eq!(line["event_id"], receipt.event_id.to_string());
         assert_eq!(
@@ -194,7 +202,6 @@ fn exported_lines_rehash_and_link_without_batpak_code() {
         );
 
         // prev_hash links to the same entity's previous line, zeros at genesis.
-        let entity = line["entity"].as_str().unwrap().to_owned();
         let prev = unhex(line["prev_hash"].as_str().unwrap());
         match tips.get(&entity) {
             None => {
@@ -204,6 +211,33 @@ fn exported_lines_rehash_and_link_without_batpak_code() {
             Some(tip) => assert_eq!(&prev, tip),
         }
         tips.insert(entity, stored_hash);
+
+        // The unhashed conveniences agree with the hashed fields.
+        for id in ["correlation_id", "causation_id"] {
+            let hex = &line[format!("{id}_hex").as_str()];
+            match line[id].as_str() {
+                None => assert!(line[id].is_null() && hex.is_null(), "{id}"),
+                Some(text) => assert_eq!(text.replace('-', ""), hex.as_str().unwrap()),
+            }
+        }
+        let strings = line["attestation_strings"].as_array().unwrap();
+        let attestation = &line["attestation"];
+        match u64_of(line, "attestation_tag") {
+            0 => assert!(attestation.is_null() && strings.is_empty()),
+            1 => {
+                assert_eq!(attestation["type"], "passed");
+                assert_eq!(attestation["gates"].as_array().unwrap(), strings);
+            }
+            2 => {
+                assert_eq!(attestation["type"], "bypassed");
+                assert_eq!(strings.len(), 2);
+                assert_eq!(
+                    [&attestation["ticket"], &attestation["reason"]],
+                    [&strings[0], &strings[1]]
+                );
+            }
+            tag => panic!("attestation tag {tag}"),
+        }
     }
     assert_eq!(tips.len(), 3);
     let with_ids = &lines[3];

@@ -2,79 +2,37 @@
 //! load, a restart on the same directory, and `batpak call` through the binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{call, client, path_str, Served, BIN};
 use hostbat::wire::*;
 use netbat::{Client, ClientConfig};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
-const BIN: &str = env!("CARGO_BIN_EXE_batpak");
-
-struct Served {
-    child: Child,
-    calls: SocketAddr,
-    streams: SocketAddr,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn serve(dir: &Path) -> Served {
     serve_with(dir, &[])
 }
 
+/// `batpak serve --data DIR EXTRA --listen 127.0.0.1:0`.
 fn serve_with(dir: &Path, extra: &[&str]) -> Served {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--data"])
-        .arg(dir)
-        .args(extra)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let first = rx.recv_timeout(Duration::from_secs(20)).unwrap();
-    let second = rx.recv_timeout(Duration::from_secs(20)).unwrap();
-    assert!(second.starts_with("streams 127.0.0.1:"), "{second}");
-    let calls = first.strip_prefix("calls ").unwrap().parse().unwrap();
-    let streams = second.strip_prefix("streams ").unwrap().parse().unwrap();
-    Served {
-        child,
-        calls,
-        streams,
-    }
-}
-
-fn client(addr: SocketAddr) -> Client {
-    Client::connect(ClientConfig::new(addr).with_io_timeout(Duration::from_secs(10))).unwrap()
-}
-
-fn call<I: Serialize, O: DeserializeOwned>(c: &mut Client, op: &str, input: &I) -> O {
-    let out = c
-        .call(op, &rmp_serde::to_vec_named(input).unwrap())
-        .unwrap_or_else(|e| panic!("{op}: {e}"));
-    rmp_serde::from_slice(&out).unwrap()
+    let mut args = vec!["--data", path_str(dir)];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--listen", "127.0.0.1:0"]);
+    let served = common::serve(&args);
+    assert_eq!(
+        served.streams.ip(),
+        Ipv4Addr::LOCALHOST,
+        "{}",
+        served.streams
+    );
+    served
 }
 
 fn commit(entity: &str, n: u32, key: Option<[u8; 16]>) -> CommitRequest {
@@ -225,12 +183,10 @@ fn serve_calls_survive_sigkill_and_restart() {
     assert!(chain.events_checked >= acked.len() as u64);
 }
 
+/// `batpak ARGS`: (exit code, stdout).
 fn batpak(args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-    )
+    let (code, out, _) = common::run(args);
+    (code, out)
 }
 
 #[test]

@@ -6,61 +6,16 @@
 //! the keys the server trusts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+mod common;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{call, client, serve, BIN};
 use hostbat::wire::{CommitAck, CommitRequest, VerifyAck};
-use netbat::{Client, ClientConfig};
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
-
-const BIN: &str = env!("CARGO_BIN_EXE_batpak");
-
-struct Served {
-    child: Child,
-    calls: SocketAddr,
-    streams: SocketAddr,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `batpak serve ARGS` and waits (bounded) for its two address lines.
-fn serve(args: &[&str]) -> Served {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let first = rx.recv_timeout(Duration::from_secs(20)).unwrap();
-    let second = rx.recv_timeout(Duration::from_secs(20)).unwrap();
-    let calls = first.strip_prefix("calls ").unwrap().parse().unwrap();
-    let streams = second.strip_prefix("streams ").unwrap().parse().unwrap();
-    Served {
-        child,
-        calls,
-        streams,
-    }
-}
 
 /// Runs `batpak serve ARGS` expecting it to stop by itself within 20 s:
 /// (exit code, stdout, stderr).
@@ -104,12 +59,7 @@ fn serve_refused(args: &[&str]) -> (i32, String, String) {
 
 /// `batpak ARGS`: (exit code, stdout, stderr).
 fn batpak(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    common::run(args)
 }
 
 fn json(text: &str) -> serde_json::Value {
@@ -498,21 +448,6 @@ stall = "2s"
     let (code, _, err) = serve_refused(&["--listen", "127.0.0.1:0"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--data: required"), "{err}");
-}
-
-fn client(addr: SocketAddr) -> Client {
-    Client::connect(ClientConfig::new(addr).with_io_timeout(Duration::from_secs(10))).unwrap()
-}
-
-fn call<I: serde::Serialize, O: serde::de::DeserializeOwned>(
-    c: &mut Client,
-    op: &str,
-    input: &I,
-) -> O {
-    let out = c
-        .call(op, &rmp_serde::to_vec_named(input).unwrap())
-        .unwrap_or_else(|e| panic!("{op}: {e}"));
-    rmp_serde::from_slice(&out).unwrap()
 }
 
 fn public_key(seed: u8) -> String {

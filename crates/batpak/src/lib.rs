@@ -141,7 +141,7 @@ pub use kind::EventKind;
 pub use options::{AppendOptions, BatchAppendItem, CausationRef};
 pub use projection::{EventSourced, Freshness};
 pub use reactor::{Reaction, ReactorHandle, ReactorOptions, ReactorStats};
-pub use receipt::AppendReceipt;
+pub use receipt::{AppendReceipt, ReceiptJsonError};
 pub use recovery::{HistoryLoss, OpenReport, TornTail};
 pub use region::{EntityMatch, KindFilter, Region};
 pub use sequence::ExpectedSequence;

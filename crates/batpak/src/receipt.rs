@@ -1,6 +1,9 @@
-//! What the store returns for an accepted append.
+//! What the store returns for an accepted append, and its portable JSON form.
 
 use serde::Serialize;
+
+mod json;
+pub use json::ReceiptJsonError;
 
 use crate::event::EventHeader;
 use crate::id::{EventId, HlcPoint};

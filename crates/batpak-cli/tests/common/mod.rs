@@ -1,5 +1,6 @@
 //! Shared pieces of the command's behaviour tests: build stores, run the
-//! binary, find and rewrite frames in segment files.
+//! binary, find and rewrite frames in segment files, and run `batpak serve`
+//! as a child process with a NETBAT client for it.
 #![allow(
     dead_code,
     unreachable_pub,
@@ -8,20 +9,98 @@
     clippy::panic
 )]
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use batpak::format::{FRAME_PREFIX_LEN, SEGMENT_HEADER_LEN, TRAILER_LEN};
 use batpak::prelude::*;
+use netbat::{Client, ClientConfig};
 
 pub const NOTED: EventKind = EventKind::custom(0xE, 0x22);
 
+/// The `batpak` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_batpak");
+
 /// Runs the `batpak` binary with `args` (progress bars off: stderr is not a terminal).
 pub fn batpak(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_batpak"))
+    Command::new(BIN).args(args).output().expect("run batpak")
+}
+
+/// Runs `batpak ARGS`: (exit code, stdout, stderr), both UTF-8.
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = batpak(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// A running `batpak serve` and the two addresses it printed; killed (and
+/// reaped) when dropped.
+pub struct Served {
+    pub child: Child,
+    pub calls: SocketAddr,
+    pub streams: SocketAddr,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `batpak serve ARGS` (logging at `warn`, stderr discarded) and
+/// waits, 20 s at most for each, for its `calls ADDR` and `streams ADDR` lines.
+pub fn serve(args: &[&str]) -> Served {
+    let mut child = Command::new(BIN)
+        .arg("serve")
         .args(args)
-        .output()
-        .expect("run batpak")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let second = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let calls = first.strip_prefix("calls ").unwrap().parse().unwrap();
+    let streams = second.strip_prefix("streams ").unwrap().parse().unwrap();
+    Served {
+        child,
+        calls,
+        streams,
+    }
+}
+
+/// A NETBAT/1 client of `addr` with a 10 s I/O timeout.
+pub fn client(addr: SocketAddr) -> Client {
+    Client::connect(ClientConfig::new(addr).with_io_timeout(Duration::from_secs(10))).unwrap()
+}
+
+/// Calls `op` with `input` as named-field MessagePack and decodes the ack.
+pub fn call<I: serde::Serialize, O: serde::de::DeserializeOwned>(
+    c: &mut Client,
+    op: &str,
+    input: &I,
+) -> O {
+    let out = c
+        .call(op, &rmp_serde::to_vec_named(input).unwrap())
+        .unwrap_or_else(|e| panic!("{op}: {e}"));
+    rmp_serde::from_slice(&out).unwrap()
 }
 
 pub fn stdout(o: &Output) -> String {
