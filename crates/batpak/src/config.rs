@@ -103,6 +103,14 @@ pub struct StoreConfig {
     pub(crate) payload_transform: Option<Arc<dyn PayloadTransform>>,
     /// Runs before a request's frames are buffered (keyset durability fence).
     pub(crate) write_hook: Option<Arc<dyn WriteHook>>,
+    /// The committed floor: how many events (global sequences `0..n`) are
+    /// known to be committed, from evidence outside the segment files, such
+    /// as the size of the last signed tree head. Recovery at open refuses to
+    /// cut any of them from the tail of the log, whatever the tail policy
+    /// (`Corruption::CutBelowCommitted`). 0, the default, knows of none, and
+    /// recovery behaves as it always has. Read by `recovery::load` at every
+    /// open and every read-only refresh.
+    pub(crate) committed_floor: u64,
 }
 
 impl StoreConfig {
@@ -136,6 +144,7 @@ impl StoreConfig {
             payload_encryption: None,
             payload_transform: None,
             write_hook: None,
+            committed_floor: 0,
         }
     }
 
