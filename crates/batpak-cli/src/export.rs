@@ -69,6 +69,12 @@ pub struct ExportedEvent {
     pub attestation_tag: Option<u8>,
     /// The attestation's strings in canonical order (gate names; or ticket, reason).
     pub attestation_strings: Vec<String>,
+    /// Frames of the same atomic batch after this one (0: last or single).
+    pub batch_remaining: u32,
+    /// The `event_hash` layout: 2 (domain `batpak/event/v2\n`, canonical
+    /// header ending in `batch_remaining`), or 1 for events of a version-1
+    /// segment (domain `batpak/event/v1\n`, no `batch_remaining`).
+    pub hash_version: u8,
     /// The canonical header bytes hashed into `event_hash`, hex.
     pub canonical_header_hex: String,
     /// The stored payload bytes (MessagePack, or the sealed payload under
@@ -163,6 +169,8 @@ impl ExportedEvent {
                 .and_then(|a| serde_json::to_value(a).ok()),
             attestation_tag: attestation.as_ref().map(|a| a.0),
             attestation_strings: attestation.map(|a| a.1).unwrap_or_default(),
+            batch_remaining: h.batch_remaining,
+            hash_version: h.hash_version,
             canonical_header_hex: hex(&canonical),
             payload_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
             payload,
@@ -179,8 +187,11 @@ impl ExportedEvent {
 const CANONICAL_FIXED: usize = 16 + 8 + 8 + 2 + 8 + 8 + 4 + 3 + 2 + 4 + 4 + 32;
 /// Bytes each present optional id adds.
 const OPTIONAL_ID: usize = 16;
+/// Bytes of `batch_remaining` at the end of a layout-2 canonical header.
+const BATCH_REMAINING_LEN: usize = 4;
 
-/// The attestation section at the end of the canonical header: its tag and
+/// The attestation section near the end of the canonical header (its last
+/// section in layout 1; in layout 2 `batch_remaining` follows it): its tag and
 /// strings, read from the bytes that are hashed (so they match whatever
 /// `event_hash` covers). `None` if the section does not parse.
 fn canonical_attestation(
@@ -194,7 +205,12 @@ fn canonical_attestation(
         h.idempotency_key.is_some(),
     ];
     let start = CANONICAL_FIXED + names_len + OPTIONAL_ID * ids.iter().filter(|p| **p).count();
-    let mut rest = canonical.get(start..)?;
+    let end = if h.hash_version == 1 {
+        canonical.len()
+    } else {
+        canonical.len().checked_sub(BATCH_REMAINING_LEN)?
+    };
+    let mut rest = canonical.get(start..end)?;
     let mut take = |n: usize| -> Option<&[u8]> {
         let (head, tail) = (rest.get(..n)?, rest.get(n..)?);
         rest = tail;

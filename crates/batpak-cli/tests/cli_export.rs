@@ -77,6 +77,12 @@ fn canonical(line: &Value) -> Vec<u8> {
         b.extend((section.len() as u32).to_le_bytes());
         b.extend(section);
     }
+    // Layout 2 ends in the batch framing; layout 1 (version-1 segments) does not.
+    match u64_of(line, "hash_version") {
+        1 => {}
+        2 => b.extend((u64_of(line, "batch_remaining") as u32).to_le_bytes()),
+        v => panic!("unknown hash_version {v}"),
+    }
     b
 }
 
@@ -91,9 +97,12 @@ impl Gate<()> for Named {
     }
 }
 
-fn event_hash(canonical: &[u8], content_hash: &[u8]) -> [u8; 32] {
+fn event_hash(line: &Value, canonical: &[u8], content_hash: &[u8]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
-    h.update(b"batpak/event/v1\n");
+    h.update(match u64_of(line, "hash_version") {
+        1 => b"batpak/event/v1\n",
+        _ => b"batpak/event/v2\n",
+    });
     h.update(canonical);
     h.update(content_hash);
     *h.finalize().as_bytes()
@@ -188,7 +197,7 @@ fn exported_lines_rehash_and_link_without_batpak_code() {
         // event_hash = blake3(domain ‖ canonical header ‖ content_hash)
         let canon = canonical(line);
         assert_eq!(canon, unhex(line["canonical_header_hex"].as_str().unwrap()));
-        let recomputed = event_hash(&canon, content.as_bytes());
+        let recomputed = event_hash(line, &canon, content.as_bytes());
         let stored_hash = unhex(line["event_hash"].as_str().unwrap());
         assert_eq!(recomputed.to_vec(), stored_hash);
         assert_eq!(recomputed, receipt.event_hash);
@@ -197,7 +206,15 @@ fn exported_lines_rehash_and_link_without_batpak_code() {
         let mut tampered = line.clone();
         tampered["wall_ms"] = Value::from(u64_of(line, "wall_ms") + 1);
         assert_ne!(
-            event_hash(&canonical(&tampered), content.as_bytes()).to_vec(),
+            event_hash(&tampered, &canonical(&tampered), content.as_bytes()).to_vec(),
+            stored_hash
+        );
+        // So does the batch framing, in layout 2.
+        assert_eq!(u64_of(line, "hash_version"), 2);
+        let mut tampered = line.clone();
+        tampered["batch_remaining"] = Value::from(u64_of(line, "batch_remaining") + 1);
+        assert_ne!(
+            event_hash(&tampered, &canonical(&tampered), content.as_bytes()).to_vec(),
             stored_hash
         );
 
@@ -367,7 +384,7 @@ fn an_encrypted_store_exports_sealed_bytes_its_opened_payloads_and_marks_shredde
             content.as_bytes()
         );
         assert_eq!(
-            event_hash(&canonical(line), content.as_bytes()),
+            event_hash(line, &canonical(line), content.as_bytes()),
             r.event_hash,
             "{line}"
         );

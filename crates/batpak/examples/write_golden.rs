@@ -1,5 +1,7 @@
-//! Writes the golden store used by `tests/golden_format.rs`:
-//! `cargo run -p batpak --example write_golden -- fixtures/golden-v1`
+//! Writes the golden store used by `tests/golden_format.rs`, in the segment
+//! format version this build writes:
+//! `cargo run -p batpak --example write_golden -- fixtures/golden-v2`
+//! (`fixtures/golden-v1` was written the same way by a version-1 build).
 //!
 //! Run it only when the segment format changes on purpose (with a new format
 //! version and a CHANGELOG entry); the committed output guards the format.

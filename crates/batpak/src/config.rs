@@ -108,6 +108,14 @@ pub struct StoreConfig {
     pub(crate) log_origin: Option<String>,
     /// How often the writer records a tree head while appends continue.
     pub(crate) head_interval: Option<Duration>,
+    /// The committed floor: how many events (global sequences `0..n`) are
+    /// known to be committed, from evidence outside the segment files, such
+    /// as the size of the last signed tree head. Recovery at open refuses to
+    /// cut any of them from the tail of the log, whatever the tail policy
+    /// (`Corruption::CutBelowCommitted`). 0, the default, knows of none, and
+    /// recovery behaves as it always has. Read by `recovery::load` at every
+    /// open and every read-only refresh.
+    pub(crate) committed_floor: u64,
 }
 
 impl StoreConfig {
@@ -145,6 +153,7 @@ impl StoreConfig {
             write_hook: None,
             log_origin: None,
             head_interval: Some(Self::DEFAULT_HEAD_INTERVAL),
+            committed_floor: 0,
         }
     }
 

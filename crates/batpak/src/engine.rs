@@ -29,7 +29,7 @@ use crate::watermark::Mark;
 pub(crate) struct Shared {
     pub(crate) cfg: StoreConfig,
     pub(crate) index: RwLock<Index>,
-    pub(crate) files: RwLock<BTreeMap<u64, Arc<dyn StoreFile>>>,
+    pub(crate) files: RwLock<BTreeMap<u64, crate::segment::SegmentFile>>,
     pub(crate) report: Mutex<OpenReport>,
     /// Accepted, written, durable and visible watermarks, with their waiters.
     pub(crate) marks: crate::watermark::Watermarks,
@@ -262,12 +262,13 @@ pub(crate) fn read_entry(
         offset: loc.offset,
         reason,
     };
-    let file = shared
+    let segment = shared
         .files
         .read()
         .get(&loc.segment)
         .cloned()
         .ok_or_else(|| bad(Corruption::SegmentNotOpen))?;
+    let file = &segment.file;
     let cached = read_cached(shared, file.as_ref(), loc)
         .map_err(|e| StoreError::io("read frame", path(), e))?;
     let buf = match cached {
@@ -290,7 +291,7 @@ pub(crate) fn read_entry(
             expected: entry.event_id,
         }));
     }
-    let header = f.header();
+    let header = f.header(segment.hash_version());
     Ok(StoredEvent {
         event: Event {
             header,

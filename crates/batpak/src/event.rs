@@ -39,11 +39,21 @@ pub struct EventHeader {
     /// The gates this event passed, or the bypass that let it through, when it
     /// was committed through a [`crate::Pipeline`]; `None` for ordinary appends.
     pub attestation: Option<GateAttestation>,
+    /// Frames of the same atomic batch stored after this one: 0 for the last
+    /// event of a batch and for a single append. Covered by `event_hash`
+    /// when `hash_version` is 2.
+    pub batch_remaining: u32,
+    /// Which layout `event_hash` covers (see [`crate::chain`]): 2 for every
+    /// event this build writes, 1 only for events read from a version-1
+    /// segment, whose hash does not cover `batch_remaining`. Not stored per
+    /// event: it follows from the segment's format version.
+    pub hash_version: u8,
     /// `event_hash` of the entity's previous event; zeros at genesis.
     pub prev_hash: [u8; 32],
     /// blake3 of the stored payload bytes.
     pub content_hash: [u8; 32],
-    /// blake3 over the domain tag, canonical header bytes and `content_hash`.
+    /// blake3 over the domain tag, canonical header bytes and `content_hash`,
+    /// in the layout `hash_version` names.
     pub event_hash: [u8; 32],
 }
 

@@ -454,6 +454,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
 
 fn sample_header(segment_id: u64) -> format::SegmentHeader {
     format::SegmentHeader {
+        version: format::SEGMENT_FORMAT_VERSION,
         segment_id,
         created_ms: 1_700_000_000_000,
     }

@@ -7,16 +7,15 @@
 //! rebuilt from the log.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
 use crate::config::StoreConfig;
 use crate::error::{Corruption, StoreError};
 use crate::format::{self, decode_frame, KeyRecord, IDEMPOTENCY_FILE, SEGMENT_HEADER_LEN};
-use crate::fs::StoreFile;
 use crate::id::IdempotencyKey;
 use crate::index::Index;
+use crate::segment::SegmentFile;
 
 /// Keys of recent appends. Every key whose event lies within `window`
 /// global sequences of the newest event is kept; older keys are evicted,
@@ -100,7 +99,7 @@ pub(crate) type SegmentRange = (u64, u64, u64, bool);
 pub(crate) fn rebuild_keys(
     cfg: &StoreConfig,
     index: &Index,
-    files: &BTreeMap<u64, Arc<dyn StoreFile>>,
+    files: &BTreeMap<u64, SegmentFile>,
     ranges: &[SegmentRange],
     scanned: Vec<KeyRecord>,
 ) -> Result<RebuiltKeys, StoreError> {
@@ -151,7 +150,7 @@ pub(crate) fn rebuild_keys(
         let Some(file) = files.get(&id) else {
             continue;
         };
-        let bytes = crate::segment::read_whole(file.as_ref(), &path)?;
+        let bytes = crate::segment::read_whole(file.file.as_ref(), &path)?;
         let mut pos = SEGMENT_HEADER_LEN;
         let mut gs = base;
         while gs < end {

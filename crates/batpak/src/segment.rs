@@ -190,11 +190,30 @@ impl FooterBuilder {
     }
 }
 
+/// An open segment file with the format version its header declares,
+/// which decides the hash layout of the events read from it.
+#[derive(Clone, Debug)]
+pub(crate) struct SegmentFile {
+    pub(crate) file: Arc<dyn StoreFile>,
+    pub(crate) version: u16,
+}
+
+impl SegmentFile {
+    /// The `hash_version` of every event in this segment.
+    pub(crate) fn hash_version(&self) -> u8 {
+        crate::format::hash_version_of(self.version)
+    }
+}
+
 /// The segment the writer appends to.
 #[derive(Debug)]
 pub(crate) struct ActiveSegment {
     pub(crate) id: u64,
     pub(crate) file: Arc<dyn StoreFile>,
+    /// The header's format version. Frames are only ever appended to a
+    /// segment of the version this build writes; an older one is sealed and
+    /// left behind instead.
+    pub(crate) version: u16,
     pub(crate) footer: FooterBuilder,
     /// Physical length of the file: frames, then zeros written ahead so that
     /// later syncs overwrite blocks instead of growing the file.

@@ -1,6 +1,7 @@
-//! The committed golden store (fixtures/golden-v1, written by
-//! `examples/write_golden.rs`) opens and reads back byte for byte, so a format
-//! change cannot slip in unnoticed.
+//! The committed golden stores (fixtures/golden-v1 and fixtures/golden-v2,
+//! the same events written by `examples/write_golden.rs` in segment format
+//! versions 1 and 2) open and read back byte for byte, so a format change
+//! cannot slip in unnoticed, and a version-1 store keeps its version-1 hashes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -10,12 +11,15 @@ use std::path::{Path, PathBuf};
 
 use batpak::prelude::*;
 
-fn golden() -> PathBuf {
-    fixture("golden-v1")
+/// The golden stores and the segment format version each was written in.
+const GOLDEN: [(&str, u16); 2] = [("golden-v1", 1), ("golden-v2", 2)];
+
+fn golden(name: &str) -> PathBuf {
+    fixture(name)
 }
 
-fn copy_store() -> tempfile::TempDir {
-    copy_dir(&golden().join("store"))
+fn copy_store(name: &str) -> tempfile::TempDir {
+    copy_dir(&golden(name).join("store"))
 }
 
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -34,16 +38,24 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     v
 }
 
-fn check_against_expected(store: &batpak::StoreReader) {
+fn check_against_expected(name: &str, version: u16, store: &batpak::StoreReader) {
     let expected: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(golden().join("expected.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(golden(name).join("expected.json")).unwrap())
             .unwrap();
     assert_eq!(store.len() as usize, expected.len());
-    for (entry, want) in store.query(&Region::all()).iter().zip(&expected) {
+    let events = store.query(&Region::all());
+    for (i, (entry, want)) in events.iter().zip(&expected).enumerate() {
         let raw = store.read_raw(entry.event_id()).unwrap();
         let h = &raw.event.header;
         let got = golden_json::describe(&raw);
-        assert_eq!(&got, want);
+        assert_eq!(&got, want, "{name} event {i}");
+        // The store's last request is a batch of two; every other append is single.
+        let remaining = if i + 2 == events.len() { 1 } else { 0 };
+        assert_eq!(
+            (h.hash_version, h.batch_remaining),
+            (version as u8, remaining),
+            "{name} event {i}"
+        );
         assert_eq!(
             batpak::chain::event_hash(h, &raw.coordinate),
             h.event_hash,
@@ -54,14 +66,20 @@ fn check_against_expected(store: &batpak::StoreReader) {
 }
 
 #[test]
-fn golden_store_reads_back_byte_for_byte() {
-    let dir = copy_store();
+fn golden_stores_read_back_byte_for_byte() {
+    for (name, version) in GOLDEN {
+        golden_store_reads_back_byte_for_byte(name, version);
+    }
+}
+
+fn golden_store_reads_back_byte_for_byte(name: &str, version: u16) {
+    let dir = copy_store(name);
     let before = snapshot(dir.path());
     let ro = Store::open_read_only(
         StoreConfig::new(dir.path()).with_chain_verification(ChainVerification::Recompute),
     )
     .unwrap();
-    check_against_expected(ro.reader());
+    check_against_expected(name, version, ro.reader());
     drop(ro);
     assert_eq!(snapshot(dir.path()), before, "reading changes no byte");
     let store = Store::open(
@@ -72,7 +90,7 @@ fn golden_store_reads_back_byte_for_byte() {
         store.open_report().segments,
         store.open_report().segments_from_footer
     );
-    check_against_expected(store.reader());
+    check_against_expected(name, version, store.reader());
     // Idempotency survives in the golden data too: the keyed append dedupes.
     let opts = AppendOptions::default()
         .with_idempotency_key(IdempotencyKey::from_bytes(*b"golden-key-00001"))
@@ -97,7 +115,7 @@ fn golden_store_reads_back_byte_for_byte() {
     let heads = after.remove(heads.expect("the first writer open records a head"));
     assert_eq!(
         after, before,
-        "opening and closing without appends rewrites nothing"
+        "{name}: opening and closing without appends rewrites nothing"
     );
     assert_eq!(&heads.1[..8], b"BPKHEADS");
     let tree = dir.path().join(batpak::format::TREE_DIR);
@@ -116,10 +134,43 @@ fn golden_store_reads_back_byte_for_byte() {
 }
 
 #[test]
+fn each_golden_store_hashes_in_the_layout_of_its_version() {
+    // The layouts spelled out from docs/FORMAT.md ("Hashes"), as a third party
+    // would recompute them: version 2 appends batch_remaining (u32 LE) to the
+    // version-1 canonical header and has its own domain tag.
+    for (name, version) in GOLDEN {
+        let ro = Store::open_read_only(StoreConfig::new(golden(name).join("store"))).unwrap();
+        for e in ro.query(&Region::all()) {
+            let raw = ro.read_raw(e.event_id()).unwrap();
+            let h = &raw.event.header;
+            let canonical = batpak::chain::canonical_header_bytes(h, &raw.coordinate);
+            let mut as_v1 = h.clone();
+            as_v1.hash_version = 1;
+            let v1_bytes = batpak::chain::canonical_header_bytes(&as_v1, &raw.coordinate);
+            let domain: &[u8] = if version == 1 {
+                assert_eq!(canonical, v1_bytes);
+                b"batpak/event/v1\n"
+            } else {
+                assert_eq!(&canonical[..v1_bytes.len()], &v1_bytes[..]);
+                assert_eq!(
+                    &canonical[v1_bytes.len()..],
+                    &h.batch_remaining.to_le_bytes()
+                );
+                b"batpak/event/v2\n"
+            };
+            let mut input = domain.to_vec();
+            input.extend(&canonical);
+            input.extend(h.content_hash);
+            assert_eq!(*blake3::hash(&input).as_bytes(), h.event_hash, "{name}");
+        }
+    }
+}
+
+#[test]
 fn the_version_1_idempotency_sidecar_of_the_golden_store_is_still_used() {
     // fixtures/golden-v1 holds an IDEMPOTENCY sidecar of version 1, written
     // before version 2 added the digest form; this build reads it as is.
-    let dir = copy_store();
+    let dir = copy_store("golden-v1");
     let sidecar = std::fs::read(dir.path().join(batpak::format::IDEMPOTENCY_FILE)).unwrap();
     assert_eq!(
         &sidecar[..10],
@@ -164,13 +215,13 @@ fn the_version_1_idempotency_sidecar_of_the_golden_store_is_still_used() {
 
 #[test]
 fn a_segment_of_another_format_version_is_refused_by_name() {
-    let dir = copy_store();
+    let dir = copy_store("golden-v2");
     // The file name and the header offsets (version at 8, CRC of bytes 0..28
     // at 28) are spelled out from docs/FORMAT.md on purpose, not taken from
     // `batpak::format`: this test reads the format as a third party would.
     let seg = dir.path().join("00000000000000000001.seg");
     let mut bytes = std::fs::read(&seg).unwrap();
-    bytes[8..10].copy_from_slice(&2u16.to_le_bytes());
+    bytes[8..10].copy_from_slice(&3u16.to_le_bytes());
     let crc = crc32fast::hash(&bytes[..28]);
     bytes[28..32].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&seg, &bytes).unwrap();
@@ -185,23 +236,62 @@ fn a_segment_of_another_format_version_is_refused_by_name() {
                 supported,
             } => {
                 assert_eq!(path, &seg);
-                assert_eq!((*found, *supported), (2, 1));
+                assert_eq!((*found, *supported), (3, 2));
             }
             other => panic!("expected UnsupportedVersion, got {other:?}"),
         }
-        assert!(err.to_string().contains("format version 2"), "{err}");
+        assert!(err.to_string().contains("format version 3"), "{err}");
+    }
+}
+
+#[test]
+fn a_version_1_segment_after_a_version_2_one_is_refused() {
+    // Reading a version-2 segment in the version-1 hash layout is what a
+    // header rewritten to version 1 would be for: refused, naming the file.
+    let dir = copy_store("golden-v2");
+    let seg = dir.path().join("00000000000000000002.seg");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[8..10].copy_from_slice(&1u16.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[..28]);
+    bytes[28..32].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&seg, &bytes).unwrap();
+    for err in [
+        Store::open(StoreConfig::new(dir.path())).unwrap_err(),
+        Store::open_read_only(StoreConfig::new(dir.path())).unwrap_err(),
+    ] {
+        match &err {
+            StoreError::CorruptSegment {
+                segment,
+                offset: 0,
+                reason,
+            } => {
+                assert_eq!(segment, &seg);
+                assert_eq!(
+                    reason.to_string(),
+                    "segment format version 1 after a segment of version 2"
+                );
+            }
+            other => panic!("expected CorruptSegment, got {other:?}"),
+        }
     }
 }
 
 #[test]
 fn the_segment_reader_reads_the_golden_segments_as_the_store_does() {
-    let dir = copy_store();
+    for (name, version) in GOLDEN {
+        segment_reader_reads_as_the_store_does(name, version);
+    }
+}
+
+fn segment_reader_reads_as_the_store_does(name: &str, version: u16) {
+    let dir = copy_store(name);
     let store = Store::open_read_only(StoreConfig::new(dir.path())).unwrap();
     let mut frames = Vec::new();
     for id in [1u64, 2] {
         let path = dir.path().join(batpak::format::segment_file_name(id));
         let segment = batpak::format::SegmentReader::open(&path).unwrap();
         assert_eq!(segment.segment_id(), id);
+        assert_eq!(segment.version(), version);
         assert_eq!(
             segment.is_sealed(),
             batpak::format::SegmentReader::is_sealed_file(&path).unwrap()

@@ -87,6 +87,32 @@ pub enum Corruption {
         /// The name in the file.
         found: String,
     },
+    /// A frame of the incomplete batch ending the active segment does not
+    /// hash to its stored `event_hash`. A crash tears a batch only by not
+    /// writing its last frames, and the frames it did write hash right: these
+    /// bytes were rewritten, so recovery refuses to drop them as a torn batch.
+    TailBatchHashMismatch {
+        /// The frame's global sequence.
+        global_sequence: u64,
+    },
+    /// Cutting the tail of the active segment would remove an event below
+    /// the committed floor: the number of events known to be committed
+    /// (such as the size of the last signed tree head), which no recovery
+    /// may take back.
+    CutBelowCommitted {
+        /// Events known committed (global sequences below it).
+        committed: u64,
+        /// Global sequence of the first event the cut would remove.
+        first_cut: u64,
+    },
+    /// A segment is of an older format version than a segment before it; a
+    /// writer only ever moves to newer versions.
+    VersionDowngrade {
+        /// This segment's version.
+        found: u16,
+        /// The version of an earlier segment.
+        earlier: u16,
+    },
 }
 
 impl std::fmt::Display for Corruption {
@@ -127,6 +153,21 @@ impl std::fmt::Display for Corruption {
             ),
             Self::LastSegmentId => f.write_str("segment id leaves no id for a next segment"),
             Self::WrongCheckpoint { found } => write!(f, "file holds checkpoint {found:?}"),
+            Self::TailBatchHashMismatch { global_sequence } => write!(
+                f,
+                "event {global_sequence} in the incomplete batch at the end of the log does not hash to its stored event_hash: the batch was altered, not torn by a crash"
+            ),
+            Self::CutBelowCommitted {
+                committed,
+                first_cut,
+            } => write!(
+                f,
+                "recovery would cut event {first_cut} and later, but {committed} events are known committed"
+            ),
+            Self::VersionDowngrade { found, earlier } => write!(
+                f,
+                "segment format version {found} after a segment of version {earlier}"
+            ),
         }
     }
 }

@@ -16,8 +16,8 @@ pub const FRAME_PREFIX_LEN: usize = 8;
 pub(crate) const MIN_FRAME_BODY_LEN: usize = 90;
 /// Largest body a frame may declare.
 pub(crate) const MAX_FRAME_BODY_LEN: usize = 1 << 30;
-/// Number of fields in a version-1 frame body array. New fields are appended,
-/// so a field's position never changes.
+/// Number of fields in a frame body array (segment format versions 1 and 2
+/// alike). New fields are appended, so a field's position never changes.
 pub(super) const FRAME_FIELDS: u32 = 18;
 /// First bytes of every frame body: a msgpack array16 marker and the field count.
 pub(crate) const FRAME_BODY_START: [u8; 3] = [0xdc, 0x00, FRAME_FIELDS as u8];
@@ -47,12 +47,12 @@ pub(crate) struct FrameFields<'a> {
 }
 
 impl<'a> FrameFields<'a> {
-    /// The frame of an event: its header, coordinate and stored payload.
+    /// The frame of an event: its header (batch framing included),
+    /// coordinate and stored payload.
     pub(crate) fn of_event(
         header: &EventHeader,
         coordinate: &'a Coordinate,
         payload: &'a [u8],
-        batch_remaining: u32,
     ) -> Self {
         Self {
             event_id: header.event_id,
@@ -67,7 +67,7 @@ impl<'a> FrameFields<'a> {
             causation_id: header.causation_id,
             idempotency_key: header.idempotency_key,
             payload_version: header.payload_version,
-            batch_remaining,
+            batch_remaining: header.batch_remaining,
             prev_hash: header.prev_hash,
             event_hash: header.event_hash,
             payload,
@@ -76,8 +76,10 @@ impl<'a> FrameFields<'a> {
     }
 
     /// The event header this frame holds; `content_hash` is recomputed from
-    /// the payload (frames do not store it).
-    pub(crate) fn header(&self) -> EventHeader {
+    /// the payload (frames do not store it). `hash_version` is not stored
+    /// either: it follows from the format version of the frame's segment
+    /// (`segment_header::hash_version_of`).
+    pub(crate) fn header(&self, hash_version: u8) -> EventHeader {
         EventHeader {
             event_id: self.event_id,
             global_sequence: self.global_sequence,
@@ -90,6 +92,8 @@ impl<'a> FrameFields<'a> {
             idempotency_key: self.idempotency_key,
             payload_version: self.payload_version,
             attestation: self.attestation.clone(),
+            batch_remaining: self.batch_remaining,
+            hash_version,
             prev_hash: self.prev_hash,
             content_hash: crate::chain::content_hash(self.payload),
             event_hash: self.event_hash,
@@ -287,8 +291,9 @@ fn read_attestation(r: &mut Reader<'_>) -> Result<Option<GateAttestation>, Decod
 pub(crate) fn next_frame_after(bytes: &[u8], bad: usize) -> Option<usize> {
     let first = bad.checked_add(1)?;
     let bodies = bytes.get(first.checked_add(FRAME_PREFIX_LEN)?..)?;
-    // A version-1 body always starts with the array16 marker and its field
-    // count; only there can a frame start, its prefix in front of it.
+    // A body (of either segment format version) always starts with the
+    // array16 marker and its field count; only there can a frame start, its
+    // prefix in front of it.
     bodies
         .windows(FRAME_BODY_START.len())
         .enumerate()

@@ -63,7 +63,9 @@ pub use names::{
     SYNC_FAILURE_FILE, TEMP_SUFFIX, TREE_DIR,
 };
 pub(crate) use names::{segment_path, LOCK_FILE};
-pub use segment_header::{SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC};
+pub use segment_header::{
+    OLDEST_SEGMENT_FORMAT_VERSION, SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC,
+};
 pub use segment_reader::{Frames, SegmentError, SegmentReader};
 pub(crate) use tree_level::{
     decode_tree_level_header, encode_tree_level_header, tree_level_file_name,
@@ -116,7 +118,9 @@ pub(crate) const MAX_SMALL_FILE: u64 = 64 << 10;
 pub(crate) const MAX_PROJECTION_FILE: u64 = 1 << 30;
 pub(crate) use names::{checkpoint_file_name, projection_file_name};
 pub(crate) use projection::{decode_projection, encode_projection, ProjectionRecord};
-pub(crate) use segment_header::{decode_segment_header, encode_segment_header, SegmentHeader};
+pub(crate) use segment_header::{
+    decode_segment_header, encode_segment_header, hash_version_of, SegmentHeader,
+};
 pub(crate) use sync_failure::{decode_sync_failure, encode_sync_failure, DurablePoint};
 
 /// Every checksummed sidecar ends in a CRC32 of everything before it.

@@ -7,8 +7,15 @@ use super::check_crc;
 use super::error::DecodeError;
 use super::reader::Reader;
 
-/// Version of the segment format this build writes and reads.
-pub const SEGMENT_FORMAT_VERSION: u16 = 1;
+/// Version of the segment format this build writes, and the newest it reads.
+///
+/// Version 2 hashes each frame's batch framing (`batch_remaining`) into its
+/// `event_hash`; version 1 did not. Frames and footers are laid out alike in
+/// both.
+pub const SEGMENT_FORMAT_VERSION: u16 = 2;
+/// The oldest segment format version this build reads. Segments of it are
+/// read and verified as they are, never rewritten into the new version.
+pub const OLDEST_SEGMENT_FORMAT_VERSION: u16 = 1;
 /// First eight bytes of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"BATPAKSG";
 /// Size of the fixed segment header.
@@ -21,6 +28,8 @@ pub(super) const HDR_CRC: usize = 28;
 /// A decoded segment header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SegmentHeader {
+    /// Between [`OLDEST_SEGMENT_FORMAT_VERSION`] and [`SEGMENT_FORMAT_VERSION`].
+    pub(crate) version: u16,
     pub(crate) segment_id: u64,
     pub(crate) created_ms: u64,
 }
@@ -29,7 +38,7 @@ pub(crate) struct SegmentHeader {
 pub(crate) fn encode_segment_header(h: SegmentHeader) -> [u8; SEGMENT_HEADER_LEN] {
     let mut b = [0u8; SEGMENT_HEADER_LEN];
     b[..HDR_VERSION].copy_from_slice(&SEGMENT_MAGIC);
-    b[HDR_VERSION..HDR_VERSION + 2].copy_from_slice(&SEGMENT_FORMAT_VERSION.to_le_bytes());
+    b[HDR_VERSION..HDR_VERSION + 2].copy_from_slice(&h.version.to_le_bytes());
     b[12..20].copy_from_slice(&h.segment_id.to_le_bytes());
     b[20..HDR_CRC].copy_from_slice(&h.created_ms.to_le_bytes());
     let crc = crc32fast::hash(&b[..HDR_CRC]);
@@ -53,16 +62,28 @@ pub(crate) fn decode_segment_header(b: &[u8]) -> Result<SegmentHeader, DecodeErr
     let stored = r.le_u32()?;
     r.finish()?;
     check_crc(0, &b[..HDR_CRC], stored)?;
-    if version != SEGMENT_FORMAT_VERSION {
+    if !(OLDEST_SEGMENT_FORMAT_VERSION..=SEGMENT_FORMAT_VERSION).contains(&version) {
         return Err(DecodeError::UnsupportedVersion {
             found: version,
             supported: SEGMENT_FORMAT_VERSION,
         });
     }
     Ok(SegmentHeader {
+        version,
         segment_id,
         created_ms,
     })
+}
+
+/// The `event_hash` layout ([`crate::EventHeader::hash_version`]) of the
+/// frames in a segment of format `version`: 1 in version-1 segments, 2 from
+/// version 2 on.
+pub(crate) fn hash_version_of(version: u16) -> u8 {
+    if version <= OLDEST_SEGMENT_FORMAT_VERSION {
+        1
+    } else {
+        2
+    }
 }
 
 #[cfg(test)]
@@ -73,6 +94,7 @@ mod tests {
     #[test]
     fn segment_header_roundtrip_and_checks() {
         let h = SegmentHeader {
+            version: SEGMENT_FORMAT_VERSION,
             segment_id: 12,
             created_ms: 99,
         };
@@ -97,27 +119,50 @@ mod tests {
             decode_segment_header(&bad),
             Err(DecodeError::CrcMismatch { offset: 0, .. })
         ));
-        let mut v2 = b;
-        v2[HDR_VERSION] = 2;
-        let crc = crc32fast::hash(&v2[..HDR_CRC]);
-        v2[HDR_CRC..].copy_from_slice(&crc.to_le_bytes());
+        let with_version = |v: u16| {
+            let mut b = b;
+            b[HDR_VERSION..HDR_VERSION + 2].copy_from_slice(&v.to_le_bytes());
+            let crc = crc32fast::hash(&b[..HDR_CRC]);
+            b[HDR_CRC..].copy_from_slice(&crc.to_le_bytes());
+            b
+        };
+        for v in [0u16, 3, 0x0100] {
+            assert_eq!(
+                decode_segment_header(&with_version(v)),
+                Err(DecodeError::UnsupportedVersion {
+                    found: v,
+                    supported: 2
+                })
+            );
+        }
+        let v1 = decode_segment_header(&with_version(1)).unwrap();
+        assert_eq!(v1, SegmentHeader { version: 1, ..h });
         assert_eq!(
-            decode_segment_header(&v2),
-            Err(DecodeError::UnsupportedVersion {
-                found: 2,
-                supported: 1
-            })
+            encode_segment_header(v1),
+            with_version(1),
+            "a version-1 header encodes as it was read"
+        );
+    }
+
+    #[test]
+    fn each_segment_version_has_its_hash_layout() {
+        assert_eq!(hash_version_of(1), 1);
+        assert_eq!(hash_version_of(2), 2);
+        assert_eq!(
+            hash_version_of(SEGMENT_FORMAT_VERSION),
+            crate::chain::HASH_VERSION
         );
     }
 
     #[test]
     fn the_header_layout_is_the_documented_one() {
         let b = encode_segment_header(SegmentHeader {
+            version: SEGMENT_FORMAT_VERSION,
             segment_id: 0x0102,
             created_ms: 0x0304,
         });
         assert_eq!(&b[..8], b"BATPAKSG");
-        assert_eq!(&b[8..12], &[1, 0, 0, 0]);
+        assert_eq!(&b[8..12], &[2, 0, 0, 0]);
         assert_eq!(&b[12..14], &[0x02, 0x01]);
         assert_eq!(&b[20..22], &[0x04, 0x03]);
         // Bytes after the header are not part of it.

@@ -7,9 +7,9 @@ use super::footer::{decode_footer, ends_with_trailer, locate_footer, trailer_off
 use super::footer_view::FooterView;
 use super::frame::decode_frame;
 use super::frame_view::FrameView;
-use super::segment_header::{
-    decode_segment_header, SegmentHeader, SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN,
-};
+use super::segment_header::{decode_segment_header, SegmentHeader, SEGMENT_HEADER_LEN};
+#[cfg(doc)]
+use super::segment_header::{OLDEST_SEGMENT_FORMAT_VERSION, SEGMENT_FORMAT_VERSION};
 use super::{to_u64, TRAILER_LEN};
 
 /// Why a segment file could not be read.
@@ -196,8 +196,10 @@ impl SegmentReader {
         self.header.segment_id
     }
 
-    /// The segment format version of the header (only
-    /// [`SEGMENT_FORMAT_VERSION`] is read; others fail to open).
+    /// The segment format version of the header: from
+    /// [`OLDEST_SEGMENT_FORMAT_VERSION`] to [`SEGMENT_FORMAT_VERSION`] (others
+    /// fail to open). Events of a version-1 segment have `event_hash` layout
+    /// 1, later ones layout 2 (see [`crate::chain`]).
     ///
     /// ```
     /// # use batpak::format::{segment_file_name, SegmentReader, SEGMENT_FORMAT_VERSION};
@@ -212,7 +214,7 @@ impl SegmentReader {
     /// # Ok(()) }
     /// ```
     pub fn version(&self) -> u16 {
-        SEGMENT_FORMAT_VERSION
+        self.header.version
     }
 
     /// When the segment was created, Unix milliseconds.
@@ -429,6 +431,7 @@ mod tests {
 
     fn segment(frames: usize, sealed: bool) -> Vec<u8> {
         let mut b = encode_segment_header(SegmentHeader {
+            version: 1,
             segment_id: 3,
             created_ms: 5,
         })

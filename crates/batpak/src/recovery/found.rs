@@ -3,14 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::config::StoreConfig;
 use crate::error::{Corruption, StoreError};
 use crate::format::{self, DecodeError, KeyRecord};
-use crate::fs::StoreFile;
 use crate::index::Index;
-use crate::segment::FooterBuilder;
+use crate::segment::{FooterBuilder, SegmentFile};
 
 /// What opening found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -101,6 +99,8 @@ pub(crate) enum Access {
 #[derive(Debug)]
 pub(crate) struct Tail {
     pub(crate) id: u64,
+    /// The header's format version: an older one takes no more frames.
+    pub(crate) version: u16,
     pub(crate) footer: FooterBuilder,
     /// The file still ends in a footer that must be cut before appending.
     pub(crate) sealed: bool,
@@ -110,7 +110,7 @@ pub(crate) struct Tail {
 #[derive(Debug)]
 pub(crate) struct Recovered {
     pub(crate) index: Index,
-    pub(crate) files: BTreeMap<u64, Arc<dyn StoreFile>>,
+    pub(crate) files: BTreeMap<u64, SegmentFile>,
     pub(crate) tail: Option<Tail>,
     pub(crate) report: OpenReport,
     /// Idempotency keys to seed the writer with (writer opens only).
@@ -119,6 +119,8 @@ pub(crate) struct Recovered {
     pub(super) scanned_keys: Vec<KeyRecord>,
     /// `(segment id, first global sequence, end global sequence, scanned)`.
     pub(super) ranges: Vec<(u64, u64, u64, bool)>,
+    /// The format version of the last segment read (0 before the first).
+    pub(super) newest_version: u16,
 }
 
 /// Lists segment ids in the data directory, ascending.

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::chain;
 use crate::config::StoreConfig;
 use crate::coordinate::{part_problem, Coordinate};
 use crate::error::{Corruption, StoreError};
@@ -40,8 +41,8 @@ pub(super) fn load_segment(
     let mut head = vec![0u8; SEGMENT_HEADER_LEN.min(usize::try_from(len).unwrap_or(usize::MAX))];
     file.read_exact_at(&mut head, 0)
         .map_err(|e| StoreError::io("read segment header", path, e))?;
-    match decode_segment_header(&head) {
-        Ok(h) if h.segment_id == id => {}
+    let version = match decode_segment_header(&head) {
+        Ok(h) if h.segment_id == id => h.version,
         Ok(h) => {
             return Err(corrupt(
                 path,
@@ -73,7 +74,20 @@ pub(super) fn load_segment(
             })
         }
         Err(e) => return Err(corrupt(path, 0, decode("segment header", e))),
+    };
+    if version < out.newest_version {
+        // Only an edit of the header makes an older segment follow a newer
+        // one, and reading it in the older hash layout is what it would be for.
+        return Err(corrupt(
+            path,
+            0,
+            Corruption::VersionDowngrade {
+                found: version,
+                earlier: out.newest_version,
+            },
+        ));
     }
+    out.newest_version = version;
     if let Some((body, crc, at)) = read_footer(path, file.as_ref(), len)? {
         let mut reader = match open_footer(path, &body, crc, at) {
             Ok(reader) => reader,
@@ -85,6 +99,7 @@ pub(super) fn load_segment(
                 out.report.rebuilt_footers.push(path.to_path_buf());
                 return Ok(Loaded::Kept(Box::new(Tail {
                     id,
+                    version,
                     footer,
                     sealed: true,
                 })));
@@ -97,6 +112,7 @@ pub(super) fn load_segment(
         out.report.segments_from_footer += 1;
         return Ok(Loaded::Kept(Box::new(Tail {
             id,
+            version,
             footer: FooterBuilder::sealed_head(head),
             sealed: true,
         })));
@@ -104,9 +120,10 @@ pub(super) fn load_segment(
     if !is_last {
         return Err(corrupt(path, len, Corruption::FooterMissing));
     }
-    let footer = scan_frames(cfg, access, path, id, file, out)?;
+    let footer = scan_frames(cfg, access, path, id, version, file, out)?;
     Ok(Loaded::Kept(Box::new(Tail {
         id,
+        version,
         footer,
         sealed: false,
     })))
@@ -310,13 +327,15 @@ struct Buffered {
     offset: u64,
 }
 
-/// Decodes the active segment frame by frame through a bounded window (its
-/// size does not matter), applying the tail policy.
+/// Decodes the active segment (of format `version`) frame by frame through a
+/// bounded window (its size does not matter), applying the tail policy.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn scan_frames(
     cfg: &StoreConfig,
     access: Access,
     path: &Path,
     id: u64,
+    version: u16,
     file: &Arc<dyn StoreFile>,
     out: &mut Recovered,
 ) -> Result<FooterBuilder, StoreError> {
@@ -425,12 +444,39 @@ pub(super) fn scan_frames(
     let mut zero_tail = zero_tail;
     let mut valid_end = bad;
     let mut dropped_batch_frames = 0u64;
+    if !batch.is_empty() {
+        if let Some((offset, global_sequence)) =
+            tail_batch_mismatch(path, &batch, format::hash_version_of(version))?
+        {
+            let reason = Corruption::TailBatchHashMismatch { global_sequence };
+            if access == Access::Writer {
+                return Err(corrupt(path, offset, reason));
+            }
+            // A reader changes nothing and refuses nothing here: it shows the
+            // frames as they are, so verify_chain names the altered event.
+            tracing::error!(segment = %path.display(), offset, %reason, "kept an incomplete tail batch that does not hash right");
+            take_batch(path, id, std::mem::take(&mut batch), &mut footer, out)?;
+        }
+    }
     if let Some(first) = batch.first() {
         dropped_batch_frames = batch.len() as u64;
         valid_end = first.offset;
         zero_tail = false;
     }
     if valid_end < file_end && !zero_tail {
+        // The first event the cut removes: the batch's first, or the one a
+        // frame at `bad` would have held.
+        let first_cut = next_gs - dropped_batch_frames;
+        if first_cut < cfg.committed_floor {
+            return Err(corrupt(
+                path,
+                valid_end,
+                Corruption::CutBelowCommitted {
+                    committed: cfg.committed_floor,
+                    first_cut,
+                },
+            ));
+        }
         handle_torn(
             cfg,
             access,
@@ -516,6 +562,28 @@ fn frame_at<'w>(window: &'w mut FileWindow<'_>, pos: u64) -> std::io::Result<Opt
     let whole = FRAME_PREFIX_LEN + body;
     let bytes = window.bytes(pos, whole)?;
     Ok((bytes.len() == whole).then_some(bytes))
+}
+
+/// Recomputes the `event_hash` of every frame of the incomplete batch that
+/// ends the active segment, whose frames are in hash layout `hash_version`.
+/// A crash tears a batch only by leaving its last frames unwritten; the
+/// frames it did write hash right. Returns the offset and global sequence of
+/// the first frame that does not: such a batch was altered (in layout 2, a
+/// rewritten `batch_remaining` is enough), and must not be dropped as torn.
+fn tail_batch_mismatch(
+    path: &Path,
+    batch: &[Buffered],
+    hash_version: u8,
+) -> Result<Option<(u64, u64)>, StoreError> {
+    for b in batch {
+        let (f, _) =
+            decode_frame(&b.bytes).map_err(|e| corrupt(path, b.offset, decode("frame", e)))?;
+        let recomputed = chain::event_hash_of(&f.header(hash_version), f.entity, f.scope);
+        if recomputed != f.event_hash {
+            return Ok(Some((b.offset, f.global_sequence)));
+        }
+    }
+    Ok(None)
 }
 
 /// Indexes the frames of a batch that completed, in order.

@@ -151,6 +151,14 @@ fn refuse_keyset(cfg: &StoreConfig) -> Result<(), StoreError> {
     })
 }
 
+/// The configuration recovery reads: `cfg` with the committed size of the
+/// heads as the floor no tail cut may go below.
+fn with_floor(cfg: &StoreConfig, heads: &crate::evidence::LoadedHeads) -> StoreConfig {
+    let mut cfg = cfg.clone();
+    cfg.committed_floor = cfg.committed_floor.max(heads.committed());
+    cfg
+}
+
 impl Store {
     /// Opens (creating if needed) the store in `cfg.dir()` as its exclusive writer.
     ///
@@ -176,7 +184,7 @@ impl Store {
         #[cfg(not(feature = "payload-encryption"))]
         refuse_keyset(&cfg)?;
         let heads = crate::evidence::load_heads(&cfg, true)?;
-        let mut rec = recovery::recover(&cfg, Access::Writer)?;
+        let mut rec = recovery::recover(&with_floor(&cfg, &heads), Access::Writer)?;
         let tail = rec.tail.take();
         let shared = Shared::new(cfg.clone(), &mut rec, true);
         if cfg.chain_verification == ChainVerification::Recompute {
@@ -704,7 +712,7 @@ impl ReadOnlyStore {
         // Before the frames: every head a live writer recorded covers frames
         // already written.
         let heads = crate::evidence::load_heads(&cfg, false)?;
-        let mut rec = recovery::recover(&cfg, Access::ReadOnly)?;
+        let mut rec = recovery::recover(&with_floor(&cfg, &heads), Access::ReadOnly)?;
         // After the frames: a live writer flushes a key before any frame
         // sealed under it, so every frame recovery saw has its key in the
         // keyset read now (unless a shred destroyed it since).
@@ -742,7 +750,7 @@ impl ReadOnlyStore {
     pub fn refresh(&self) -> Result<(), StoreError> {
         let shared = self.shared();
         let heads = crate::evidence::load_heads(&shared.cfg, false)?;
-        let mut rec = recovery::recover(&shared.cfg, Access::ReadOnly)?;
+        let mut rec = recovery::recover(&with_floor(&shared.cfg, &heads), Access::ReadOnly)?;
         // After the frames, as at open.
         #[cfg(feature = "payload-encryption")]
         if let Some(ring) = &self.keyring {

@@ -117,7 +117,7 @@ impl Writer {
             .min(shared.evidence.tree.read().size());
         let mut segments = SegmentWriter::new(&cfg.dir, cfg.fs.clone(), cfg.segment_max_bytes);
         if let Some(t) = tail {
-            let file = segments.resume(t.id, t.footer, t.sealed)?;
+            let file = segments.resume(t.id, t.version, t.footer, t.sealed)?;
             shared.files.write().insert(t.id, file);
         }
         Ok(Self {

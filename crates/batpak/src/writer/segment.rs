@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use crate::error::{Corruption, StoreError};
 use crate::format::segment_path;
 use crate::format::{self, DurablePoint, SegmentHeader, SYNC_FAILURE_FILE};
-use crate::fs::{OpenMode, StoreFile, StoreFs};
+use crate::fs::{OpenMode, StoreFs};
 use crate::id;
-use crate::segment::{ActiveSegment, FooterBuilder, PREALLOCATE_BYTES};
+use crate::segment::{ActiveSegment, FooterBuilder, SegmentFile, PREALLOCATE_BYTES};
 
 use super::stage::Staged;
 
@@ -25,7 +25,8 @@ pub(crate) enum Room {
     NoSegment,
     /// The active segment has room (or is empty, and takes any request whole).
     Fits,
-    /// The active segment would overflow: flush, seal and start the next.
+    /// The active segment would overflow, or is of an older format version
+    /// (frames of this build never go into one): flush, seal and start the next.
     Full,
 }
 
@@ -60,14 +61,17 @@ impl SegmentWriter {
         }
     }
 
-    /// Continues segment `id`, whose frames `footer` lists (still ending in
-    /// its footer on disk when `sealed`). Returns the file, open for writing.
+    /// Continues segment `id` of format `version`, whose frames `footer`
+    /// lists (still ending in its footer on disk when `sealed`). Returns the
+    /// file, open for writing. A segment of an older version takes no more
+    /// frames: the first append seals it and starts a new one.
     pub(crate) fn resume(
         &mut self,
         id: u64,
+        version: u16,
         footer: FooterBuilder,
         sealed: bool,
-    ) -> Result<Arc<dyn StoreFile>, StoreError> {
+    ) -> Result<SegmentFile, StoreError> {
         let path = self.path(id);
         let next = id
             .checked_add(1)
@@ -99,17 +103,19 @@ impl SegmentWriter {
         self.active = Some(ActiveSegment {
             id,
             file: file.clone(),
+            version,
             footer,
             allocated,
             zeros_may_follow: false,
         });
-        Ok(file)
+        Ok(SegmentFile { file, version })
     }
 
     /// Whether `need` more bytes fit after the `buffered` bytes not yet written.
     pub(crate) fn room(&self, buffered: usize, need: u64) -> Room {
         match &self.active {
             None => Room::NoSegment,
+            Some(a) if a.version != format::SEGMENT_FORMAT_VERSION => Room::Full,
             Some(a) => {
                 // frames_end already counts the buffered frames.
                 let used = a.footer.frames_end();
@@ -132,6 +138,8 @@ impl SegmentWriter {
     /// fills in their segment and offsets and lists them in its footer.
     pub(crate) fn place(&mut self, staged: &mut [Staged]) -> Result<(), StoreError> {
         let active = self.active.as_mut().ok_or(StoreError::WriterCrashed)?;
+        // `room` rotates away from an older segment before any frame is placed.
+        debug_assert_eq!(active.version, format::SEGMENT_FORMAT_VERSION);
         // The footer already counts the frames buffered earlier in this group.
         let base = active.footer.frames_end();
         for s in staged {
@@ -303,13 +311,15 @@ impl SegmentWriter {
     pub(crate) fn create(
         &mut self,
         base_global_sequence: u64,
-    ) -> Result<(u64, Arc<dyn StoreFile>), StoreError> {
+    ) -> Result<(u64, SegmentFile), StoreError> {
         let id = self.next_segment_id;
         let path = self.path(id);
         let next = id
             .checked_add(1)
             .ok_or_else(|| StoreError::corrupt_segment(&path, 0, Corruption::LastSegmentId))?;
+        let version = format::SEGMENT_FORMAT_VERSION;
         let header = format::encode_segment_header(SegmentHeader {
+            version,
             segment_id: id,
             created_ms: id::now_ms(),
         });
@@ -329,13 +339,14 @@ impl SegmentWriter {
         self.active = Some(ActiveSegment {
             id,
             file: file.clone(),
+            version,
             footer: FooterBuilder::new(base_global_sequence),
             allocated: format::SEGMENT_HEADER_LEN as u64,
             zeros_may_follow: false,
         });
         self.sealed_on_disk = false;
         self.next_segment_id = next;
-        Ok((id, file))
+        Ok((id, SegmentFile { file, version }))
     }
 
     fn path(&self, id: u64) -> PathBuf {
@@ -378,7 +389,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut w = writer(dir.path(), 1 << 20);
         assert_eq!(w.room(0, 10), Room::NoSegment);
-        let (id, file) = w.create(0).unwrap();
+        let (id, created) = w.create(0).unwrap();
+        let file = created.file;
         assert_eq!(id, 1);
         assert_eq!(
             w.room(0, 2 << 20),
@@ -399,10 +411,31 @@ mod tests {
     }
 
     #[test]
+    fn a_segment_of_an_older_format_version_takes_no_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = writer(dir.path(), 1 << 20);
+        let (id, created) = w.create(0).unwrap();
+        assert_eq!(created.version, format::SEGMENT_FORMAT_VERSION);
+        assert_eq!(w.room(0, 10), Room::Fits);
+        drop(w);
+        // The same file continued as a version-1 segment, as recovery would
+        // hand over the tail of a store written before version 2.
+        let mut w = writer(dir.path(), 1 << 20);
+        let resumed = w.resume(id, 1, FooterBuilder::new(0), false).unwrap();
+        assert_eq!(resumed.hash_version(), 1);
+        assert_eq!(w.room(0, 10), Room::Full, "even empty, it is left behind");
+        assert!(w.seal().unwrap());
+        let (next, created) = w.create(0).unwrap();
+        assert_eq!((next, created.version), (id + 1, 2));
+        assert_eq!(w.room(0, 10), Room::Fits);
+    }
+
+    #[test]
     fn zeros_are_written_ahead_and_sync_moves_the_durable_point() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = writer(dir.path(), 8192);
-        let (_, file) = w.create(0).unwrap();
+        let (_, created) = w.create(0).unwrap();
+        let file = created.file;
         assert_eq!(w.write(&[]).ok(), Some(()));
         let (_, synced) = w.sync();
         synced.unwrap();

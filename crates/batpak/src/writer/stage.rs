@@ -209,6 +209,10 @@ impl Stager {
                 idempotency_key: item.idempotency_key,
                 payload_version: item.payload_version,
                 attestation: item.attestation,
+                // Hashed (layout 2), so recovery can tell a batch cut short
+                // by a crash from a rewritten count.
+                batch_remaining: u32::try_from(n - 1 - i).unwrap_or(u32::MAX),
+                hash_version: chain::HASH_VERSION,
                 prev_hash: prev,
                 content_hash: chain::content_hash(&payload),
                 event_hash: [0; 32],
@@ -219,10 +223,9 @@ impl Stager {
             });
             header.event_hash = chain::event_hash(&header, &coordinate);
             let start = frames.len();
-            let batch_remaining = u32::try_from(n - 1 - i).unwrap_or(u32::MAX);
             encode_frame(
                 &mut frames,
-                &FrameFields::of_event(&header, &coordinate, &payload, batch_remaining),
+                &FrameFields::of_event(&header, &coordinate, &payload),
             );
             let len = frames.len() - start;
             local.insert(coordinate.entity_arc().clone(), (es + 1, header.event_hash));
@@ -524,10 +527,20 @@ mod tests {
             &Tips::default(),
         );
         let mut at = 0;
+        let layout: Vec<_> = r
+            .staged
+            .iter()
+            .map(|st| (st.header.hash_version, st.header.batch_remaining))
+            .collect();
+        assert_eq!(layout, [(2, 1), (2, 0)], "hashed with the batch framing");
         for (st, receipt) in r.staged.iter().zip(&r.receipts) {
             let h = &st.header;
             let (f, used) = decode_frame(&r.frames[at..]).unwrap();
-            assert_eq!(f.header(), *h, "the frame holds the header");
+            assert_eq!(
+                f.header(chain::HASH_VERSION),
+                *h,
+                "the frame holds the header"
+            );
             assert_eq!(used as u32, st.entry.location.len);
             assert_eq!(st.entry.location.offset, at as u64);
             at += used;

@@ -30,6 +30,8 @@ pub const SCOPE_FIELD: usize = 5;
 pub const WALL_MS_FIELD: usize = 6;
 /// Frame body field: causation id.
 pub const CAUSATION_FIELD: usize = 10;
+/// Frame body field: frames of the same batch after this one.
+pub const BATCH_REMAINING_FIELD: usize = 13;
 /// Frame body field: hash of the entity's previous event.
 pub const PREV_HASH_FIELD: usize = 14;
 /// Frame body field: the event's own hash.
