@@ -201,7 +201,7 @@ pub fn sign_note_with<E>(
     text: &str,
     name: &str,
     key: &VerifyingKey,
-    sign: impl FnOnce(&[u8]) -> Result<[u8; ED25519_SIGNATURE_BYTES], E>,
+    sign: impl FnOnce(&[u8]) -> Result<[u8; 64], E>,
 ) -> Result<String, SignWithError<E>> {
     if !valid_key_name(name) {
         return Err(SignWithError::Note(NoteError::InvalidKeyName));

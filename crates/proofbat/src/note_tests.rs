@@ -509,3 +509,53 @@ proptest! {
         let _ = parse_verifier_key(&text);
     }
 }
+
+#[test]
+fn sign_note_with_checks_the_signature_and_passes_signer_errors_on() {
+    let key = signer(1);
+    let vk = key.verifying_key();
+    let note = sign_note_with("t\n", "k", &vk, |m| {
+        Ok::<_, std::convert::Infallible>(key.sign(m).to_bytes())
+    })
+    .unwrap();
+    assert_eq!(note, sign_note("t\n", "k", &key).unwrap());
+    // A signer holding another key than the one named is refused.
+    let other = signer(2);
+    let err = sign_note_with("t\n", "k", &vk, |m| {
+        Ok::<_, std::convert::Infallible>(other.sign(m).to_bytes())
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SignWithError::Note(NoteError::BadSignature { line: 1 })
+        ),
+        "{err}"
+    );
+    // A failing signer's error comes back as it was, and nothing is signed.
+    let err = sign_note_with("t\n", "k", &vk, |_| Err("hsm offline")).unwrap_err();
+    assert!(matches!(err, SignWithError::Signer("hsm offline")), "{err}");
+    // The text and name rules apply before the signer is asked.
+    let never = |_: &[u8]| -> Result<[u8; 64], &str> { panic!("asked to sign") };
+    assert!(matches!(
+        sign_note_with("t", "k", &vk, never),
+        Err(SignWithError::Note(NoteError::TextNotTerminated))
+    ));
+    assert!(matches!(
+        sign_note_with("t\n", "a b", &vk, never),
+        Err(SignWithError::Note(NoteError::InvalidKeyName))
+    ));
+    assert!(matches!(
+        sign_note_with("t\u{1}\n", "k", &vk, never),
+        Err(SignWithError::Note(NoteError::ControlCharacter {
+            offset: 1
+        }))
+    ));
+    let big = "x".repeat(MAX_NOTE_BYTES);
+    assert!(matches!(
+        sign_note_with(&format!("{big}\n"), "k", &vk, |m| Ok::<_, &str>(
+            key.sign(m).to_bytes()
+        )),
+        Err(SignWithError::Note(NoteError::TooLarge { .. }))
+    ));
+}
