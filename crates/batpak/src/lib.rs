@@ -89,6 +89,7 @@ mod keyring;
 mod keyscope;
 mod kind;
 mod merkle;
+mod notary;
 mod options;
 mod projection;
 mod prove;

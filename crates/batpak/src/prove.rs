@@ -134,7 +134,7 @@ pub(crate) fn verify_against_head(
         first_tree_mismatch: None,
     };
     for i in 0..n {
-        let leaf = crate::evidence::leaf_at(shared, i)?;
+        let leaf = crate::notary::leaf_at(shared, i)?;
         if out.first_tree_mismatch.is_none() {
             let stored = shared.evidence.tree.read().leaf(i);
             if stored.ok() != Some(leaf) {

@@ -190,7 +190,7 @@ impl Store {
         if cfg.chain_verification == ChainVerification::Recompute {
             crate::verify::verify_at_open(&shared)?;
         }
-        crate::evidence::open_evidence(&shared, heads)?;
+        crate::notary::open_evidence(&shared, heads)?;
         let (tx, rx) = flume::bounded(cfg.writer_queue);
         let keys = std::mem::take(&mut rec.keys);
         let writer = Writer::new(shared.clone(), rx, tail, keys)?;
@@ -723,7 +723,7 @@ impl ReadOnlyStore {
         if verify {
             crate::verify::verify_at_open(&shared)?;
         }
-        crate::evidence::open_evidence(&shared, heads)?;
+        crate::notary::open_evidence(&shared, heads)?;
         Ok(Self {
             reader: StoreReader::new(shared),
             #[cfg(feature = "payload-encryption")]
@@ -772,7 +772,7 @@ impl ReadOnlyStore {
             }
         }
         *shared.report.lock() = rec.report;
-        crate::evidence::open_evidence(shared, heads)
+        crate::notary::open_evidence(shared, heads)
     }
 }
 

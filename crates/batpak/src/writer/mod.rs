@@ -490,7 +490,7 @@ impl Writer {
         {
             let mut idx = self.shared.index.write();
             // Before `visible` moves: a reader that sees an event can prove it.
-            crate::evidence::push_leaves(&self.shared, &hashes);
+            crate::notary::push_leaves(&self.shared, &hashes);
             for p in &pending {
                 for s in &p.staged {
                     idx.push(
@@ -560,7 +560,7 @@ impl Writer {
             self.sync_active()?;
         }
         self.head_at = Instant::now();
-        match crate::evidence::record_head(&self.shared, require_signature) {
+        match crate::notary::record_head(&self.shared, require_signature) {
             Ok(head) => {
                 self.head_size = head.size();
                 Ok(head)
