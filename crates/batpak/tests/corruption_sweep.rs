@@ -3,9 +3,10 @@
 //! duplicated files, garbage appended). Every outcome must be a typed error,
 //! a reported recovery, or intact data: never a panic, never a hang (each
 //! open and read runs under a timeout), and never an event missing without a
-//! report — except the three losses that need a committed size to be seen
-//! (the newest segment deleted, the log cut or zeroed at a frame boundary),
-//! which are counted on their own (`BATPAK_SWEEP_TRIALS` changes the count).
+//! report. The three losses recovery alone cannot see (the newest segment
+//! deleted, the log cut or zeroed at a frame boundary) are reported through
+//! the heads file as lost history, and counted on their own
+//! (`BATPAK_SWEEP_TRIALS` changes the count).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -25,8 +26,8 @@ use common::{coord, copy_dir, segments, Rng, SMALL_SEGMENT_BYTES};
 
 const K: EventKind = EventKind::custom(0xE, 1);
 
-/// What a mutation did, so an unreported loss can be told apart from the
-/// ones only a committed size can catch.
+/// What a mutation did, so the losses only a committed size can catch are
+/// counted apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mutation {
     Flip,
@@ -43,7 +44,7 @@ enum Mutation {
 }
 
 impl Mutation {
-    /// Losses a committed size (the verifiable log) is needed to notice.
+    /// Losses only a committed size (the heads of the verifiable log) reveals.
     fn loss_needs_committed_size(self) -> bool {
         matches!(
             self,
@@ -54,7 +55,7 @@ impl Mutation {
 
 /// A store of several sealed segments and an active one, with the payload of
 /// every event; made once and copied per trial.
-fn original() -> (tempfile::TempDir, HashMap<EventId, Vec<u8>>) {
+fn original() -> (tempfile::TempDir, HashMap<EventId, (u64, Vec<u8>)>, u64) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = StoreConfig::new(dir.path()).with_segment_max_bytes(SMALL_SEGMENT_BYTES);
     let store = Store::open(cfg).unwrap();
@@ -83,15 +84,24 @@ fn original() -> (tempfile::TempDir, HashMap<EventId, Vec<u8>>) {
         for r in r {
             payloads.insert(
                 r.event_id,
-                store.read_raw(r.event_id).unwrap().event.payload,
+                (
+                    r.global_sequence,
+                    store.read_raw(r.event_id).unwrap().event.payload,
+                ),
             );
         }
     }
-    // Leave the last segment active: a copy taken now is a crash image.
+    // Leave the last segment active: a copy taken now is a crash image,
+    // whose newest head (recorded at the last seal) covers `covered` events.
+    let covered = store.latest_head().map_or(0, |h| h.size());
     let image = copy_dir(dir.path());
     let _ = std::fs::remove_file(image.path().join(common::LOCK_FILE));
     store.close().unwrap();
-    (image, payloads)
+    assert!(
+        covered > 0 && covered < payloads.len() as u64,
+        "some events are past the last head: {covered}"
+    );
+    (image, payloads, covered)
 }
 
 fn mutate(rng: &mut Rng, dir: &Path) -> Mutation {
@@ -187,13 +197,27 @@ struct Tally {
     intact: u32,
     reported_recovery: u32,
     read_error: u32,
-    loss_needing_committed_size: u32,
+    /// Losses the heads revealed (`history_lost`).
+    lost_history_reported: u32,
+    /// Losses of events no head covered yet (the active segment's tail
+    /// past the last seal): nothing records that they were committed.
+    loss_past_the_last_head: u32,
 }
 
 /// Opens `dir` (writer or read-only) and reads every event, on a thread
 /// under a timeout. Ok: (events visible with their payloads, something was
 /// reported, a read failed with a typed error).
-type Opened = Result<(HashMap<EventId, Vec<u8>>, bool, bool), StoreError>;
+type Opened = Result<(HashMap<EventId, Vec<u8>>, Reported, bool), StoreError>;
+
+/// What the open report says of a loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reported {
+    Nothing,
+    /// A torn tail, a rebuilt footer or a cut after a failed sync.
+    Recovery,
+    /// The log is shorter than a recorded head.
+    LostHistory,
+}
 
 fn open_and_read(dir: PathBuf, read_only: bool) -> Opened {
     let (tx, rx) = mpsc::channel();
@@ -211,9 +235,16 @@ fn open_and_read(dir: PathBuf, read_only: bool) -> Opened {
                 let r = e.iter().map(|e| s.read_raw(e.event_id())).collect();
                 (s.open_report(), e, r)
             };
-            let reported = report.torn_tail.is_some()
+            let reported = if report.history_lost.is_some() {
+                Reported::LostHistory
+            } else if report.torn_tail.is_some()
                 || !report.rebuilt_footers.is_empty()
-                || report.cut_after_failed_sync > 0;
+                || report.cut_after_failed_sync > 0
+            {
+                Reported::Recovery
+            } else {
+                Reported::Nothing
+            };
             let mut seen = HashMap::new();
             let mut read_failed = false;
             for (e, r) in entries.iter().zip(reads) {
@@ -247,7 +278,7 @@ fn every_mutation_ends_in_a_typed_error_a_report_or_intact_data() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
-    let (image, payloads) = original();
+    let (image, payloads, covered) = original();
     let mut tally = Tally::default();
     for seed in 0..trials {
         let mut rng = Rng::new(0xC0FFEE ^ seed.wrapping_mul(0x9E37_79B9));
@@ -262,25 +293,35 @@ fn every_mutation_ends_in_a_typed_error_a_report_or_intact_data() {
             }
             Ok((seen, reported, read_failed)) => {
                 for (id, payload) in &seen {
-                    let original = payloads.get(id);
+                    let original = payloads.get(id).map(|(_, p)| p);
                     assert!(
                         original == Some(payload) || mutation == Mutation::Duplicate,
                         "seed {seed} ({mutation:?}): event {id} reads back different bytes"
                     );
                 }
-                let missing = payloads.keys().filter(|id| !seen.contains_key(id)).count();
+                let missing: Vec<u64> = payloads
+                    .iter()
+                    .filter(|(id, _)| !seen.contains_key(*id))
+                    .map(|(_, (gs, _))| *gs)
+                    .collect();
+                let first_missing = missing.iter().min().copied();
+                let missing = missing.len();
                 if missing == 0 {
                     tally.intact += 1;
-                } else if reported {
+                } else if reported == Reported::LostHistory {
+                    tally.lost_history_reported += 1;
+                } else if reported == Reported::Recovery {
                     tally.reported_recovery += 1;
                 } else if read_failed {
                     tally.read_error += 1;
                 } else {
+                    // Only events no head covered yet may go unnoticed.
                     assert!(
-                        mutation.loss_needs_committed_size(),
-                        "seed {seed} ({mutation:?}, read_only {read_only}): {missing} events missing without a report"
+                        mutation.loss_needs_committed_size()
+                            && first_missing.is_some_and(|gs| gs >= covered),
+                        "seed {seed} ({mutation:?}, read_only {read_only}): {missing} events missing without a report, from global sequence {first_missing:?}; the last head covers {covered}"
                     );
-                    tally.loss_needing_committed_size += 1;
+                    tally.loss_past_the_last_head += 1;
                 }
             }
         }
