@@ -63,15 +63,21 @@ fn heads_are_recorded_at_each_seal_and_at_close_and_checked_at_reopen() {
     let report = store.open_report();
     // One head per seal and one at close (a seal at close records one head).
     assert!(report.heads_checked as usize >= sealed + 1, "{report:?}");
-    assert_eq!(report.tree_leaves_from_log, 0, "the tree files were complete");
+    assert_eq!(
+        report.tree_leaves_from_log, 0,
+        "the tree files were complete"
+    );
     assert_eq!(report.history_lost, None);
     let head = store.latest_head().unwrap();
     assert_eq!(head.size(), 60);
     assert_eq!(*head.root(), store.tree_root(60).unwrap());
     assert_eq!(head.public_key(), Some(key().verifying_key().to_bytes()));
-    let checked =
-        proofbat::verify_note(head.note().unwrap(), "test.example/log", &key().verifying_key())
-            .unwrap();
+    let checked = proofbat::verify_note(
+        head.note().unwrap(),
+        "test.example/log",
+        &key().verifying_key(),
+    )
+    .unwrap();
     assert_eq!(&checked, head.checkpoint());
     assert_eq!(head.text(), head.note().unwrap());
 }
@@ -189,7 +195,11 @@ fn heads_come_on_an_interval_while_appends_continue() {
         waited += 1;
     }
     let head = store.latest_head().unwrap();
-    assert_eq!(head.note(), None, "a store without a key records unsigned heads");
+    assert_eq!(
+        head.note(),
+        None,
+        "a store without a key records unsigned heads"
+    );
     assert_eq!(head.text(), head.checkpoint().body());
     assert_eq!(head.checkpoint().origin(), "batpak/unsigned");
 }
@@ -217,7 +227,9 @@ fn a_deleted_newest_segment_is_lost_history_reported_at_every_open() {
     let kept = store.len();
     assert_eq!(lost.log_size, kept);
     assert!(store.latest_head().is_none_or(|h| h.size() <= kept));
-    store.append(&coord("a", "s"), K, &"after the loss").unwrap();
+    store
+        .append(&coord("a", "s"), K, &"after the loss")
+        .unwrap();
     store.close().unwrap();
     // Later opens still say so, and the heads after the loss bind again.
     let store = Store::open(config(dir.path())).unwrap();
@@ -279,7 +291,10 @@ fn durable_frames_zeroed_into_space_written_ahead_are_lost_history() {
     let err = Store::open(config(dir.path()).with_tail_policy(TailPolicy::FailClosed)).unwrap_err();
     assert_eq!(err.code(), "log_below_head", "{err}");
     let ro = Store::open_read_only(config(dir.path())).unwrap();
-    assert!(ro.open_report().preallocated_bytes > 0, "the zeros read as space written ahead");
+    assert!(
+        ro.open_report().preallocated_bytes > 0,
+        "the zeros read as space written ahead"
+    );
     assert_eq!(ro.open_report().history_lost.unwrap().head_size, 40);
 }
 
