@@ -9,8 +9,8 @@ use batpak::StoreError;
 /// | code | meaning |
 /// |------|---------|
 /// | 0 | success |
-/// | 1 | verification found problems (hash mismatches or broken links) |
-/// | 2 | usage or bad input: unknown option, directory missing, not a directory, unreadable, no segments; a `serve` option or `--config` key that is unknown or has a bad value, or a TLS or key file that cannot be loaded (nothing is bound) |
+/// | 1 | verification found problems: hash mismatches or broken links, written events missing, committed history lost (the log is shorter than a recorded tree head); with `--against`, a log that does not extend the head (truncated, rewritten or forked), tree files that disagree with the frames, or a head whose signature does not verify under `--public-key` |
+/// | 2 | usage or bad input: unknown option, directory missing, not a directory, unreadable, no segments; a `serve` option or `--config` key that is unknown or has a bad value, or a TLS or key file that cannot be loaded (nothing is bound); nothing to show (`head` before the first tree head, `head --public-key` of an unsigned head); `prove` of a malformed or unknown event id or a size the log cannot answer for; a `--against` head file that cannot be read or is not a checkpoint, a `--public-key` that is not an Ed25519 key in hex |
 /// | 3 | I/O error or corruption that stopped the command |
 /// | 4 | `call`/`subscribe`: the server could not be reached or the connection failed |
 /// | 10 | `call`: `ERR unknown_operation` |
@@ -25,7 +25,8 @@ use batpak::StoreError;
 pub enum ExitStatus {
     /// Everything worked (and `verify` found the chain intact).
     Success,
-    /// `verify` found at least one mismatch or dangling link.
+    /// `verify` found a problem: a mismatch, a dangling link, missing
+    /// events or lost history, or a log that does not extend a kept head.
     ProblemsFound,
     /// The arguments or the directory named by them are not usable.
     BadInput,
@@ -94,6 +95,39 @@ impl std::fmt::Display for DirProblem {
     }
 }
 
+/// What is wrong with a head file given to `verify --against`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeadFileProblem {
+    /// The file cannot be read.
+    Unreadable {
+        /// The operating system's message.
+        reason: String,
+    },
+    /// Longer than the largest note (1 MiB).
+    TooLarge,
+    /// Not UTF-8 text.
+    NotUtf8,
+    /// Neither a checkpoint nor a signed note of one.
+    NotACheckpoint {
+        /// The parser's message.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for HeadFileProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreadable { reason } => write!(f, "cannot be read: {reason}"),
+            Self::TooLarge => f.write_str("is larger than a signed note can be (1 MiB)"),
+            Self::NotUtf8 => f.write_str("is not UTF-8 text"),
+            Self::NotACheckpoint { reason } => {
+                write!(f, "is not a checkpoint or a signed note of one: {reason}")
+            }
+        }
+    }
+}
+
 /// Everything that can stop a `batpak` subcommand.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -123,6 +157,81 @@ pub enum CliError {
     /// Writing the command's output failed.
     #[error("writing output failed: {0}")]
     Output(#[source] std::io::Error),
+    /// A value given on the command line does not parse.
+    #[error("{name}: {value:?} is not {expected}")]
+    InvalidArgument {
+        /// The argument (`EVENT_ID`, `--public-key`).
+        name: &'static str,
+        /// What was given.
+        value: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// The data directory has no tree head yet.
+    #[error("{}: no tree head recorded yet (a writer records one when a segment is sealed, at close, and on Store::signed_head)", dir.display())]
+    NoHead {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// The latest tree head carries no signature, so it has no public key.
+    #[error("{}: the latest tree head is unsigned (the store has no signing key), so there is no public key to show", dir.display())]
+    UnsignedHead {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// `prove` named an event the log does not hold.
+    #[error("no event with id {event_id} in the log")]
+    UnknownEvent {
+        /// The id given.
+        event_id: batpak::EventId,
+    },
+    /// `prove` asked for a tree larger than the log.
+    #[error("tree size {requested} is beyond the log, which holds {log_size} events")]
+    SizeBeyondLog {
+        /// The size given.
+        requested: u64,
+        /// Events in the log.
+        log_size: u64,
+    },
+    /// `prove --size` names a tree that does not contain the event yet.
+    #[error(
+        "event {event_id} is leaf {leaf_index}, not in the tree of the first {tree_size} events"
+    )]
+    EventOutsideTree {
+        /// The event.
+        event_id: batpak::EventId,
+        /// Its global sequence.
+        leaf_index: u64,
+        /// The tree size given.
+        tree_size: u64,
+    },
+    /// `prove --consistency OLD NEW` with `OLD` larger than `NEW`.
+    #[error(
+        "--consistency {old_size} {new_size}: the old size must not be larger than the new one"
+    )]
+    ConsistencyOrder {
+        /// `OLD`.
+        old_size: u64,
+        /// `NEW`.
+        new_size: u64,
+    },
+    /// The head file given to `verify --against` cannot be used.
+    #[error("head file {}: {problem}", path.display())]
+    HeadFile {
+        /// The file as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: HeadFileProblem,
+    },
+    /// The head's signed note does not verify under the `--public-key` given.
+    #[error("head file {}: the signature does not verify under the given public key: {source}", path.display())]
+    HeadSignature {
+        /// The file as given.
+        path: PathBuf,
+        /// Why the note was refused.
+        #[source]
+        source: batpak::proofbat::NoteError,
+    },
     /// An event could not be read back while exporting it.
     #[error("event {event_id} could not be read: {source}")]
     UnreadableEvent {
@@ -227,6 +336,16 @@ impl CliError {
             Self::Store(StoreError::Configuration { .. }) => ExitStatus::BadInput,
             Self::BadRequest(_) => ExitStatus::BadInput,
             Self::Config { .. } => ExitStatus::BadInput,
+            Self::InvalidArgument { .. }
+            | Self::NoHead { .. }
+            | Self::UnsignedHead { .. }
+            | Self::UnknownEvent { .. }
+            | Self::SizeBeyondLog { .. }
+            | Self::EventOutsideTree { .. }
+            | Self::ConsistencyOrder { .. }
+            | Self::HeadFile { .. } => ExitStatus::BadInput,
+            // A head that does not verify is a finding about the evidence.
+            Self::HeadSignature { .. } => ExitStatus::ProblemsFound,
             Self::Remote {
                 code: Some(code), ..
             } => ExitStatus::Remote(remote_exit_code(code)),
@@ -270,5 +389,17 @@ mod tests {
         assert_eq!(missing.exit_status(), ExitStatus::BadInput);
         let io = CliError::io("read", "x", std::io::ErrorKind::Other.into());
         assert_eq!(io.exit_status(), ExitStatus::Failure);
+        let none = CliError::NoHead { dir: "x".into() };
+        assert_eq!(none.exit_status(), ExitStatus::BadInput);
+        let beyond = CliError::SizeBeyondLog {
+            requested: 9,
+            log_size: 3,
+        };
+        assert_eq!(beyond.exit_status(), ExitStatus::BadInput);
+        let forged = CliError::HeadSignature {
+            path: "x".into(),
+            source: batpak::proofbat::NoteError::NotSignedByKey,
+        };
+        assert_eq!(forged.exit_status(), ExitStatus::ProblemsFound);
     }
 }

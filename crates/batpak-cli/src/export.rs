@@ -3,13 +3,15 @@
 //! `prev_hash` links without this code. The format is described in the
 //! crate README ("Export format"). Under payload encryption the stored
 //! (sealed) bytes are exported, since the hashes cover them, with the
-//! opened payload beside them, or a `shredded` mark.
+//! opened payload beside them, or a `shredded` mark. The last line is the
+//! store's latest tree head ([`ExportedHead`]), which ties the lines to a
+//! signed root.
 
 use std::io::Write;
 
 use base64::Engine as _;
 use batpak::chain::canonical_header_bytes;
-use batpak::{Region, StoreError, StoreReader, StoredEvent};
+use batpak::{Region, StoreError, StoreReader, StoredEvent, TreeHead};
 use serde::Serialize;
 
 use crate::datadir::DataDir;
@@ -91,6 +93,73 @@ pub struct ExportedEvent {
     /// The payload's key was destroyed: it can never be read again; written only when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub shredded: bool,
+}
+
+/// The value of `record` on the export's last line.
+pub const HEAD_RECORD: &str = "tree_head";
+
+/// The export's last line: the store's latest tree head, so a reader can
+/// rebuild the Merkle tree over the lines' `event_hash` values and hold it
+/// to a signed root. Event lines have no `record` field. Every other field
+/// is null when the store has no head yet, and the signature's fields when
+/// the head is unsigned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExportedHead {
+    /// Always [`HEAD_RECORD`].
+    pub record: &'static str,
+    /// Events the head covers: its tree is that of the first `size` lines.
+    pub size: Option<u64>,
+    /// The tree's root, hex.
+    pub root_hash: Option<String>,
+    /// The checkpoint's origin line (also the note's key name).
+    pub origin: Option<String>,
+    /// The checkpoint text (`origin`, `size`, base64 root, each line ending
+    /// in a newline).
+    pub checkpoint: Option<String>,
+    /// The signed note (the checkpoint, a blank line, the signature line),
+    /// exactly as `batpak head` prints it; null when unsigned.
+    pub note: Option<String>,
+    /// The 32-byte Ed25519 public key that signed the note, hex.
+    pub public_key: Option<String>,
+    /// The note's 4-byte key id, `SHA-256(origin ‖ 0x0A ‖ 0x01 ‖ public key)[..4]`, hex.
+    pub key_id: Option<String>,
+    /// Wall-clock milliseconds when the writer recorded the head.
+    pub recorded_ms: Option<u64>,
+}
+
+impl ExportedHead {
+    /// The record of `head`, or of no head.
+    pub fn of(head: Option<&TreeHead>) -> Self {
+        let Some(head) = head else {
+            return Self {
+                record: HEAD_RECORD,
+                size: None,
+                root_hash: None,
+                origin: None,
+                checkpoint: None,
+                note: None,
+                public_key: None,
+                key_id: None,
+                recorded_ms: None,
+            };
+        };
+        let origin = head.checkpoint().origin();
+        let key = head
+            .note()
+            .and(head.public_key())
+            .and_then(|k| batpak::proofbat::VerifyingKey::from_bytes(&k).ok());
+        Self {
+            record: HEAD_RECORD,
+            size: Some(head.size()),
+            root_hash: Some(hex(head.root())),
+            origin: Some(origin.to_owned()),
+            checkpoint: Some(head.checkpoint().body()),
+            note: head.note().map(str::to_owned),
+            public_key: key.map(|k| hex(k.as_bytes())),
+            key_id: key.map(|k| hex(&batpak::proofbat::key_id(origin, &k))),
+            recorded_ms: Some(head.recorded_ms()),
+        }
+    }
 }
 
 /// Lower-case hex of `bytes`.
@@ -232,7 +301,8 @@ fn canonical_attestation(
 }
 
 /// Writes every committed event of `store`, in commit order, one JSON object
-/// per line. Returns the number of events written.
+/// per line, then the [`ExportedHead`] line. Returns the number of events
+/// written.
 pub fn export_jsonl(
     store: &StoreReader,
     out: &mut dyn Write,
@@ -266,6 +336,9 @@ pub fn export_jsonl(
         }
         progress.set(written);
     }
+    let head = ExportedHead::of(store.latest_head().as_ref());
+    serde_json::to_writer(&mut *out, &head).map_err(|e| CliError::Output(e.into()))?;
+    out.write_all(b"\n").map_err(CliError::Output)?;
     out.flush().map_err(CliError::Output)?;
     progress.end();
     Ok(written)

@@ -1,7 +1,8 @@
 //! The library behind the `batpak` command.
 //!
 //! Each subcommand's work lives in a module that returns data and never
-//! prints: [`inspect`], [`verify`], [`export`] and [`bench`]; [`serve`] runs
+//! prints: [`inspect`], [`verify`], [`export`], [`head`], [`prove`] and
+//! [`bench`]; [`serve`] runs
 //! the server on options merged and checked by [`config`], and [`call`] is
 //! the client of `call` and `subscribe`. The binary
 //! (`src/main.rs`) parses arguments, draws progress bars, renders the data
@@ -17,10 +18,12 @@ pub mod config;
 pub mod datadir;
 mod error;
 pub mod export;
+pub mod head;
 pub mod inspect;
 pub mod progress;
+pub mod prove;
 pub mod serve;
 pub mod table;
 pub mod verify;
 
-pub use error::{remote_exit_code, CliError, DirProblem, ExitStatus};
+pub use error::{remote_exit_code, CliError, DirProblem, ExitStatus, HeadFileProblem};

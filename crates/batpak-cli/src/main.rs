@@ -15,28 +15,38 @@ use std::time::Duration;
 
 use batpak_cli::bench::{self, BenchConfig};
 use batpak_cli::config::{LogFormat, ServeFlags};
+use batpak_cli::head::KeptHead;
 use batpak_cli::progress::Progress;
-use batpak_cli::{call, datadir, export, inspect, verify, CliError, ExitStatus};
+use batpak_cli::{call, datadir, export, head, inspect, prove, verify, CliError, ExitStatus};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success (verify: the chain is intact)
-  1  verify found problems: hash mismatches, dangling prev_hash links, or
-     written events missing (a damaged last frame)
+  0  success (verify: the chain is intact; with --against, the log extends
+     the head)
+  1  verify found problems: hash mismatches, dangling prev_hash links,
+     written events missing (a damaged last frame), or committed history
+     lost (the log is shorter than a recorded tree head); verify --against:
+     the log does not extend the head (truncated, rewritten or forked), the
+     tree files disagree with the frames, or the head's signature does not
+     verify under --public-key
   2  usage or bad input: unknown option, directory missing, not a directory,
      unreadable, or holding no segment files; serve: an option or --config
      key unknown or with a bad value, or a TLS or key file that cannot be
-     loaded (the message names the key; nothing is bound)
+     loaded (the message names the key; nothing is bound); nothing to show
+     (head: no tree head yet, or --public-key of an unsigned head); prove: a
+     malformed or unknown event id, or a size the log cannot answer for;
+     verify --against: a head file that cannot be read or is not a
+     checkpoint, or a --public-key that is not an Ed25519 key in hex
   3  I/O error or corruption that stopped the command
   4  call/subscribe: the server could not be reached
   10-16  call: the server answered ERR unknown_operation (10), missing_handler
      (11), handler (12), receipt_sink (13), runtime (14), forbidden (15),
      any other code (16)
 
-inspect, verify and export open the directory read-only: they take no lock,
-change no file and work while another process writes to it.";
+inspect, verify, export, head and prove open the directory read-only: they
+take no lock, change no file and work while another process writes to it.";
 
 /// Inspect, verify, export and benchmark batpak data directories.
 #[derive(Debug, Parser)]
@@ -60,16 +70,58 @@ enum Command {
         json: bool,
     },
     /// Recompute every content_hash and event_hash from the bytes on disk and
-    /// check every prev_hash link; exit 1 on any problem.
+    /// check every prev_hash link; exit 1 on any problem, and when the log is
+    /// shorter than a tree head it recorded (committed history lost).
     Verify {
         /// The data directory.
         dir: PathBuf,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Also check the log against a tree head kept earlier (a signed
+        /// note as `batpak head` prints it, or a bare checkpoint): exit 1
+        /// unless the log extends it (not truncated, rewritten or forked).
+        #[arg(long, value_name = "HEAD_FILE")]
+        against: Option<PathBuf>,
+        /// Check the head's signature with this Ed25519 public key (64 hex
+        /// digits); without it the signature is not checked.
+        #[arg(long, value_name = "HEX", requires = "against")]
+        public_key: Option<String>,
+    },
+    /// Print the latest tree head exactly as the store recorded it: the
+    /// signed note, or the checkpoint text when the store does not sign.
+    Head {
+        /// The data directory.
+        dir: PathBuf,
+        /// Print the hex public key that signed the head instead.
+        #[arg(long)]
+        public_key: bool,
+    },
+    /// Prove that an event is in the log's Merkle tree (inclusion), or with
+    /// --consistency that a smaller tree is a prefix of a larger one.
+    Prove {
+        /// The data directory.
+        dir: PathBuf,
+        /// The event, by the id `batpak export` prints (a hyphenated UUID).
+        #[arg(
+            required_unless_present = "consistency",
+            conflicts_with = "consistency"
+        )]
+        event_id: Option<String>,
+        /// The tree size to prove inclusion in [default: the latest head's
+        /// size if that head covers the event, else every event].
+        #[arg(long, value_name = "N")]
+        size: Option<u64>,
+        /// Prove that the tree of OLD events is a prefix of the tree of NEW events.
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], conflicts_with = "size")]
+        consistency: Option<Vec<u64>>,
+        /// Print the proof as one line of JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Every event, one JSON object per line: header fields, hex hashes,
-    /// canonical header bytes, payload as stored (base64) and decoded.
+    /// canonical header bytes, payload as stored (base64) and decoded; then
+    /// one line with the latest tree head (`"record": "tree_head"`).
     Export {
         /// The data directory.
         dir: PathBuf,
@@ -279,8 +331,34 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             }
             Ok(ExitStatus::Success)
         }
-        Command::Verify { dir, json } => {
-            let report = verify::verify(&datadir::check(&dir)?, &bars)?;
+        Command::Verify {
+            dir,
+            json,
+            against,
+            public_key,
+        } => {
+            let data = datadir::check(&dir)?;
+            let key = public_key
+                .as_deref()
+                .map(head::parse_public_key)
+                .transpose()?;
+            let kept = against
+                .map(|path| KeptHead::read(&path, key.as_ref()))
+                .transpose()?;
+            if let Some(k) = &kept {
+                match k.signature {
+                    head::Signature::NotChecked => eprintln!(
+                        "batpak: warning: the signature of {} was not checked (give --public-key HEX to check it)",
+                        k.path.display()
+                    ),
+                    head::Signature::Unsigned => eprintln!(
+                        "batpak: warning: {} is a bare checkpoint: no signature vouches for it",
+                        k.path.display()
+                    ),
+                    _ => {}
+                }
+            }
+            let report = verify::verify(&data, kept.as_ref(), &bars)?;
             if json {
                 print_json(&report)?;
             } else {
@@ -291,6 +369,52 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             } else {
                 ExitStatus::ProblemsFound
             })
+        }
+        Command::Head { dir, public_key } => {
+            let data = datadir::check(&dir)?;
+            let tree_head = head::latest(&data)?;
+            if public_key {
+                print_text(&format!("{}\n", head::public_key_hex(&data, &tree_head)?))?;
+            } else {
+                print_text(&tree_head.text())?;
+            }
+            Ok(ExitStatus::Success)
+        }
+        Command::Prove {
+            dir,
+            event_id,
+            size,
+            consistency,
+            json,
+        } => {
+            let data = datadir::check(&dir)?;
+            let text = match (consistency.as_deref(), event_id) {
+                (Some(&[old, new]), _) => {
+                    let p = prove::consistency(&data, old, new)?;
+                    if json {
+                        format!("{}\n", p.to_json())
+                    } else {
+                        prove::render_consistency(&p)
+                    }
+                }
+                (None, Some(id)) => {
+                    let id = prove::parse_event_id(&id)?;
+                    let p = prove::inclusion(&data, id, size)?;
+                    if json {
+                        format!("{}\n", p.to_json())
+                    } else {
+                        prove::render_inclusion(id, &p)
+                    }
+                }
+                // clap demands an event id or exactly two --consistency values.
+                _ => {
+                    return Err(CliError::BadRequest(
+                        "give an EVENT_ID or --consistency OLD NEW".to_owned(),
+                    ))
+                }
+            };
+            print_text(&text)?;
+            Ok(ExitStatus::Success)
         }
         Command::Export {
             dir,

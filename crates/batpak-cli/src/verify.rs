@@ -1,4 +1,6 @@
-//! `batpak verify`: recompute every hash from the bytes on disk and check every link.
+//! `batpak verify`: recompute every hash from the bytes on disk and check
+//! every link; with `--against`, also hold the log to a tree head kept
+//! earlier (see [`crate::head`]).
 
 use std::time::Instant;
 
@@ -7,6 +9,7 @@ use serde::Serialize;
 
 use crate::datadir::DataDir;
 use crate::error::CliError;
+use crate::head::{self, HeadCheck, KeptHead};
 use crate::progress::Progress;
 use crate::table::{human_number, Align, Table};
 
@@ -33,6 +36,20 @@ pub struct OpenFindings {
     pub idempotency_sidecar_problem: Option<String>,
     /// Sealed segments whose damaged footer was rebuilt from their frames.
     pub rebuilt_footers: Vec<String>,
+    /// A recorded tree head covers more events than the log holds:
+    /// committed events are gone.
+    pub history_lost: Option<HistoryLossFinding>,
+}
+
+/// Lost history, as `verify` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct HistoryLossFinding {
+    /// Events the largest such head covered.
+    pub head_size: u64,
+    /// Events the log held when the loss was found.
+    pub log_size: u64,
+    /// Found by this open (false: found earlier and recorded by a writer).
+    pub found_now: bool,
 }
 
 /// A torn tail, as `verify` reports it.
@@ -66,12 +83,18 @@ impl OpenFindings {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect(),
+            history_lost: report.history_lost.map(|l| HistoryLossFinding {
+                head_size: l.head_size,
+                log_size: l.log_size,
+                found_now: l.found_now,
+            }),
         }
     }
 
-    /// True when written events are missing from what the store can read.
+    /// True when written events are missing from what the store can read:
+    /// a damaged last frame, or a log shorter than a recorded head.
     pub fn events_missing(&self) -> bool {
-        self.torn_tail.as_ref().is_some_and(|t| t.damaged)
+        self.torn_tail.as_ref().is_some_and(|t| t.damaged) || self.history_lost.is_some()
     }
 }
 
@@ -82,8 +105,9 @@ pub struct VerifyReport {
     pub dir: String,
     /// Events read and rehashed.
     pub events_checked: u64,
-    /// True when nothing was found wrong: the chain recomputes and no
-    /// written event is missing.
+    /// True when nothing was found wrong: the chain recomputes, no written
+    /// or committed event is missing, and (with `--against`) the log
+    /// extends the head.
     pub intact: bool,
     /// What opening found: torn tail, rebuilt footers, a rejected sidecar.
     pub open: OpenFindings,
@@ -91,18 +115,29 @@ pub struct VerifyReport {
     pub mismatches: Vec<ProblemEvent>,
     /// Events whose `prev_hash` does not name their entity predecessor.
     pub dangling: Vec<ProblemEvent>,
+    /// With `--against`: what the log says about the kept head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<HeadCheck>,
     /// Seconds the verification took.
     pub seconds: f64,
 }
 
-/// Opens `dir` read-only and verifies the whole chain.
-pub fn verify(dir: &DataDir, progress: &dyn Progress) -> Result<VerifyReport, CliError> {
+/// Opens `dir` read-only and verifies the whole chain, and the log against
+/// `against` when given.
+pub fn verify(
+    dir: &DataDir,
+    against: Option<&KeptHead>,
+    progress: &dyn Progress,
+) -> Result<VerifyReport, CliError> {
     let store = dir.open_read_only()?;
     let started = Instant::now();
     progress.begin("verifying", Some(store.len()));
     let result = store.verify_chain_with_progress(|p| progress.set(p.checked));
     progress.end();
     let chain = result?;
+    let head = against
+        .map(|kept| head::check(&store, kept, progress))
+        .transpose()?;
     let open = OpenFindings::of(&store.open_report());
     let describe = |ids: &[EventId]| -> Vec<ProblemEvent> {
         ids.iter().map(|id| problem(&store, *id)).collect()
@@ -110,10 +145,13 @@ pub fn verify(dir: &DataDir, progress: &dyn Progress) -> Result<VerifyReport, Cl
     Ok(VerifyReport {
         dir: dir.path.display().to_string(),
         events_checked: chain.events_checked,
-        intact: chain.is_intact() && !open.events_missing(),
+        intact: chain.is_intact()
+            && !open.events_missing()
+            && head.as_ref().is_none_or(HeadCheck::passed),
         open,
         mismatches: describe(&chain.mismatches),
         dangling: describe(&chain.dangling),
+        head,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -133,6 +171,18 @@ const HUMAN_LIMIT: usize = 20;
 
 /// What opening found, one line each.
 fn render_findings(f: &OpenFindings, out: &mut String) {
+    if let Some(l) = &f.history_lost {
+        out.push_str(&format!(
+            "HISTORY LOST: a recorded tree head covers {} events but the log holds {}: committed events are gone ({})\n",
+            l.head_size,
+            l.log_size,
+            if l.found_now {
+                "found by this open"
+            } else {
+                "found by an earlier open and recorded in the heads file"
+            }
+        ));
+    }
     if let Some(t) = &f.torn_tail {
         if t.damaged {
             out.push_str(&format!(
@@ -166,24 +216,31 @@ pub fn render_human(r: &VerifyReport) -> String {
         human_number(r.events_checked as f64, 0),
         r.seconds
     );
-    if r.intact {
+    let chain_problems =
+        !r.mismatches.is_empty() || !r.dangling.is_empty() || r.open.events_missing();
+    if chain_problems {
+        render_findings(&r.open, &mut out);
+        let torn = r.open.torn_tail.as_ref().is_some_and(|t| t.damaged);
+        out.push_str(&format!(
+            "PROBLEMS FOUND: {} hash mismatches, {} dangling links{}{}\n",
+            r.mismatches.len(),
+            r.dangling.len(),
+            if torn { ", written events missing" } else { "" },
+            if r.open.history_lost.is_some() {
+                ", committed history lost"
+            } else {
+                ""
+            }
+        ));
+    } else {
         out.push_str(
             "chain intact (every content_hash, event_hash and prev_hash link recomputed)\n",
         );
         render_findings(&r.open, &mut out);
-        return out;
     }
-    render_findings(&r.open, &mut out);
-    out.push_str(&format!(
-        "PROBLEMS FOUND: {} hash mismatches, {} dangling links{}\n",
-        r.mismatches.len(),
-        r.dangling.len(),
-        if r.open.events_missing() {
-            ", written events missing"
-        } else {
-            ""
-        }
-    ));
+    if let Some(check) = &r.head {
+        head::render_check(check, &mut out);
+    }
     for (title, list) in [
         (
             "hash mismatch (bytes on disk do not hash to the stored hashes)",

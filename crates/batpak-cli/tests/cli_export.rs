@@ -156,10 +156,13 @@ fn exported_lines_rehash_and_link_without_batpak_code() {
     let out = batpak(&["export", path_str(tmp.path()), "--format", "jsonl"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<Value> = text
+    let mut lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // The last line is the tree head (tests/cli_proofs.rs checks it); the
+    // rest are the events.
+    assert_eq!(lines.pop().unwrap()["record"], "tree_head");
     assert_eq!(lines.len(), written.len());
 
     let mut tips: HashMap<String, Vec<u8>> = HashMap::new();
@@ -301,10 +304,11 @@ fn export_to_a_file_matches_stdout_and_undecodable_payloads_say_why() {
     let from_file = std::fs::read_to_string(&file).unwrap();
     let from_stdout = String::from_utf8(batpak(&["export", path_str(tmp.path())]).stdout).unwrap();
     assert_eq!(from_file, from_stdout);
-    let lines: Vec<Value> = from_file
+    let mut lines: Vec<Value> = from_file
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    assert_eq!(lines.pop().unwrap()["record"], "tree_head");
     assert_eq!(lines[0]["payload"], serde_json::json!([1, 2, 3]));
     assert!(lines[0].get("payload_error").is_none(), "{}", lines[0]);
     assert_eq!(lines[0]["payload_base64"], "xAMBAgM=");
@@ -366,11 +370,12 @@ fn an_encrypted_store_exports_sealed_bytes_its_opened_payloads_and_marks_shredde
     store.close().unwrap();
     let out = batpak(&["export", path_str(tmp.path())]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
+    let mut lines: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    assert_eq!(lines.pop().unwrap()["record"], "tree_head");
     assert_eq!(lines.len(), 2);
     for (line, r) in lines.iter().zip([&a, &b]) {
         assert_eq!(line["payload_sealed"], true, "{line}");

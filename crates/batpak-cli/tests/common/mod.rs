@@ -141,6 +141,45 @@ pub fn only_segment(dir: &Path) -> PathBuf {
     segs[0].clone()
 }
 
+/// Every segment file of a data directory, oldest first.
+pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    segs.sort();
+    segs
+}
+
+/// Copies every file and directory of `src` into `dst` (created if absent).
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let to = dst.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+}
+
+/// Replaces everything in `dst` with a copy of `src`: one data directory's
+/// files put in place of another's.
+pub fn replace_dir(dst: &Path, src: &Path) {
+    for entry in std::fs::read_dir(dst).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    copy_dir(src, dst);
+}
+
 /// Where the frames of a sealed segment end (the footer starts).
 pub fn frames_end_of_sealed(bytes: &[u8]) -> usize {
     let trailer = &bytes[bytes.len() - TRAILER_LEN..];

@@ -5,16 +5,25 @@ note"), RFC 9162 section 2.1 and the C2SP signed-note and tlog-checkpoint
 specifications. It shares no code with the Rust crate.
 
 Usage:
-  verify.py --vkey VKEY --note NOTE [--inclusion FILE] [--consistency FILE]
+  verify.py (--vkey VKEY | --public-key HEX) --note NOTE
+            [--inclusion FILE] [--consistency FILE]
 
   --vkey         the log's verifier key, <name>+<hex key id>+<base64(0x01 || key)>
+  --public-key   the 32-byte Ed25519 public key as 64 hex digits; the key name
+                 is then the note's first line (the checkpoint's origin)
   --note         a file holding the signed checkpoint note
   --inclusion    JSON {"event_hash": hex, "index": n, "size": n, "proof": [hex]}:
                  the event is leaf `index` of the checkpoint's tree (size must
-                 equal the checkpoint's)
+                 equal the checkpoint's); or the form `batpak prove --json`
+                 prints, {"leaf_index": n, "tree_size": n, "leaf_hash": hex,
+                 "root_hash": hex, "audit_path": [hex]}, whose root_hash must
+                 be the checkpoint's root and whose leaf_hash, when an
+                 "event_hash" is added, must be that event's leaf hash
   --consistency  JSON {"old_size": n, "old_root": hex, "new_size": n, "proof": [hex]}:
                  the checkpoint's tree (new_size must equal its size) extends
-                 the tree of old_size leaves with root old_root
+                 the tree of old_size leaves with root old_root; a "new_root"
+                 (as `batpak prove --consistency --json` prints) must be the
+                 checkpoint's root
 
 Exit status: 0 verified, 1 verification failed (reason on stderr),
 2 usage or unreadable input.
@@ -88,6 +97,12 @@ def parse_vkey(vkey):
     if key_id(name, public_key) != bytes.fromhex(id_hex):
         raise Failed("verifier key id does not match")
     return name, public_key
+
+
+def parse_public_key_hex(text):
+    if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise Failed("public key is not 64 hex digits")
+    return bytes.fromhex(text)
 
 
 def open_note(note, name, public_key):
@@ -248,7 +263,9 @@ def proof_hashes(value):
 
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--vkey", required=True)
+    key = parser.add_mutually_exclusive_group(required=True)
+    key.add_argument("--vkey")
+    key.add_argument("--public-key")
     parser.add_argument("--note", required=True)
     parser.add_argument("--inclusion")
     parser.add_argument("--consistency")
@@ -268,22 +285,43 @@ def main(argv):
         return 2
 
     try:
-        name, public_key = parse_vkey(args.vkey)
+        if args.vkey is not None:
+            name, public_key = parse_vkey(args.vkey)
+        else:
+            public_key = parse_public_key_hex(args.public_key)
+            name = note.split("\n", 1)[0]
+            if not valid_key_name(name):
+                raise Failed("the note's first line is not a valid key name")
         origin, size, root = parse_checkpoint(open_note(note, name, public_key))
         if origin != name:
             raise Failed("checkpoint origin is not the key name")
         checked = ["checkpoint %s at size %d" % (origin, size)]
         if inclusion is not None:
-            if count(inclusion.get("size"), "size") != size:
+            if "leaf_index" in inclusion:  # batpak prove --json
+                proof_size = count(inclusion.get("tree_size"), "tree_size")
+                index = count(inclusion.get("leaf_index"), "leaf_index")
+                leaf = hex32(inclusion.get("leaf_hash"), "leaf_hash")
+                if "event_hash" in inclusion and \
+                        leaf_hash(hex32(inclusion["event_hash"], "event_hash")) != leaf:
+                    raise Failed("leaf_hash is not the leaf hash of event_hash")
+                if hex32(inclusion.get("root_hash"), "root_hash") != root:
+                    raise Failed("root_hash is not the checkpoint's root")
+                path = proof_hashes(inclusion.get("audit_path"))
+            else:
+                proof_size = count(inclusion.get("size"), "size")
+                index = count(inclusion.get("index"), "index")
+                leaf = leaf_hash(hex32(inclusion.get("event_hash"), "event_hash"))
+                path = proof_hashes(inclusion.get("proof"))
+            if proof_size != size:
                 raise Failed("inclusion proof is for another tree size")
-            index = count(inclusion.get("index"), "index")
-            leaf = leaf_hash(hex32(inclusion.get("event_hash"), "event_hash"))
-            verify_inclusion(leaf, index, size, proof_hashes(inclusion.get("proof")), root)
+            verify_inclusion(leaf, index, size, path, root)
             checked.append("inclusion of leaf %d" % index)
         if consistency is not None:
             if count(consistency.get("new_size"), "new_size") != size:
                 raise Failed("consistency proof is for another tree size")
             old_size = count(consistency.get("old_size"), "old_size")
+            if "new_root" in consistency and hex32(consistency["new_root"], "new_root") != root:
+                raise Failed("new_root is not the checkpoint's root")
             old_root = hex32(consistency.get("old_root"), "old_root")
             verify_consistency(old_size, size, old_root, root,
                                proof_hashes(consistency.get("proof")))
