@@ -216,13 +216,15 @@ pub(crate) fn load_heads(cfg: &StoreConfig, writable: bool) -> Result<LoadedHead
 
 /// The head a record describes.
 pub(crate) fn head_of(r: &HeadRecord, origin: &str) -> Option<TreeHead> {
+    let signed = r.key != [0; 32];
     let checkpoint = if r.note.is_empty() {
         Checkpoint::new(origin, r.size, r.root).ok()?
-    } else {
+    } else if signed {
         let text = r.note.split("\n\n").next()?;
         Checkpoint::parse(&format!("{text}\n")).ok()?
+    } else {
+        Checkpoint::parse(&r.note).ok()?
     };
-    let signed = !r.note.is_empty();
     Some(TreeHead {
         checkpoint,
         note: signed.then(|| r.note.clone()),
@@ -231,6 +233,7 @@ pub(crate) fn head_of(r: &HeadRecord, origin: &str) -> Option<TreeHead> {
     })
 }
 
+/// Wall-clock milliseconds now.
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -218,7 +218,8 @@ pub(crate) fn record_head(
             (Some(_), Some(signer)) => signer.key_id(),
             _ => [0; 32],
         },
-        note: note.clone().unwrap_or_default(),
+        // Unsigned: the checkpoint text itself, so the origin is kept.
+        note: note.clone().unwrap_or_else(|| checkpoint.body()),
     };
     let public_key = note.as_ref().map(|_| record.key);
     let recorded_ms = record.recorded_ms;

@@ -471,3 +471,20 @@ fn a_tail_cut_below_the_last_head_fails_closed_and_deletes_nothing() {
         "nothing was cut"
     );
 }
+
+#[test]
+fn an_unsigned_head_keeps_its_origin_across_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig::new(dir.path()).with_log_origin("audit.example/unsigned-log");
+    let store = Store::open(cfg).unwrap();
+    store.append(&coord("a", "s"), K, &1u8).unwrap();
+    let head = store.signed_head().unwrap();
+    assert_eq!((head.note(), head.public_key()), (None, None));
+    store.close().unwrap();
+    // Read back with the default configuration: the heads file says the origin.
+    let ro = Store::open_read_only(StoreConfig::new(dir.path())).unwrap();
+    let head = ro.latest_head().unwrap();
+    assert_eq!(head.checkpoint().origin(), "audit.example/unsigned-log");
+    assert_eq!(head.text(), head.checkpoint().body());
+    assert_eq!((head.size(), *head.root()), (1, ro.tree_root(1).unwrap()));
+}

@@ -9,8 +9,8 @@
 //!
 //! Integers are little-endian. `kind` 1 is a head: the tree of the first
 //! `size` events had root `root`, and `note` is its signed note by the
-//! ed25519 public key `key` (empty note and zero key when the store has no
-//! signing key). `kind` 2 marks accepted loss: an open found
+//! ed25519 public key `key` (when the store has no signing key: the
+//! checkpoint text, and a zero key). `kind` 2 marks accepted loss: an open found
 //! the log shorter than a recorded head of `lost_from` events and continued
 //! from `size`; heads before the marker no longer bind the log after it.
 
