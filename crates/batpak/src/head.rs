@@ -119,6 +119,33 @@ impl InclusionProof {
         )
     }
 
+    /// Whether this proof shows the receipt's event in the tree of a head:
+    /// the proof is for the receipt's global sequence and event hash, and
+    /// it verifies against the head.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// let c = Coordinate::new("a", "s")?;
+    /// let receipt = store.append(&c, EventKind::custom(0xE, 1), &1u8)?;
+    /// store.append(&c, EventKind::custom(0xE, 1), &2u8)?;
+    /// let head = store.signed_head()?;
+    /// let proof = store.prove_inclusion(receipt.event_id, head.size())?;
+    /// assert!(proof.proves_receipt(&receipt, head.checkpoint()));
+    /// # Ok(()) }
+    /// ```
+    pub fn proves_receipt(
+        &self,
+        receipt: &crate::receipt::AppendReceipt,
+        head: &Checkpoint,
+    ) -> bool {
+        self.leaf_index == receipt.global_sequence
+            && self.leaf_hash == proofbat::leaf_hash(&receipt.event_hash)
+            && self.verify_against(head).is_ok()
+    }
+
     /// The documented JSON form:
     /// `{"leaf_index", "tree_size", "leaf_hash", "root_hash", "audit_path": [hex, …]}`.
     pub fn to_json(&self) -> serde_json::Value {

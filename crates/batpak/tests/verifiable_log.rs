@@ -488,3 +488,32 @@ fn an_unsigned_head_keeps_its_origin_across_reopens() {
     assert_eq!(head.text(), head.checkpoint().body());
     assert_eq!((head.size(), *head.root()), (1, ro.tree_root(1).unwrap()));
 }
+
+#[test]
+fn a_receipt_is_checked_against_a_signed_head_with_an_inclusion_proof() {
+    let dir = tempfile::tempdir().unwrap();
+    let receipts = build(dir.path(), 12);
+    let store = Store::open_read_only(config(dir.path())).unwrap();
+    let head = store.latest_head().unwrap();
+    let checkpoint = proofbat::verify_note(
+        head.note().unwrap(),
+        "test.example/log",
+        &key().verifying_key(),
+    )
+    .unwrap();
+    // The receipt travels as portable JSON and still proves its event.
+    let receipt = AppendReceipt::from_json(&receipts[5].to_json()).unwrap();
+    let proof = store
+        .prove_inclusion(receipt.event_id, head.size())
+        .unwrap();
+    assert!(proof.proves_receipt(&receipt, &checkpoint));
+    // Another event's receipt, or a receipt with another hash, does not.
+    assert!(!proof.proves_receipt(&receipts[6], &checkpoint));
+    let mut forged = receipt.clone();
+    forged.event_hash[0] ^= 1;
+    assert!(!proof.proves_receipt(&forged, &checkpoint));
+    // Nor does a head of another size.
+    let smaller =
+        proofbat::Checkpoint::new("test.example/log", 11, store.tree_root(11).unwrap()).unwrap();
+    assert!(!proof.proves_receipt(&receipt, &smaller));
+}
