@@ -196,7 +196,7 @@ impl MerkleTree {
         let mut j = i.max(level.on_disk);
         while j < i + n {
             let idx = usize::try_from(j - level.on_disk).unwrap_or(usize::MAX);
-            out.push(*level.mem.get(idx).ok_or(StoreError::TreeCorrupt {
+            out.push(*level.mem.get(idx).ok_or_else(|| StoreError::TreeCorrupt {
                 path: self.dir.clone(),
                 reason: format!("record {j} of stored level {k} is missing"),
             })?);

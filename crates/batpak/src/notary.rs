@@ -156,7 +156,7 @@ pub(crate) fn leaf_at(shared: &Shared, i: u64) -> Result<Hash, StoreError> {
         let pos = usize::try_from(i).unwrap_or(usize::MAX);
         index.entries().get(pos).cloned()
     };
-    let entry = entry.ok_or(StoreError::TreeSizeOutOfRange {
+    let entry = entry.ok_or_else(|| StoreError::TreeSizeOutOfRange {
         requested: i + 1,
         size: shared.index.read().len() as u64,
     })?;
