@@ -13,6 +13,7 @@ use batpak::StoreError;
 /// | 2 | usage or bad input: unknown option, directory missing, not a directory, unreadable, no segments; a `serve` option or `--config` key that is unknown or has a bad value, or a TLS or key file that cannot be loaded (nothing is bound); nothing to show (`head` before the first tree head, `head --public-key` of an unsigned head); `prove` of a malformed or unknown event id or a size the log cannot answer for; a `--against` head file that cannot be read or is not a checkpoint, a `--public-key` that is not an Ed25519 key in hex |
 /// | 3 | I/O error or corruption that stopped the command |
 /// | 4 | `call`/`subscribe`: the server could not be reached or the connection failed |
+/// | 5 | `snapshot`/`fork`: the data directory is locked by its writer (a running `batpak serve`, or another program with the store open) |
 /// | 10 | `call`: `ERR unknown_operation` |
 /// | 11 | `call`: `ERR missing_handler` |
 /// | 12 | `call`: `ERR handler` (the operation failed: bad input, a store error) |
@@ -34,6 +35,8 @@ pub enum ExitStatus {
     Failure,
     /// The server could not be reached or the connection broke.
     Unreachable,
+    /// `snapshot` or `fork` found the store open for writing elsewhere.
+    Locked,
     /// The server answered `ERR`; the code is from [`remote_exit_code`].
     Remote(u8),
 }
@@ -60,6 +63,7 @@ impl ExitStatus {
             Self::BadInput => 2,
             Self::Failure => 3,
             Self::Unreachable => 4,
+            Self::Locked => 5,
             Self::Remote(code) => code,
         }
     }
@@ -166,6 +170,13 @@ pub enum CliError {
         value: String,
         /// What it should be.
         expected: &'static str,
+    },
+    /// `snapshot` or `fork` needs to be the store's writer, and another
+    /// process is.
+    #[error("{}: the store is open for writing by another process (a running `batpak serve`?); snapshot and fork must be its writer: stop that process and run the command again", dir.display())]
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
     },
     /// The data directory has no tree head yet.
     #[error("{}: no tree head recorded yet (a writer records one when a segment is sealed, at close, and on Store::signed_head)", dir.display())]
@@ -334,6 +345,12 @@ impl CliError {
         match self {
             Self::Directory { .. } => ExitStatus::BadInput,
             Self::Store(StoreError::Configuration { .. }) => ExitStatus::BadInput,
+            Self::Store(
+                StoreError::DestinationNotEmpty { .. }
+                | StoreError::DestinationInsideSource { .. }
+                | StoreError::DestinationIsSymlink { .. },
+            ) => ExitStatus::BadInput,
+            Self::Locked { .. } => ExitStatus::Locked,
             Self::BadRequest(_) => ExitStatus::BadInput,
             Self::Config { .. } => ExitStatus::BadInput,
             Self::InvalidArgument { .. }
@@ -396,6 +413,10 @@ mod tests {
             log_size: 3,
         };
         assert_eq!(beyond.exit_status(), ExitStatus::BadInput);
+        let locked = CliError::Locked { dir: "x".into() };
+        assert_eq!(locked.exit_status().code(), 5);
+        let taken = CliError::Store(StoreError::DestinationNotEmpty { path: "x".into() });
+        assert_eq!(taken.exit_status(), ExitStatus::BadInput);
         let forged = CliError::HeadSignature {
             path: "x".into(),
             source: batpak::proofbat::NoteError::NotSignedByKey,

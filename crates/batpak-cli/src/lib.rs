@@ -1,8 +1,8 @@
 //! The library behind the `batpak` command.
 //!
 //! Each subcommand's work lives in a module that returns data and never
-//! prints: [`inspect`], [`verify`], [`export`], [`head`], [`prove`] and
-//! [`bench`]; [`serve`] runs
+//! prints: [`inspect`], [`verify`], [`export`], [`head`], [`prove`],
+//! [`snapshot`] (also `fork`) and [`bench`](mod@bench); [`serve`] runs
 //! the server on options merged and checked by [`config`], and [`call`] is
 //! the client of `call` and `subscribe`. The binary
 //! (`src/main.rs`) parses arguments, draws progress bars, renders the data
@@ -11,6 +11,8 @@
 //! Subcommands that read a data directory open it with
 //! [`batpak::Store::open_read_only`]: they take no lock, change no file and
 //! work beside a live writer, seeing the prefix committed when they opened.
+//! `snapshot` and `fork` open it as its writer (the writer thread cuts the
+//! copy), so they refuse a directory another process writes to.
 
 pub mod bench;
 pub mod call;
@@ -23,6 +25,7 @@ pub mod inspect;
 pub mod progress;
 pub mod prove;
 pub mod serve;
+pub mod snapshot;
 pub mod table;
 pub mod verify;
 

@@ -17,7 +17,9 @@ use batpak_cli::bench::{self, BenchConfig};
 use batpak_cli::config::{LogFormat, ServeFlags};
 use batpak_cli::head::KeptHead;
 use batpak_cli::progress::Progress;
-use batpak_cli::{call, datadir, export, head, inspect, prove, verify, CliError, ExitStatus};
+use batpak_cli::{
+    call, datadir, export, head, inspect, prove, snapshot, verify, CliError, ExitStatus,
+};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
@@ -41,14 +43,18 @@ Exit codes:
      checkpoint, or a --public-key that is not an Ed25519 key in hex
   3  I/O error or corruption that stopped the command
   4  call/subscribe: the server could not be reached
+  5  snapshot/fork: the data directory is locked by its writer (a running
+     batpak serve); stop it first
   10-16  call: the server answered ERR unknown_operation (10), missing_handler
      (11), handler (12), receipt_sink (13), runtime (14), forbidden (15),
      any other code (16)
 
 inspect, verify, export, head and prove open the directory read-only: they
-take no lock, change no file and work while another process writes to it.";
+take no lock, change no file and work while another process writes to it.
+snapshot and fork open it as its writer; a refused destination (not empty,
+inside the data directory, a symbolic link) exits 2.";
 
-/// Inspect, verify, export and benchmark batpak data directories.
+/// Inspect, verify, export, copy and benchmark batpak data directories.
 #[derive(Debug, Parser)]
 #[command(name = "batpak", version, after_help = EXIT_CODES)]
 struct Cli {
@@ -131,6 +137,30 @@ enum Command {
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+    /// Copy the store, as of now, into DEST (absent or an empty directory):
+    /// every event, its tree head, keyset, idempotency keys and cursor
+    /// checkpoints, every file synced. Opens DIR as its writer.
+    Snapshot {
+        /// The data directory.
+        dir: PathBuf,
+        /// Where the copy goes (created if absent).
+        dest: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Like snapshot, but share the sealed segments with DIR by hard link
+    /// (copying them if DEST is on another file system); the fork is a store
+    /// of its own from then on.
+    Fork {
+        /// The data directory.
+        dir: PathBuf,
+        /// Where the fork goes (created if absent).
+        dest: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// batpak and SQLite side by side (the same payloads, the same machine, one
     /// run), the operation runtime's per-call cost, and bank.commit through a
@@ -440,6 +470,10 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             }
             Ok(ExitStatus::Success)
         }
+        Command::Snapshot { dir, dest, json } => {
+            copy(snapshot::Kind::Snapshot, &dir, &dest, json, &bars)
+        }
+        Command::Fork { dir, dest, json } => copy(snapshot::Kind::Fork, &dir, &dest, json, &bars),
         Command::Bench {
             only,
             events,
@@ -510,6 +544,22 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             subscribe(&sub_id, from_cursor.as_deref(), max, &target)
         }
     }
+}
+
+fn copy(
+    kind: snapshot::Kind,
+    dir: &std::path::Path,
+    dest: &std::path::Path,
+    json: bool,
+    bars: &Bars,
+) -> Result<ExitStatus, CliError> {
+    let report = snapshot::copy(kind, &datadir::check(dir)?, dest, bars)?;
+    if json {
+        print_json(&report)?;
+    } else {
+        print_text(&snapshot::render_human(&report))?;
+    }
+    Ok(ExitStatus::Success)
 }
 
 fn init_logging(format: LogFormat) {

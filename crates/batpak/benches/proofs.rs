@@ -3,7 +3,14 @@
 //! open of a store that large. The store is built once per size and kept in
 //! the system temp directory (`batpak-proof-bench-N`) for later runs;
 //! `BATPAK_PROOF_EVENTS` sets the size (default 1,000,000).
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+// The bench says on stderr how long building and opening its store took:
+// those are not what criterion measures.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr
+)]
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

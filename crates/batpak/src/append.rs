@@ -158,6 +158,16 @@ impl Appender {
         rx.recv().map_err(|_| StoreError::WriterCrashed)?
     }
 
+    /// Asks the writer for a consistent cut of the data directory (a
+    /// snapshot or fork copies it).
+    pub(crate) fn cut(&self) -> Result<crate::writer::Cut, StoreError> {
+        let (reply, rx) = flume::bounded(1);
+        self.tx
+            .send(Command::Cut(reply))
+            .map_err(|_| StoreError::Closed)?;
+        rx.recv().map_err(|_| StoreError::WriterCrashed)?
+    }
+
     /// Asks the writer to sync, seal and stop; `Err` if it could not be asked
     /// or did not answer.
     pub(crate) fn shutdown(&self) -> Result<(), StoreError> {

@@ -71,6 +71,11 @@ impl Heads {
         self.latest.as_ref().and_then(|r| head_of(r, origin))
     }
 
+    /// The open heads file and its length (what a cut copies), if it exists.
+    pub(crate) fn written_file(&self) -> Option<(Arc<dyn StoreFile>, u64)> {
+        self.file.as_ref().map(|f| (f.clone(), self.len))
+    }
+
     /// Creates the heads file if it is not open yet.
     pub(crate) fn ensure_file(&mut self, cfg: &StoreConfig) -> Result<(), StoreError> {
         let io = |op, e| StoreError::io(op, &self.path, e);

@@ -87,6 +87,29 @@ pub trait StoreFs: Send + Sync + Debug + 'static {
     }
     /// True if the path exists (a file or directory).
     fn exists(&self, path: &Path) -> io::Result<bool>;
+    /// Makes `link` a second name of the file at `original` (a hard link:
+    /// both names share one file, its bytes and its later writes). The new
+    /// entry is durable after `sync_dir` of its directory. The default
+    /// answers `Unsupported`, for file systems without hard links; callers
+    /// copy instead.
+    fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
+        let _ = (original, link);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Whether `path` itself is a symbolic link (not followed); `false` when
+    /// nothing is there. The default answers `false`, for file systems
+    /// without symbolic links.
+    fn is_symlink(&self, path: &Path) -> io::Result<bool> {
+        let _ = path;
+        Ok(false)
+    }
+    /// The absolute path of an existing `path` with every symbolic link,
+    /// `.` and `..` resolved, to compare two paths for containment. The
+    /// default returns `path` unchanged, for file systems whose paths have
+    /// no links (and are absolute already).
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        Ok(path.to_path_buf())
+    }
 }
 
 /// Writes `bytes` to `path` atomically: temp file, fsync, rename, directory fsync.
@@ -263,5 +286,21 @@ impl StoreFs for RealFs {
 
     fn exists(&self, path: &Path) -> io::Result<bool> {
         path.try_exists()
+    }
+
+    fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
+        std::fs::hard_link(original, link)
+    }
+
+    fn is_symlink(&self, path: &Path) -> io::Result<bool> {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) => Ok(meta.file_type().is_symlink()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        std::fs::canonicalize(path)
     }
 }

@@ -26,6 +26,10 @@
 //! The bytes each hash covers are documented in [`chain`]; every file layout in
 //! `docs/FORMAT.md`; what each [`SyncMode`] may lose in a crash on [`SyncMode`].
 //!
+//! [`Store::snapshot`] copies an open store into another directory as of one
+//! instant while appends go on; [`Store::fork`] does the same but shares the
+//! sealed segments by hard link. Either copy opens as a store of its own.
+//!
 //! # Payload encryption and crypto-shred (feature `payload-encryption`)
 //!
 //! An audit trail has to keep its chain intact and still honour a request
@@ -105,6 +109,7 @@ mod shred;
 mod sign;
 #[cfg(feature = "sim")]
 pub mod sim;
+mod snapshot;
 #[cfg(feature = "startup-registry-check")]
 mod startup;
 mod store;
@@ -151,6 +156,7 @@ pub use sign::{
     receipt_cover, ReceiptSigner, ReceiptVerificationError, SigningPolicy, RECEIPT_COVER_DOMAIN,
     RECEIPT_COVER_LEN,
 };
+pub use snapshot::{CopyStrategy, ForkReport, LinkFallback, SnapshotFile, SnapshotReport};
 pub use store::{ReadOnlyStore, Store, StoreReader};
 
 /// Name of the lock file in a data directory.

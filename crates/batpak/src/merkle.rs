@@ -382,6 +382,26 @@ impl MerkleTree {
         Ok(())
     }
 
+    /// Each level file with the length its written records take: what a
+    /// cut copies. Records still in memory are left out (a copy rebuilds
+    /// them from the log when it opens); the files only grow past these
+    /// lengths while the writer runs.
+    pub(crate) fn written_files(&self) -> Vec<(String, Arc<dyn StoreFile>, u64)> {
+        self.levels
+            .iter()
+            .enumerate()
+            .filter_map(|(k, level)| {
+                let file = level.file.as_ref()?;
+                let len = TREE_LEVEL_HEADER_LEN as u64 + level.on_disk * TREE_RECORD_LEN as u64;
+                Some((
+                    tree_level_file_name(k as u32 * TREE_LEVEL_STRIDE),
+                    file.clone(),
+                    len,
+                ))
+            })
+            .collect()
+    }
+
     /// The root of the tree of the first `size` leaves.
     pub(crate) fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
         proofbat::root_at(self, size)

@@ -10,9 +10,10 @@
 //! - `durable`: what survives a crash, replaced by `live` when
 //!   [`StoreFile::sync_data`] or [`StoreFile::sync_all`] returns `Ok`.
 //!
-//! Directory entries are modelled the same way: creations, renames and
-//! removals change the live namespace at once and the durable namespace only
-//! when [`StoreFs::sync_dir`] succeeds on their directory. Directories
+//! Directory entries are modelled the same way: creations, hard links,
+//! renames and removals change the live namespace at once and the durable
+//! namespace only when [`StoreFs::sync_dir`] succeeds on their directory
+//! (a hard link is a second name of the same inode). Directories
 //! themselves are durable as soon as they are created (the store never
 //! depends on syncing a parent of its data directory).
 //!
@@ -118,7 +119,7 @@ pub enum OpClass {
     Sync,
     /// [`StoreFs::sync_dir`].
     SyncDir,
-    /// [`StoreFs::open`] with [`OpenMode::CreateNew`].
+    /// [`StoreFs::open`] with [`OpenMode::CreateNew`], and [`StoreFs::hard_link`].
     Create,
     /// [`StoreFs::rename`].
     Rename,
@@ -1455,6 +1456,30 @@ impl StoreFs for SimFs {
         })))
     }
 
+    /// Gives the inode of the live file `original` a second live name,
+    /// `link`, which becomes durable like a creation (at `sync_dir` of its
+    /// directory). Both names then read and write the same images. Counts as
+    /// a create (fault `FailCreate`: no entry is made).
+    fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
+        let mut s = self.state.lock();
+        if s.tick(OpClass::Create, link) == Some(FaultKind::FailCreate) {
+            return Err(sim_eio("link"));
+        }
+        let ino = *s.live_ns.get(original).ok_or(io::ErrorKind::NotFound)?;
+        if s.live_ns.contains_key(link) || s.dirs.contains(link) {
+            return Err(io::ErrorKind::AlreadyExists.into());
+        }
+        if !s.parent_exists(link) {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        s.live_ns.insert(link.to_path_buf(), ino);
+        s.pending_ns.push(NsOp::Create {
+            path: link.to_path_buf(),
+            ino,
+        });
+        Ok(())
+    }
+
     /// True if a live file or a directory is at `path`.
     fn exists(&self, path: &Path) -> io::Result<bool> {
         let s = self.state.lock();
@@ -1596,6 +1621,42 @@ mod tests {
         let mut all = vec![0; 256];
         f.read_exact_at(&mut all, 0).unwrap();
         assert_eq!(all, data);
+    }
+
+    #[test]
+    fn a_hard_link_shares_the_inode_and_is_durable_only_after_sync_dir() {
+        let fs = disk(FaultPlan::none(9));
+        let (a, b) = (dir().join("a"), dir().join("b"));
+        let f = fs.open(&a, OpenMode::CreateNew).unwrap();
+        f.write_all_at(b"one", 0).unwrap();
+        f.sync_all().unwrap();
+        fs.sync_dir(&dir()).unwrap();
+        fs.hard_link(&a, &b).unwrap();
+        assert_eq!(
+            fs.hard_link(&a, &b).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        fs.open(&b, OpenMode::ReadWrite)
+            .unwrap()
+            .write_all_at(b"two", 0)
+            .unwrap();
+        assert_eq!(fs.read_live(&a).unwrap(), b"two", "one inode, two names");
+        fs.crash();
+        assert!(!fs.exists(&b).unwrap(), "the link was never dir-synced");
+        assert_eq!(
+            fs.read_live(&a).unwrap(),
+            b"one",
+            "the write was never synced"
+        );
+        fs.hard_link(&a, &b).unwrap();
+        fs.sync_dir(&dir()).unwrap();
+        fs.crash();
+        assert_eq!(fs.read_live(&b).unwrap(), b"one");
+        assert_eq!(fs.counters().creates, 4, "a link counts as a create");
+        fs.arm(FaultKind::FailCreate, 1);
+        let c = dir().join("c");
+        assert!(fs.hard_link(&a, &c).is_err());
+        assert!(!fs.exists(&c).unwrap(), "a failed link makes no entry");
     }
 
     #[test]

@@ -450,6 +450,37 @@ pub enum StoreError {
         /// Events in the log.
         size: u64,
     },
+    /// The destination of a snapshot or fork exists and is not an empty
+    /// directory (a file, or a directory with entries); nothing was written.
+    #[error("snapshot destination {} is not an empty directory", path.display())]
+    DestinationNotEmpty {
+        /// The destination as given.
+        path: PathBuf,
+    },
+    /// The destination of a snapshot or fork is the store's own directory
+    /// or lies inside it (after resolving links); nothing was written.
+    #[error("snapshot destination {} is inside the store's directory {}", path.display(), store.display())]
+    DestinationInsideSource {
+        /// The destination as given.
+        path: PathBuf,
+        /// The store's data directory.
+        store: PathBuf,
+    },
+    /// The destination of a snapshot or fork is a symbolic link; nothing was
+    /// written. Name the directory it points to, if that is the one meant.
+    #[error("snapshot destination {} is a symbolic link; name a real directory", path.display())]
+    DestinationIsSymlink {
+        /// The destination as given.
+        path: PathBuf,
+    },
+    /// The directory holds a snapshot or fork whose writing did not finish
+    /// (its `SNAPSHOT_INCOMPLETE` marker is there), so it is not a store:
+    /// delete it and take the copy again.
+    #[error("{} holds a snapshot or fork that was not finished (its SNAPSHOT_INCOMPLETE marker is there): delete the directory and take the copy again", path.display())]
+    SnapshotIncomplete {
+        /// The directory.
+        path: PathBuf,
+    },
     /// A reactor's handler panicked; the reactor stopped.
     #[error("reactor handler panicked")]
     ReactorPanicked,
@@ -495,6 +526,9 @@ impl StoreError {
             | Self::KeyScopeGranularityMismatch { .. }
             | Self::ShredScopeMismatch { .. }
             | Self::TreeSizeOutOfRange { .. }
+            | Self::DestinationNotEmpty { .. }
+            | Self::DestinationInsideSource { .. }
+            | Self::DestinationIsSymlink { .. }
             | Self::ReactorPanicked
             | Self::Closed => HandlingClass::Domain,
             Self::TreeCorrupt { .. }
@@ -504,7 +538,8 @@ impl StoreError {
             | Self::CursorCheckpointCorrupt { .. }
             | Self::CursorCheckpointAhead { .. }
             | Self::PayloadDecryptFailed { .. }
-            | Self::KeysetCorrupt { .. } => HandlingClass::FailClosedOperational,
+            | Self::KeysetCorrupt { .. }
+            | Self::SnapshotIncomplete { .. } => HandlingClass::FailClosedOperational,
             Self::Backpressure | Self::WaitTimeout { .. } => HandlingClass::RetryableOperational,
             Self::SigningFailed { .. } => HandlingClass::RetryableOperational,
             Self::ChainVerificationFailed { .. } => HandlingClass::FailClosedOperational,
@@ -580,6 +615,10 @@ impl StoreError {
             Self::HeadMismatch { .. } => "head_mismatch",
             Self::LogBelowHead { .. } => "log_below_head",
             Self::TreeSizeOutOfRange { .. } => "tree_size_out_of_range",
+            Self::DestinationNotEmpty { .. } => "destination_not_empty",
+            Self::DestinationInsideSource { .. } => "destination_inside_source",
+            Self::DestinationIsSymlink { .. } => "destination_is_symlink",
+            Self::SnapshotIncomplete { .. } => "snapshot_incomplete",
             Self::ReactorPanicked => "reactor_panicked",
             Self::Closed => "closed",
             Self::WriterCrashed => "writer_crashed",
@@ -620,6 +659,9 @@ impl StoreError {
             | Self::KeyScopeGranularityMismatch { .. }
             | Self::ShredScopeMismatch { .. }
             | Self::TreeSizeOutOfRange { .. }
+            | Self::DestinationNotEmpty { .. }
+            | Self::DestinationInsideSource { .. }
+            | Self::DestinationIsSymlink { .. }
             | Self::ReactorPanicked
             | Self::Closed => Fault::Caller,
             Self::CorruptSegment { .. }
@@ -635,7 +677,8 @@ impl StoreError {
             | Self::TreeCorrupt { .. }
             | Self::HeadsCorrupt { .. }
             | Self::HeadMismatch { .. }
-            | Self::LogBelowHead { .. } => Fault::Data,
+            | Self::LogBelowHead { .. }
+            | Self::SnapshotIncomplete { .. } => Fault::Data,
             Self::Io { .. }
             | Self::StoreLocked { .. }
             | Self::SigningFailed { .. }

@@ -382,6 +382,29 @@ fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
             "tree_size_out_of_range",
             Fault::Caller,
         ),
+        (
+            StoreError::DestinationNotEmpty { path: path.clone() },
+            "destination_not_empty",
+            Fault::Caller,
+        ),
+        (
+            StoreError::DestinationInsideSource {
+                path: path.clone(),
+                store: path.clone(),
+            },
+            "destination_inside_source",
+            Fault::Caller,
+        ),
+        (
+            StoreError::DestinationIsSymlink { path: path.clone() },
+            "destination_is_symlink",
+            Fault::Caller,
+        ),
+        (
+            StoreError::SnapshotIncomplete { path: path.clone() },
+            "snapshot_incomplete",
+            Fault::Data,
+        ),
         (StoreError::Closed, "closed", Fault::Caller),
         (StoreError::WriterCrashed, "writer_crashed", Fault::Internal),
     ]
@@ -390,7 +413,7 @@ fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
 #[test]
 fn every_variant_has_its_pinned_code_and_fault() {
     let all = every_variant();
-    assert_eq!(all.len(), 53, "a new variant needs a row here");
+    assert_eq!(all.len(), 57, "a new variant needs a row here");
     let mut seen = std::collections::HashSet::new();
     for (err, code, fault) in &all {
         assert_eq!(err.code(), *code, "{err:?}");

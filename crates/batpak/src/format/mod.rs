@@ -40,6 +40,7 @@ mod frame_view;
 mod heads;
 mod idempotency;
 mod keyset;
+mod marker;
 mod names;
 mod projection;
 mod reader;
@@ -57,10 +58,11 @@ pub use frame_view::FrameView;
 pub(crate) use heads::{
     decode_heads, encode_head_record, encode_heads_header, HeadKind, HeadRecord, HEADS_HEADER_LEN,
 };
+pub(crate) use marker::SNAPSHOT_MARKER_TEXT;
 pub use names::{
     parse_segment_file_name, segment_file_name, CHECKPOINT_DIR, CHECKPOINT_SUFFIX, HEADS_FILE,
     IDEMPOTENCY_FILE, KEYSET_FILE, PROJECTION_DIR, PROJECTION_SUFFIX, SEGMENT_SUFFIX,
-    SYNC_FAILURE_FILE, TEMP_SUFFIX, TREE_DIR,
+    SNAPSHOT_INCOMPLETE_FILE, SYNC_FAILURE_FILE, TEMP_SUFFIX, TREE_DIR,
 };
 pub(crate) use names::{segment_path, LOCK_FILE};
 pub use segment_header::{

@@ -10,6 +10,7 @@
 //! | [`CHECKPOINT_DIR`]`/<name>`[`CHECKPOINT_SUFFIX`] | a cursor checkpoint |
 //! | [`PROJECTION_DIR`]`/<hex>`[`PROJECTION_SUFFIX`] | a cached projection state |
 //! | `<name>`[`TEMP_SUFFIX`] | a file being replaced atomically |
+//! | [`SNAPSHOT_INCOMPLETE_FILE`] | a snapshot or fork still being written into this directory |
 
 /// Suffix of a segment file name.
 pub const SEGMENT_SUFFIX: &str = ".seg";
@@ -37,6 +38,10 @@ pub const PROJECTION_DIR: &str = "projections";
 pub const PROJECTION_SUFFIX: &str = ".proj";
 /// Suffix of the temporary file an atomic replace writes before its rename.
 pub const TEMP_SUFFIX: &str = ".tmp";
+/// The marker a snapshot or fork writes first into its destination and
+/// removes last: while it is there the directory is not a store, and
+/// opening it fails with `StoreError::SnapshotIncomplete`.
+pub const SNAPSHOT_INCOMPLETE_FILE: &str = "SNAPSHOT_INCOMPLETE";
 
 /// File name of segment `id`.
 ///
@@ -120,7 +125,8 @@ mod tests {
                 KEYSET_FILE,
                 SYNC_FAILURE_FILE,
                 CHECKPOINT_DIR,
-                PROJECTION_DIR
+                PROJECTION_DIR,
+                SNAPSHOT_INCOMPLETE_FILE
             ],
             [
                 "LOCK",
@@ -128,7 +134,8 @@ mod tests {
                 "KEYSET",
                 "SYNC_FAILURE",
                 "cursors",
-                "projections"
+                "projections",
+                "SNAPSHOT_INCOMPLETE"
             ]
         );
         assert_eq!(TEMP_SUFFIX, ".tmp");

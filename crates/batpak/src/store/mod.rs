@@ -5,6 +5,7 @@
 
 mod read;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -31,6 +32,7 @@ use crate::recovery::{self, Access};
 use crate::region::Region;
 #[cfg(feature = "payload-encryption")]
 use crate::shred::ShredScope;
+use crate::snapshot::{ForkReport, SnapshotReport};
 use crate::subscription::Subscription;
 use crate::typed::EventPayload;
 use crate::watermark::Mark;
@@ -162,12 +164,15 @@ fn with_floor(cfg: &StoreConfig, heads: &crate::evidence::LoadedHeads) -> StoreC
 impl Store {
     /// Opens (creating if needed) the store in `cfg.dir()` as its exclusive writer.
     ///
-    /// Fails with [`StoreError::StoreLocked`] if another writer has it open.
+    /// Fails with [`StoreError::StoreLocked`] if another writer has it open,
+    /// and with [`StoreError::SnapshotIncomplete`] (changing nothing) if the
+    /// directory holds a snapshot or fork whose writing did not finish.
     pub fn open(cfg: StoreConfig) -> Result<Self, StoreError> {
         #[cfg(feature = "payload-encryption")]
         let mut cfg = cfg;
         cfg.validate()?;
         crate::registry::check_at_open(cfg.payload_validation)?;
+        crate::snapshot::refuse_unfinished_copy(&cfg)?;
         cfg.fs
             .create_dir_all(&cfg.dir)
             .map_err(|e| StoreError::io("create data directory", &cfg.dir, e))?;
@@ -315,6 +320,137 @@ impl Store {
     /// ```
     pub fn signed_head(&self) -> Result<TreeHead, StoreError> {
         self.appender.signed_head()
+    }
+
+    /// Copies the store into `dest` as it is at this call: every event
+    /// visible when the writer takes its cut (a moment after the call
+    /// starts, between two commit groups), with the tree head that covers
+    /// them, the keyset, the idempotency sidecar and the cursor checkpoints.
+    /// Appends go on while the files are copied; they wait only for the cut
+    /// (a sync, and a tree head if events came since the last one).
+    ///
+    /// `dest` must not exist or be an empty directory
+    /// ([`StoreError::DestinationNotEmpty`]), must not be this store's
+    /// directory or inside it ([`StoreError::DestinationInsideSource`]), and
+    /// must not be a symbolic link ([`StoreError::DestinationIsSymlink`]).
+    /// Every file and directory written is synced before this returns. The
+    /// copy opens as a store of its own: its events are a prefix of this
+    /// store's (same ids, hashes and bytes), its chain verifies and its
+    /// [`latest_head`](Self::latest_head) is [`SnapshotReport::head`](crate::SnapshotReport::head).
+    /// While the copy is written `dest` holds the marker `SNAPSHOT_INCOMPLETE`;
+    /// an error or a crash leaves it there, and opening such a directory fails
+    /// with [`StoreError::SnapshotIncomplete`]: delete it and take the copy again.
+    /// The projection cache is not copied (the copy folds from its log).
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path().join("live")))?;
+    /// let order = Coordinate::new("order:1", "shop")?;
+    /// const NOTED: EventKind = EventKind::custom(0xE, 1);
+    /// store.append(&order, NOTED, &"placed")?;
+    /// let report = store.snapshot(dir.path().join("backup"))?;
+    /// assert_eq!(report.events, 1);
+    /// store.append(&order, NOTED, &"paid")?; // after the snapshot: not in it
+    ///
+    /// let copy = Store::open(StoreConfig::new(dir.path().join("backup")))?;
+    /// assert_eq!(copy.len(), 1);
+    /// assert!(copy.verify_chain()?.is_intact());
+    /// assert_eq!(copy.latest_head(), report.head);
+    /// let refused = store.snapshot(dir.path().join("backup")).unwrap_err();
+    /// assert!(matches!(refused, StoreError::DestinationNotEmpty { .. }));
+    /// # Ok(()) }
+    /// ```
+    pub fn snapshot(&self, dest: impl AsRef<Path>) -> Result<SnapshotReport, StoreError> {
+        self.snapshot_with_progress(dest, |_, _| {})
+    }
+
+    /// [`Store::snapshot`], calling `progress(done_bytes, total_bytes)` once
+    /// the cut is known (with 0), after every MiB copied, after each file and
+    /// at the end (with `total_bytes`).
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path().join("live")))?;
+    /// store.append(&Coordinate::new("a", "s")?, EventKind::custom(0xE, 1), &1u8)?;
+    /// let mut last = (0, 0);
+    /// let report = store.snapshot_with_progress(dir.path().join("copy"), |done, total| {
+    ///     last = (done, total);
+    /// })?;
+    /// assert_eq!(last, (report.bytes(), report.bytes()));
+    /// # Ok(()) }
+    /// ```
+    pub fn snapshot_with_progress(
+        &self,
+        dest: impl AsRef<Path>,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<SnapshotReport, StoreError> {
+        crate::snapshot::snapshot(&self.appender, dest.as_ref(), &mut progress)
+    }
+
+    /// Like [`Store::snapshot`], but the fork shares the sealed segments with
+    /// this store by hard link instead of copying them (they never change,
+    /// and a writer of either store only appends to its own copy of the
+    /// active segment); the active segment, the heads file, the tree files
+    /// and the sidecars are copied. [`ForkReport::files`](crate::ForkReport::files)
+    /// says which file was linked and which copied. Where a link cannot be made
+    /// (`dest` on another file system, a file system without hard links),
+    /// the fork copies that segment and every later one and says so in
+    /// [`ForkReport::link_fallback`](crate::ForkReport::link_fallback).
+    /// Reflinks (copy-on-write clones) are not used.
+    ///
+    /// The refusals, the marker and the guarantees are those of
+    /// [`Store::snapshot`]. The two stores then go their own ways: appends
+    /// to one never reach the other's files, and they share payload keys (a
+    /// shred in one does not shred the other). A linked segment is one file
+    /// with two names: damage to it is damage to both stores.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use batpak::CopyStrategy;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let cfg = StoreConfig::new(dir.path().join("live")).with_segment_max_bytes(4096);
+    /// let store = Store::open(cfg)?;
+    /// let c = Coordinate::new("a", "s")?;
+    /// for i in 0..100u32 {
+    ///     store.append(&c, EventKind::custom(0xE, 1), &i)?; // several segments
+    /// }
+    /// let report = store.fork(dir.path().join("fork"))?;
+    /// assert!(report.files.iter().any(|f| f.strategy == CopyStrategy::Linked));
+    /// assert_eq!(report.link_fallback, None);
+    /// let fork = Store::open(StoreConfig::new(dir.path().join("fork")))?;
+    /// fork.append(&c, EventKind::custom(0xE, 1), &"only in the fork")?;
+    /// assert_eq!((fork.len(), store.len()), (101, 100));
+    /// # Ok(()) }
+    /// ```
+    pub fn fork(&self, dest: impl AsRef<Path>) -> Result<ForkReport, StoreError> {
+        self.fork_with_progress(dest, |_, _| {})
+    }
+
+    /// [`Store::fork`] with progress as in [`Store::snapshot_with_progress`];
+    /// a linked file counts as done, whole, when its link is made.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path().join("live")))?;
+    /// store.append(&Coordinate::new("a", "s")?, EventKind::custom(0xE, 1), &1u8)?;
+    /// let mut calls = 0;
+    /// store.fork_with_progress(dir.path().join("fork"), |_, _| calls += 1)?;
+    /// assert!(calls >= 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn fork_with_progress(
+        &self,
+        dest: impl AsRef<Path>,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<ForkReport, StoreError> {
+        crate::snapshot::fork(&self.appender, dest.as_ref(), &mut progress)
     }
 
     /// Appends one event to `coordinate`'s entity and returns its receipt.
@@ -693,10 +829,12 @@ pub struct ReadOnlyStore {
 }
 
 impl ReadOnlyStore {
-    /// Opens `cfg.dir()` for reading; the directory must exist.
+    /// Opens `cfg.dir()` for reading; the directory must exist and must not
+    /// hold an unfinished snapshot or fork ([`StoreError::SnapshotIncomplete`]).
     pub fn open(mut cfg: StoreConfig) -> Result<Self, StoreError> {
         cfg.validate()?;
         crate::registry::check_at_open(cfg.payload_validation)?;
+        crate::snapshot::refuse_unfinished_copy(&cfg)?;
         cfg.tail_policy = TailPolicy::RecoverTornTail;
         let exists = cfg
             .fs

@@ -8,6 +8,7 @@
 //! events to readers and acknowledges the callers. After any I/O failure it
 //! acknowledges nothing more (fail-stop) until the store is reopened.
 
+mod cut;
 mod segment;
 mod stage;
 
@@ -25,6 +26,7 @@ use crate::receipt::AppendReceipt;
 use crate::recovery::Tail;
 use crate::seam::{StagedEvent, WriteHook};
 
+pub(crate) use cut::{Cut, CutFile, CutKind};
 use segment::{Room, SegmentWriter};
 pub(crate) use stage::PreparedItem;
 use stage::{GroupKeys, Staged, Stager, Staging, Tips};
@@ -67,6 +69,8 @@ pub(crate) enum Command {
     Shutdown(Sender<Result<(), StoreError>>),
     /// Make everything written so far durable and record a signed tree head of it.
     Head(Sender<Result<TreeHead, StoreError>>),
+    /// Take a consistent cut for a snapshot or fork (see [`cut`]).
+    Cut(Sender<Result<Cut, StoreError>>),
 }
 
 /// A request whose frames are in the group buffer, waiting for the write and sync.
@@ -248,6 +252,7 @@ impl Writer {
         let mut syncs: Vec<Sender<Result<(), StoreError>>> = Vec::new();
         let mut shutdown: Option<Sender<Result<(), StoreError>>> = None;
         let mut heads: Vec<Sender<Result<TreeHead, StoreError>>> = Vec::new();
+        let mut cuts: Vec<Sender<Result<Cut, StoreError>>> = Vec::new();
         let mut group_keys = GroupKeys::default();
         for cmd in group {
             match cmd {
@@ -280,6 +285,7 @@ impl Writer {
                 }
                 Command::Sync(reply) => syncs.push(reply),
                 Command::Head(reply) => heads.push(reply),
+                Command::Cut(reply) => cuts.push(reply),
                 Command::Shutdown(reply) => {
                     shutdown = Some(reply);
                     stop = true;
@@ -323,6 +329,11 @@ impl Writer {
         }
         for h in heads {
             let _ = h.send(self.record_head(true));
+        }
+        // After the group is published and before any later request is
+        // staged: the cut falls between two groups.
+        for c in cuts {
+            let _ = c.send(self.cut());
         }
         if let Some(reply) = shutdown {
             let _ = reply.send(self.finish());

@@ -129,6 +129,14 @@ impl SegmentWriter {
         }
     }
 
+    /// The active segment's id and the end of its last written frame: the
+    /// length a copy of it takes at a cut. A sealed tail reopened and not
+    /// appended to yet counts too, without its footer (the next append cuts
+    /// it off, so the bytes after the frames may change while a copy runs).
+    pub(crate) fn cut_point(&self) -> Option<(u64, u64)> {
+        self.active.as_ref().map(|a| (a.id, a.footer.frames_end()))
+    }
+
     /// True if the active segment holds at least one frame.
     pub(crate) fn has_frames(&self) -> bool {
         self.active.as_ref().is_some_and(|a| !a.footer.is_empty())
