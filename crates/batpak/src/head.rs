@@ -9,6 +9,8 @@
 
 use proofbat::{Checkpoint, Hash, ProofError};
 
+use crate::receipt::AppendReceipt;
+
 /// A head of the store's Merkle tree: the checkpoint and, when the store
 /// signs, its signed note.
 ///
