@@ -140,7 +140,7 @@ impl InclusionProof {
     /// ```
     pub fn proves_receipt(
         &self,
-        receipt: &crate::receipt::AppendReceipt,
+        receipt: &AppendReceipt,
         head: &Checkpoint,
     ) -> bool {
         self.leaf_index == receipt.global_sequence
