@@ -3,7 +3,13 @@
 //! open of a store that large. The store is built once per size and kept in
 //! the system temp directory (`batpak-proof-bench-N`) for later runs;
 //! `BATPAK_PROOF_EVENTS` sets the size (default 1,000,000).
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+// Setup times and proof sizes go to stderr beside criterion's own report.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr
+)]
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

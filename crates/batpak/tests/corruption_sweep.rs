@@ -53,9 +53,12 @@ impl Mutation {
     }
 }
 
+/// Each event's global sequence and payload.
+type Written = HashMap<EventId, (u64, Vec<u8>)>;
+
 /// A store of several sealed segments and an active one, with the payload of
 /// every event; made once and copied per trial.
-fn original() -> (tempfile::TempDir, HashMap<EventId, (u64, Vec<u8>)>, u64) {
+fn original() -> (tempfile::TempDir, Written, u64) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = StoreConfig::new(dir.path()).with_segment_max_bytes(SMALL_SEGMENT_BYTES);
     let store = Store::open(cfg).unwrap();
