@@ -4,11 +4,13 @@
 //! [header][frames ...][footer: msgpack array][footer_len u32][footer_crc u32][FOOTER_MAGIC]
 //! ```
 //!
-//! A segment is sealed exactly when it ends with a trailer; the footer lists
-//! every frame so the index can be rebuilt without reading them.
+//! A sealed segment ends with a trailer; the footer lists every frame so the
+//! index can be rebuilt without reading them. Ending in a trailer's bytes is
+//! not proof of a seal (a frame can end in them too): recovery checks the
+//! last segment's footer against its frames (`recovery/load.rs`).
 
 use super::error::DecodeError;
-use super::frame::{FRAME_PREFIX_LEN, MIN_FRAME_BODY_LEN};
+use super::frame::{decode_frame, FRAME_BODY_START, FRAME_PREFIX_LEN, MIN_FRAME_BODY_LEN};
 use super::reader::Reader;
 use super::segment_header::SEGMENT_HEADER_LEN;
 use super::{check_crc, len_u32, to_u64, write_opt_id};
@@ -92,12 +94,47 @@ pub(crate) fn encode_footer(f: &Footer) -> Vec<u8> {
         write_opt_id(&mut w, e.causation_id.map(EventId::as_u128));
         let _ = rmp::encode::write_uint(&mut w, u64::from(e.payload_version));
     }
-    let crc = crc32fast::hash(&w);
-    let len = len_u32(w.len());
-    w.extend_from_slice(&len.to_le_bytes());
-    w.extend_from_slice(&crc.to_le_bytes());
-    w.extend_from_slice(&FOOTER_MAGIC);
+    let trailer = encode_trailer(len_u32(w.len()), crc32fast::hash(&w));
+    w.extend_from_slice(&trailer);
     w
+}
+
+/// The trailer of a footer of `footer_len` bytes whose CRC-32 is `crc`.
+pub(crate) fn encode_trailer(footer_len: u32, crc: u32) -> [u8; TRAILER_LEN] {
+    let mut t = [0u8; TRAILER_LEN];
+    t[..4].copy_from_slice(&footer_len.to_le_bytes());
+    t[4..8].copy_from_slice(&crc.to_le_bytes());
+    t[8..].copy_from_slice(&FOOTER_MAGIC);
+    t
+}
+
+/// True if the bytes a trailer names as a footer (`body` under `crc`, the
+/// trailer after them) begin with a whole frame that decodes. A footer the
+/// writer encoded would pass only if its bytes happened to hold the start of
+/// a frame body and that body's CRC-32 in front of it.
+pub(crate) fn footer_is_a_frame(body: &[u8], crc: u32) -> bool {
+    // Every frame the writer encodes has this right after its prefix.
+    let body_start = FRAME_PREFIX_LEN..FRAME_PREFIX_LEN + FRAME_BODY_START.len();
+    if body.get(body_start) != Some(&FRAME_BODY_START[..]) {
+        return false;
+    }
+    let Some(declared) = body.first_chunk::<4>().map(|b| u32::from_le_bytes(*b)) else {
+        return false;
+    };
+    let whole = usize::try_from(declared)
+        .ok()
+        .and_then(|n| n.checked_add(FRAME_PREFIX_LEN))
+        .filter(|&n| n <= body.len().saturating_add(TRAILER_LEN));
+    let Some(whole) = whole else {
+        return false;
+    };
+    let mut bytes = body
+        .get(..whole.min(body.len()))
+        .unwrap_or_default()
+        .to_vec();
+    let trailer = encode_trailer(len_u32(body.len()), crc);
+    bytes.extend_from_slice(trailer.get(..whole - bytes.len()).unwrap_or_default());
+    decode_frame(&bytes).is_ok()
 }
 
 /// Length of a sealed segment whose frames end at `frames_end` and whose
@@ -133,7 +170,7 @@ pub(crate) fn decode_trailer(b: &[u8]) -> Option<(u64, u32)> {
 }
 
 /// True if a file of `file_len` bytes whose last [`TRAILER_LEN`] bytes are
-/// `trailer` ends with a trailer: a sealed segment.
+/// `trailer` ends with a trailer (looks sealed).
 pub(crate) fn ends_with_trailer(file_len: u64, trailer: &[u8]) -> bool {
     trailer_offset(file_len).is_some() && decode_trailer(trailer).is_some()
 }
@@ -437,6 +474,58 @@ pub(crate) mod tests {
             decode_footer(&bad[..len as usize], crc),
             Err(DecodeError::CrcMismatch { offset: 0, .. })
         ));
+    }
+
+    /// A frame whose last attestation string ends in `tail`, `pad` bytes
+    /// of reason in front of it; `None` if that is not UTF-8.
+    fn frame_ending_in(pad: usize, tail: &[u8]) -> Option<Vec<u8>> {
+        let mut reason = "r".repeat(pad).into_bytes();
+        reason.extend_from_slice(tail);
+        let mut f = crate::format::frame::tests::sample("e", "s", b"\x01");
+        f.attestation = Some(crate::attestation::GateAttestation::Bypassed {
+            ticket: "t".into(),
+            reason: String::from_utf8(reason).ok()?,
+        });
+        let mut out = Vec::new();
+        crate::format::encode_frame(&mut out, &f);
+        Some(out)
+    }
+
+    #[test]
+    fn footer_bytes_that_begin_with_a_whole_frame_are_told_apart() {
+        let enc = encode_footer(&footer());
+        let (len, crc) = decode_trailer(&enc[enc.len() - TRAILER_LEN..]).unwrap();
+        assert_eq!(
+            encode_trailer(len as u32, crc)[..],
+            enc[enc.len() - TRAILER_LEN..]
+        );
+        assert!(!footer_is_a_frame(&enc[..len as usize], crc));
+
+        // A whole frame where a footer was expected, trailer bytes after it.
+        let frame = frame_ending_in(1, b"").unwrap();
+        assert!(footer_is_a_frame(&frame, 0));
+        let mut bad = frame.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert!(!footer_is_a_frame(&bad, 0));
+        assert!(!footer_is_a_frame(&frame[..20], 0));
+        assert!(!footer_is_a_frame(&[], 0));
+
+        // A frame that ends in what reads as its own trailer: the body the
+        // trailer names is the frame less 16 bytes, and the trailer is
+        // rebuilt from that length and the CRC it holds.
+        let crc = u32::from_le_bytes(*b"crc!");
+        let frame = (0..512)
+            .find_map(|pad| {
+                let probe = frame_ending_in(pad, &[b'x'; TRAILER_LEN])?;
+                let body_len = (probe.len() - TRAILER_LEN) as u32;
+                frame_ending_in(pad, &encode_trailer(body_len, crc))
+                    .filter(|f| f.len() == probe.len())
+            })
+            .unwrap();
+        let (body, trailer) = frame.split_at(frame.len() - TRAILER_LEN);
+        assert_eq!(trailer, encode_trailer(body.len() as u32, crc));
+        assert!(footer_is_a_frame(body, crc));
+        assert!(!footer_is_a_frame(body, crc ^ 1));
     }
 
     #[test]

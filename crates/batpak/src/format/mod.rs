@@ -89,8 +89,8 @@ pub(crate) use checkpoint::{
 #[cfg(feature = "fuzzing")]
 pub(crate) use footer::decode_trailer;
 pub(crate) use footer::{
-    decode_footer, encode_footer, locate_footer, sealed_len, trailer_offset, Footer, FooterEntry,
-    FooterReader,
+    decode_footer, encode_footer, footer_is_a_frame, locate_footer, sealed_len, trailer_offset,
+    Footer, FooterEntry, FooterReader,
 };
 #[cfg(feature = "fuzzing")]
 pub(crate) use frame::decode_body;

@@ -88,38 +88,100 @@ pub(super) fn load_segment(
         ));
     }
     out.newest_version = version;
-    if let Some((body, crc, at)) = read_footer(path, file.as_ref(), len)? {
-        let mut reader = match open_footer(path, &body, crc, at) {
-            Ok(reader) => reader,
-            Err(damaged) => {
-                // A footer only repeats what the frames hold: rebuild it from
-                // them, if they verify up to where the footer starts.
-                let footer =
-                    rebuild_footer(cfg, access, path, id, file, at, out).map_err(|_| damaged)?;
-                out.report.rebuilt_footers.push(path.to_path_buf());
-                return Ok(Loaded::Kept(Box::new(Tail {
-                    id,
-                    version,
-                    footer,
-                    sealed: true,
-                })));
-            }
-        };
-        // The entries go straight into the index; the writer reads them again
-        // only if it continues this segment.
-        let (head, first, ids) = load_from_footer(path, id, at, &mut reader, &mut out.index)?;
-        ids_sink.send(first, ids);
-        out.report.segments_from_footer += 1;
+    let (body, crc, at) = match read_footer(path, file.as_ref(), len)? {
+        Trailer::Footer { body, crc, at } => (body, crc, at),
+        Trailer::Absent if is_last => {
+            let footer = scan_frames(cfg, access, path, id, version, file, out)?;
+            return Ok(Loaded::Kept(Box::new(Tail {
+                id,
+                version,
+                footer,
+                sealed: false,
+            })));
+        }
+        Trailer::Absent => return Err(corrupt(path, len, Corruption::FooterMissing)),
+        Trailer::Misplaced(_) if is_last => {
+            return load_unverified_last(cfg, access, path, id, version, file, None, out)
+        }
+        Trailer::Misplaced(e) => return Err(e),
+    };
+    let checked = match open_footer(path, &body, crc, at) {
+        Ok(reader) if is_last => match listed_frames_disagree(path, file.as_ref(), &body, crc, at)?
+        {
+            None => Ok(reader),
+            Some(e) => Err(e),
+        },
+        other => other,
+    };
+    let mut reader = match checked {
+        Ok(reader) => reader,
+        Err(_) if is_last => {
+            return load_unverified_last(cfg, access, path, id, version, file, Some(at), out)
+        }
+        Err(damaged) => {
+            // A footer only repeats what the frames hold: rebuild it from
+            // them, if they verify up to where the footer starts.
+            let footer =
+                rebuild_footer(cfg, access, path, id, file, at, out).map_err(|_| damaged)?;
+            out.report.rebuilt_footers.push(path.to_path_buf());
+            return Ok(Loaded::Kept(Box::new(Tail {
+                id,
+                version,
+                footer,
+                sealed: true,
+            })));
+        }
+    };
+    // The entries go straight into the index; the writer reads them again
+    // only if it continues this segment.
+    let (head, first, ids) = load_from_footer(path, id, at, &mut reader, &mut out.index)?;
+    ids_sink.send(first, ids);
+    out.report.segments_from_footer += 1;
+    Ok(Loaded::Kept(Box::new(Tail {
+        id,
+        version,
+        footer: FooterBuilder::sealed_head(head),
+        sealed: true,
+    })))
+}
+
+/// Loads the last segment when it ends in `FOOTER_MAGIC` but no footer that
+/// agrees with its frames goes with it (`at`: where the trailer places the
+/// footer, if inside the file). The bytes in front of the magic need not be
+/// a trailer at all: a frame ends in its last attestation string, which may
+/// end in the magic, and the active segment ends at a frame when the zeros
+/// written ahead never reached the disk. So the frames decide: if whole
+/// frames run exactly to `at`, their last batch closing there, the segment
+/// is sealed and only its footer is damaged (rebuilt, as for any sealed
+/// segment); otherwise it is read as unsealed, under every rule of the
+/// active segment's tail. Nothing is indexed before that choice.
+#[allow(clippy::too_many_arguments)]
+fn load_unverified_last(
+    cfg: &StoreConfig,
+    access: Access,
+    path: &Path,
+    id: u64,
+    version: u16,
+    file: &Arc<dyn StoreFile>,
+    at: Option<u64>,
+    out: &mut Recovered,
+) -> Result<Loaded, StoreError> {
+    let reach = frames_reach(path, file.as_ref(), at)?;
+    if let Some(at) = at.filter(|&at| reach.closed_at_footer && reach.end == at) {
+        let footer = rebuild_footer(cfg, access, path, id, file, at, out)?;
+        out.report.rebuilt_footers.push(path.to_path_buf());
         return Ok(Loaded::Kept(Box::new(Tail {
             id,
             version,
-            footer: FooterBuilder::sealed_head(head),
+            footer,
             sealed: true,
         })));
     }
-    if !is_last {
-        return Err(corrupt(path, len, Corruption::FooterMissing));
-    }
+    tracing::warn!(
+        segment = %path.display(),
+        frames_end = reach.end,
+        "the active segment ends in bytes that look like a footer trailer but are not one; reading its frames"
+    );
     let footer = scan_frames(cfg, access, path, id, version, file, out)?;
     Ok(Loaded::Kept(Box::new(Tail {
         id,
@@ -129,36 +191,165 @@ pub(super) fn load_segment(
     })))
 }
 
+/// How far whole frames that decode run from the header.
+struct Reach {
+    /// Where they stop.
+    end: u64,
+    /// One of them ends at the footer's offset and closes its batch there.
+    closed_at_footer: bool,
+}
+
+/// Decodes frames from the header on without indexing them (frame checks
+/// only; sequences are checked by whatever then loads the segment).
+fn frames_reach(path: &Path, file: &dyn StoreFile, at: Option<u64>) -> Result<Reach, StoreError> {
+    let mut window = FileWindow::new(file);
+    let mut pos = SEGMENT_HEADER_LEN as u64;
+    let mut batch_open = false;
+    let mut closed_at_footer = false;
+    loop {
+        closed_at_footer |= Some(pos) == at && !batch_open;
+        let frame =
+            frame_at(&mut window, pos).map_err(|e| StoreError::io("read segment", path, e))?;
+        let Some(Ok((f, n))) = frame.map(decode_frame) else {
+            break;
+        };
+        batch_open = f.batch_remaining > 0;
+        pos += n as u64;
+    }
+    Ok(Reach {
+        end: pos,
+        closed_at_footer,
+    })
+}
+
+/// Bytes read at a time while checking frame lengths against a footer: for
+/// small frames the segment is read in runs this long, for large ones one
+/// short read per frame.
+const LENGTH_CHECK_CHUNK: u64 = 64 << 10;
+
+/// Checks that the footer (at `at`) of the last segment lists the frames on
+/// disk; returns why it does not, if it does not.
+///
+/// The rule: the length prefix at every offset the footer lists (each the
+/// sum of the `frame_len` before it, from the header on) must record that
+/// entry's `frame_len`, and the footer's bytes must not themselves begin
+/// with a whole frame. The first listed frame starts at the header, where
+/// the writer put its first frame; if each prefix agrees, each next offset
+/// is where the writer put the next frame, so `at` is where a frame ends
+/// and not a point inside one. A footer carried in a frame's bytes (a gate
+/// or bypass string, a payload) lies inside that frame, and the frame's
+/// own prefix, read at its start, names a length that runs past `at`. The
+/// second part rules out a footer claimed at a frame boundary whose bytes
+/// are the frames that follow it.
+///
+/// Only the last segment needs this: a writer seals a segment before it
+/// creates the next one, so every earlier segment ends in a trailer the
+/// writer wrote; only the active one can end at a frame. The cost is one
+/// 4-byte read per frame of that one segment (batched into runs of
+/// [`LENGTH_CHECK_CHUNK`] bytes) and a second decode of its footer in
+/// memory; frames are not decoded.
+fn listed_frames_disagree(
+    path: &Path,
+    file: &dyn StoreFile,
+    body: &[u8],
+    crc: u32,
+    at: u64,
+) -> Result<Option<StoreError>, StoreError> {
+    if format::footer_is_a_frame(body, crc) {
+        return Ok(Some(corrupt(path, at, Corruption::FooterMisplaced)));
+    }
+    let mut reader = match FooterReader::new(body, crc) {
+        Ok(reader) => reader,
+        Err(e) => return Ok(Some(footer_error(path, at, e))),
+    };
+    let mut run = Vec::new();
+    let mut run_at = 0u64;
+    let mut pos = SEGMENT_HEADER_LEN as u64;
+    loop {
+        let entry = match reader.next_entry() {
+            Ok(Some(entry)) => entry,
+            // `next_entry` has checked that the entries end exactly at `at`.
+            Ok(None) => return Ok(None),
+            Err(e) => return Ok(Some(footer_error(path, at, e))),
+        };
+        let misplaced = Some(corrupt(path, pos, Corruption::FooterMisplaced));
+        let prefix_end = pos + FRAME_PREFIX_LEN as u64;
+        if prefix_end > at {
+            return Ok(misplaced);
+        }
+        if pos < run_at || prefix_end > run_at + run.len() as u64 {
+            run_at = pos;
+            run.resize(
+                usize::try_from((at - pos).min(LENGTH_CHECK_CHUNK)).unwrap_or(0),
+                0,
+            );
+            file.read_exact_at(&mut run, pos)
+                .map_err(|e| StoreError::io("read segment", path, e))?;
+        }
+        let from = usize::try_from(pos - run_at).unwrap_or(usize::MAX);
+        let written = run
+            .get(from..)
+            .and_then(|b| b.first_chunk::<4>())
+            .map(|b| u64::from(u32::from_le_bytes(*b)) + FRAME_PREFIX_LEN as u64);
+        if written != Some(u64::from(entry.frame_len)) {
+            return Ok(misplaced);
+        }
+        pos += u64::from(entry.frame_len);
+    }
+}
+
+/// What the end of a segment file says about its footer.
+pub(super) enum Trailer {
+    /// The file does not end in a trailer (or is too short for one).
+    Absent,
+    /// The footer bytes the trailer names, their CRC-32 as it stores it, and
+    /// the footer's offset.
+    Footer { body: Vec<u8>, crc: u32, at: u64 },
+    /// The file ends in `FOOTER_MAGIC`, but the length in front of it places
+    /// no footer between the header and the trailer.
+    Misplaced(StoreError),
+}
+
 /// The footer bytes of a sealed segment (reading only the trailer and the
-/// footer): `(body, crc, offset of the footer)`, `None` if the file has no trailer.
+/// footer).
 pub(super) fn read_footer(
     path: &Path,
     file: &dyn StoreFile,
     file_len: u64,
-) -> Result<Option<(Vec<u8>, u32, u64)>, StoreError> {
+) -> Result<Trailer, StoreError> {
     let Some(start) = format::trailer_offset(file_len) else {
-        return Ok(None);
+        return Ok(Trailer::Absent);
     };
     let mut trailer = [0u8; TRAILER_LEN];
     match file.read_exact_at(&mut trailer, start) {
         Ok(()) => {}
         // Shorter than it was a moment ago: a live writer cut the zeros it
         // wrote ahead. Whatever the file now ends in, the frame scan reads it.
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(Trailer::Absent),
         Err(e) => return Err(StoreError::io("read segment trailer", path, e)),
     }
     let span = match format::locate_footer(file_len, &trailer) {
         Ok(Some(span)) => span,
-        Ok(None) => return Ok(None),
-        Err(e) => return Err(corrupt(path, start, decode("trailer", e))),
+        Ok(None) => return Ok(Trailer::Absent),
+        Err(e) => {
+            return Ok(Trailer::Misplaced(corrupt(
+                path,
+                start,
+                decode("trailer", e),
+            )))
+        }
     };
     let mut body = vec![0u8; span.len];
     match file.read_exact_at(&mut body, span.start) {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(Trailer::Absent),
         Err(e) => return Err(StoreError::io("read segment footer", path, e)),
     }
-    Ok(Some((body, span.crc, span.start)))
+    Ok(Trailer::Footer {
+        body,
+        crc: span.crc,
+        at: span.start,
+    })
 }
 
 /// Reads and decodes the whole footer of a sealed segment (the writer calls
@@ -167,8 +358,11 @@ pub(crate) fn read_sealed_footer(path: &Path, file: &dyn StoreFile) -> Result<Fo
     let len = file
         .len()
         .map_err(|e| StoreError::io("stat segment", path, e))?;
-    let (body, crc, at) = read_footer(path, file, len)?
-        .ok_or_else(|| corrupt(path, len, Corruption::FooterMissing))?;
+    let (body, crc, at) = match read_footer(path, file, len)? {
+        Trailer::Footer { body, crc, at } => (body, crc, at),
+        Trailer::Absent => return Err(corrupt(path, len, Corruption::FooterMissing)),
+        Trailer::Misplaced(e) => return Err(e),
+    };
     let footer = format::decode_footer(&body, crc).map_err(|e| footer_error(path, at, e))?;
     if footer.frames_end != at {
         return Err(corrupt(path, at, Corruption::FooterMisplaced));
