@@ -138,11 +138,7 @@ impl InclusionProof {
     /// assert!(proof.proves_receipt(&receipt, head.checkpoint()));
     /// # Ok(()) }
     /// ```
-    pub fn proves_receipt(
-        &self,
-        receipt: &AppendReceipt,
-        head: &Checkpoint,
-    ) -> bool {
+    pub fn proves_receipt(&self, receipt: &AppendReceipt, head: &Checkpoint) -> bool {
         self.leaf_index == receipt.global_sequence
             && self.leaf_hash == proofbat::leaf_hash(&receipt.event_hash)
             && self.verify_against(head).is_ok()
