@@ -227,8 +227,19 @@ impl MerkleTree {
             }
             let have = self.levels.get(k).map_or(0, Level::len);
             for i in have..want {
-                let children = self.records(k - 1, i * FAN_OUT, FAN_OUT)?;
-                let parent = fold(children, TREE_LEVEL_STRIDE);
+                let below = &self.levels[k - 1];
+                let first = i * FAN_OUT;
+                // The usual case: the children are still in memory.
+                let parent = match first.checked_sub(below.on_disk) {
+                    Some(at) => {
+                        let at = usize::try_from(at).unwrap_or(usize::MAX);
+                        match below.mem.get(at..at + FAN_OUT as usize) {
+                            Some(children) => fold(children, TREE_LEVEL_STRIDE),
+                            None => fold(&self.records(k - 1, first, FAN_OUT)?, TREE_LEVEL_STRIDE),
+                        }
+                    }
+                    None => fold(&self.records(k - 1, first, FAN_OUT)?, TREE_LEVEL_STRIDE),
+                };
                 self.level_mut(k).mem.push(parent);
             }
             k += 1;
@@ -408,15 +419,22 @@ impl MerkleTree {
     }
 }
 
-/// Folds `2^height` hashes pairwise into their subtree root.
-fn fold(mut hashes: Vec<Hash>, height: u32) -> Hash {
+/// Folds `2^height` hashes (at most [`FAN_OUT`]) pairwise into their
+/// subtree root, in place on the stack.
+fn fold(hashes: &[Hash], height: u32) -> Hash {
+    let mut buf = [[0u8; 32]; FAN_OUT as usize];
+    let mut len = hashes.len().min(buf.len());
+    buf[..len].copy_from_slice(&hashes[..len]);
     for _ in 0..height {
-        hashes = hashes
-            .chunks_exact(2)
-            .map(|pair| node_hash(&pair[0], &pair[1]))
-            .collect();
+        for j in 0..len / 2 {
+            buf[j] = node_hash(&buf[2 * j], &buf[2 * j + 1]);
+        }
+        len /= 2;
     }
-    hashes.first().copied().unwrap_or_else(proofbat::empty_root)
+    if len == 0 {
+        return proofbat::empty_root();
+    }
+    buf[0]
 }
 
 impl From<ProofError> for StoreError {
@@ -444,7 +462,7 @@ impl SubtreeSource for MerkleTree {
         if first + count > self.levels[k].len() {
             return Err(unavailable());
         }
-        Ok(fold(self.records(k, first, count)?, height))
+        Ok(fold(&self.records(k, first, count)?, height))
     }
 }
 

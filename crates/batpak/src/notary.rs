@@ -165,13 +165,12 @@ pub(crate) fn leaf_at(shared: &Shared, i: u64) -> Result<Hash, StoreError> {
     ))
 }
 
-/// Appends the leaves of newly published events (the writer, before it
-/// makes them visible). Writing them out may fail without harm: they stay
+/// Appends the leaves (`leaf_hash` of each `event_hash`) of newly
+/// published events (the writer, before it makes them visible). Writing them out may fail without harm: they stay
 /// in memory, and the next open rebuilds what the files lack.
-pub(crate) fn push_leaves(shared: &Shared, event_hashes: &[[u8; 32]]) {
-    let leaves: Vec<Hash> = event_hashes.iter().map(leaf_hash).collect();
+pub(crate) fn push_leaves(shared: &Shared, leaves: &[Hash]) {
     let mut tree = shared.evidence.tree.write();
-    if let Err(e) = tree.push(&leaves) {
+    if let Err(e) = tree.push(leaves) {
         tracing::warn!(error = %e, "could not extend the Merkle tree");
         return;
     }

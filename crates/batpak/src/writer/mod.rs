@@ -494,14 +494,19 @@ impl Writer {
             return;
         }
         let (next, hlc) = (self.stager.next_global_sequence(), self.stager.hlc());
-        let hashes: Vec<[u8; 32]> = pending
+        // Hashed before the index lock is taken: readers wait for the push only.
+        let leaves: Vec<[u8; 32]> = pending
             .iter()
-            .flat_map(|p| p.staged.iter().map(|s| s.header.event_hash))
+            .flat_map(|p| {
+                p.staged
+                    .iter()
+                    .map(|s| proofbat::leaf_hash(&s.header.event_hash))
+            })
             .collect();
         {
             let mut idx = self.shared.index.write();
             // Before `visible` moves: a reader that sees an event can prove it.
-            crate::notary::push_leaves(&self.shared, &hashes);
+            crate::notary::push_leaves(&self.shared, &leaves);
             for p in &pending {
                 for s in &p.staged {
                     idx.push(
