@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use proofbat::Checkpoint;
+use proofbat::{leaf_hash, Checkpoint, Hash};
 
 use crate::config::StoreConfig;
 use crate::error::StoreError;
@@ -18,7 +18,7 @@ use crate::format::{
 };
 use crate::fs::{OpenMode, StoreFile};
 use crate::head::TreeHead;
-use crate::merkle::MerkleTree;
+use crate::merkle::{MerkleTree, WRITE_OUT_EVERY};
 
 /// The longest heads file read at open (a million heads is about 200 MiB).
 const MAX_HEADS_FILE: u64 = 1 << 30;
@@ -30,6 +30,10 @@ pub(crate) struct Evidence {
     pub(crate) heads: Mutex<Heads>,
     /// The checkpoints' origin line.
     pub(crate) origin: String,
+    /// Event hashes published to readers and not yet in the tree: the
+    /// writer only appends here, and whoever needs the tree next (the tree
+    /// thread, a proof, a head) hashes them in.
+    pending: Mutex<Vec<[u8; 32]>>,
 }
 
 impl Evidence {
@@ -39,7 +43,52 @@ impl Evidence {
             tree: RwLock::new(MerkleTree::empty(cfg.fs.clone(), &cfg.dir, writable)),
             heads: Mutex::new(Heads::empty(cfg)),
             origin: cfg.log_origin(),
+            pending: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Adds the event hashes of a published group (the writer, in commit
+    /// order, before it makes them visible); returns how many now wait.
+    pub(crate) fn add_pending(&self, event_hashes: &[[u8; 32]]) -> usize {
+        let mut pending = self.pending.lock();
+        pending.extend_from_slice(event_hashes);
+        pending.len()
+    }
+
+    /// Hashes every pending event into the tree, in order (the tree's lock
+    /// is held from taking them to pushing them, so two callers cannot
+    /// swap batches). Writing the records out may fail without harm: they
+    /// stay in memory, and the next open rebuilds what the files lack.
+    pub(crate) fn catch_up(&self) {
+        let mut tree = self.tree.write();
+        let hashes = std::mem::take(&mut *self.pending.lock());
+        if hashes.is_empty() {
+            return;
+        }
+        let leaves: Vec<Hash> = hashes.iter().map(leaf_hash).collect();
+        if let Err(e) = tree.push(&leaves) {
+            tracing::warn!(error = %e, "could not extend the Merkle tree");
+            return;
+        }
+        if tree.unwritten() >= WRITE_OUT_EVERY {
+            if let Err(e) = tree.write_out() {
+                tracing::warn!(error = %e, "could not write tree records; they stay in memory");
+            }
+        }
+    }
+
+    /// Brings the tree up to every published event and checks that it
+    /// holds at least `size` leaves.
+    pub(crate) fn wait_for(&self, size: u64) -> Result<(), StoreError> {
+        self.catch_up();
+        let have = self.tree.read().size();
+        if have < size {
+            return Err(StoreError::TreeCorrupt {
+                path: PathBuf::from(crate::format::TREE_DIR),
+                reason: format!("the tree holds {have} leaves, short of the {size} published"),
+            });
+        }
+        Ok(())
     }
 }
 

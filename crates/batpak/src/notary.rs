@@ -4,6 +4,8 @@
 //! lost history; the writer calls [`push_leaves`] as it publishes and
 //! [`record_head`] at each seal, at close, at an interval and on demand.
 
+use std::sync::Arc;
+
 use proofbat::{leaf_hash, Checkpoint, Hash, VerifyingKey};
 
 use crate::config::TailPolicy;
@@ -12,7 +14,7 @@ use crate::error::StoreError;
 use crate::evidence::{binding, head_of, latest_head, now_ms, LoadedHeads};
 use crate::format::{HeadKind, HeadRecord, HEADS_FILE};
 use crate::head::TreeHead;
-use crate::merkle::{MerkleTree, WRITE_OUT_EVERY};
+use crate::merkle::MerkleTree;
 use crate::recovery::HistoryLoss;
 
 /// Leaves read from the log between two progress lines when the tree is
@@ -165,20 +167,26 @@ pub(crate) fn leaf_at(shared: &Shared, i: u64) -> Result<Hash, StoreError> {
     ))
 }
 
-/// Appends the leaves (`leaf_hash` of each `event_hash`) of newly
-/// published events (the writer, before it makes them visible). Writing them out may fail without harm: they stay
-/// in memory, and the next open rebuilds what the files lack.
-pub(crate) fn push_leaves(shared: &Shared, leaves: &[Hash]) {
-    let mut tree = shared.evidence.tree.write();
-    if let Err(e) = tree.push(leaves) {
-        tracing::warn!(error = %e, "could not extend the Merkle tree");
-        return;
-    }
-    if tree.unwritten() >= WRITE_OUT_EVERY {
-        if let Err(e) = tree.write_out() {
-            tracing::warn!(error = %e, "could not write tree records; they stay in memory");
-        }
-    }
+/// Events pending for the tree before the writer wakes the tree thread.
+pub(crate) const WAKE_TREE_AT: usize = 1024;
+
+/// Starts the thread that grows a writer's tree off the commit path: each
+/// wake (the writer's, once [`WAKE_TREE_AT`] events wait) hashes every
+/// pending event in. It ends when the writer drops the sender.
+pub(crate) fn spawn_tree_thread(
+    shared: Arc<Shared>,
+) -> Result<(flume::Sender<()>, std::thread::JoinHandle<()>), StoreError> {
+    let (tx, rx) = flume::bounded::<()>(1);
+    let dir = shared.cfg.dir.clone();
+    let handle = std::thread::Builder::new()
+        .name("batpak-tree".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                shared.evidence.catch_up();
+            }
+        })
+        .map_err(|e| StoreError::io("spawn tree thread", dir, e))?;
+    Ok((tx, handle))
 }
 
 /// Records a head of the whole tree (the writer, after a sync, so the tree

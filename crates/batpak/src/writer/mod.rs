@@ -101,6 +101,11 @@ pub(crate) struct Writer {
     head_wanted: bool,
     /// Frames were written since the last successful sync.
     unsynced: bool,
+    /// Events published to readers.
+    published: u64,
+    /// Wakes the tree thread.
+    tree_feed: Option<Sender<()>>,
+    tree_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Writer {
@@ -112,13 +117,15 @@ impl Writer {
         keys: Vec<KeyRecord>,
     ) -> Result<Self, StoreError> {
         let cfg = &shared.cfg;
+        let published = shared.index.read().len() as u64;
         let head_size = shared
             .evidence
             .heads
             .lock()
             .latest(&shared.evidence.origin)
             .map_or(0, |h| h.size())
-            .min(shared.evidence.tree.read().size());
+            .min(published);
+        let (tree_feed, tree_thread) = crate::notary::spawn_tree_thread(shared.clone())?;
         let mut segments = SegmentWriter::new(&cfg.dir, cfg.fs.clone(), cfg.segment_max_bytes);
         if let Some(t) = tail {
             let file = segments.resume(t.id, t.version, t.footer, t.sealed)?;
@@ -138,11 +145,24 @@ impl Writer {
             head_wanted: false,
             // What recovery kept may have been read from the OS cache only.
             unsynced: true,
+            published,
+            tree_feed: Some(tree_feed),
+            tree_thread: Some(tree_thread),
         })
     }
 
     /// Runs until shutdown or until every sender is gone.
     pub(crate) fn run(mut self) {
+        self.serve();
+        // The tree thread drains what it was sent and stops; its files are
+        // then left alone for the next open.
+        self.tree_feed = None;
+        if let Some(t) = self.tree_thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    fn serve(&mut self) {
         // Events recovered since the last head (after a crash, or a store
         // older than its heads file) get a head now: a floor for the next open.
         if self.published() > self.head_size {
@@ -494,19 +514,22 @@ impl Writer {
             return;
         }
         let (next, hlc) = (self.stager.next_global_sequence(), self.stager.hlc());
-        // Hashed before the index lock is taken: readers wait for the push only.
-        let leaves: Vec<[u8; 32]> = pending
+        let hashes: Vec<[u8; 32]> = pending
             .iter()
-            .flat_map(|p| {
-                p.staged
-                    .iter()
-                    .map(|s| proofbat::leaf_hash(&s.header.event_hash))
-            })
+            .flat_map(|p| p.staged.iter().map(|s| s.header.event_hash))
             .collect();
         {
             let mut idx = self.shared.index.write();
-            // Before `visible` moves: a reader that sees an event can prove it.
-            crate::notary::push_leaves(&self.shared, &leaves);
+            // In order, before `visible` moves: a reader proving a visible
+            // size finds them in the tree or hashes them in itself.
+            self.published += hashes.len() as u64;
+            let waiting = self.shared.evidence.add_pending(&hashes);
+            if waiting >= crate::notary::WAKE_TREE_AT {
+                if let Some(feed) = &self.tree_feed {
+                    // A wake already queued covers these too.
+                    let _ = feed.try_send(());
+                }
+            }
             for p in &pending {
                 for s in &p.staged {
                     idx.push(
@@ -562,9 +585,9 @@ impl Writer {
         Ok(())
     }
 
-    /// Events published to readers (and in the tree).
+    /// Events published to readers.
     fn published(&self) -> u64 {
-        self.shared.evidence.tree.read().size()
+        self.published
     }
 
     /// Syncs, then records a head of everything published. A failure to
@@ -576,6 +599,7 @@ impl Writer {
             self.sync_active()?;
         }
         self.head_at = Instant::now();
+        self.shared.evidence.wait_for(self.published)?;
         match crate::notary::record_head(&self.shared, require_signature) {
             Ok(head) => {
                 self.head_size = head.size();
