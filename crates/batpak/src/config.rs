@@ -336,7 +336,7 @@ impl StoreConfig {
             return o.clone();
         }
         match &self.signer {
-            Some(s) => format!("batpak/{}", crate::head::hex(&s.key_id()[..8])),
+            Some(s) => format!("batpak/{}", crate::receipt::Hex(&s.key_id()[..8])),
             None => "batpak/unsigned".to_owned(),
         }
     }

@@ -48,11 +48,13 @@ impl Evidence {
     }
 
     /// Adds the event hashes of a published group (the writer, in commit
-    /// order, before it makes them visible); returns how many now wait.
-    pub(crate) fn add_pending(&self, event_hashes: &[[u8; 32]]) -> usize {
+    /// order, before it makes them visible); returns how many it added and
+    /// how many now wait.
+    pub(crate) fn add_pending(&self, event_hashes: impl Iterator<Item = [u8; 32]>) -> (u64, usize) {
         let mut pending = self.pending.lock();
-        pending.extend_from_slice(event_hashes);
-        pending.len()
+        let before = pending.len();
+        pending.extend(event_hashes);
+        ((pending.len() - before) as u64, pending.len())
     }
 
     /// Hashes every pending event into the tree, in order (the tree's lock
@@ -79,7 +81,7 @@ impl Evidence {
 
     /// Brings the tree up to every published event and checks that it
     /// holds at least `size` leaves.
-    pub(crate) fn wait_for(&self, size: u64) -> Result<(), StoreError> {
+    pub(crate) fn caught_up(&self, size: u64) -> Result<(), StoreError> {
         self.catch_up();
         let have = self.tree.read().size();
         if have < size {
@@ -285,11 +287,4 @@ pub(crate) fn head_of(r: &HeadRecord, origin: &str) -> Option<TreeHead> {
         public_key: signed.then_some(r.key),
         recorded_ms: r.recorded_ms,
     })
-}
-
-/// Wall-clock milliseconds now.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

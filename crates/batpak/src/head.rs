@@ -9,7 +9,7 @@
 
 use proofbat::{Checkpoint, Hash, ProofError};
 
-use crate::receipt::AppendReceipt;
+use crate::receipt::{AppendReceipt, Hex};
 
 /// A head of the store's Merkle tree: the checkpoint and, when the store
 /// signs, its signed note.
@@ -226,15 +226,8 @@ impl HeadVerification {
     }
 }
 
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
+fn hex(bytes: &[u8]) -> String {
+    Hex(bytes).to_string()
 }
 
 #[cfg(test)]

@@ -11,9 +11,10 @@ use proofbat::{leaf_hash, Checkpoint, Hash, VerifyingKey};
 use crate::config::TailPolicy;
 use crate::engine::{read_entry, Shared};
 use crate::error::StoreError;
-use crate::evidence::{binding, head_of, latest_head, now_ms, LoadedHeads};
+use crate::evidence::{binding, head_of, latest_head, LoadedHeads};
 use crate::format::{HeadKind, HeadRecord, HEADS_FILE};
 use crate::head::TreeHead;
+use crate::id::now_ms;
 use crate::merkle::MerkleTree;
 use crate::recovery::HistoryLoss;
 

@@ -35,7 +35,7 @@ fn damaged(shared: &Shared, reason: String) -> StoreError {
 /// The root of the tree of the first `size` events.
 pub(crate) fn tree_root(shared: &Shared, size: u64) -> Result<Hash, StoreError> {
     check_size(shared, size)?;
-    shared.evidence.wait_for(size)?;
+    shared.evidence.caught_up(size)?;
     shared.evidence.tree.read().root_at(size)
 }
 
@@ -58,7 +58,7 @@ pub(crate) fn prove_inclusion(
     }
     let stored = shared.read_entry(&entry)?;
     let leaf = leaf_hash(&stored.event.header.event_hash);
-    shared.evidence.wait_for(tree_size)?;
+    shared.evidence.caught_up(tree_size)?;
     let proof = {
         let tree = shared.evidence.tree.read();
         if tree.leaf(index)? != leaf {
@@ -98,7 +98,7 @@ pub(crate) fn prove_consistency(
             size: new_size,
         });
     }
-    shared.evidence.wait_for(new_size)?;
+    shared.evidence.caught_up(new_size)?;
     let proof = {
         let tree = shared.evidence.tree.read();
         ConsistencyProof {
@@ -129,7 +129,7 @@ pub(crate) fn verify_against_head(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<HeadVerification, StoreError> {
     let n = tree_size(shared);
-    shared.evidence.wait_for(n)?;
+    shared.evidence.caught_up(n)?;
     let mut tree = proofbat::Tree::new();
     let mut out = HeadVerification {
         log_size: n,

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 mod json;
+pub(crate) use json::Hex;
 pub use json::ReceiptJsonError;
 
 use crate::event::EventHeader;

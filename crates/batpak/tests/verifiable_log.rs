@@ -5,13 +5,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use batpak::format::{segment_file_name, SegmentReader, HEADS_FILE, TREE_DIR};
 use batpak::prelude::*;
 use batpak::proofbat::{self, leaf_hash, SigningKey};
-use common::coord;
+use common::{coord, segments};
 use proptest::prelude::*;
 
 const K: EventKind = EventKind::custom(0xE, 0x19);
@@ -41,16 +41,6 @@ fn build(dir: &Path, n: usize) -> Vec<AppendReceipt> {
         .collect();
     store.close().unwrap();
     receipts
-}
-
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
@@ -332,29 +322,13 @@ fn a_rewritten_heads_record_is_refused() {
     // The first record's root (after its 8-byte prefix, kind and size), with its CRC fixed.
     let body_len = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
     bytes[16 + 8 + 9] ^= 1;
-    let crc = crc32fast_hash(&bytes[24..24 + body_len]);
+    let crc = crc32fast::hash(&bytes[24..24 + body_len]);
     bytes[20..24].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&path, &bytes).unwrap();
     let err = Store::open(config(dir.path())).unwrap_err();
     assert_eq!(err.code(), "head_mismatch", "{err}");
     let err = Store::open_read_only(config(dir.path())).unwrap_err();
     assert_eq!(err.code(), "head_mismatch", "{err}");
-}
-
-/// CRC-32 (IEEE), as the heads file uses.
-fn crc32fast_hash(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 #[test]

@@ -212,8 +212,9 @@ impl AppendReceipt {
     }
 }
 
-/// Lowercase hex of some bytes, as a `Display` value.
-struct Hex<'a>(&'a [u8]);
+/// Lowercase hex of some bytes, as a `Display` value (`to_string()` for a
+/// `String`): the store's one hex encoder.
+pub(crate) struct Hex<'a>(pub(crate) &'a [u8]);
 
 impl fmt::Display for Hex<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -514,16 +514,16 @@ impl Writer {
             return;
         }
         let (next, hlc) = (self.stager.next_global_sequence(), self.stager.hlc());
-        let hashes: Vec<[u8; 32]> = pending
-            .iter()
-            .flat_map(|p| p.staged.iter().map(|s| s.header.event_hash))
-            .collect();
         {
             let mut idx = self.shared.index.write();
             // In order, before `visible` moves: a reader proving a visible
             // size finds them in the tree or hashes them in itself.
-            self.published += hashes.len() as u64;
-            let waiting = self.shared.evidence.add_pending(&hashes);
+            let (added, waiting) = self.shared.evidence.add_pending(
+                pending
+                    .iter()
+                    .flat_map(|p| p.staged.iter().map(|s| s.header.event_hash)),
+            );
+            self.published += added;
             if waiting >= crate::notary::WAKE_TREE_AT {
                 if let Some(feed) = &self.tree_feed {
                     // A wake already queued covers these too.
@@ -599,7 +599,7 @@ impl Writer {
             self.sync_active()?;
         }
         self.head_at = Instant::now();
-        self.shared.evidence.wait_for(self.published)?;
+        self.shared.evidence.caught_up(self.published)?;
         match crate::notary::record_head(&self.shared, require_signature) {
             Ok(head) => {
                 self.head_size = head.size();
