@@ -156,7 +156,7 @@ fn write_attestation(out: &mut Vec<u8>, attestation: Option<&GateAttestation>) {
     let len_at = out.len();
     out.extend_from_slice(&[0; 4]);
     write_len(out, strings.len());
-    for s in strings {
+    for s in &strings {
         write_str(out, s);
     }
     let body_len = out.len() - len_at - 4;

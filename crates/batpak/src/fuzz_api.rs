@@ -558,6 +558,7 @@ fn sample_frames() -> Vec<FrameFields<'static>> {
         prev_hash: [0; 32],
         event_hash: [1; 32],
         payload: b"\xc0",
+        tombstone: None,
         attestation: None,
     };
     let full = FrameFields {
@@ -577,6 +578,7 @@ fn sample_frames() -> Vec<FrameFields<'static>> {
         prev_hash: [1; 32],
         event_hash: [2; 32],
         payload: b"\x82\xa2id\x2a\xa5items\x92\xa1a\xa1b",
+        tombstone: None,
         attestation: Some(GateAttestation::passed(["amount_positive", "credit_limit"])),
     };
     let bypassed = FrameFields {
@@ -597,7 +599,23 @@ fn sample_frames() -> Vec<FrameFields<'static>> {
         }),
         ..full.clone()
     };
-    vec![bare, full, bypassed]
+    let imported_tombstone = FrameFields {
+        event_id: EventId::from_u128(3),
+        global_sequence: 2,
+        entity_sequence: 2,
+        prev_hash: [2; 32],
+        event_hash: [4; 32],
+        payload: b"",
+        tombstone: Some([5; 32]),
+        attestation: Some(GateAttestation::Imported {
+            namespace: "site-a".to_owned(),
+            source_event_id: EventId::from_u128(9),
+            source_sequence: 41,
+            source_content_hash: [5; 32],
+        }),
+        ..full.clone()
+    };
+    vec![bare, full, bypassed, imported_tombstone]
 }
 
 /// A sealed segment holding `frames`, and its footer with trailer.

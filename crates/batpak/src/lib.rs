@@ -123,6 +123,7 @@ mod writer;
 pub use append::AppendTicket;
 pub use attestation::{
     GateAttestation, MAX_ATTESTED_GATES, MAX_BYPASS_REASON_LEN, MAX_GATE_NAME_LEN,
+    MAX_IMPORT_NAMESPACE_LEN,
 };
 pub use causal::{CausalBoundary, CausalWalk};
 pub use config::ProjectionCache;

@@ -144,7 +144,10 @@ fn appends_to_a_version_1_store_go_into_a_new_version_2_segment_and_all_verify()
         (1, true),
         "the version-1 active segment was sealed, not appended to"
     );
-    assert_eq!(segment_version(dir.path(), 3), (2, false));
+    assert_eq!(
+        segment_version(dir.path(), 3),
+        (batpak::SEGMENT_FORMAT_VERSION, false)
+    );
     let check_new = |store: &StoreReader| {
         let new: Vec<_> = [single.event_id, batch[0].event_id, batch[1].event_id]
             .iter()
@@ -221,7 +224,10 @@ fn a_torn_batch_in_a_version_1_segment_is_still_dropped() {
         assert_eq!(store.len(), BATCH.start);
         assert!(store.verify_chain().unwrap().is_intact());
         store.append(&coord("account:0", "bank"), K, &"on").unwrap();
-        assert_eq!(segment_version(copy.path(), 3), (2, false));
+        assert_eq!(
+            segment_version(copy.path(), 3),
+            (batpak::SEGMENT_FORMAT_VERSION, false)
+        );
         store.close().unwrap();
         let store = Store::open(StoreConfig::new(copy.path())).unwrap();
         assert_eq!(store.len(), BATCH.start + 1);

@@ -105,8 +105,10 @@ pub enum Corruption {
         /// Global sequence of the first event the cut would remove.
         first_cut: u64,
     },
-    /// A segment is of an older format version than a segment before it; a
-    /// writer only ever moves to newer versions.
+    /// A segment hashes its events in an older layout than a segment before
+    /// it (a version-1 segment after a newer one); a writer only ever moves
+    /// to newer versions. (A version-2 segment after a version-3 one, which
+    /// hash alike, is what compacting a stretch of version-2 segments leaves.)
     VersionDowngrade {
         /// This segment's version.
         found: u16,

@@ -42,9 +42,16 @@ pub(crate) struct FrameFields<'a> {
     pub(crate) prev_hash: [u8; 32],
     pub(crate) event_hash: [u8; 32],
     pub(crate) payload: &'a [u8],
+    /// For a tombstone (segment format 3 on), the `content_hash` of the
+    /// payload compaction removed; `payload` is then empty. Stored in the
+    /// payload's place as a msgpack ext 8 of type [`TOMBSTONE_EXT`].
+    pub(crate) tombstone: Option<[u8; 32]>,
     /// How the event passed its gates (field 17, after the payload).
     pub(crate) attestation: Option<GateAttestation>,
 }
+
+/// The msgpack ext type a tombstone's payload field carries.
+pub(crate) const TOMBSTONE_EXT: i8 = 1;
 
 impl<'a> FrameFields<'a> {
     /// The frame of an event: its header (batch framing included),
@@ -71,6 +78,7 @@ impl<'a> FrameFields<'a> {
             prev_hash: header.prev_hash,
             event_hash: header.event_hash,
             payload,
+            tombstone: None,
             attestation: header.attestation.clone(),
         }
     }
@@ -95,7 +103,9 @@ impl<'a> FrameFields<'a> {
             batch_remaining: self.batch_remaining,
             hash_version,
             prev_hash: self.prev_hash,
-            content_hash: crate::chain::content_hash(self.payload),
+            content_hash: self
+                .tombstone
+                .unwrap_or_else(|| crate::chain::content_hash(self.payload)),
             event_hash: self.event_hash,
         }
     }
@@ -139,11 +149,20 @@ fn write_body(out: &mut Vec<u8>, f: &FrameFields<'_>) {
     let _ = rmp::encode::write_uint(w, u64::from(f.batch_remaining));
     let _ = rmp::encode::write_bin(w, &f.prev_hash);
     let _ = rmp::encode::write_bin(w, &f.event_hash);
-    let _ = rmp::encode::write_bin(w, f.payload);
+    match f.tombstone {
+        Some(hash) => {
+            let _ = rmp::encode::write_ext_meta(w, 32, TOMBSTONE_EXT);
+            w.extend_from_slice(&hash);
+        }
+        None => {
+            let _ = rmp::encode::write_bin(w, f.payload);
+        }
+    }
     write_attestation(w, f.attestation.as_ref());
 }
 
-/// `nil`, or `[tag, [str, ...]]`: tag 1 lists the gates passed, tag 2 is `[ticket, reason]`.
+/// `nil`, or `[tag, [str, ...]]`: tag 1 lists the gates passed, tag 2 is
+/// `[ticket, reason]`, tag 3 an import's provenance (see `GateAttestation::parts`).
 fn write_attestation(w: &mut Vec<u8>, attestation: Option<&GateAttestation>) {
     let Some(a) = attestation else {
         let _ = rmp::encode::write_nil(w);
@@ -153,7 +172,7 @@ fn write_attestation(w: &mut Vec<u8>, attestation: Option<&GateAttestation>) {
     let _ = rmp::encode::write_array_len(w, 2);
     let _ = rmp::encode::write_uint(w, u64::from(tag));
     let _ = rmp::encode::write_array_len(w, len_u32(strings.len()));
-    for s in strings {
+    for s in &strings {
         let _ = rmp::encode::write_str(w, s);
     }
 }
@@ -224,7 +243,11 @@ fn decode_body_at(body: &[u8], base: u64) -> Result<FrameFields<'_>, DecodeError
     let batch_remaining = r.uint_as::<u32>("batch remaining")?;
     let prev_hash = r.bin_exact::<32>()?;
     let event_hash = r.bin_exact::<32>()?;
-    let payload = r.bin()?;
+    let tombstone = r.tombstone(TOMBSTONE_EXT)?;
+    let payload = match tombstone {
+        Some(_) => &[][..],
+        None => r.bin()?,
+    };
     let attestation = read_attestation(&mut r)?;
     r.finish()?;
     let physical_ms = wall_ms.checked_add(lead).ok_or(DecodeError::OutOfRange {
@@ -248,6 +271,7 @@ fn decode_body_at(body: &[u8], base: u64) -> Result<FrameFields<'_>, DecodeError
         prev_hash,
         event_hash,
         payload,
+        tombstone,
         attestation,
     })
 }
@@ -333,6 +357,7 @@ pub(crate) mod tests {
             prev_hash: [1; 32],
             event_hash: [2; 32],
             payload,
+            tombstone: None,
             attestation: None,
         }
     }
@@ -532,7 +557,9 @@ pub(crate) mod tests {
             prev in any::<[u8; 32]>(), hash in any::<[u8; 32]>(),
             payload in proptest::collection::vec(any::<u8>(), 0..600),
             gates in proptest::option::of(proptest::collection::vec("[a-z_]{1,20}", 0..5)),
+            tombstone in proptest::option::of(any::<[u8; 32]>()),
         ) {
+            let payload = if tombstone.is_some() { Vec::new() } else { payload };
             let f = FrameFields {
                 event_id: EventId::from_u128(id), global_sequence: gs, entity_sequence: es,
                 kind: EventKind::from_u16(kind), entity: &entity, scope: &scope, wall_ms: wall,
@@ -540,6 +567,7 @@ pub(crate) mod tests {
                 correlation_id: corr.map(CorrelationId::from_u128), causation_id: caus.map(EventId::from_u128),
                 idempotency_key: caus.map(|c| IdempotencyKey::from_bytes(c.to_le_bytes())),
                 payload_version: pv, batch_remaining: batch, prev_hash: prev, event_hash: hash, payload: &payload,
+                tombstone,
                 attestation: gates.map(GateAttestation::passed),
             };
             let mut out = Vec::new();

@@ -219,6 +219,22 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
+    /// A msgpack ext 8 of type `ext` holding 32 bytes, if one comes next.
+    pub(crate) fn tombstone(&mut self, ext: i8) -> Result<Option<[u8; 32]>, DecodeError> {
+        let offset = self.offset();
+        if self.buf.first() != Some(&0xc7) {
+            return Ok(None);
+        }
+        let head = self.fixed::<3>()?;
+        if head[1] != 32 || i8::from_le_bytes([head[2]]) != ext {
+            return Err(DecodeError::Unexpected {
+                offset,
+                expected: "a tombstone (ext 8 of 32 bytes)",
+            });
+        }
+        self.fixed::<32>().map(Some)
+    }
+
     /// A msgpack bin of exactly `N` bytes.
     pub(crate) fn bin_exact<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         // The common shape (a `bin 8` of exactly N bytes) is read in one step.

@@ -10,9 +10,11 @@ use super::reader::Reader;
 /// Version of the segment format this build writes, and the newest it reads.
 ///
 /// Version 2 hashes each frame's batch framing (`batch_remaining`) into its
-/// `event_hash`; version 1 did not. Frames and footers are laid out alike in
-/// both.
-pub const SEGMENT_FORMAT_VERSION: u16 = 2;
+/// `event_hash`; version 1 did not. Version 3 hashes as version 2 and adds
+/// two frame contents: a tombstone in the payload's place (left by
+/// compaction) and an import's provenance as attestation tag 3. Frames and
+/// footers are otherwise laid out alike in all three.
+pub const SEGMENT_FORMAT_VERSION: u16 = 3;
 /// The oldest segment format version this build reads. Segments of it are
 /// read and verified as they are, never rewritten into the new version.
 pub const OLDEST_SEGMENT_FORMAT_VERSION: u16 = 1;
@@ -77,7 +79,7 @@ pub(crate) fn decode_segment_header(b: &[u8]) -> Result<SegmentHeader, DecodeErr
 
 /// The `event_hash` layout ([`crate::EventHeader::hash_version`]) of the
 /// frames in a segment of format `version`: 1 in version-1 segments, 2 from
-/// version 2 on.
+/// version 2 on (version 3 included).
 pub(crate) fn hash_version_of(version: u16) -> u8 {
     if version <= OLDEST_SEGMENT_FORMAT_VERSION {
         1
@@ -126,12 +128,12 @@ mod tests {
             b[HDR_CRC..].copy_from_slice(&crc.to_le_bytes());
             b
         };
-        for v in [0u16, 3, 0x0100] {
+        for v in [0u16, 4, 0x0100] {
             assert_eq!(
                 decode_segment_header(&with_version(v)),
                 Err(DecodeError::UnsupportedVersion {
                     found: v,
-                    supported: 2
+                    supported: 3
                 })
             );
         }
@@ -148,6 +150,7 @@ mod tests {
     fn each_segment_version_has_its_hash_layout() {
         assert_eq!(hash_version_of(1), 1);
         assert_eq!(hash_version_of(2), 2);
+        assert_eq!(hash_version_of(3), 2);
         assert_eq!(
             hash_version_of(SEGMENT_FORMAT_VERSION),
             crate::chain::HASH_VERSION
@@ -162,7 +165,7 @@ mod tests {
             created_ms: 0x0304,
         });
         assert_eq!(&b[..8], b"BATPAKSG");
-        assert_eq!(&b[8..12], &[2, 0, 0, 0]);
+        assert_eq!(&b[8..12], &[3, 0, 0, 0]);
         assert_eq!(&b[12..14], &[0x02, 0x01]);
         assert_eq!(&b[20..22], &[0x04, 0x03]);
         // Bytes after the header are not part of it.

@@ -75,7 +75,7 @@ pub(super) fn load_segment(
         }
         Err(e) => return Err(corrupt(path, 0, decode("segment header", e))),
     };
-    if version < out.newest_version {
+    if format::hash_version_of(version) < format::hash_version_of(out.newest_version) {
         // Only an edit of the header makes an older segment follow a newer
         // one, and reading it in the older hash layout is what it would be for.
         return Err(corrupt(
@@ -87,7 +87,7 @@ pub(super) fn load_segment(
             },
         ));
     }
-    out.newest_version = version;
+    out.newest_version = out.newest_version.max(version);
     let (body, crc, at) = match read_footer(path, file.as_ref(), len)? {
         Trailer::Footer { body, crc, at } => (body, crc, at),
         Trailer::Absent if is_last => {

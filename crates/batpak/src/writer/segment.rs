@@ -434,7 +434,10 @@ mod tests {
         assert_eq!(w.room(0, 10), Room::Full, "even empty, it is left behind");
         assert!(w.seal().unwrap());
         let (next, created) = w.create(0).unwrap();
-        assert_eq!((next, created.version), (id + 1, 2));
+        assert_eq!(
+            (next, created.version),
+            (id + 1, format::SEGMENT_FORMAT_VERSION)
+        );
         assert_eq!(w.room(0, 10), Room::Fits);
     }
 
