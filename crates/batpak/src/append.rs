@@ -168,6 +168,15 @@ impl Appender {
         rx.recv().map_err(|_| StoreError::WriterCrashed)?
     }
 
+    /// The segments the writer will never write again, from the writer.
+    pub(crate) fn sealed_segments(&self) -> Result<Vec<crate::compact::SealedSegment>, StoreError> {
+        let (reply, rx) = flume::bounded(1);
+        self.tx
+            .send(Command::Sealed(reply))
+            .map_err(|_| StoreError::Closed)?;
+        rx.recv().map_err(|_| StoreError::WriterCrashed)?
+    }
+
     /// Asks the writer to sync, seal and stop; `Err` if it could not be asked
     /// or did not answer.
     pub(crate) fn shutdown(&self) -> Result<(), StoreError> {

@@ -35,6 +35,9 @@ pub enum PolledEvent {
     Readable(StoredEvent<serde_json::Value>),
     /// The event's payload was shredded: its header and coordinate, no payload.
     Shredded(StoredEvent<()>),
+    /// The event's payload was removed by a tombstone compaction: its
+    /// header and coordinate, no payload.
+    Tombstoned(StoredEvent<()>),
 }
 
 impl PolledEvent {
@@ -42,13 +45,18 @@ impl PolledEvent {
     pub fn event_id(&self) -> EventId {
         match self {
             Self::Readable(e) => e.event_id(),
-            Self::Shredded(e) => e.event_id(),
+            Self::Shredded(e) | Self::Tombstoned(e) => e.event_id(),
         }
     }
 
     /// True for a shredded event.
     pub fn is_shredded(&self) -> bool {
         matches!(self, Self::Shredded(_))
+    }
+
+    /// True for an event whose payload a tombstone compaction removed.
+    pub fn is_tombstoned(&self) -> bool {
+        matches!(self, Self::Tombstoned(_))
     }
 }
 
@@ -206,7 +214,7 @@ impl Cursor {
         for entry in &batch {
             match self.shared.read_json(entry) {
                 Ok(event) => out.push(event),
-                Err(StoreError::PayloadShredded { .. }) => {}
+                Err(StoreError::PayloadShredded { .. } | StoreError::PayloadTombstoned { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -243,14 +251,20 @@ impl Cursor {
                 Ok(raw) => out.push(PolledEvent::Readable(crate::event::decode_json_payload(
                     raw,
                 )?)),
-                Err(StoreError::PayloadShredded { .. }) => {
-                    out.push(PolledEvent::Shredded(StoredEvent {
+                Err(
+                    e @ (StoreError::PayloadShredded { .. } | StoreError::PayloadTombstoned { .. }),
+                ) => {
+                    let bare = StoredEvent {
                         event: crate::event::Event {
                             header,
                             payload: (),
                         },
                         coordinate: entry.coordinate.clone(),
-                    }))
+                    };
+                    out.push(match e {
+                        StoreError::PayloadShredded { .. } => PolledEvent::Shredded(bare),
+                        _ => PolledEvent::Tombstoned(bare),
+                    });
                 }
                 Err(e) => return Err(e),
             }

@@ -43,6 +43,9 @@ pub(crate) struct Shared {
     sync_micros: AtomicU64,
     /// The Merkle tree and the heads file.
     pub(crate) evidence: crate::evidence::Evidence,
+    /// Held by a compaction, a snapshot and a fork: one of them at a time,
+    /// so a copy never names files a compaction is replacing.
+    pub(crate) maintenance: Mutex<()>,
 }
 
 impl Shared {
@@ -121,6 +124,11 @@ impl Shared {
         &self,
         mut raw: StoredEvent<Vec<u8>>,
     ) -> Result<StoredEvent<Vec<u8>>, StoreError> {
+        if is_tombstone(&raw) {
+            return Err(StoreError::PayloadTombstoned {
+                event_id: raw.event.header.event_id,
+            });
+        }
         if !is_sealed(&raw.event.payload) {
             return Ok(raw);
         }
@@ -146,8 +154,9 @@ impl Shared {
         }
     }
 
-    /// The event with this id as JSON, or, when its payload was shredded,
-    /// its header with a `null` payload and `true`.
+    /// The event with this id as JSON, or, when its payload was shredded or
+    /// removed by a tombstone compaction, its header with a `null` payload
+    /// and `true`.
     pub(crate) fn get_marked(
         &self,
         id: EventId,
@@ -157,7 +166,7 @@ impl Shared {
         let coordinate = stored.coordinate.clone();
         match self.open_stored(stored) {
             Ok(raw) => Ok((decode_json_payload(raw)?, false)),
-            Err(StoreError::PayloadShredded { .. }) => Ok((
+            Err(StoreError::PayloadShredded { .. } | StoreError::PayloadTombstoned { .. }) => Ok((
                 StoredEvent {
                     event: Event {
                         header,
@@ -245,15 +254,42 @@ impl Shared {
             report: Mutex::new(rec.report.clone()),
             sync_micros: AtomicU64::new(0),
             evidence,
+            maintenance: Mutex::new(()),
         })
     }
 }
 
-/// Reads and checks the frame an index entry points at.
+/// True for an event read from a tombstone: its payload is gone, and its
+/// `content_hash` (kept in the frame) is not that of the empty payload it
+/// now has. An event whose frame holds a payload always has the content
+/// hash of that payload, so nothing else matches.
+fn is_tombstone(raw: &StoredEvent<Vec<u8>>) -> bool {
+    raw.event.payload.is_empty() && raw.event.header.content_hash != *EMPTY_CONTENT_HASH
+}
+
+static EMPTY_CONTENT_HASH: std::sync::LazyLock<[u8; 32]> =
+    std::sync::LazyLock::new(|| crate::chain::content_hash(&[]));
+
+/// Reads and checks the frame an index entry points at. An entry taken
+/// before a compaction moved its event (its segment replaced, its offset
+/// changed) is read again at the event's current location.
 pub(crate) fn read_entry(
     shared: &Shared,
     entry: &IndexEntry,
 ) -> Result<StoredEvent<Vec<u8>>, StoreError> {
+    match read_at_entry(shared, entry) {
+        Err(e) => {
+            let current = shared.index.read().get(entry.event_id).cloned();
+            match current {
+                Some(now) if now.location != entry.location => read_at_entry(shared, &now),
+                _ => Err(e),
+            }
+        }
+        ok => ok,
+    }
+}
+
+fn read_at_entry(shared: &Shared, entry: &IndexEntry) -> Result<StoredEvent<Vec<u8>>, StoreError> {
     let loc = entry.location;
     // The path is only built on the error paths: formatting it per read costs more than the read.
     let path = || segment_path(&shared.cfg.dir, loc.segment);
@@ -269,7 +305,7 @@ pub(crate) fn read_entry(
         .cloned()
         .ok_or_else(|| bad(Corruption::SegmentNotOpen))?;
     let file = &segment.file;
-    let cached = read_cached(shared, file.as_ref(), loc)
+    let cached = read_cached(shared, &segment.file, loc)
         .map_err(|e| StoreError::io("read frame", path(), e))?;
     let buf = match cached {
         Some(bytes) => bytes,
@@ -307,7 +343,7 @@ pub(crate) fn read_entry(
 /// the frame itself).
 fn read_cached(
     shared: &Shared,
-    file: &dyn StoreFile,
+    file: &Arc<dyn StoreFile>,
     loc: crate::index::Location,
 ) -> std::io::Result<Option<Vec<u8>>> {
     use crate::cache::BLOCK;
@@ -341,6 +377,16 @@ fn read_cached(
         .min(filled);
     let start = (loc.offset - block_start) as usize;
     let frame = (start + len <= valid).then(|| data[start..start + len].to_vec());
-    cache.insert(loc.segment, block, data.into(), valid);
+    // Only a block of the file the segment id still names is cached: a
+    // compaction may have replaced it while this read ran (it clears the
+    // cache under the same lock).
+    let files = shared.files.read();
+    if files
+        .get(&loc.segment)
+        .is_some_and(|s| Arc::ptr_eq(&s.file, file))
+    {
+        cache.insert(loc.segment, block, data.into(), valid);
+    }
+    drop(files);
     Ok(frame)
 }

@@ -178,6 +178,55 @@ impl Index {
         }
     }
 
+    /// The entry of the event at `global_sequence`.
+    pub(crate) fn entry_at(&self, global_sequence: u64) -> Option<&IndexEntry> {
+        let pos = self
+            .entries
+            .partition_point(|e| e.global_sequence < global_sequence);
+        self.entries
+            .get(pos)
+            .filter(|e| e.global_sequence == global_sequence)
+    }
+
+    /// Gives the events of `moved` (`(global_sequence, location)`, in
+    /// commit order) their new locations, after a compaction rewrote them.
+    pub(crate) fn relocate(&mut self, moved: &[(u64, Location)]) {
+        let Some(&(first, _)) = moved.first() else {
+            return;
+        };
+        let mut pos = self.entries.partition_point(|e| e.global_sequence < first);
+        for &(gs, loc) in moved {
+            while self
+                .entries
+                .get(pos)
+                .is_some_and(|e| e.global_sequence < gs)
+            {
+                pos += 1;
+            }
+            if let Some(e) = self
+                .entries
+                .get_mut(pos)
+                .filter(|e| e.global_sequence == gs)
+            {
+                e.location = loc;
+            }
+        }
+    }
+
+    /// Drops the frame ends of segments that are gone (see [`Index::note_moved`]).
+    pub(crate) fn forget_segments(&mut self, ids: &[u64]) {
+        for id in ids {
+            self.segment_ends.remove(id);
+        }
+    }
+
+    /// Records the frame ends of relocated events' new segments.
+    pub(crate) fn note_moved(&mut self, moved: &[(u64, Location)]) {
+        for &(_, loc) in moved {
+            self.note_segment_end(loc);
+        }
+    }
+
     /// End of the last indexed frame of `segment` (0 if none).
     pub(crate) fn segment_end(&self, segment: u64) -> u64 {
         self.segment_ends.get(&segment).copied().unwrap_or(0)

@@ -71,6 +71,7 @@ mod attestation;
 mod cache;
 mod causal;
 pub mod chain;
+mod compact;
 mod config;
 mod coordinate;
 mod cursor;
@@ -126,6 +127,10 @@ pub use attestation::{
     MAX_IMPORT_NAMESPACE_LEN,
 };
 pub use causal::{CausalBoundary, CausalWalk};
+pub use compact::{
+    CompactionAtOpen, CompactionConfig, CompactionKind, CompactionPredicate, CompactionReport,
+    CompactionStrategy,
+};
 pub use config::ProjectionCache;
 pub use config::{ChainVerification, StoreConfig, SyncMode, TailPolicy};
 pub use coordinate::Coordinate;

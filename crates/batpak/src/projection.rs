@@ -12,7 +12,9 @@
 //! payload no longer exists, so `apply` never sees it; the fold's position
 //! still moves past it. Shredding drops every cached state (in memory and
 //! in files) of the store that shreds, since a state folded earlier may
-//! hold what the shred forgot.
+//! hold what the shred forgot. An event whose payload a tombstone
+//! compaction removed is skipped the same way, and such a compaction drops
+//! the cached states too.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -153,8 +155,8 @@ impl ProjectionStates {
     }
 
     /// Drops every cached state, in memory and (for a writable store) in
-    /// `projections/`. Called after a shred.
-    #[cfg(feature = "payload-encryption")]
+    /// `projections/`. Called after a shred and after a compaction that
+    /// wrote tombstones.
     pub(crate) fn forget_all(&self, shared: &Shared) -> Result<(), StoreError> {
         let _files = self.files.lock();
         self.epoch.fetch_add(1, Ordering::AcqRel);
@@ -406,7 +408,7 @@ pub(crate) fn project<T: EventSourced>(
             match shared.read_json(entry) {
                 Ok(event) => state.apply(&event),
                 // Its payload is gone: skipped (see the module documentation).
-                Err(StoreError::PayloadShredded { .. }) => {}
+                Err(StoreError::PayloadShredded { .. } | StoreError::PayloadTombstoned { .. }) => {}
                 Err(e) => return Err(e),
             }
         }

@@ -244,6 +244,8 @@ fn copy_store(
     let cfg = &appender.shared().cfg;
     let fs = cfg.fs.as_ref();
     check_destination(fs, &cfg.dir, dest)?;
+    // No compaction replaces a segment this copy names.
+    let _maintenance = appender.shared().maintenance.lock();
     let cut = appender.cut()?;
     let Cut {
         files: cut_files,

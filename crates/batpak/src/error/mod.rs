@@ -481,6 +481,39 @@ pub enum StoreError {
         /// The directory.
         path: PathBuf,
     },
+    /// The event's payload was removed by a tombstone compaction
+    /// (`CompactionStrategy::Tombstone`). Its header, hashes and chain links
+    /// are intact.
+    #[error("payload of event {event_id} was removed by compaction (a tombstone keeps its header and hashes)")]
+    PayloadTombstoned {
+        /// The event.
+        event_id: EventId,
+    },
+    /// A compaction's predicate panicked on this event; the compaction
+    /// stopped before its switch and changed nothing.
+    #[error("compaction predicate panicked on event {event_id}; nothing was changed")]
+    CompactionPredicatePanicked {
+        /// The event the predicate was judging.
+        event_id: EventId,
+    },
+    /// A compaction switched (its marker is durable) but its files are not
+    /// where the marker says, or a read-only open found it unfinished.
+    #[error("compaction not finished at {}: {reason}", path.display())]
+    CompactionIncomplete {
+        /// The marker or the segment in question.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        reason: &'static str,
+    },
+    /// The compaction marker `COMPACTION` is damaged: open cannot tell which
+    /// set of segments stands, and refuses to guess.
+    #[error("corrupt compaction marker {}: {reason}", path.display())]
+    CompactionMarkerCorrupt {
+        /// The marker file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: DecodeError,
+    },
     /// A reactor's handler panicked; the reactor stopped.
     #[error("reactor handler panicked")]
     ReactorPanicked,
@@ -529,6 +562,8 @@ impl StoreError {
             | Self::DestinationNotEmpty { .. }
             | Self::DestinationInsideSource { .. }
             | Self::DestinationIsSymlink { .. }
+            | Self::PayloadTombstoned { .. }
+            | Self::CompactionPredicatePanicked { .. }
             | Self::ReactorPanicked
             | Self::Closed => HandlingClass::Domain,
             Self::TreeCorrupt { .. }
@@ -539,6 +574,8 @@ impl StoreError {
             | Self::CursorCheckpointAhead { .. }
             | Self::PayloadDecryptFailed { .. }
             | Self::KeysetCorrupt { .. }
+            | Self::CompactionIncomplete { .. }
+            | Self::CompactionMarkerCorrupt { .. }
             | Self::SnapshotIncomplete { .. } => HandlingClass::FailClosedOperational,
             Self::Backpressure | Self::WaitTimeout { .. } => HandlingClass::RetryableOperational,
             Self::SigningFailed { .. } => HandlingClass::RetryableOperational,
@@ -619,6 +656,10 @@ impl StoreError {
             Self::DestinationInsideSource { .. } => "destination_inside_source",
             Self::DestinationIsSymlink { .. } => "destination_is_symlink",
             Self::SnapshotIncomplete { .. } => "snapshot_incomplete",
+            Self::PayloadTombstoned { .. } => "payload_tombstoned",
+            Self::CompactionPredicatePanicked { .. } => "compaction_predicate_panicked",
+            Self::CompactionIncomplete { .. } => "compaction_incomplete",
+            Self::CompactionMarkerCorrupt { .. } => "compaction_marker_corrupt",
             Self::ReactorPanicked => "reactor_panicked",
             Self::Closed => "closed",
             Self::WriterCrashed => "writer_crashed",
@@ -662,6 +703,8 @@ impl StoreError {
             | Self::DestinationNotEmpty { .. }
             | Self::DestinationInsideSource { .. }
             | Self::DestinationIsSymlink { .. }
+            | Self::PayloadTombstoned { .. }
+            | Self::CompactionPredicatePanicked { .. }
             | Self::ReactorPanicked
             | Self::Closed => Fault::Caller,
             Self::CorruptSegment { .. }
@@ -678,6 +721,8 @@ impl StoreError {
             | Self::HeadsCorrupt { .. }
             | Self::HeadMismatch { .. }
             | Self::LogBelowHead { .. }
+            | Self::CompactionIncomplete { .. }
+            | Self::CompactionMarkerCorrupt { .. }
             | Self::SnapshotIncomplete { .. } => Fault::Data,
             Self::Io { .. }
             | Self::StoreLocked { .. }

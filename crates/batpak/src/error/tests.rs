@@ -401,6 +401,35 @@ fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
             Fault::Caller,
         ),
         (
+            StoreError::PayloadTombstoned { event_id: id },
+            "payload_tombstoned",
+            Fault::Caller,
+        ),
+        (
+            StoreError::CompactionPredicatePanicked { event_id: id },
+            "compaction_predicate_panicked",
+            Fault::Caller,
+        ),
+        (
+            StoreError::CompactionIncomplete {
+                path: path.clone(),
+                reason: "r",
+            },
+            "compaction_incomplete",
+            Fault::Data,
+        ),
+        (
+            StoreError::CompactionMarkerCorrupt {
+                path: path.clone(),
+                reason: crate::format::DecodeError::Truncated {
+                    offset: 0,
+                    needed: 1,
+                },
+            },
+            "compaction_marker_corrupt",
+            Fault::Data,
+        ),
+        (
             StoreError::SnapshotIncomplete { path: path.clone() },
             "snapshot_incomplete",
             Fault::Data,

@@ -414,6 +414,27 @@ impl<'a> FrameView<'a> {
         self.fields.payload
     }
 
+    /// For a tombstone (a frame whose payload a tombstone compaction
+    /// removed; [`FrameView::payload`] is then empty), the `content_hash`
+    /// of the payload it had; `None` for every other frame.
+    ///
+    /// ```
+    /// # use batpak::format::{segment_file_name, SegmentReader};
+    /// # use batpak::prelude::*;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = Store::open(StoreConfig::new(dir.path()))?;
+    /// # store.append(&Coordinate::new("order:1", "shop")?, EventKind::custom(0xE, 1), &"placed")?;
+    /// # store.close()?;
+    /// # let segment = SegmentReader::open(dir.path().join(segment_file_name(1)))?;
+    /// # let frame = segment.frames().next().expect("one frame")?;
+    /// assert_eq!(frame.tombstone(), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn tombstone(&self) -> Option<&[u8; 32]> {
+        self.fields.tombstone.as_ref()
+    }
+
     /// How the event passed its gates, if it went through any.
     ///
     /// ```

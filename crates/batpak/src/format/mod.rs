@@ -32,6 +32,7 @@
 //! ```
 
 mod checkpoint;
+mod compaction;
 mod error;
 mod footer;
 mod footer_view;
@@ -50,6 +51,7 @@ mod segment_reader;
 mod sync_failure;
 mod tree_level;
 
+pub(crate) use compaction::{decode_compaction_marker, encode_compaction_marker, CompactionMarker};
 pub use error::DecodeError;
 pub use footer::{FOOTER_MAGIC, TRAILER_LEN};
 pub use footer_view::{FooterEntryView, FooterView};
@@ -75,6 +77,7 @@ pub(crate) use tree_level::{
 };
 pub use {
     checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION},
+    compaction::{COMPACTING_SUFFIX, COMPACTION_FILE, COMPACTION_MAGIC, COMPACTION_VERSION},
     heads::{HEADS_MAGIC, HEADS_VERSION},
     idempotency::{IDEMPOTENCY_MAGIC, IDEMPOTENCY_VERSION},
     keyset::{KEYSET_MAGIC, KEYSET_VERSION},

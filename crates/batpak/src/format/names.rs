@@ -11,6 +11,8 @@
 //! | [`PROJECTION_DIR`]`/<hex>`[`PROJECTION_SUFFIX`] | a cached projection state |
 //! | `<name>`[`TEMP_SUFFIX`] | a file being replaced atomically |
 //! | [`SNAPSHOT_INCOMPLETE_FILE`] | a snapshot or fork still being written into this directory |
+//! | `COMPACTION` | a compaction's switch, until the next open completes it (`format::COMPACTION_FILE`) |
+//! | `NNNN.seg.compacting` | a compaction's output before its switch (`format::COMPACTING_SUFFIX`) |
 
 /// Suffix of a segment file name.
 pub const SEGMENT_SUFFIX: &str = ".seg";

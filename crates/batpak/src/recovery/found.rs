@@ -53,6 +53,9 @@ pub struct OpenReport {
     /// The log holds fewer events than a recorded tree head covered:
     /// committed events were lost. Reported at every open once found.
     pub history_lost: Option<HistoryLoss>,
+    /// A compaction an earlier run left unfinished, and what open did
+    /// about it (completed its switch, or removed its temporary outputs).
+    pub compaction: Option<crate::compact::CompactionAtOpen>,
 }
 
 /// Committed events that are gone: a recorded tree head covered more

@@ -34,6 +34,7 @@ use repair::apply_sync_failure;
 /// event below it (`Corruption::CutBelowCommitted`, in `load::scan_frames`);
 /// 0 knows of none.
 pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, StoreError> {
+    let compaction = crate::compact::settle_at_open(cfg, access == Access::Writer)?;
     let cut = if access == Access::Writer {
         apply_sync_failure(cfg)?
     } else {
@@ -64,6 +65,7 @@ pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, St
     })?;
     out.report.events = out.index.len() as u64;
     out.report.cut_after_failed_sync = cut;
+    out.report.compaction = compaction;
     if access == Access::Writer {
         let scanned = std::mem::take(&mut out.scanned_keys);
         let rebuilt = rebuild_keys(cfg, &out.index, &out.files, &out.ranges, scanned)?;

@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 use crate::append::{AppendTicket, Appender};
+use crate::compact::{CompactionConfig, CompactionReport};
 use crate::config::{ChainVerification, StoreConfig, TailPolicy};
 use crate::coordinate::Coordinate;
 use crate::denial::DenialReceipt;
@@ -451,6 +452,73 @@ impl Store {
         mut progress: impl FnMut(u64, u64),
     ) -> Result<ForkReport, StoreError> {
         crate::snapshot::fork(&self.appender, dest.as_ref(), &mut progress)
+    }
+
+    /// Rewrites sealed segments (see [`crate::CompactionStrategy`]): `Merge` joins
+    /// small ones into fewer, `Tombstone` strips the payloads of the events
+    /// its predicate rejects. Appends go on meanwhile and wait only for the
+    /// switch; every surviving frame is byte for byte what it was, and every
+    /// hash, chain and proof still verifies. A crash at any step leaves the
+    /// old segments or the new ones, and the next open says which
+    /// ([`OpenReport::compaction`](crate::OpenReport::compaction)).
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use batpak::{CompactionConfig, CompactionStrategy};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path()).with_segment_max_bytes(4096))?;
+    /// let c = Coordinate::new("order:1", "shop")?;
+    /// for i in 0..200u32 {
+    ///     store.append(&c, EventKind::custom(0xE, 1), &i)?;
+    /// }
+    /// let report = store.compact(&CompactionConfig::new(CompactionStrategy::Merge))?;
+    /// assert!(report.output_segments.len() < report.source_segments.len());
+    /// assert!(store.verify_chain()?.is_intact());
+    ///
+    /// // Tombstones: odd payloads go, their headers and hashes stay.
+    /// let odd = |ev: &StoredEvent<serde_json::Value>| ev.event.payload.as_u64().is_some_and(|n| n % 2 == 0);
+    /// let report = store.compact(&CompactionConfig::new(CompactionStrategy::Tombstone(Box::new(odd))))?;
+    /// assert!(report.events_tombstoned > 0);
+    /// let first_odd = store.query(&Region::entity("order:1"))[1].event_id();
+    /// assert!(matches!(store.get(first_odd), Err(StoreError::PayloadTombstoned { .. })));
+    /// assert!(store.verify_chain()?.is_intact());
+    /// # Ok(()) }
+    /// ```
+    pub fn compact(&self, config: &CompactionConfig) -> Result<CompactionReport, StoreError> {
+        self.compact_with_progress(config, |_, _| {})
+    }
+
+    /// [`Store::compact`], calling `progress(done_bytes, total_bytes)` after
+    /// each source segment is read (and once at the start). Cached
+    /// projection states are dropped when tombstones were written, as a
+    /// shred drops them.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use batpak::{CompactionConfig, CompactionStrategy};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::new(dir.path()).with_segment_max_bytes(4096))?;
+    /// for i in 0..100u32 {
+    ///     store.append(&Coordinate::new("a", "s")?, EventKind::custom(0xE, 1), &i)?;
+    /// }
+    /// let mut last = (0, 0);
+    /// store.compact_with_progress(&CompactionConfig::new(CompactionStrategy::Merge), |d, t| last = (d, t))?;
+    /// assert_eq!(last.0, last.1);
+    /// # Ok(()) }
+    /// ```
+    pub fn compact_with_progress(
+        &self,
+        config: &CompactionConfig,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<CompactionReport, StoreError> {
+        let report = crate::compact::compact(&self.appender, config, &mut progress)?;
+        if report.events_tombstoned > 0 {
+            // A state folded before may hold what the tombstones removed.
+            self.projections().forget_all(self.shared())?;
+        }
+        Ok(report)
     }
 
     /// Appends one event to `coordinate`'s entity and returns its receipt.

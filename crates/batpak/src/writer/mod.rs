@@ -71,6 +71,8 @@ pub(crate) enum Command {
     Head(Sender<Result<TreeHead, StoreError>>),
     /// Take a consistent cut for a snapshot or fork (see [`cut`]).
     Cut(Sender<Result<Cut, StoreError>>),
+    /// List the segments before the active one: they never change again.
+    Sealed(Sender<Result<Vec<crate::compact::SealedSegment>, StoreError>>),
 }
 
 /// A request whose frames are in the group buffer, waiting for the write and sync.
@@ -273,6 +275,8 @@ impl Writer {
         let mut shutdown: Option<Sender<Result<(), StoreError>>> = None;
         let mut heads: Vec<Sender<Result<TreeHead, StoreError>>> = Vec::new();
         let mut cuts: Vec<Sender<Result<Cut, StoreError>>> = Vec::new();
+        let mut sealed: Vec<Sender<Result<Vec<crate::compact::SealedSegment>, StoreError>>> =
+            Vec::new();
         let mut group_keys = GroupKeys::default();
         for cmd in group {
             match cmd {
@@ -306,6 +310,7 @@ impl Writer {
                 Command::Sync(reply) => syncs.push(reply),
                 Command::Head(reply) => heads.push(reply),
                 Command::Cut(reply) => cuts.push(reply),
+                Command::Sealed(reply) => sealed.push(reply),
                 Command::Shutdown(reply) => {
                     shutdown = Some(reply);
                     stop = true;
@@ -355,6 +360,9 @@ impl Writer {
         for c in cuts {
             let _ = c.send(self.cut());
         }
+        for s in sealed {
+            let _ = s.send(self.sealed_segments());
+        }
         if let Some(reply) = shutdown {
             let _ = reply.send(self.finish());
         }
@@ -396,6 +404,24 @@ impl Writer {
         self.shared
             .mark_accepted(self.stager.next_global_sequence(), self.stager.hlc());
         Ok((request.receipts, request.staged, false))
+    }
+
+    /// The segments before the active one, in id order. Refused after a
+    /// write-path failure: the files may not be what was acknowledged.
+    fn sealed_segments(&self) -> Result<Vec<crate::compact::SealedSegment>, StoreError> {
+        self.check_failed()?;
+        let active = self.segments.cut_point().map(|(id, _)| id);
+        Ok(self
+            .shared
+            .files
+            .read()
+            .iter()
+            .filter(|(id, _)| Some(**id) != active)
+            .map(|(&id, file)| crate::compact::SealedSegment {
+                id,
+                file: file.clone(),
+            })
+            .collect())
     }
 
     /// The first failure, as later requests are told it.

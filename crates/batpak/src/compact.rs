@@ -1,0 +1,706 @@
+//! Compaction: rewriting sealed segments into fewer (`Merge`) or into
+//! copies whose rejected events keep only their headers (`Tombstone`),
+//! while appends go on.
+//!
+//! The work runs on the caller's thread over segments that never change
+//! again, so appends wait only for the switch. The steps, and why a crash
+//! at any of them leaves either the old set of segments or the new one:
+//!
+//! 1. Each output is written under a temporary name
+//!    (`<segment name>.compacting`) and synced, then the directory. A crash
+//!    here leaves only temporary files, which the next open removes: the
+//!    old set stands.
+//! 2. The marker `COMPACTION` (`format::CompactionMarker`) is written
+//!    atomically (temporary file, fsync, rename, directory fsync). This is
+//!    the switch: from the moment its rename is durable, the new set
+//!    stands, and an open that finds the marker completes steps 4–5.
+//! 3. Readers are switched in memory: the outputs replace the sources in
+//!    the table of open segments and every moved event's index entry gets
+//!    its new location, under both locks at once. A reader holding an entry
+//!    taken before the switch is sent to the new location (`engine`).
+//! 4. Sources are removed and outputs renamed to their segment names (an
+//!    output takes the name of the first source it replaces, so segment
+//!    order is global-sequence order), then the directory is synced.
+//! 5. The marker is removed and the directory synced.
+//!
+//! What survives: every event, in order, with its frame byte for byte
+//! (`Merge`), or, for an event the `Tombstone` predicate rejects, a frame
+//! with the same header, `prev_hash`, `event_hash` and `content_hash` and no
+//! payload bytes (see `docs/FORMAT.md`). Hashes, chains, the Merkle tree,
+//! idempotency keys, cursors and checkpoints are unaffected, as all of them
+//! name events by id or global sequence, never by file offset.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::append::Appender;
+use crate::config::StoreConfig;
+use crate::engine::Shared;
+use crate::error::{Corruption, StoreError};
+use crate::event::{decode_json_payload, Event, StoredEvent};
+use crate::format::{
+    self, decode_compaction_marker, decode_frame, encode_compaction_marker, encode_frame,
+    encode_segment_header, segment_file_name, segment_path, CompactionMarker, FrameFields,
+    SegmentHeader, COMPACTING_SUFFIX, COMPACTION_FILE, SEGMENT_HEADER_LEN,
+};
+use crate::fs::{write_atomic, OpenMode, StoreFile, StoreFs};
+use crate::index::Location;
+use crate::segment::{read_whole, FooterBuilder, SegmentFile};
+
+/// The test a retention or tombstone compaction puts to each event: `true`
+/// keeps it as it is.
+pub type CompactionPredicate = Box<dyn Fn(&StoredEvent<serde_json::Value>) -> bool + Send>;
+
+/// What a compaction does with the events of the segments it rewrites.
+#[non_exhaustive]
+pub enum CompactionStrategy {
+    /// Joins runs of small sealed segments into fewer, each up to the
+    /// target size; every frame is copied byte for byte.
+    Merge,
+    /// Rewrites each sealed segment holding an event the predicate rejects
+    /// (returns `false` for): such an event keeps its header and hashes and
+    /// loses its payload bytes, so chains and proofs still verify and a read
+    /// of its payload fails with [`StoreError::PayloadTombstoned`].
+    /// Version-1 segments, whose frames cannot hold a tombstone, are left
+    /// as they are (and counted in [`CompactionReport::segments_left`]).
+    Tombstone(CompactionPredicate),
+}
+
+impl std::fmt::Debug for CompactionStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Merge => "Merge",
+            Self::Tombstone(_) => "Tombstone(..)",
+        })
+    }
+}
+
+/// The strategy of a compaction, without its predicate (for reports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CompactionKind {
+    /// [`CompactionStrategy::Merge`].
+    Merge,
+    /// [`CompactionStrategy::Tombstone`].
+    Tombstone,
+}
+
+impl CompactionKind {
+    fn code(self) -> u8 {
+        match self {
+            Self::Merge => 0,
+            Self::Tombstone => 2,
+        }
+    }
+
+    fn from_code(code: u8) -> Self {
+        if code == 2 {
+            Self::Tombstone
+        } else {
+            Self::Merge
+        }
+    }
+}
+
+/// How [`Store::compact`](crate::Store::compact) runs.
+///
+/// ```
+/// use batpak::{CompactionConfig, CompactionStrategy};
+/// let merge = CompactionConfig::new(CompactionStrategy::Merge).with_target_segment_bytes(64 << 20);
+/// assert_eq!(merge.target_segment_bytes(), Some(64 << 20));
+/// ```
+#[derive(Debug)]
+pub struct CompactionConfig {
+    strategy: CompactionStrategy,
+    target_segment_bytes: Option<u64>,
+}
+
+impl CompactionConfig {
+    /// A compaction with this strategy and, for `Merge`, outputs up to the
+    /// store's segment size.
+    pub fn new(strategy: CompactionStrategy) -> Self {
+        Self {
+            strategy,
+            target_segment_bytes: None,
+        }
+    }
+
+    /// The largest output `Merge` writes (frames and footer), in bytes;
+    /// segments already larger are left alone.
+    pub fn with_target_segment_bytes(mut self, bytes: u64) -> Self {
+        self.target_segment_bytes = Some(bytes);
+        self
+    }
+
+    /// The target size set with [`Self::with_target_segment_bytes`], if any.
+    pub fn target_segment_bytes(&self) -> Option<u64> {
+        self.target_segment_bytes
+    }
+
+    fn kind(&self) -> CompactionKind {
+        match self.strategy {
+            CompactionStrategy::Merge => CompactionKind::Merge,
+            CompactionStrategy::Tombstone(_) => CompactionKind::Tombstone,
+        }
+    }
+}
+
+/// What a compaction did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct CompactionReport {
+    /// The strategy that ran.
+    pub strategy: CompactionKind,
+    /// Ids of the segments replaced (empty when there was nothing to do).
+    pub source_segments: Vec<u64>,
+    /// Ids of the segments that replaced them (each the id of its first source).
+    pub output_segments: Vec<u64>,
+    /// Sealed segments looked at and left as they were.
+    pub segments_left: usize,
+    /// Events in the rewritten segments kept with their payloads.
+    pub events_kept: u64,
+    /// Events newly turned into tombstones.
+    pub events_tombstoned: u64,
+    /// Bytes of the source segments.
+    pub bytes_before: u64,
+    /// Bytes of the output segments.
+    pub bytes_after: u64,
+    /// `bytes_before - bytes_after` (0 if the outputs are larger).
+    pub bytes_reclaimed: u64,
+    /// Wall time of the whole compaction.
+    #[serde(serialize_with = "serialize_micros")]
+    pub duration: Duration,
+}
+
+fn serialize_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// What an open found of an earlier compaction (in `OpenReport::compaction`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CompactionAtOpen {
+    /// The switch had happened: open removed what was left of the sources
+    /// and renamed the outputs.
+    Completed {
+        /// The strategy the marker recorded.
+        strategy: CompactionKind,
+        /// The segments replaced.
+        sources: Vec<u64>,
+        /// The segments that replaced them.
+        outputs: Vec<u64>,
+    },
+    /// The switch had not happened: open removed the outputs' temporary
+    /// files and the old segments stand.
+    RolledBack {
+        /// Temporary output files removed.
+        removed: usize,
+    },
+}
+
+/// How many times (10 ms apart) a read-only open looks again for a
+/// compaction marker to go before it gives up.
+const READ_ONLY_MARKER_WAITS: u32 = 200;
+
+/// A sealed segment the writer will never write again.
+pub(crate) struct SealedSegment {
+    pub(crate) id: u64,
+    pub(crate) file: SegmentFile,
+}
+
+/// One output being written.
+struct Output {
+    id: u64,
+    sources: Vec<u64>,
+    version: u16,
+    /// The temporary file and its path.
+    file: Arc<dyn StoreFile>,
+    temp: PathBuf,
+    len: u64,
+    /// `(global_sequence, new location)` of each event it holds.
+    moved: Vec<(u64, Location)>,
+}
+
+/// Runs a compaction (see the module docs).
+pub(crate) fn compact(
+    appender: &Appender,
+    config: &CompactionConfig,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<CompactionReport, StoreError> {
+    let started = Instant::now();
+    let shared = appender.shared();
+    let _maintenance = shared.maintenance.lock();
+    // An earlier compaction of this run that switched but failed to finish
+    // its renames: finish it first (its marker must not be overwritten).
+    let dir = shared.cfg.dir.as_path();
+    let fs = shared.cfg.fs.as_ref();
+    let marker_path = dir.join(COMPACTION_FILE);
+    if fs
+        .exists(&marker_path)
+        .map_err(|e| StoreError::io("stat compaction marker", &marker_path, e))?
+    {
+        let bytes = crate::fs::read_all(fs, &marker_path, 1 << 26)
+            .map_err(|e| StoreError::io("read compaction marker", &marker_path, e))?;
+        let earlier = decode_compaction_marker(&bytes).map_err(|reason| {
+            StoreError::CompactionMarkerCorrupt {
+                path: marker_path.clone(),
+                reason,
+            }
+        })?;
+        complete(fs, dir, &earlier)?;
+    }
+    let sealed = appender.sealed_segments()?;
+    let kind = config.kind();
+    let target = config
+        .target_segment_bytes
+        .unwrap_or(shared.cfg.segment_max_bytes);
+    let lens: Vec<u64> = sealed
+        .iter()
+        .map(|s| {
+            s.file
+                .file
+                .len()
+                .map_err(|e| StoreError::io("stat segment", segment_path(&shared.cfg.dir, s.id), e))
+        })
+        .collect::<Result<_, _>>()?;
+    let groups = match &config.strategy {
+        CompactionStrategy::Merge => merge_groups(&sealed, &lens, target),
+        CompactionStrategy::Tombstone(_) => sealed
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.file.version > format::OLDEST_SEGMENT_FORMAT_VERSION)
+            .map(|(i, _)| vec![i])
+            .collect(),
+    };
+    let total: u64 = groups.iter().flatten().map(|&i| lens[i]).sum();
+    let mut done = 0u64;
+    progress(done, total);
+    let mut outputs: Vec<Output> = Vec::new();
+    let mut report = CompactionReport {
+        strategy: kind,
+        source_segments: Vec::new(),
+        output_segments: Vec::new(),
+        segments_left: sealed.len(),
+        events_kept: 0,
+        events_tombstoned: 0,
+        bytes_before: 0,
+        bytes_after: 0,
+        bytes_reclaimed: 0,
+        duration: Duration::ZERO,
+    };
+    let written = (|| {
+        for group in &groups {
+            let members: Vec<&SealedSegment> = group.iter().map(|&i| &sealed[i]).collect();
+            let out = rewrite(shared, &config.strategy, &members, &mut report)?;
+            done += group.iter().map(|&i| lens[i]).sum::<u64>();
+            progress(done, total);
+            if let Some(out) = out {
+                report.bytes_before += group.iter().map(|&i| lens[i]).sum::<u64>();
+                outputs.push(out);
+            }
+        }
+        Ok::<(), StoreError>(())
+    })();
+    if let Err(e) = written.and_then(|()| {
+        fs.sync_dir(dir)
+            .map_err(|e| StoreError::io("sync directory", dir, e))
+    }) {
+        discard(fs, &outputs);
+        return Err(e);
+    }
+    if outputs.is_empty() {
+        report.duration = started.elapsed();
+        return Ok(report);
+    }
+    let marker = CompactionMarker {
+        strategy: kind.code(),
+        sources: outputs
+            .iter()
+            .flat_map(|o| o.sources.iter().copied())
+            .collect(),
+        outputs: outputs.iter().map(|o| (o.id, o.len)).collect(),
+    };
+    if let Err(e) = write_atomic(fs, &marker_path, &encode_compaction_marker(&marker)) {
+        // The rename may or may not have reached the disk; whichever it
+        // did, the next open decides, and the files it needs are still here.
+        return Err(StoreError::io("write compaction marker", &marker_path, e));
+    }
+    switch_readers(shared, &outputs, &marker.sources);
+    report.source_segments = marker.sources.clone();
+    report.output_segments = outputs.iter().map(|o| o.id).collect();
+    report.segments_left = sealed.len() - report.source_segments.len();
+    report.bytes_after = outputs.iter().map(|o| o.len).sum();
+    report.bytes_reclaimed = report.bytes_before.saturating_sub(report.bytes_after);
+    complete(fs, dir, &marker)?;
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// Runs of consecutive sealed segments of one format version whose frames
+/// fit one output of `target` bytes; runs of one are left alone.
+fn merge_groups(sealed: &[SealedSegment], lens: &[u64], target: u64) -> Vec<Vec<usize>> {
+    let mut groups = Vec::new();
+    let mut run: Vec<usize> = Vec::new();
+    let mut run_len = 0u64;
+    for (i, s) in sealed.iter().enumerate() {
+        let joins = run
+            .last()
+            .is_some_and(|&p| sealed[p].file.version == s.file.version && sealed[p].id + 1 == s.id)
+            && run_len + lens[i] <= target;
+        if !joins {
+            if run.len() > 1 {
+                groups.push(std::mem::take(&mut run));
+            }
+            run.clear();
+            run_len = 0;
+        }
+        if lens[i] < target {
+            run.push(i);
+            run_len += lens[i];
+        }
+    }
+    if run.len() > 1 {
+        groups.push(run);
+    }
+    groups
+}
+
+/// Writes the output that replaces `members`; `None` if nothing in them
+/// changes (a tombstone pass that rejects nothing new).
+fn rewrite(
+    shared: &Shared,
+    strategy: &CompactionStrategy,
+    members: &[&SealedSegment],
+    report: &mut CompactionReport,
+) -> Result<Option<Output>, StoreError> {
+    let cfg = &shared.cfg;
+    let first = members[0];
+    let id = first.id;
+    let version = match strategy {
+        CompactionStrategy::Merge => first.file.version,
+        CompactionStrategy::Tombstone(_) => format::SEGMENT_FORMAT_VERSION,
+    };
+    let mut frames: Vec<u8> = Vec::new();
+    let mut footer: Option<FooterBuilder> = None;
+    let mut moved: Vec<(u64, Location)> = Vec::new();
+    let mut kept = 0u64;
+    let mut tombstoned = 0u64;
+    for member in members {
+        let path = segment_path(&cfg.dir, member.id);
+        let bytes = read_whole(member.file.file.as_ref(), &path)?;
+        let sealed_footer = crate::recovery::read_sealed_footer(&path, member.file.file.as_ref())?;
+        let builder =
+            footer.get_or_insert_with(|| FooterBuilder::new(sealed_footer.base_global_sequence));
+        let end = usize::try_from(sealed_footer.frames_end).unwrap_or(usize::MAX);
+        let mut at = SEGMENT_HEADER_LEN;
+        let mut gs = sealed_footer.base_global_sequence;
+        let bad = |offset: usize, reason: Corruption| StoreError::CorruptSegment {
+            segment: path.clone(),
+            offset: offset as u64,
+            reason,
+        };
+        while at < end {
+            let frame_bytes = bytes.get(at..end).unwrap_or_default();
+            let (f, used) = decode_frame(frame_bytes).map_err(|source| {
+                bad(
+                    at,
+                    Corruption::Decode {
+                        structure: "frame",
+                        source,
+                    },
+                )
+            })?;
+            if f.global_sequence != gs {
+                return Err(bad(
+                    at,
+                    Corruption::GlobalSequence {
+                        found: f.global_sequence,
+                        expected: gs,
+                    },
+                ));
+            }
+            let entry = shared.index.read().entry_at(gs).cloned();
+            let Some(entry) = entry.filter(|e| e.event_id == f.event_id) else {
+                return Err(bad(
+                    at,
+                    Corruption::WrongEvent {
+                        expected: f.event_id,
+                    },
+                ));
+            };
+            let offset = SEGMENT_HEADER_LEN + frames.len();
+            let keep = match strategy {
+                CompactionStrategy::Merge => true,
+                CompactionStrategy::Tombstone(_) if f.tombstone.is_some() => true,
+                CompactionStrategy::Tombstone(keep) => judge(
+                    shared,
+                    keep,
+                    &f,
+                    &entry.coordinate,
+                    member.file.hash_version(),
+                )?,
+            };
+            let len = if keep {
+                frames.extend_from_slice(&frame_bytes[..used]);
+                builder.push(&f, used);
+                if f.tombstone.is_none() {
+                    kept += 1;
+                }
+                used
+            } else {
+                let content_hash = f.header(member.file.hash_version()).content_hash;
+                let stone = FrameFields {
+                    payload: &[],
+                    tombstone: Some(content_hash),
+                    ..f.clone()
+                };
+                let before = frames.len();
+                encode_frame(&mut frames, &stone);
+                let n = frames.len() - before;
+                builder.push(&stone, n);
+                tombstoned += 1;
+                n
+            };
+            moved.push((
+                gs,
+                Location {
+                    segment: id,
+                    offset: offset as u64,
+                    len: u32::try_from(len).unwrap_or(u32::MAX),
+                },
+            ));
+            at += used;
+            gs += 1;
+        }
+    }
+    report.events_kept += kept;
+    report.events_tombstoned += tombstoned;
+    if matches!(strategy, CompactionStrategy::Tombstone(_)) && tombstoned == 0 {
+        return Ok(None);
+    }
+    let Some(footer) = footer else {
+        return Ok(None);
+    };
+    let temp = temp_path(&cfg.dir, id);
+    let fs = cfg.fs.as_ref();
+    let io = |e| StoreError::io("write compacted segment", &temp, e);
+    if fs.exists(&temp).map_err(io)? {
+        fs.remove_file(&temp).map_err(io)?;
+    }
+    let file = fs.open(&temp, OpenMode::CreateNew).map_err(io)?;
+    let header = encode_segment_header(SegmentHeader {
+        version,
+        segment_id: id,
+        created_ms: crate::id::now_ms(),
+    });
+    let trailer = format::encode_footer(footer.footer());
+    let len = (SEGMENT_HEADER_LEN + frames.len() + trailer.len()) as u64;
+    let written = file
+        .write_all_at(&header, 0)
+        .and_then(|()| file.write_all_at(&frames, SEGMENT_HEADER_LEN as u64))
+        .and_then(|()| file.write_all_at(&trailer, (SEGMENT_HEADER_LEN + frames.len()) as u64))
+        .and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        let _ = fs.remove_file(&temp);
+        return Err(io(e));
+    }
+    Ok(Some(Output {
+        id,
+        sources: members.iter().map(|m| m.id).collect(),
+        version,
+        file,
+        temp,
+        len,
+        moved,
+    }))
+}
+
+/// The predicate's verdict on one event; a panic in it fails the compaction.
+fn judge(
+    shared: &Shared,
+    keep: &CompactionPredicate,
+    f: &FrameFields<'_>,
+    coordinate: &crate::coordinate::Coordinate,
+    hash_version: u8,
+) -> Result<bool, StoreError> {
+    let raw = StoredEvent {
+        event: Event {
+            header: f.header(hash_version),
+            payload: f.payload.to_vec(),
+        },
+        coordinate: coordinate.clone(),
+    };
+    let event = match shared.open_stored(raw) {
+        Ok(raw) => decode_json_payload(raw)?,
+        Err(StoreError::PayloadShredded { .. }) => StoredEvent {
+            event: Event {
+                header: f.header(hash_version),
+                payload: serde_json::Value::Null,
+            },
+            coordinate: coordinate.clone(),
+        },
+        Err(e) => return Err(e),
+    };
+    catch_unwind(AssertUnwindSafe(|| keep(&event))).map_err(|_| {
+        StoreError::CompactionPredicatePanicked {
+            event_id: f.event_id,
+        }
+    })
+}
+
+fn temp_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{}{COMPACTING_SUFFIX}", segment_file_name(id)))
+}
+
+/// Removes the temporary outputs of a compaction that will not switch.
+fn discard(fs: &dyn StoreFs, outputs: &[Output]) {
+    for o in outputs {
+        let _ = fs.remove_file(&o.temp);
+    }
+}
+
+/// Points readers at the outputs (step 3 of the module docs).
+fn switch_readers(shared: &Shared, outputs: &[Output], sources: &[u64]) {
+    let mut files = shared.files.write();
+    let mut index = shared.index.write();
+    for id in sources {
+        files.remove(id);
+    }
+    for o in outputs {
+        files.insert(
+            o.id,
+            SegmentFile {
+                file: o.file.clone(),
+                version: o.version,
+            },
+        );
+        index.relocate(&o.moved);
+    }
+    index.forget_segments(sources);
+    for o in outputs {
+        index.note_moved(&o.moved);
+    }
+    if let Some(cache) = &shared.cache {
+        cache.clear();
+    }
+}
+
+/// Steps 4 and 5 of the module docs: removes the sources that are not
+/// outputs, renames the outputs to their segment names, removes the marker.
+fn complete(fs: &dyn StoreFs, dir: &Path, marker: &CompactionMarker) -> Result<(), StoreError> {
+    let outputs: Vec<u64> = marker.outputs.iter().map(|o| o.0).collect();
+    for id in marker.sources.iter().filter(|id| !outputs.contains(id)) {
+        let path = segment_path(dir, *id);
+        if fs
+            .exists(&path)
+            .map_err(|e| StoreError::io("stat segment", &path, e))?
+        {
+            fs.remove_file(&path)
+                .map_err(|e| StoreError::io("remove compacted segment", &path, e))?;
+        }
+    }
+    for &(id, len) in &marker.outputs {
+        let temp = temp_path(dir, id);
+        let path = segment_path(dir, id);
+        if fs
+            .exists(&temp)
+            .map_err(|e| StoreError::io("stat segment", &temp, e))?
+        {
+            fs.rename(&temp, &path)
+                .map_err(|e| StoreError::io("rename compacted segment", &temp, e))?;
+        } else {
+            // Renamed before: the file under the segment name must be the output.
+            let found = fs
+                .open(&path, OpenMode::Read)
+                .and_then(|f| f.len())
+                .map_err(|e| StoreError::io("open compacted segment", &path, e))?;
+            if found != len {
+                return Err(StoreError::CompactionIncomplete {
+                    path,
+                    reason: "an output is neither under its temporary name nor, at its length, under its segment name",
+                });
+            }
+        }
+    }
+    fs.sync_dir(dir)
+        .map_err(|e| StoreError::io("sync directory", dir, e))?;
+    let marker_path = dir.join(COMPACTION_FILE);
+    fs.remove_file(&marker_path)
+        .and_then(|()| fs.sync_dir(dir))
+        .map_err(|e| StoreError::io("remove compaction marker", &marker_path, e))
+}
+
+/// At open: completes a compaction whose marker is on disk, or removes the
+/// temporary outputs of one that never switched. A read-only open changes
+/// nothing and refuses a directory with a marker (its segments are half
+/// switched until a writer completes them).
+pub(crate) fn settle_at_open(
+    cfg: &StoreConfig,
+    writable: bool,
+) -> Result<Option<CompactionAtOpen>, StoreError> {
+    let fs = cfg.fs.as_ref();
+    let dir = cfg.dir.as_path();
+    let marker_path = dir.join(COMPACTION_FILE);
+    let has_marker = fs
+        .exists(&marker_path)
+        .map_err(|e| StoreError::io("stat compaction marker", &marker_path, e))?;
+    if !writable {
+        // A live writer removes its marker milliseconds after writing it.
+        let mut waited = 0;
+        let mut present = has_marker;
+        while present && waited < READ_ONLY_MARKER_WAITS {
+            std::thread::sleep(Duration::from_millis(10));
+            waited += 1;
+            present = fs
+                .exists(&marker_path)
+                .map_err(|e| StoreError::io("stat compaction marker", &marker_path, e))?;
+        }
+        if present {
+            return Err(StoreError::CompactionIncomplete {
+                path: marker_path,
+                reason: "a compaction switched but did not finish; open the store for writing once to complete it",
+            });
+        }
+        return Ok(None);
+    }
+    if has_marker {
+        let bytes = crate::fs::read_all(fs, &marker_path, 1 << 26)
+            .map_err(|e| StoreError::io("read compaction marker", &marker_path, e))?;
+        let marker = decode_compaction_marker(&bytes).map_err(|reason| {
+            StoreError::CompactionMarkerCorrupt {
+                path: marker_path.clone(),
+                reason,
+            }
+        })?;
+        complete(fs, dir, &marker)?;
+        return Ok(Some(CompactionAtOpen::Completed {
+            strategy: CompactionKind::from_code(marker.strategy),
+            sources: marker.sources,
+            outputs: marker.outputs.iter().map(|o| o.0).collect(),
+        }));
+    }
+    let names = fs
+        .list_dir(dir)
+        .map_err(|e| StoreError::io("list directory", dir, e))?;
+    let mut removed = 0;
+    let stale_marker = format!("{COMPACTION_FILE}{}", format::TEMP_SUFFIX);
+    for name in names
+        .iter()
+        .filter(|n| n.ends_with(COMPACTING_SUFFIX) || **n == stale_marker)
+    {
+        let path = dir.join(name);
+        fs.remove_file(&path)
+            .map_err(|e| StoreError::io("remove compaction leftover", &path, e))?;
+        removed += 1;
+    }
+    if removed == 0 {
+        return Ok(None);
+    }
+    fs.sync_dir(dir)
+        .map_err(|e| StoreError::io("sync directory", dir, e))?;
+    Ok(Some(CompactionAtOpen::RolledBack { removed }))
+}

@@ -1,0 +1,480 @@
+//! Compaction: `Merge` and `Tombstone` over sealed segments. Every survivor
+//! is read back (payload, hashes, frame bytes) after the compaction and
+//! after a reopen and compared with a copy taken before; chains, proofs,
+//! receipts, cursors, idempotent retries and projections carry across it.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use batpak::format::{SegmentReader, COMPACTION_FILE};
+use batpak::prelude::*;
+use batpak::{CompactionAtOpen, CompactionConfig, CompactionKind, CompactionStrategy, PolledEvent};
+use common::{coord, segments};
+
+const K: EventKind = EventKind::custom(0xE, 1);
+
+/// What one event is, read through the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Seen {
+    payload: Option<Vec<u8>>,
+    event_hash: [u8; 32],
+    content_hash: [u8; 32],
+    prev_hash: [u8; 32],
+    global_sequence: u64,
+}
+
+fn seen(store: &StoreReader) -> BTreeMap<EventId, Seen> {
+    // Tombstones carry their headers through a cursor.
+    let polled = store
+        .cursor_guaranteed(&Region::all())
+        .poll_with_shredded(usize::MAX)
+        .unwrap();
+    polled
+        .iter()
+        .map(|p| {
+            let id = p.event_id();
+            let (header, payload) = match p {
+                PolledEvent::Tombstoned(ev) => {
+                    assert!(matches!(
+                        store.read_raw(id),
+                        Err(StoreError::PayloadTombstoned { .. })
+                    ));
+                    (ev.event.header.clone(), None)
+                }
+                _ => {
+                    let raw = store.read_raw(id).unwrap();
+                    (raw.event.header, Some(raw.event.payload))
+                }
+            };
+            (
+                id,
+                Seen {
+                    payload,
+                    event_hash: header.event_hash,
+                    content_hash: header.content_hash,
+                    prev_hash: header.prev_hash,
+                    global_sequence: header.global_sequence,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Every frame of every segment file, in order: `(event id, frame bytes)`.
+fn frames_on_disk(dir: &Path) -> Vec<(EventId, Vec<u8>)> {
+    let mut out = Vec::new();
+    for path in segments(dir) {
+        let bytes = std::fs::read(&path).unwrap();
+        let reader = SegmentReader::open(&path).unwrap();
+        for f in reader.frames() {
+            let f = f.unwrap();
+            let at = f.offset() as usize;
+            out.push((f.event_id(), bytes[at..at + f.frame_len()].to_vec()));
+        }
+    }
+    out
+}
+
+/// A store of many small sealed segments: 5 entities, plain appends,
+/// batches and keyed appends, payloads `{"n": i, "secret": bool}`.
+fn filled(dir: &Path) -> (Store, Vec<AppendReceipt>) {
+    let store = Store::open(StoreConfig::new(dir).with_segment_max_bytes(4096)).unwrap();
+    let mut receipts = Vec::new();
+    for i in 0..400u64 {
+        let c = coord(format!("entity:{}", i % 5), "scope:a");
+        let payload = serde_json::json!({ "n": i, "secret": i % 3 == 0, "pad": "x".repeat((i % 7) as usize * 20) });
+        if i % 50 == 10 {
+            let items = (0..3)
+                .map(|j| {
+                    BatchAppendItem::new(
+                        coord(format!("batch:{j}"), "scope:b"),
+                        K,
+                        &payload,
+                        AppendOptions::default(),
+                        CausationRef::None,
+                    )
+                    .unwrap()
+                })
+                .collect();
+            receipts.extend(store.append_batch(items).unwrap());
+        } else if i % 11 == 0 {
+            let key = IdempotencyKey::from_bytes((u128::from(i) + 1).to_be_bytes());
+            receipts.push(
+                store
+                    .append_with_options(
+                        &c,
+                        K,
+                        &payload,
+                        AppendOptions::default().with_idempotency_key(key),
+                    )
+                    .unwrap(),
+            );
+        } else {
+            receipts.push(store.append(&c, K, &payload).unwrap());
+        }
+    }
+    store.sync().unwrap();
+    (store, receipts)
+}
+
+#[test]
+fn merge_keeps_every_frame_byte_for_byte_and_every_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, receipts) = filled(dir.path());
+    let before = seen(store.reader());
+    let frames_before = frames_on_disk(dir.path());
+    let files_before = segments(dir.path()).len();
+    let head = store.signed_head().unwrap();
+    let report = store
+        .compact(
+            &CompactionConfig::new(CompactionStrategy::Merge).with_target_segment_bytes(64 << 10),
+        )
+        .unwrap();
+    assert_eq!(report.strategy, CompactionKind::Merge);
+    assert!(
+        report.source_segments.len() > report.output_segments.len(),
+        "{report:?}"
+    );
+    assert!(report.output_segments.len() >= 1);
+    assert_eq!(report.events_tombstoned, 0);
+    assert!(
+        report.bytes_reclaimed > 0,
+        "headers and footers of the merged segments"
+    );
+    assert_eq!(
+        report.bytes_before - report.bytes_after,
+        report.bytes_reclaimed
+    );
+    assert!(segments(dir.path()).len() < files_before);
+    assert!(!dir.path().join(COMPACTION_FILE).exists());
+    // Through the store, before and after a reopen.
+    assert_eq!(seen(store.reader()), before);
+    assert!(store.verify_chain().unwrap().is_intact());
+    for r in &receipts {
+        assert!(store.verify_append_receipt(r).is_valid(), "{}", r.event_id);
+    }
+    assert!(store
+        .verify_against_head(head.checkpoint())
+        .unwrap()
+        .extends_head(head.checkpoint()));
+    assert_eq!(
+        frames_on_disk(dir.path()),
+        frames_before,
+        "frames byte for byte, in order"
+    );
+    store.close().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path()).with_segment_max_bytes(4096)).unwrap();
+    assert_eq!(store.open_report().compaction, None);
+    assert_eq!(seen(store.reader()), before);
+    assert!(store.verify_chain().unwrap().is_intact());
+    let last = receipts.last().unwrap().event_id;
+    let proof = store.prove_inclusion(last, store.len() as u64).unwrap();
+    proof.verify().unwrap();
+    // Appends after it chain on from the same tips.
+    let r = store
+        .append(&coord("entity:0", "scope:a"), K, &"after")
+        .unwrap();
+    assert!(store.verify_chain().unwrap().is_intact());
+    assert_eq!(r.global_sequence, before.len() as u64);
+}
+
+#[test]
+fn tombstones_keep_headers_and_hashes_and_drop_only_rejected_payloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, receipts) = filled(dir.path());
+    let before = seen(store.reader());
+    let bytes_before: u64 = segments(dir.path())
+        .iter()
+        .map(|p| p.metadata().unwrap().len())
+        .sum();
+    let secret = |ev: &StoredEvent<serde_json::Value>| ev.event.payload["secret"] != true;
+    let report = store
+        .compact(&CompactionConfig::new(CompactionStrategy::Tombstone(
+            Box::new(secret),
+        )))
+        .unwrap();
+    assert_eq!(report.strategy, CompactionKind::Tombstone);
+    assert!(report.events_tombstoned > 0);
+    assert!(report.bytes_reclaimed > 0);
+    let bytes_after: u64 = segments(dir.path())
+        .iter()
+        .map(|p| p.metadata().unwrap().len())
+        .sum();
+    assert!(bytes_after < bytes_before);
+    let check = |store: &StoreReader| {
+        let after = seen(store);
+        assert_eq!(after.len(), before.len());
+        let mut stones = 0u64;
+        for (id, was) in &before {
+            let now = &after[id];
+            let value: serde_json::Value =
+                rmp_serde::from_slice(was.payload.as_ref().unwrap()).unwrap();
+            let rejected = value["secret"] == true;
+            let in_sealed = now.payload.is_none();
+            if in_sealed {
+                stones += 1;
+                assert!(rejected, "{id} lost a payload the predicate kept");
+                assert!(matches!(
+                    store.get(*id),
+                    Err(StoreError::PayloadTombstoned { .. })
+                ));
+                assert_eq!(
+                    Seen {
+                        payload: None,
+                        ..was.clone()
+                    },
+                    *now,
+                    "a tombstone keeps every hash"
+                );
+            } else {
+                assert_eq!(now, was);
+            }
+        }
+        assert_eq!(stones, report.events_tombstoned);
+        assert!(store.verify_chain().unwrap().is_intact());
+        for r in &receipts {
+            assert!(store.verify_append_receipt(r).is_valid(), "{}", r.event_id);
+        }
+        // A cursor shows tombstones for what they are.
+        let mut cursor = store.cursor_guaranteed(&Region::all());
+        let polled = cursor.poll_with_shredded(usize::MAX).unwrap();
+        assert_eq!(polled.len(), before.len());
+        assert_eq!(
+            polled.iter().filter(|p| p.is_tombstoned()).count() as u64,
+            report.events_tombstoned
+        );
+        assert!(polled
+            .iter()
+            .all(|p| !matches!(p, PolledEvent::Shredded(_))));
+    };
+    check(store.reader());
+    // A second pass finds nothing new to tombstone.
+    let again = store
+        .compact(&CompactionConfig::new(CompactionStrategy::Tombstone(
+            Box::new(secret),
+        )))
+        .unwrap();
+    assert_eq!(again.events_tombstoned, 0);
+    assert!(again.source_segments.is_empty());
+    store.close().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path()).with_segment_max_bytes(4096)).unwrap();
+    check(store.reader());
+    // And a merge of tombstoned segments keeps the tombstones as they are.
+    store
+        .compact(
+            &CompactionConfig::new(CompactionStrategy::Merge).with_target_segment_bytes(1 << 20),
+        )
+        .unwrap();
+    check(store.reader());
+}
+
+#[test]
+fn a_predicate_that_panics_fails_the_compaction_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = filled(dir.path());
+    let files_before: Vec<(std::path::PathBuf, Vec<u8>)> = segments(dir.path())
+        .into_iter()
+        .map(|p| {
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect();
+    let before = seen(store.reader());
+    let boom = |ev: &StoredEvent<serde_json::Value>| {
+        if ev.event.header.global_sequence == 123 {
+            panic!("predicate bug");
+        }
+        false
+    };
+    let err = store
+        .compact(&CompactionConfig::new(CompactionStrategy::Tombstone(
+            Box::new(boom),
+        )))
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::CompactionPredicatePanicked { .. }),
+        "{err}"
+    );
+    let files_after: Vec<(std::path::PathBuf, Vec<u8>)> = segments(dir.path())
+        .into_iter()
+        .map(|p| {
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect();
+    assert_eq!(files_after, files_before);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".compacting") || n.starts_with(COMPACTION_FILE))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_eq!(seen(store.reader()), before);
+    store
+        .append(&coord("entity:0", "scope:a"), K, &"still writable")
+        .unwrap();
+}
+
+#[test]
+fn cursors_checkpoints_and_idempotent_retries_carry_across_a_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = filled(dir.path());
+    let region = Region::scope("scope:a");
+    let mut cursor = store.cursor_guaranteed(&region);
+    let first = cursor.poll_batch(100).unwrap();
+    let ckpt = CheckpointId::new("worker").unwrap();
+    cursor.save_checkpoint(&ckpt).unwrap();
+    let rest_before: Vec<EventId> = {
+        let mut c = store.cursor_from_checkpoint(&region, &ckpt).unwrap();
+        c.poll_batch(usize::MAX)
+            .unwrap()
+            .iter()
+            .map(|e| e.event_id())
+            .collect()
+    };
+    // A retry of the keyed append of i = 11 (entity:1), made before the compaction.
+    let key = IdempotencyKey::from_bytes(12u128.to_be_bytes());
+    let payload = serde_json::json!({ "n": 11, "secret": false, "pad": "x".repeat(80) });
+    let original = store
+        .append_with_options(
+            &coord("entity:1", "scope:a"),
+            K,
+            &payload,
+            AppendOptions::default().with_idempotency_key(key),
+        )
+        .unwrap();
+    store
+        .compact(
+            &CompactionConfig::new(CompactionStrategy::Merge).with_target_segment_bytes(1 << 20),
+        )
+        .unwrap();
+    // The cursor held across the compaction goes on exactly after its last event.
+    let next = cursor.poll_batch(usize::MAX).unwrap();
+    assert_eq!(
+        next.iter().map(|e| e.event_id()).collect::<Vec<_>>(),
+        rest_before
+    );
+    assert!(first.last().unwrap().global_sequence() < next[0].global_sequence());
+    let mut resumed = store.cursor_from_checkpoint(&region, &ckpt).unwrap();
+    let again: Vec<EventId> = resumed
+        .poll_batch(usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|e| e.event_id())
+        .collect();
+    assert_eq!(again, rest_before);
+    // A retry of a key appended before the compaction is answered with the original receipt.
+    let retry = store
+        .append_with_options(
+            &coord("entity:1", "scope:a"),
+            K,
+            &payload,
+            AppendOptions::default().with_idempotency_key(key),
+        )
+        .unwrap();
+    assert_eq!(retry.event_id, original.event_id);
+    store.close().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path()).with_segment_max_bytes(4096)).unwrap();
+    let retry = store
+        .append_with_options(
+            &coord("entity:1", "scope:a"),
+            K,
+            &payload,
+            AppendOptions::default().with_idempotency_key(key),
+        )
+        .unwrap();
+    assert_eq!(retry.event_id, original.event_id);
+    let mut resumed = store.cursor_from_checkpoint(&region, &ckpt).unwrap();
+    let again: Vec<EventId> = resumed
+        .poll_batch(usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|e| e.event_id())
+        .collect();
+    assert_eq!(again, rest_before, "the retries appended nothing");
+}
+
+#[test]
+fn appends_and_reads_go_on_while_a_compaction_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = filled(dir.path());
+    let before = seen(store.reader());
+    let ids: Vec<EventId> = before.keys().copied().collect();
+    let store = std::sync::Arc::new(store);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 50 {
+                store.append(&coord("live:1", "scope:live"), K, &n).unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let reader = {
+        let (store, stop, ids) = (store.clone(), stop.clone(), ids.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || reads < 500 {
+                let id = ids[(reads as usize * 7919) % ids.len()];
+                store.read_raw(id).unwrap();
+                reads += 1;
+            }
+        })
+    };
+    for _ in 0..3 {
+        store
+            .compact(
+                &CompactionConfig::new(CompactionStrategy::Merge)
+                    .with_target_segment_bytes(1 << 20),
+            )
+            .unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let appended = writer.join().unwrap();
+    reader.join().unwrap();
+    let after = seen(store.reader());
+    assert_eq!(after.len() as u64, before.len() as u64 + appended);
+    for (id, s) in &before {
+        assert_eq!(&after[id], s);
+    }
+    assert!(store.verify_chain().unwrap().is_intact());
+}
+
+#[test]
+fn a_damaged_marker_fails_open_closed_and_a_read_only_open_never_guesses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = filled(dir.path());
+    store.close().unwrap();
+    std::fs::write(dir.path().join(COMPACTION_FILE), b"BPKCMPCT garbage").unwrap();
+    let err = Store::open(StoreConfig::new(dir.path())).unwrap_err();
+    assert!(
+        matches!(err, StoreError::CompactionMarkerCorrupt { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(COMPACTION_FILE), "{err}");
+    let err = Store::open_read_only(StoreConfig::new(dir.path())).unwrap_err();
+    assert!(
+        matches!(err, StoreError::CompactionIncomplete { .. }),
+        "{err}"
+    );
+    // Leftover outputs without a marker are removed, and open says so.
+    std::fs::remove_file(dir.path().join(COMPACTION_FILE)).unwrap();
+    let leftover = dir.path().join(format!(
+        "{}.compacting",
+        batpak::format::segment_file_name(1)
+    ));
+    std::fs::write(&leftover, b"half written").unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    assert_eq!(
+        store.open_report().compaction,
+        Some(CompactionAtOpen::RolledBack { removed: 1 })
+    );
+    assert!(!leftover.exists());
+}
