@@ -13,7 +13,7 @@ use batpak::StoreError;
 /// | 2 | usage or bad input: unknown option, directory missing, not a directory, unreadable, no segments; a `serve` option or `--config` key that is unknown or has a bad value, or a TLS or key file that cannot be loaded (nothing is bound); nothing to show (`head` before the first tree head, `head --public-key` of an unsigned head); `prove` of a malformed or unknown event id or a size the log cannot answer for; a `--against` head file that cannot be read or is not a checkpoint, a `--public-key` that is not an Ed25519 key in hex |
 /// | 3 | I/O error or corruption that stopped the command |
 /// | 4 | `call`/`subscribe`: the server could not be reached or the connection failed |
-/// | 5 | `snapshot`/`fork`: the data directory is locked by its writer (a running `batpak serve`, or another program with the store open) |
+/// | 5 | `snapshot`/`fork`/`compact`: the data directory is locked by its writer (a running `batpak serve`, or another program with the store open) |
 /// | 10 | `call`: `ERR unknown_operation` |
 /// | 11 | `call`: `ERR missing_handler` |
 /// | 12 | `call`: `ERR handler` (the operation failed: bad input, a store error) |
@@ -35,7 +35,7 @@ pub enum ExitStatus {
     Failure,
     /// The server could not be reached or the connection broke.
     Unreachable,
-    /// `snapshot` or `fork` found the store open for writing elsewhere.
+    /// `snapshot`, `fork` or `compact` found the store open for writing elsewhere.
     Locked,
     /// The server answered `ERR`; the code is from [`remote_exit_code`].
     Remote(u8),
@@ -173,7 +173,7 @@ pub enum CliError {
     },
     /// `snapshot` or `fork` needs to be the store's writer, and another
     /// process is.
-    #[error("{}: the store is open for writing by another process (a running `batpak serve`?); snapshot and fork must be its writer: stop that process and run the command again", dir.display())]
+    #[error("{}: the store is open for writing by another process (a running `batpak serve`?); snapshot, fork and compact must be its writer: stop that process and run the command again", dir.display())]
     Locked {
         /// The data directory.
         dir: PathBuf,

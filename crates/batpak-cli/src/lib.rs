@@ -2,7 +2,7 @@
 //!
 //! Each subcommand's work lives in a module that returns data and never
 //! prints: [`inspect`], [`verify`], [`export`], [`head`], [`prove`],
-//! [`snapshot`] (also `fork`) and [`bench`](mod@bench); [`serve`] runs
+//! [`snapshot`] (also `fork`), [`compact`] and [`bench`](mod@bench); [`serve`] runs
 //! the server on options merged and checked by [`config`], and [`call`] is
 //! the client of `call` and `subscribe`. The binary
 //! (`src/main.rs`) parses arguments, draws progress bars, renders the data
@@ -11,11 +11,13 @@
 //! Subcommands that read a data directory open it with
 //! [`batpak::Store::open_read_only`]: they take no lock, change no file and
 //! work beside a live writer, seeing the prefix committed when they opened.
-//! `snapshot` and `fork` open it as its writer (the writer thread cuts the
-//! copy), so they refuse a directory another process writes to.
+//! `snapshot`, `fork` and `compact` open it as its writer (the writer thread
+//! cuts the copy; compaction switches segments under the writer), so they
+//! refuse a directory another process writes to.
 
 pub mod bench;
 pub mod call;
+pub mod compact;
 pub mod config;
 pub mod datadir;
 mod error;

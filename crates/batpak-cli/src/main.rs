@@ -18,7 +18,7 @@ use batpak_cli::config::{LogFormat, ServeFlags};
 use batpak_cli::head::KeptHead;
 use batpak_cli::progress::Progress;
 use batpak_cli::{
-    call, datadir, export, head, inspect, prove, snapshot, verify, CliError, ExitStatus,
+    call, compact, datadir, export, head, inspect, prove, snapshot, verify, CliError, ExitStatus,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
@@ -43,16 +43,16 @@ Exit codes:
      checkpoint, or a --public-key that is not an Ed25519 key in hex
   3  I/O error or corruption that stopped the command
   4  call/subscribe: the server could not be reached
-  5  snapshot/fork: the data directory is locked by its writer (a running
-     batpak serve); stop it first
+  5  snapshot/fork/compact: the data directory is locked by its writer (a
+     running batpak serve); stop it first
   10-16  call: the server answered ERR unknown_operation (10), missing_handler
      (11), handler (12), receipt_sink (13), runtime (14), forbidden (15),
      any other code (16)
 
 inspect, verify, export, head and prove open the directory read-only: they
 take no lock, change no file and work while another process writes to it.
-snapshot and fork open it as its writer; a refused destination (not empty,
-inside the data directory, a symbolic link) exits 2.";
+snapshot, fork and compact open it as its writer; a refused destination
+(not empty, inside the data directory, a symbolic link) exits 2.";
 
 /// Inspect, verify, export, copy and benchmark batpak data directories.
 #[derive(Debug, Parser)]
@@ -158,6 +158,32 @@ enum Command {
         dir: PathBuf,
         /// Where the fork goes (created if absent).
         dest: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rewrite the sealed segments: merge small ones into fewer (default),
+    /// or with --tombstone strip the payloads of the events the filters
+    /// select (all given filters must match; headers and hashes stay, so
+    /// chains and proofs still verify). Opens DIR as its writer.
+    Compact {
+        /// The data directory.
+        dir: PathBuf,
+        /// Largest merged segment, in bytes (default: the store's segment size).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(4096..))]
+        target_bytes: Option<u64>,
+        /// Strip payloads instead of merging.
+        #[arg(long)]
+        tombstone: bool,
+        /// With --tombstone: events of this kind (decimal, or hex as 0xE001); repeatable.
+        #[arg(long, value_parser = parse_kind, requires = "tombstone")]
+        kind: Vec<batpak::EventKind>,
+        /// With --tombstone: events whose entity starts with this.
+        #[arg(long, requires = "tombstone")]
+        entity_prefix: Option<String>,
+        /// With --tombstone: events written before this time (ms since the Unix epoch).
+        #[arg(long, requires = "tombstone")]
+        before_ms: Option<u64>,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -474,6 +500,28 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             copy(snapshot::Kind::Snapshot, &dir, &dest, json, &bars)
         }
         Command::Fork { dir, dest, json } => copy(snapshot::Kind::Fork, &dir, &dest, json, &bars),
+        Command::Compact {
+            dir,
+            target_bytes,
+            tombstone,
+            kind,
+            entity_prefix,
+            before_ms,
+            json,
+        } => {
+            let filter = tombstone.then(|| compact::TombstoneFilter {
+                kinds: kind,
+                entity_prefix,
+                before_ms,
+            });
+            let out = compact::compact(&datadir::check(&dir)?, target_bytes, filter, &bars)?;
+            if json {
+                print_json(&out)?;
+            } else {
+                print_text(&compact::render_human(&out))?;
+            }
+            Ok(ExitStatus::Success)
+        }
         Command::Bench {
             only,
             events,
@@ -560,6 +608,16 @@ fn copy(
         print_text(&snapshot::render_human(&report))?;
     }
     Ok(ExitStatus::Success)
+}
+
+/// An event kind as a number: decimal, or hex with `0x`.
+fn parse_kind(s: &str) -> Result<batpak::EventKind, String> {
+    let n = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u16::from_str_radix(hex, 16),
+        None => s.parse::<u16>(),
+    }
+    .map_err(|_| format!("{s:?} is not a kind (0 to 65535, or 0x0000 to 0xFFFF)"))?;
+    Ok(batpak::EventKind::from_u16(n))
 }
 
 fn init_logging(format: LogFormat) {
