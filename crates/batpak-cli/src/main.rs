@@ -278,6 +278,8 @@ enum BenchSection {
     Runtime,
     /// S1, S8, S64: bank.commit through a served host next to the embedded store.
     Serve,
+    /// Store::compact throughput, and durable appends beside a compaction (not run by default).
+    Compaction,
 }
 
 impl From<BenchSection> for bench::Section {
@@ -286,6 +288,7 @@ impl From<BenchSection> for bench::Section {
             BenchSection::Store => Self::Store,
             BenchSection::Runtime => Self::Runtime,
             BenchSection::Serve => Self::Serve,
+            BenchSection::Compaction => Self::Compaction,
         }
     }
 }

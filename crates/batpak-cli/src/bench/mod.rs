@@ -25,6 +25,7 @@
 //!
 //! The library never prints; [`render_human`] returns the table as text.
 
+pub mod compaction;
 #[cfg(feature = "payload-encryption")]
 pub mod encryption;
 mod machine;
@@ -72,6 +73,9 @@ pub enum Section {
     Runtime,
     /// S1, S8, S64: `bank.commit` through a served host next to the embedded store.
     Serve,
+    /// `Store::compact` throughput, and durable appends beside a compaction.
+    /// Not in [`Section::ALL`]: ask for it (`--only compaction`).
+    Compaction,
 }
 
 impl Section {
@@ -252,6 +256,8 @@ pub struct BenchReport {
     pub runtime: Vec<RuntimeResult>,
     /// `serve` section: S1, S8, S64 (empty if it did not run).
     pub serve: Vec<ServeResult>,
+    /// `compaction` section (`None` if it did not run).
+    pub compaction: Option<compaction::CompactionBench>,
     /// How to read the figures.
     pub notes: Vec<String>,
 }
@@ -413,6 +419,9 @@ pub fn run(cfg: &BenchConfig, progress: &dyn Progress) -> Result<BenchReport, Cl
     if cfg.runs(Section::Serve) {
         fixture_events = fixture_events.max(serve_calls);
     }
+    if cfg.runs(Section::Compaction) {
+        fixture_events = fixture_events.max(n);
+    }
     let fx = Fixture::new(fixture_events)?;
 
     let probe = temp_dir(&parent, "fsync")?;
@@ -441,6 +450,11 @@ pub fn run(cfg: &BenchConfig, progress: &dyn Progress) -> Result<BenchReport, Cl
     } else {
         Vec::new()
     };
+    let compaction = if cfg.runs(Section::Compaction) {
+        Some(compaction::run(&fx, n, &parent, progress)?)
+    } else {
+        None
+    };
 
     let mut sections = cfg.sections.clone();
     sections.sort();
@@ -467,6 +481,7 @@ pub fn run(cfg: &BenchConfig, progress: &dyn Progress) -> Result<BenchReport, Cl
         results,
         runtime,
         serve,
+        compaction,
     })
 }
 
@@ -675,6 +690,15 @@ fn notes(s: &Settings) -> Vec<String> {
             s.runtime_calls
         ));
     }
+    if s.sections.contains(&Section::Compaction) {
+        notes.push(format!(
+            "compaction: {} events written in {} MiB segments (batches of {}, OsBuffered), closed and reopened durable; a Merge into segments of up to {} MiB, then a Tombstone pass over every sealed segment (every tenth payload removed, each event decoded for the predicate); MB/s counts source bytes. Appends: durable single appends from one thread for 2 s alone, then for the length of a second tombstone pass running beside them.",
+            s.events,
+            compaction::SOURCE_SEGMENT_BYTES >> 20,
+            workload::BATCH,
+            compaction::TARGET_SEGMENT_BYTES >> 20
+        ));
+    }
     if s.sections.contains(&Section::Serve) {
         notes.push(format!(
             "serve: {} bank.commit calls per row through batpak serve's stack (loopback, port 0, default durable sync), one persistent connection per client thread, connected before the clock starts; the embedded column appends the same payloads to a durable store from as many threads (W2 for 1, W2c otherwise), in 4 alternating rounds.",
@@ -854,6 +878,7 @@ pub fn render_human(r: &BenchReport) -> String {
                 Section::Store => "store",
                 Section::Runtime => "runtime",
                 Section::Serve => "serve",
+                Section::Compaction => "compaction",
             })
             .collect();
         out.push_str(&format!("batpak bench: sections {}\n", names.join(", ")));
@@ -883,6 +908,7 @@ pub fn render_human(r: &BenchReport) -> String {
         met += usize::from(x.met == Some(true));
     }
     served::render(&r.serve, &mut out);
+    compaction::render(r.compaction.as_ref(), &mut out);
     if total > 0 {
         out.push_str(&format!("\ntargets met: {met} of {total}\n"));
     }
