@@ -60,6 +60,16 @@ pub enum CompactionStrategy {
     /// target size; every frame is copied byte for byte.
     Merge,
     /// Rewrites each sealed segment holding an event the predicate rejects
+    /// without it: the event is gone for good (its id, frame and payload).
+    /// Survivors keep their frames byte for byte, global sequences and
+    /// entity sequences skip the removed ones, and a survivor whose entity
+    /// predecessor was removed reports that link as retired
+    /// (`ChainVerificationReport::retired_links`, `AncestryBoundary::Retired`).
+    /// The Merkle tree keeps every leaf, so heads and proofs of the
+    /// survivors still verify. Only events a recorded tree head covers are
+    /// removed; a segment past the newest head is left as it is.
+    Retention(CompactionPredicate),
+    /// Rewrites each sealed segment holding an event the predicate rejects
     /// (returns `false` for): such an event keeps its header and hashes and
     /// loses its payload bytes, so chains and proofs still verify and a read
     /// of its payload fails with [`StoreError::PayloadTombstoned`].
@@ -72,6 +82,7 @@ impl std::fmt::Debug for CompactionStrategy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::Merge => "Merge",
+            Self::Retention(_) => "Retention(..)",
             Self::Tombstone(_) => "Tombstone(..)",
         })
     }
@@ -84,6 +95,8 @@ impl std::fmt::Debug for CompactionStrategy {
 pub enum CompactionKind {
     /// [`CompactionStrategy::Merge`].
     Merge,
+    /// [`CompactionStrategy::Retention`].
+    Retention,
     /// [`CompactionStrategy::Tombstone`].
     Tombstone,
 }
@@ -92,15 +105,16 @@ impl CompactionKind {
     fn code(self) -> u8 {
         match self {
             Self::Merge => 0,
+            Self::Retention => 1,
             Self::Tombstone => 2,
         }
     }
 
     fn from_code(code: u8) -> Self {
-        if code == 2 {
-            Self::Tombstone
-        } else {
-            Self::Merge
+        match code {
+            1 => Self::Retention,
+            2 => Self::Tombstone,
+            _ => Self::Merge,
         }
     }
 }
@@ -143,6 +157,7 @@ impl CompactionConfig {
     fn kind(&self) -> CompactionKind {
         match self.strategy {
             CompactionStrategy::Merge => CompactionKind::Merge,
+            CompactionStrategy::Retention(_) => CompactionKind::Retention,
             CompactionStrategy::Tombstone(_) => CompactionKind::Tombstone,
         }
     }
@@ -164,6 +179,8 @@ pub struct CompactionReport {
     pub events_kept: u64,
     /// Events newly turned into tombstones.
     pub events_tombstoned: u64,
+    /// Events removed for good (retention).
+    pub events_dropped: u64,
     /// Bytes of the source segments.
     pub bytes_before: u64,
     /// Bytes of the output segments.
@@ -223,6 +240,8 @@ struct Output {
     len: u64,
     /// `(global_sequence, new location)` of each event it holds.
     moved: Vec<(u64, Location)>,
+    /// Global sequences of the events it leaves out (retention).
+    retired: Vec<u64>,
 }
 
 /// Runs a compaction (see the module docs).
@@ -275,7 +294,16 @@ pub(crate) fn compact(
             .filter(|(_, s)| s.file.version > format::OLDEST_SEGMENT_FORMAT_VERSION)
             .map(|(i, _)| vec![i])
             .collect(),
+        CompactionStrategy::Retention(_) => (0..sealed.len()).map(|i| vec![i]).collect(),
     };
+    // Retention removes only what a recorded head covers: the tree files
+    // then hold those leaves, which no frame will again.
+    let covered = shared
+        .evidence
+        .heads
+        .lock()
+        .latest(&shared.evidence.origin)
+        .map_or(0, |h| h.size());
     let total: u64 = groups.iter().flatten().map(|&i| lens[i]).sum();
     let mut done = 0u64;
     progress(done, total);
@@ -287,6 +315,7 @@ pub(crate) fn compact(
         segments_left: sealed.len(),
         events_kept: 0,
         events_tombstoned: 0,
+        events_dropped: 0,
         bytes_before: 0,
         bytes_after: 0,
         bytes_reclaimed: 0,
@@ -295,7 +324,7 @@ pub(crate) fn compact(
     let written = (|| {
         for group in &groups {
             let members: Vec<&SealedSegment> = group.iter().map(|&i| &sealed[i]).collect();
-            let out = rewrite(shared, &config.strategy, &members, &mut report)?;
+            let out = rewrite(shared, &config.strategy, &members, covered, &mut report)?;
             done += group.iter().map(|&i| lens[i]).sum::<u64>();
             progress(done, total);
             if let Some(out) = out {
@@ -330,6 +359,7 @@ pub(crate) fn compact(
         return Err(StoreError::io("write compaction marker", &marker_path, e));
     }
     switch_readers(shared, &outputs, &marker.sources);
+    report.events_dropped = outputs.iter().map(|o| o.retired.len() as u64).sum();
     report.source_segments = marker.sources.clone();
     report.output_segments = outputs.iter().map(|o| o.id).collect();
     report.segments_left = sealed.len() - report.source_segments.len();
@@ -347,9 +377,11 @@ fn merge_groups(sealed: &[SealedSegment], lens: &[u64], target: u64) -> Vec<Vec<
     let mut run: Vec<usize> = Vec::new();
     let mut run_len = 0u64;
     for (i, s) in sealed.iter().enumerate() {
+        // Neighbours in the list are neighbours in the log (every segment
+        // before the active one is listed; ids may skip after a compaction).
         let joins = run
             .last()
-            .is_some_and(|&p| sealed[p].file.version == s.file.version && sealed[p].id + 1 == s.id)
+            .is_some_and(|&p| sealed[p].file.version == s.file.version && p + 1 == i)
             && run_len + lens[i] <= target;
         if !joins {
             if run.len() > 1 {
@@ -375,15 +407,18 @@ fn rewrite(
     shared: &Shared,
     strategy: &CompactionStrategy,
     members: &[&SealedSegment],
+    covered: u64,
     report: &mut CompactionReport,
 ) -> Result<Option<Output>, StoreError> {
     let cfg = &shared.cfg;
     let first = members[0];
     let id = first.id;
     let version = match strategy {
-        CompactionStrategy::Merge => first.file.version,
+        CompactionStrategy::Merge | CompactionStrategy::Retention(_) => first.file.version,
         CompactionStrategy::Tombstone(_) => format::SEGMENT_FORMAT_VERSION,
     };
+    let retention = matches!(strategy, CompactionStrategy::Retention(_));
+    let mut retired: Vec<u64> = Vec::new();
     let mut frames: Vec<u8> = Vec::new();
     let mut footer: Option<FooterBuilder> = None;
     let mut moved: Vec<(u64, Location)> = Vec::new();
@@ -393,11 +428,16 @@ fn rewrite(
         let path = segment_path(&cfg.dir, member.id);
         let bytes = read_whole(member.file.file.as_ref(), &path)?;
         let sealed_footer = crate::recovery::read_sealed_footer(&path, member.file.file.as_ref())?;
-        let builder =
-            footer.get_or_insert_with(|| FooterBuilder::new(sealed_footer.base_global_sequence));
+        let base = sealed_footer.base_global_sequence;
+        let builder = footer.get_or_insert_with(|| FooterBuilder::new(base));
+        if retention || sealed_footer.retired.is_some() {
+            builder.ensure_retired();
+        }
+
         let end = usize::try_from(sealed_footer.frames_end).unwrap_or(usize::MAX);
         let mut at = SEGMENT_HEADER_LEN;
         let mut gs = sealed_footer.base_global_sequence;
+        let mut listed = sealed_footer.entries.iter();
         let bad = |offset: usize, reason: Corruption| StoreError::CorruptSegment {
             segment: path.clone(),
             offset: offset as u64,
@@ -414,6 +454,10 @@ fn rewrite(
                     },
                 )
             })?;
+            // A version-2 source skips retired sequences: its entries say where.
+            if let Some(g) = listed.next().and_then(|e| e.global_sequence) {
+                gs = g;
+            }
             if f.global_sequence != gs {
                 return Err(bad(
                     at,
@@ -436,7 +480,8 @@ fn rewrite(
             let keep = match strategy {
                 CompactionStrategy::Merge => true,
                 CompactionStrategy::Tombstone(_) if f.tombstone.is_some() => true,
-                CompactionStrategy::Tombstone(keep) => judge(
+                CompactionStrategy::Retention(_) if gs >= covered => true,
+                CompactionStrategy::Tombstone(keep) | CompactionStrategy::Retention(keep) => judge(
                     shared,
                     keep,
                     &f,
@@ -444,6 +489,13 @@ fn rewrite(
                     member.file.hash_version(),
                 )?,
             };
+            if !keep && retention {
+                builder.retire(&f);
+                retired.push(gs);
+                at += used;
+                gs += 1;
+                continue;
+            }
             let len = if keep {
                 frames.extend_from_slice(&frame_bytes[..used]);
                 builder.push(&f, used);
@@ -476,12 +528,20 @@ fn rewrite(
             at += used;
             gs += 1;
         }
+        // A version-2 source's entities whose last events were retired
+        // before: their rows (tip, next sequence) carry on.
+        if let Some(r) = &sealed_footer.retired {
+            builder.carry_retired(&sealed_footer.entities, r);
+        }
     }
-    report.events_kept += kept;
-    report.events_tombstoned += tombstoned;
     if matches!(strategy, CompactionStrategy::Tombstone(_)) && tombstoned == 0 {
         return Ok(None);
     }
+    if retention && retired.is_empty() {
+        return Ok(None);
+    }
+    report.events_kept += kept;
+    report.events_tombstoned += tombstoned;
     let Some(footer) = footer else {
         return Ok(None);
     };
@@ -516,6 +576,7 @@ fn rewrite(
         temp,
         len,
         moved,
+        retired,
     }))
 }
 
@@ -570,6 +631,12 @@ fn switch_readers(shared: &Shared, outputs: &[Output], sources: &[u64]) {
     for id in sources {
         files.remove(id);
     }
+    let mut retired: Vec<u64> = outputs
+        .iter()
+        .flat_map(|o| o.retired.iter().copied())
+        .collect();
+    retired.sort_unstable();
+    index.retire(&retired);
     for o in outputs {
         files.insert(
             o.id,

@@ -456,11 +456,15 @@ fn load(
     // otherwise the log lost its tail after the checkpoint was saved (or a
     // read-only store opened before that event), and resuming could skip the
     // events that take those positions next.
-    let held = shared
-        .index
-        .read()
-        .get(last_event)
-        .is_some_and(|e| e.global_sequence() == last_gs);
+    // An event a retention compaction removed since is held too: the
+    // cursor resumes after its position.
+    let held = {
+        let index = shared.index.read();
+        index
+            .get(last_event)
+            .is_some_and(|e| e.global_sequence() == last_gs)
+            || index.is_retired(last_gs)
+    };
     if !held {
         return Err(StoreError::CursorCheckpointAhead {
             checkpoint: id.as_str().to_owned(),

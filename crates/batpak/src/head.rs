@@ -216,6 +216,10 @@ pub struct HeadVerification {
     /// recomputed from its frame (damaged tree files, or a log rewritten
     /// under them).
     pub first_tree_mismatch: Option<u64>,
+    /// Leaves of events a retention compaction removed: no frame is left to
+    /// recompute them from, so they are taken from the tree files (whose
+    /// records the head's root still has to match).
+    pub retired_leaves: u64,
 }
 
 impl HeadVerification {

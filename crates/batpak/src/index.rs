@@ -21,6 +21,9 @@ type Map<K, V> = HashMap<K, V, RandomState>;
 pub(crate) struct EntityState {
     pub(crate) positions: Vec<usize>,
     pub(crate) tip: [u8; 32],
+    /// The entity sequence its next event gets: one past its last event,
+    /// retired ones included (so not always `positions.len()`).
+    next: u64,
     coordinates: Vec<Coordinate>,
 }
 
@@ -53,18 +56,30 @@ pub(crate) struct Index {
     by_causation: Map<EventId, Vec<usize>>,
     /// Per segment, the end of its last indexed frame: bytes below it never change.
     segment_ends: Map<u64, u64>,
+    /// The global sequence the next event gets: one past the last event,
+    /// retired ones included. Sequences below it that no entry holds were
+    /// removed by a retention compaction (open checks every other range is
+    /// dense).
+    next_sequence: u64,
     pub(crate) last_hlc: HlcPoint,
 }
 
 impl Index {
-    /// Number of committed events.
+    /// Number of committed events the store holds (retired ones not counted).
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    /// The global sequence the next event gets.
+    /// The global sequence the next event gets: every event ever committed
+    /// has a lower one (the size of the log's Merkle tree).
     pub(crate) fn next_global_sequence(&self) -> u64 {
-        self.entries.last().map_or(0, |e| e.global_sequence + 1)
+        self.next_sequence
+    }
+
+    /// True for a global sequence below the next one that no event holds:
+    /// a retention compaction removed it.
+    pub(crate) fn is_retired(&self, global_sequence: u64) -> bool {
+        global_sequence < self.next_sequence && self.entry_at(global_sequence).is_none()
     }
 
     /// Shares the index's copy of a name so every entry of an entity points at one string.
@@ -95,7 +110,7 @@ impl Index {
     /// `(next entity_sequence, tip hash)` of an entity.
     pub(crate) fn entity_tip(&self, entity: &str) -> (u64, [u8; 32]) {
         match self.entities.get(entity) {
-            Some(st) => (st.positions.len() as u64, st.tip),
+            Some(st) => (st.next, st.tip),
             None => (0, [0; 32]),
         }
     }
@@ -114,10 +129,12 @@ impl Index {
         let ent = entry.coordinate.entity_arc().clone();
         let st = self.entities.entry(ent).or_default();
         st.positions.push(pos);
+        st.next = st.next.max(entry.entity_sequence + 1);
         st.share(&entry.coordinate);
         if let Some(t) = tip {
             st.tip = t;
         }
+        self.next_sequence = self.next_sequence.max(entry.global_sequence + 1);
         self.scopes
             .entry(entry.coordinate.scope_arc().clone())
             .or_default()
@@ -213,6 +230,55 @@ impl Index {
         }
     }
 
+    /// Removes the events at `retired` (sorted global sequences) after a
+    /// retention compaction dropped them: every position list is rebuilt
+    /// without them. Entity tips and next sequences stay (they count
+    /// retired events too), as does the next global sequence.
+    pub(crate) fn retire(&mut self, retired: &[u64]) {
+        if retired.is_empty() {
+            return;
+        }
+        let mut remap = vec![usize::MAX; self.entries.len()];
+        let mut kept = Vec::with_capacity(self.entries.len().saturating_sub(retired.len()));
+        let mut r = 0;
+        for (pos, e) in std::mem::take(&mut self.entries).into_iter().enumerate() {
+            while r < retired.len() && retired[r] < e.global_sequence {
+                r += 1;
+            }
+            if r < retired.len() && retired[r] == e.global_sequence {
+                continue;
+            }
+            remap[pos] = kept.len();
+            kept.push(e);
+        }
+        self.entries = kept;
+        let fix = |list: &mut Vec<usize>| {
+            list.retain_mut(|p| {
+                *p = remap[*p];
+                *p != usize::MAX
+            });
+        };
+        for st in self.entities.values_mut() {
+            fix(&mut st.positions);
+        }
+        self.scopes.values_mut().for_each(fix);
+        self.kinds.values_mut().for_each(fix);
+        self.by_correlation.values_mut().for_each(fix);
+        self.by_causation.values_mut().for_each(fix);
+        self.by_correlation.retain(|_, v| !v.is_empty());
+        self.by_causation.retain(|_, v| !v.is_empty());
+        let mut ids = self.by_id.empty_like();
+        let all: Vec<EventId> = self.entries.iter().map(|e| e.event_id).collect();
+        ids.insert_run(0, &all);
+        self.by_id = ids;
+    }
+
+    /// What a version-2 footer says of the range: the next global sequence
+    /// is at least `next`.
+    pub(crate) fn note_range_end(&mut self, next: u64) {
+        self.next_sequence = self.next_sequence.max(next);
+    }
+
     /// Drops the frame ends of segments that are gone (see [`Index::note_moved`]).
     pub(crate) fn forget_segments(&mut self, ids: &[u64]) {
         for id in ids {
@@ -246,8 +312,23 @@ impl Index {
         entity_sequence: u64,
     ) -> Option<&IndexEntry> {
         let st = self.entities.get(entity)?;
-        let pos = *st.positions.get(usize::try_from(entity_sequence).ok()?)?;
-        Some(&self.entries[pos])
+        // Dense unless a retention compaction removed some: try the direct
+        // slot first, then search.
+        let direct = usize::try_from(entity_sequence)
+            .ok()
+            .and_then(|i| st.positions.get(i))
+            .map(|&p| &self.entries[p])
+            .filter(|e| e.entity_sequence == entity_sequence);
+        if direct.is_some() {
+            return direct;
+        }
+        let i = st
+            .positions
+            .partition_point(|&p| self.entries[p].entity_sequence < entity_sequence);
+        st.positions
+            .get(i)
+            .map(|&p| &self.entries[p])
+            .filter(|e| e.entity_sequence == entity_sequence)
     }
 
     pub(crate) fn entries(&self) -> &[IndexEntry] {
@@ -421,7 +502,16 @@ impl BulkLoad<'_> {
             index.by_causation.entry(c).or_default().push(pos);
         }
         self.end = Some(entry.location);
+        index.next_sequence = index.next_sequence.max(entry.global_sequence + 1);
         index.entries.push(entry);
+    }
+
+    /// Moves segment entity `entity`'s next sequence to at least `next`
+    /// (one past an event that is not pushed: a retired one).
+    pub(crate) fn skip_to(&mut self, entity: usize, next: u64) {
+        if let Some(n) = self.next_entity_sequence.get_mut(entity) {
+            *n = (*n).max(next);
+        }
     }
 
     /// Joins the grouped positions to the index; `tips` (one per segment
@@ -430,6 +520,7 @@ impl BulkLoad<'_> {
     /// id table ([`Index::absorb_ids`]), which open builds on a helper thread.
     pub(crate) fn finish(self, tips: &[[u8; 32]]) -> (usize, Vec<EventId>) {
         let index = self.index;
+        let next = self.next_entity_sequence;
         let mut shared: Vec<Vec<Coordinate>> = vec![Vec::new(); self.entities.len()];
         for (entity, c) in self.new_coordinates {
             shared[entity].push(c);
@@ -439,6 +530,9 @@ impl BulkLoad<'_> {
         {
             let st = index.entities.entry(name).or_default();
             st.positions.extend(positions);
+            if let Some(&n) = next.get(i) {
+                st.next = st.next.max(n);
+            }
             if let Some(tip) = tips.get(i) {
                 st.tip = *tip;
             }

@@ -27,7 +27,7 @@ const PROGRESS_EVERY: u64 = 1 << 20;
 pub(crate) fn open_evidence(shared: &Shared, loaded: LoadedHeads) -> Result<(), StoreError> {
     let cfg = &shared.cfg;
     let writable = shared.writable;
-    let n = shared.index.read().len() as u64;
+    let n = shared.index.read().next_global_sequence();
     let binding_records = binding(&loaded.records);
     let committed = loaded.committed();
     let mut tree = match MerkleTree::open(cfg.fs.clone(), &cfg.dir, writable) {
@@ -154,14 +154,10 @@ pub(crate) fn open_evidence(shared: &Shared, loaded: LoadedHeads) -> Result<(), 
 
 /// The leaf of the event at global sequence `i`, read from its frame.
 pub(crate) fn leaf_at(shared: &Shared, i: u64) -> Result<Hash, StoreError> {
-    let entry = {
-        let index = shared.index.read();
-        let pos = usize::try_from(i).unwrap_or(usize::MAX);
-        index.entries().get(pos).cloned()
-    };
+    let entry = shared.index.read().entry_at(i).cloned();
     let entry = entry.ok_or_else(|| StoreError::TreeSizeOutOfRange {
         requested: i + 1,
-        size: shared.index.read().len() as u64,
+        size: shared.index.read().next_global_sequence(),
     })?;
     Ok(leaf_hash(
         &read_entry(shared, &entry)?.event.header.event_hash,

@@ -14,7 +14,7 @@ use crate::id::EventId;
 
 /// Events the tree covers for readers: the visible log.
 pub(crate) fn tree_size(shared: &Shared) -> u64 {
-    shared.index.read().len() as u64
+    shared.index.read().next_global_sequence()
 }
 
 fn check_size(shared: &Shared, requested: u64) -> Result<(), StoreError> {
@@ -136,9 +136,15 @@ pub(crate) fn verify_against_head(
         head_size: head.size(),
         log_root_at_head: (head.size() == 0).then(proofbat::empty_root),
         first_tree_mismatch: None,
+        retired_leaves: 0,
     };
     for i in 0..n {
-        let leaf = crate::notary::leaf_at(shared, i)?;
+        let leaf = if shared.index.read().is_retired(i) {
+            out.retired_leaves += 1;
+            shared.evidence.tree.read().leaf(i)?
+        } else {
+            crate::notary::leaf_at(shared, i)?
+        };
         if out.first_tree_mismatch.is_none() {
             let stored = shared.evidence.tree.read().leaf(i);
             if stored.ok() != Some(leaf) {

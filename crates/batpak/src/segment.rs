@@ -20,6 +20,7 @@ struct FooterItem<'a> {
     pub(crate) entity: &'a str,
     pub(crate) scope: &'a str,
     pub(crate) event_id: EventId,
+    pub(crate) global_sequence: u64,
     pub(crate) entity_sequence: u64,
     pub(crate) kind: EventKind,
     pub(crate) wall_ms: u64,
@@ -93,6 +94,7 @@ impl FooterBuilder {
                 entity: f.entity,
                 scope: f.scope,
                 event_id: f.event_id,
+                global_sequence: f.global_sequence,
                 entity_sequence: f.entity_sequence,
                 kind: f.kind,
                 wall_ms: f.wall_ms,
@@ -118,6 +120,7 @@ impl FooterBuilder {
                 entity: coordinate.entity(),
                 scope: coordinate.scope(),
                 event_id: h.event_id,
+                global_sequence: h.global_sequence,
                 entity_sequence: h.entity_sequence,
                 kind: h.kind,
                 wall_ms: h.wall_ms,
@@ -131,21 +134,98 @@ impl FooterBuilder {
         );
     }
 
-    fn push_item(&mut self, f: &FooterItem<'_>, frame_len: usize) {
-        let entity = match self.entity_ids.get(f.entity) {
+    /// Makes this the footer of a range that may skip events
+    /// ([`FooterBuilder::retire`]), written as footer version 2
+    /// (`format::Retired`). The entries pushed so far ran densely from the
+    /// base: their sequences and the entities' next sequences follow.
+    pub(crate) fn ensure_retired(&mut self) {
+        if self.footer.retired.is_some() {
+            return;
+        }
+        let base = self.footer.base_global_sequence;
+        let mut next = vec![0u64; self.footer.entities.len()];
+        for (i, e) in self.footer.entries.iter_mut().enumerate() {
+            e.global_sequence = Some(base + i as u64);
+            if let Some(n) = next.get_mut(e.entity as usize) {
+                *n = (*n).max(e.entity_sequence + 1);
+            }
+        }
+        self.footer.retired = Some(crate::format::Retired {
+            end_global_sequence: base + self.footer.entries.len() as u64,
+            next_entity_sequences: next,
+        });
+    }
+
+    /// Records an event of the range that is not kept (no frame): its
+    /// entity's tip and next sequence move past it. Only for a footer made
+    /// by [`FooterBuilder::with_retired`].
+    pub(crate) fn retire(&mut self, f: &FrameFields<'_>) {
+        let i = self.entity_index(f.entity, f.event_hash);
+        self.note_range(i, f.global_sequence, f.entity_sequence);
+    }
+
+    /// Carries the entity rows of a version-2 source footer (read after its
+    /// frames were pushed or retired here): an entity whose source row
+    /// reaches further than this footer's takes that row's tip and next
+    /// sequence (its last events were retired by an earlier compaction).
+    pub(crate) fn carry_retired(
+        &mut self,
+        entities: &[(String, [u8; 32])],
+        retired: &crate::format::Retired,
+    ) {
+        for ((name, tip), &next) in entities.iter().zip(&retired.next_entity_sequences) {
+            let i = match self.entity_ids.get(name.as_str()) {
+                Some(&i) => i,
+                None => self.entity_index(name, *tip),
+            };
+            let Some(r) = self.footer.retired.as_mut() else {
+                return;
+            };
+            if let Some(n) = r.next_entity_sequences.get_mut(i as usize) {
+                if next >= *n {
+                    *n = next;
+                    self.footer.entities[i as usize].1 = *tip;
+                }
+            }
+        }
+        if let Some(r) = self.footer.retired.as_mut() {
+            r.end_global_sequence = r.end_global_sequence.max(retired.end_global_sequence);
+        }
+    }
+
+    /// The entity's number in the table (added if new); its tip becomes `tip`.
+    fn entity_index(&mut self, entity: &str, tip: [u8; 32]) -> u32 {
+        match self.entity_ids.get(entity) {
             Some(&i) => {
-                self.footer.entities[i as usize].1 = f.event_hash;
+                self.footer.entities[i as usize].1 = tip;
                 i
             }
             None => {
                 let i = self.footer.entities.len() as u32;
-                self.footer
-                    .entities
-                    .push((f.entity.to_owned(), f.event_hash));
-                self.entity_ids.insert(f.entity.to_owned(), i);
+                self.footer.entities.push((entity.to_owned(), tip));
+                self.entity_ids.insert(entity.to_owned(), i);
+                if let Some(r) = self.footer.retired.as_mut() {
+                    r.next_entity_sequences.push(0);
+                }
                 i
             }
-        };
+        }
+    }
+
+    /// In a version-2 footer, the range now reaches past `global_sequence`
+    /// and entity `i` past `entity_sequence`.
+    fn note_range(&mut self, i: u32, global_sequence: u64, entity_sequence: u64) {
+        if let Some(r) = self.footer.retired.as_mut() {
+            r.end_global_sequence = r.end_global_sequence.max(global_sequence + 1);
+            if let Some(n) = r.next_entity_sequences.get_mut(i as usize) {
+                *n = (*n).max(entity_sequence + 1);
+            }
+        }
+    }
+
+    fn push_item(&mut self, f: &FooterItem<'_>, frame_len: usize) {
+        let entity = self.entity_index(f.entity, f.event_hash);
+        self.note_range(entity, f.global_sequence, f.entity_sequence);
         let scope = match self.scope_ids.get(f.scope) {
             Some(&i) => i,
             None => {
@@ -166,6 +246,7 @@ impl FooterBuilder {
             correlation_id: f.correlation_id,
             causation_id: f.causation_id,
             payload_version: f.payload_version,
+            global_sequence: self.footer.retired.as_ref().map(|_| f.global_sequence),
         });
         self.footer.frames_end += frame_len as u64;
         self.footer.last_hlc = f.hlc;

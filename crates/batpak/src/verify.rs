@@ -26,10 +26,15 @@ pub struct ChainVerificationReport {
     /// Events whose `prev_hash` is not their entity predecessor's `event_hash`
     /// (or not zeros at genesis).
     pub dangling: Vec<EventId>,
+    /// Events whose entity predecessor a retention compaction removed: their
+    /// `prev_hash` names an event no longer held, so the link cannot be
+    /// checked. A boundary of the kept history, not damage.
+    pub retired_links: Vec<EventId>,
 }
 
 impl ChainVerificationReport {
-    /// True when nothing was found wrong.
+    /// True when nothing was found wrong (links to retired events are
+    /// boundaries, not faults).
     pub fn is_intact(&self) -> bool {
         self.mismatches.is_empty() && self.dangling.is_empty()
     }
@@ -94,6 +99,12 @@ pub enum AncestryBoundary {
         /// The last event collected.
         child: EventId,
     },
+    /// The parent of `child` was removed by a retention compaction: the
+    /// kept history starts at `child`.
+    Retired {
+        /// The last event collected.
+        child: EventId,
+    },
     /// Reading `event_id` failed.
     ReadFailure {
         /// The event that could not be read.
@@ -155,8 +166,8 @@ pub(crate) fn verify_chain_with_progress(
 ) -> Result<ChainVerificationReport, StoreError> {
     let total = shared.index.read().len();
     let mut report = ChainVerificationReport::default();
-    // entity -> event_hash as stored of its latest event checked so far
-    let mut tips: HashMap<std::sync::Arc<str>, [u8; 32], foldhash::fast::RandomState> =
+    // entity -> (entity sequence, event_hash as stored) of its latest event checked so far
+    let mut tips: HashMap<std::sync::Arc<str>, (u64, [u8; 32]), foldhash::fast::RandomState> =
         HashMap::default();
     let mut start = 0;
     while start < total {
@@ -178,7 +189,7 @@ pub(crate) fn verify_chain_with_progress(
 fn check_event(
     shared: &Arc<Shared>,
     entry: &IndexEntry,
-    tips: &mut HashMap<std::sync::Arc<str>, [u8; 32], foldhash::fast::RandomState>,
+    tips: &mut HashMap<std::sync::Arc<str>, (u64, [u8; 32]), foldhash::fast::RandomState>,
     report: &mut ChainVerificationReport,
 ) {
     let ent = entry.coordinate.entity_arc().clone();
@@ -200,15 +211,37 @@ fn check_event(
     if recomputed != h.event_hash || !header_matches_index {
         report.mismatches.push(entry.event_id);
     }
-    let expected_prev = if h.entity_sequence == 0 {
-        Some(chain::GENESIS_HASH)
-    } else {
-        tips.get(&ent).copied()
+    let previous = tips.get(&ent).copied();
+    let expected_prev = match (h.entity_sequence, previous) {
+        (0, _) => Some(chain::GENESIS_HASH),
+        (es, Some((prev_es, hash))) if prev_es + 1 == es => Some(hash),
+        _ => None,
     };
-    if expected_prev != Some(h.prev_hash) {
+    if expected_prev == Some(h.prev_hash) {
+    } else if expected_prev.is_none()
+        && h.entity_sequence > 0
+        && shared
+            .index
+            .read()
+            .entity_event_at(entry.coordinate.entity(), h.entity_sequence - 1)
+            .is_none()
+        && retired_predecessor(shared, entry)
+    {
+        report.retired_links.push(entry.event_id);
+    } else {
         report.dangling.push(entry.event_id);
     }
-    tips.insert(ent, h.event_hash);
+    tips.insert(ent, (h.entity_sequence, h.event_hash));
+}
+
+/// True when the store held the entity's previous event and a retention
+/// compaction removed it: its entity sequence is below the entity's next
+/// one (a store never skips a sequence otherwise; open checks that).
+fn retired_predecessor(shared: &Arc<Shared>, entry: &IndexEntry) -> bool {
+    let index = shared.index.read();
+    entry.entity_sequence > 0
+        && index.entity_tip(entry.coordinate.entity()).0 > entry.entity_sequence
+        && index.next_global_sequence() > index.len() as u64
 }
 
 /// Checks a receipt against the stored event, recomputing its hashes from
@@ -310,10 +343,15 @@ pub(crate) fn walk_ancestors_outcome(
             .checked_sub(1)
             .and_then(|es| shared.index.read().entity_event_at(&entity, es).cloned());
         let Some(parent) = parent else {
-            return Ok(walk(
-                ancestors,
-                AncestryBoundary::MissingParent { child: h.event_id },
-            ));
+            // Open checks every kept range is dense, so an entity
+            // predecessor is absent only when retention removed it.
+            let boundary =
+                if shared.index.read().next_global_sequence() > shared.index.read().len() as u64 {
+                    AncestryBoundary::Retired { child: h.event_id }
+                } else {
+                    AncestryBoundary::MissingParent { child: h.event_id }
+                };
+            return Ok(walk(ancestors, boundary));
         };
         if seen.contains(&parent.event_id) {
             return Ok(walk(

@@ -478,3 +478,195 @@ fn a_damaged_marker_fails_open_closed_and_a_read_only_open_never_guesses() {
     );
     assert!(!leftover.exists());
 }
+
+#[test]
+fn retention_removes_rejected_events_for_good_and_survivors_keep_every_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, receipts) = filled(dir.path());
+    let before = seen(store.reader());
+    let nexts: Vec<(String, u64)> = (0..5)
+        .map(|e| {
+            let name = format!("entity:{e}");
+            let last = store
+                .query(&Region::entity(&name))
+                .last()
+                .unwrap()
+                .entity_sequence();
+            (name, last + 1)
+        })
+        .collect();
+    let head = store.signed_head().unwrap();
+    let size_before = store.latest_head().unwrap().size();
+    // A checkpoint at an event that will be removed.
+    let secret_ids: Vec<EventId> = before
+        .iter()
+        .filter(|(_, s)| {
+            let v: serde_json::Value = rmp_serde::from_slice(s.payload.as_ref().unwrap()).unwrap();
+            v["secret"] == true
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    let region = Region::all();
+    let mut cursor = store.cursor_guaranteed(&region);
+    let upto = before[&secret_ids[3]].global_sequence as usize + 1;
+    cursor.poll_batch(upto).unwrap();
+    let ckpt = CheckpointId::new("at-a-secret").unwrap();
+    cursor.save_checkpoint(&ckpt).unwrap();
+    let keep = |ev: &StoredEvent<serde_json::Value>| ev.event.payload["secret"] != true;
+    let report = store
+        .compact(&CompactionConfig::new(CompactionStrategy::Retention(
+            Box::new(keep),
+        )))
+        .unwrap();
+    assert_eq!(report.strategy, CompactionKind::Retention);
+    assert!(report.events_dropped > 0);
+    assert_eq!(report.events_tombstoned, 0);
+    assert!(report.bytes_reclaimed > 0);
+    let check = |store: &StoreReader| {
+        let after = seen(store);
+        assert_eq!(
+            after.len() as u64,
+            before.len() as u64 - report.events_dropped,
+            "{report:?}"
+        );
+        assert_eq!(store.len(), after.len() as u64);
+        for (id, was) in &before {
+            match after.get(id) {
+                Some(now) => assert_eq!(now, was, "a survivor changed"),
+                None => {
+                    assert!(
+                        secret_ids.contains(id),
+                        "{id} removed but kept by the predicate"
+                    );
+                    assert!(matches!(store.get(*id), Err(StoreError::NotFound { .. })));
+                }
+            }
+        }
+        let dropped = before.len() - after.len();
+        // Global sequences skip the removed events; nothing else moved.
+        assert!(after
+            .values()
+            .all(|s| s.global_sequence == before[&after_key(&after, s)].global_sequence));
+        let v = store.verify_chain().unwrap();
+        assert!(v.is_intact(), "{v:?}");
+        assert!(!v.retired_links.is_empty());
+        assert_eq!(v.events_checked, after.len() as u64);
+        for r in receipts.iter().filter(|r| after.contains_key(&r.event_id)) {
+            assert!(store.verify_append_receipt(r).is_valid(), "{}", r.event_id);
+            let p = store.prove_inclusion(r.event_id, size_before).unwrap();
+            p.verify().unwrap();
+        }
+        // The head recorded before still verifies against the kept log:
+        // removed leaves come from the tree files.
+        let hv = store.verify_against_head(head.checkpoint()).unwrap();
+        assert!(hv.extends_head(head.checkpoint()), "{hv:?}");
+        assert_eq!(hv.retired_leaves, dropped as u64);
+        // The cursor checkpointed at a removed event resumes after its position.
+        let mut resumed = store.cursor_from_checkpoint(&region, &ckpt).unwrap();
+        let rest = resumed.poll_batch(usize::MAX).unwrap();
+        assert!(rest.iter().all(|e| e.global_sequence() >= upto as u64));
+        assert_eq!(
+            rest.len(),
+            after
+                .values()
+                .filter(|s| s.global_sequence >= upto as u64)
+                .count()
+        );
+        // An ancestry walk stops at a removed parent with that reason.
+        let orphan = v.retired_links[0];
+        let walk = store.walk_ancestors_outcome(orphan, 1000).unwrap();
+        assert_eq!(
+            walk.boundary,
+            batpak::AncestryBoundary::Retired { child: orphan }
+        );
+    };
+    check(store.reader());
+    store.close().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path()).with_segment_max_bytes(4096)).unwrap();
+    check(store.reader());
+    // A merge over segments with removed events keeps them removed.
+    store
+        .compact(
+            &CompactionConfig::new(CompactionStrategy::Merge).with_target_segment_bytes(1 << 20),
+        )
+        .unwrap();
+    check(store.reader());
+    store.close().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    check(store.reader());
+    // Appends chain on from the entity tips and the log's size, removed
+    // events included: every entity's next sequence is where it was.
+    for (entity, next) in &nexts {
+        let r = store
+            .append(&coord(entity, "scope:a"), K, &"after")
+            .unwrap();
+        assert_eq!(r.entity_sequence, *next, "{entity}");
+    }
+    let last = store
+        .append(&coord("entity:0", "scope:a"), K, &"last")
+        .unwrap();
+    assert_eq!(
+        last.global_sequence,
+        before.len() as u64 + nexts.len() as u64
+    );
+    assert!(store.verify_chain().unwrap().is_intact());
+}
+
+fn after_key(after: &BTreeMap<EventId, Seen>, s: &Seen) -> EventId {
+    *after.iter().find(|(_, v)| *v == s).unwrap().0
+}
+
+#[test]
+fn an_entity_whose_every_event_was_removed_chains_on_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || StoreConfig::new(dir.path()).with_segment_max_bytes(4096);
+    let store = Store::open(cfg()).unwrap();
+    let gone = coord("gone:1", "scope:a");
+    let mut last = None;
+    for i in 0..20u32 {
+        last = Some(
+            store
+                .append(&gone, K, &serde_json::json!({"secret": true, "i": i}))
+                .unwrap(),
+        );
+    }
+    for i in 0..200u32 {
+        store
+            .append(
+                &coord("other:1", "scope:a"),
+                K,
+                &serde_json::json!({"secret": false, "i": i, "pad": "y".repeat(40)}),
+            )
+            .unwrap();
+    }
+    let last = last.unwrap();
+    let keep = |ev: &StoredEvent<serde_json::Value>| ev.event.payload["secret"] != true;
+    let report = store
+        .compact(&CompactionConfig::new(CompactionStrategy::Retention(
+            Box::new(keep),
+        )))
+        .unwrap();
+    assert_eq!(report.events_dropped, 20);
+    assert!(store.query(&Region::entity("gone:1")).is_empty());
+    store.close().unwrap();
+    let store = Store::open(cfg()).unwrap();
+    assert!(store.query(&Region::entity("gone:1")).is_empty());
+    let next = store
+        .append(&gone, K, &serde_json::json!({"secret": false}))
+        .unwrap();
+    assert_eq!(next.entity_sequence, 20, "the entity's sequences go on");
+    assert_eq!(
+        next.prev_hash, last.event_hash,
+        "and its chain links to its last event, removed or not"
+    );
+    let v = store.verify_chain().unwrap();
+    assert!(v.is_intact(), "{v:?}");
+    assert_eq!(v.retired_links, vec![next.event_id]);
+    let walk = store.walk_ancestors_outcome(next.event_id, 10).unwrap();
+    assert_eq!(
+        walk.boundary,
+        batpak::AncestryBoundary::Retired {
+            child: next.event_id
+        }
+    );
+}

@@ -8,10 +8,10 @@
 //! operation (the compaction stops there), the power goes out, and the
 //! store is reopened and checked:
 //!
-//! 1. every event is there, in order, with its payload, `event_hash`,
-//!    `content_hash` and `prev_hash` as before;
-//! 2. for a tombstone compaction, either every rejected payload is gone or
-//!    none is (one switch for all outputs);
+//! 1. every event is there (but those a retention removed), in order, with
+//!    its payload, `event_hash`, `content_hash` and `prev_hash` as before;
+//! 2. for a tombstone or retention compaction, either every rejected
+//!    payload (or event) is gone or none is (one switch for all outputs);
 //! 3. the chains verify, no temporary output or marker is left, and the
 //!    open report names what open did;
 //! 4. the store takes a new append.
@@ -46,7 +46,14 @@ struct Workload {
     seed: u64,
     events: u64,
     entities: u64,
-    tombstone: bool,
+    strategy: Kind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Merge,
+    Tombstone,
+    Retention,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,10 +68,11 @@ fn config(sim: &SimFs) -> StoreConfig {
 }
 
 fn strategy(w: Workload) -> CompactionStrategy {
-    if w.tombstone {
-        CompactionStrategy::Tombstone(Box::new(|ev| ev.event.header.global_sequence % 3 != 0))
-    } else {
-        CompactionStrategy::Merge
+    let keep = |ev: &StoredEvent<serde_json::Value>| ev.event.header.global_sequence % 3 != 0;
+    match w.strategy {
+        Kind::Merge => CompactionStrategy::Merge,
+        Kind::Tombstone => CompactionStrategy::Tombstone(Box::new(keep)),
+        Kind::Retention => CompactionStrategy::Retention(Box::new(keep)),
     }
 }
 
@@ -130,9 +138,12 @@ fn dry_run(w: Workload) -> Dry {
         !report.source_segments.is_empty(),
         "workload {w:?} compacts nothing"
     );
-    let stones = stones(&seen(store.reader()));
-    assert_eq!(stones.len() as u64, report.events_tombstoned);
-    assert_eq!(stones.is_empty(), !w.tombstone);
+    let stones = changed(&before, &seen(store.reader()));
+    assert_eq!(
+        stones.len() as u64,
+        report.events_tombstoned + report.events_dropped
+    );
+    assert_eq!(stones.is_empty(), w.strategy == Kind::Merge);
     Dry {
         before,
         trace,
@@ -140,10 +151,13 @@ fn dry_run(w: Workload) -> Dry {
     }
 }
 
-fn stones(seen: &BTreeMap<u64, Seen>) -> BTreeSet<u64> {
-    seen.iter()
-        .filter(|(_, s)| s.payload.is_none())
-        .map(|(gs, _)| *gs)
+/// Events of `before` a compaction changed in `now`: tombstoned (no
+/// payload) or removed.
+fn changed(before: &BTreeMap<u64, Seen>, now: &BTreeMap<u64, Seen>) -> BTreeSet<u64> {
+    before
+        .keys()
+        .filter(|gs| now.get(gs).is_none_or(|s| s.payload.is_none()))
+        .copied()
         .collect()
 }
 
@@ -187,22 +201,26 @@ fn crash_at(w: Workload, dry: &Dry, i: usize, torn: bool) -> Outcome {
     drop(store);
     let store = Store::open(config(&sim)).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
     let now = seen(store.reader());
-    assert_eq!(now.len(), before.len(), "{what}: events lost or added");
-    let found = stones(&now);
+    let found = changed(before, &now);
     assert!(
         found.is_empty() || found == dry.stones,
-        "{what}: tombstones {found:?}, not none and not all of {:?}",
+        "{what}: changed {found:?}, not none and not all of {:?}",
         dry.stones
     );
+    assert!(
+        now.keys().all(|gs| before.contains_key(gs)),
+        "{what}: events appeared"
+    );
     for (gs, was) in before {
-        let is = &now[gs];
-        if found.contains(gs) {
-            assert_eq!(
-                is.hashes, was.hashes,
-                "{what}: tombstone {gs} changed a hash"
-            );
-        } else {
-            assert_eq!(is, was, "{what}: event {gs} changed");
+        match now.get(gs) {
+            None => assert!(w.strategy == Kind::Retention, "{what}: event {gs} lost"),
+            Some(is) if found.contains(gs) => {
+                assert_eq!(
+                    is.hashes, was.hashes,
+                    "{what}: tombstone {gs} changed a hash"
+                );
+            }
+            Some(is) => assert_eq!(is, was, "{what}: event {gs} changed"),
         }
     }
     assert!(store.verify_chain().unwrap().is_intact(), "{what}: chain");
@@ -263,7 +281,7 @@ fn exhaustive_merge_crash_at_every_file_operation() {
         seed: 1,
         events: 120,
         entities: 4,
-        tombstone: false,
+        strategy: Kind::Merge,
     });
 }
 
@@ -273,7 +291,17 @@ fn exhaustive_tombstone_crash_at_every_file_operation() {
         seed: 2,
         events: 120,
         entities: 4,
-        tombstone: true,
+        strategy: Kind::Tombstone,
+    });
+}
+
+#[test]
+fn exhaustive_retention_crash_at_every_file_operation() {
+    exhaustive(Workload {
+        seed: 3,
+        events: 120,
+        entities: 4,
+        strategy: Kind::Retention,
     });
 }
 
@@ -289,7 +317,7 @@ fn seeded_sweep() {
     let n = env_u64("BATPAK_COMPACTION_SEEDS", 1_000);
     let base = env_u64("BATPAK_COMPACTION_BASE", 0);
     // Dry runs are shared by the seeds that draw the same workload.
-    let mut traces: BTreeMap<(u64, u64, bool), Dry> = BTreeMap::new();
+    let mut traces: BTreeMap<(u64, u64, Kind), Dry> = BTreeMap::new();
     let mut tally: BTreeMap<Outcome, u64> = BTreeMap::new();
     for seed in base..base + n {
         let mut rng = SimRng::new(seed ^ 0xC0A1_E5CE);
@@ -297,10 +325,10 @@ fn seeded_sweep() {
             seed: 100 + rng.below(4),
             events: 80 + 20 * rng.below(4),
             entities: 1 + rng.below(6),
-            tombstone: rng.one_in(2),
+            strategy: [Kind::Merge, Kind::Tombstone, Kind::Retention][rng.below(3) as usize],
         };
         let dry = traces
-            .entry((w.seed, w.events * 100 + w.entities, w.tombstone))
+            .entry((w.seed, w.events * 100 + w.entities, w.strategy))
             .or_insert_with(|| dry_run(w));
         let i = rng.below(dry.trace.len() as u64) as usize;
         *tally

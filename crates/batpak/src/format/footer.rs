@@ -27,6 +27,13 @@ pub(super) const FOOTER_FIELDS: u32 = 8;
 const FOOTER_ENTRY_FIELDS: u32 = 10;
 /// Version of the footer layout.
 const FOOTER_VERSION: u16 = 1;
+/// Fields of a footer of version 2 (a segment a retention compaction wrote):
+/// version 1's, with `end_global_sequence` after the HLC.
+const RETIRED_FOOTER_FIELDS: u32 = 9;
+/// Fields of a version-2 footer entry: version 1's, then its global sequence.
+const RETIRED_ENTRY_FIELDS: u32 = 11;
+/// Version of the footer of a segment whose range has retired events.
+const RETIRED_FOOTER_VERSION: u16 = 2;
 
 /// One event as the footer of a sealed segment lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +49,21 @@ pub(crate) struct FooterEntry {
     pub(crate) correlation_id: Option<CorrelationId>,
     pub(crate) causation_id: Option<EventId>,
     pub(crate) payload_version: u16,
+    /// Its global sequence, stored only in a version-2 footer (where
+    /// sequences may skip retired events); else `base + position`.
+    pub(crate) global_sequence: Option<u64>,
+}
+
+/// What a version-2 footer adds: the segment's range has events a
+/// retention compaction removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Retired {
+    /// One past the last global sequence of the range (retired events
+    /// included): the next segment's base.
+    pub(crate) end_global_sequence: u64,
+    /// Per entity of the footer's table, in order: one past its last entity
+    /// sequence in the range (retired events included).
+    pub(crate) next_entity_sequences: Vec<u64>,
 }
 
 /// The footer of a sealed segment: enough to rebuild the index without reading frames.
@@ -59,22 +81,42 @@ pub(crate) struct Footer {
     pub(crate) scopes: Vec<String>,
     /// Events in commit order; the first frame starts at `SEGMENT_HEADER_LEN`.
     pub(crate) entries: Vec<FooterEntry>,
+    /// Present (footer version 2) when the range has retired events. The
+    /// entity table's tips are then those of each entity's last event in
+    /// the range, retired or not, and entities may have no entry.
+    pub(crate) retired: Option<Retired>,
 }
 
 /// Encodes a footer followed by its trailer.
 pub(crate) fn encode_footer(f: &Footer) -> Vec<u8> {
     let mut w = Vec::with_capacity(64 + f.entries.len() * 48);
-    let _ = rmp::encode::write_array_len(&mut w, FOOTER_FIELDS);
-    let _ = rmp::encode::write_uint(&mut w, u64::from(FOOTER_VERSION));
+    let retired = f.retired.as_ref();
+    let (fields, version, entry_fields) = match retired {
+        None => (FOOTER_FIELDS, FOOTER_VERSION, FOOTER_ENTRY_FIELDS),
+        Some(_) => (
+            RETIRED_FOOTER_FIELDS,
+            RETIRED_FOOTER_VERSION,
+            RETIRED_ENTRY_FIELDS,
+        ),
+    };
+    let _ = rmp::encode::write_array_len(&mut w, fields);
+    let _ = rmp::encode::write_uint(&mut w, u64::from(version));
     let _ = rmp::encode::write_uint(&mut w, f.base_global_sequence);
     let _ = rmp::encode::write_uint(&mut w, f.frames_end);
     let _ = rmp::encode::write_uint(&mut w, f.last_hlc.physical_ms);
     let _ = rmp::encode::write_uint(&mut w, u64::from(f.last_hlc.logical));
+    if let Some(r) = retired {
+        let _ = rmp::encode::write_uint(&mut w, r.end_global_sequence);
+    }
     let _ = rmp::encode::write_array_len(&mut w, len_u32(f.entities.len()));
-    for (name, tip) in &f.entities {
-        let _ = rmp::encode::write_array_len(&mut w, 2);
+    for (i, (name, tip)) in f.entities.iter().enumerate() {
+        let next = retired.map(|r| r.next_entity_sequences.get(i).copied().unwrap_or(0));
+        let _ = rmp::encode::write_array_len(&mut w, if next.is_some() { 3 } else { 2 });
         let _ = rmp::encode::write_str(&mut w, name);
         let _ = rmp::encode::write_bin(&mut w, tip);
+        if let Some(next) = next {
+            let _ = rmp::encode::write_uint(&mut w, next);
+        }
     }
     let _ = rmp::encode::write_array_len(&mut w, len_u32(f.scopes.len()));
     for name in &f.scopes {
@@ -82,7 +124,7 @@ pub(crate) fn encode_footer(f: &Footer) -> Vec<u8> {
     }
     let _ = rmp::encode::write_array_len(&mut w, len_u32(f.entries.len()));
     for e in &f.entries {
-        let _ = rmp::encode::write_array_len(&mut w, FOOTER_ENTRY_FIELDS);
+        let _ = rmp::encode::write_array_len(&mut w, entry_fields);
         let _ = rmp::encode::write_uint(&mut w, u64::from(e.frame_len));
         let _ = rmp::encode::write_bin(&mut w, &e.event_id.to_bytes());
         let _ = rmp::encode::write_uint(&mut w, e.entity_sequence);
@@ -93,6 +135,9 @@ pub(crate) fn encode_footer(f: &Footer) -> Vec<u8> {
         write_opt_id(&mut w, e.correlation_id.map(CorrelationId::as_u128));
         write_opt_id(&mut w, e.causation_id.map(EventId::as_u128));
         let _ = rmp::encode::write_uint(&mut w, u64::from(e.payload_version));
+        if retired.is_some() {
+            let _ = rmp::encode::write_uint(&mut w, e.global_sequence.unwrap_or(0));
+        }
     }
     let trailer = encode_trailer(len_u32(w.len()), crc32fast::hash(&w));
     w.extend_from_slice(&trailer);
@@ -232,6 +277,8 @@ pub(crate) struct FooterReader<'a> {
     r: Reader<'a>,
     remaining: usize,
     spanned: u64,
+    /// The last entry's global sequence (version 2: they must increase).
+    last_global_sequence: Option<u64>,
 }
 
 /// The fewest bytes a footer entry can take: an array header, nine one-byte
@@ -248,33 +295,71 @@ impl<'a> FooterReader<'a> {
     pub(crate) fn new(body: &'a [u8], crc: u32) -> Result<Self, DecodeError> {
         check_crc(0, body, crc)?;
         let mut r = Reader::new(body);
-        if r.array_len()? != FOOTER_FIELDS {
+        let fields = r.array_len()?;
+        if fields != FOOTER_FIELDS && fields != RETIRED_FOOTER_FIELDS {
             return Err(DecodeError::Unexpected {
                 offset: 0,
-                expected: "a footer of 8 fields",
+                expected: "a footer of 8 fields (version 1) or 9 (version 2)",
             });
         }
+        let version_at = r.offset();
         let version = r.uint_as::<u16>("footer version")?;
-        if version != FOOTER_VERSION {
-            return Err(DecodeError::UnsupportedVersion {
-                found: version,
-                supported: FOOTER_VERSION,
+        let expected = if fields == FOOTER_FIELDS {
+            FOOTER_VERSION
+        } else {
+            RETIRED_FOOTER_VERSION
+        };
+        if version != expected {
+            return Err(if version > RETIRED_FOOTER_VERSION {
+                DecodeError::UnsupportedVersion {
+                    found: version,
+                    supported: RETIRED_FOOTER_VERSION,
+                }
+            } else {
+                DecodeError::Unexpected {
+                    offset: version_at,
+                    expected: "footer version 1 with 8 fields, or 2 with 9",
+                }
             });
         }
         let base_global_sequence = r.uint()?;
         let frames_end = r.uint()?;
         let last_hlc = HlcPoint::new(r.uint()?, r.uint_as::<u32>("hlc logical")?);
+        let mut retired = (fields == RETIRED_FOOTER_FIELDS)
+            .then(|| {
+                let at = r.offset();
+                let end = r.uint()?;
+                if end < base_global_sequence {
+                    return Err(DecodeError::OutOfRange {
+                        offset: at,
+                        field: "footer end global sequence",
+                    });
+                }
+                Ok(Retired {
+                    end_global_sequence: end,
+                    next_entity_sequences: Vec::new(),
+                })
+            })
+            .transpose()?;
+        let pair = if retired.is_some() { 3 } else { 2 };
         let n_entities = r.bounded_count("footer entity count", MIN_ENTITY_LEN)?;
         let mut entities = Vec::with_capacity(n_entities);
         for _ in 0..n_entities {
             let at = r.offset();
-            if r.array_len()? != 2 {
+            if r.array_len()? != pair {
                 return Err(DecodeError::Unexpected {
                     offset: at,
-                    expected: "a footer entity [name, tip] pair",
+                    expected: if pair == 2 {
+                        "a footer entity [name, tip] pair"
+                    } else {
+                        "a footer entity [name, tip, next entity sequence]"
+                    },
                 });
             }
             entities.push((r.str()?.to_owned(), r.bin_exact::<32>()?));
+            if let Some(ret) = retired.as_mut() {
+                ret.next_entity_sequences.push(r.uint()?);
+            }
         }
         let n_scopes = r.bounded_count("footer scope count", 1)?;
         // A scope may take one byte on disk and 24 in memory: grow as they decode.
@@ -292,10 +377,12 @@ impl<'a> FooterReader<'a> {
                 entities,
                 scopes,
                 entries: Vec::new(),
+                retired,
             },
             r,
             remaining,
             spanned: 0,
+            last_global_sequence: None,
         })
     }
 
@@ -323,10 +410,20 @@ impl<'a> FooterReader<'a> {
         }
         self.remaining -= 1;
         let at = r.offset();
-        if r.array_len()? != FOOTER_ENTRY_FIELDS {
+        let retired = self.head.retired.as_ref();
+        let fields = if retired.is_some() {
+            RETIRED_ENTRY_FIELDS
+        } else {
+            FOOTER_ENTRY_FIELDS
+        };
+        if r.array_len()? != fields {
             return Err(DecodeError::Unexpected {
                 offset: at,
-                expected: "a footer entry of 10 fields",
+                expected: if retired.is_some() {
+                    "a footer entry of 11 fields"
+                } else {
+                    "a footer entry of 10 fields"
+                },
             });
         }
         let len_at = r.offset();
@@ -349,7 +446,24 @@ impl<'a> FooterReader<'a> {
             correlation_id: r.opt_id()?.map(CorrelationId::from_u128),
             causation_id: r.opt_id()?.map(EventId::from_u128),
             payload_version: r.uint_as::<u16>("payload version")?,
+            global_sequence: None,
         };
+        let mut e = e;
+        if let Some(ret) = retired {
+            let gs_at = r.offset();
+            let gs = r.uint()?;
+            let floor = self
+                .last_global_sequence
+                .map_or(Some(self.head.base_global_sequence), |p| p.checked_add(1));
+            if floor.is_none_or(|f| gs < f) || gs >= ret.end_global_sequence {
+                return Err(DecodeError::OutOfRange {
+                    offset: gs_at,
+                    field: "footer entry global sequence",
+                });
+            }
+            self.last_global_sequence = Some(gs);
+            e.global_sequence = Some(gs);
+        }
         let known = |i: u32, n: usize| usize::try_from(i).is_ok_and(|i| i < n);
         if !known(e.entity, self.head.entities.len()) {
             return Err(DecodeError::OutOfRange {

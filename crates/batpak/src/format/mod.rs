@@ -93,7 +93,7 @@ pub(crate) use checkpoint::{
 pub(crate) use footer::decode_trailer;
 pub(crate) use footer::{
     decode_footer, encode_footer, footer_is_a_frame, locate_footer, sealed_len, trailer_offset,
-    Footer, FooterEntry, FooterReader,
+    Footer, FooterEntry, FooterReader, Retired,
 };
 #[cfg(feature = "fuzzing")]
 pub(crate) use frame::decode_body;

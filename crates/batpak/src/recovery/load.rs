@@ -448,13 +448,22 @@ pub(super) fn load_from_footer(
     let base = f.base_global_sequence;
     let tips: Vec<[u8; 32]> = f.entities.iter().map(|(_, tip)| *tip).collect();
     let last_hlc = f.last_hlc;
+    // A version-2 footer (retention compaction): sequences may skip
+    // retired events, each entry names its own, and the entity table says
+    // where each entity's sequences continue.
+    let retired = f.retired.clone();
     let mut load = index.bulk_load(entities.clone(), scopes.clone(), reader.remaining());
     let mut offset = SEGMENT_HEADER_LEN as u64;
     let mut i = 0u64;
     while let Some(e) = reader.next_entry().map_err(|e| footer_error(path, at, e))? {
         let (en, sn) = (e.entity as usize, e.scope as usize);
         let expected_es = load.next_entity_sequence(en);
-        if e.entity_sequence != expected_es {
+        let in_order = if retired.is_some() {
+            e.entity_sequence >= expected_es
+        } else {
+            e.entity_sequence == expected_es
+        };
+        if !in_order {
             return Err(corrupt(
                 path,
                 offset,
@@ -466,12 +475,13 @@ pub(super) fn load_from_footer(
             ));
         }
         let coordinate = load.coordinate(en, sn);
+        load.skip_to(en, e.entity_sequence);
         load.push(
             en,
             sn,
             IndexEntry {
                 event_id: e.event_id,
-                global_sequence: base + i,
+                global_sequence: e.global_sequence.unwrap_or(base + i),
                 entity_sequence: e.entity_sequence,
                 kind: e.kind,
                 coordinate,
@@ -489,7 +499,26 @@ pub(super) fn load_from_footer(
         offset += u64::from(e.frame_len);
         i += 1;
     }
+    if let Some(r) = &retired {
+        for (i, &next) in r.next_entity_sequences.iter().enumerate() {
+            if next < load.next_entity_sequence(i) {
+                return Err(corrupt(
+                    path,
+                    at,
+                    Corruption::EntitySequence {
+                        entity: entities[i].to_string(),
+                        found: next,
+                        expected: load.next_entity_sequence(i),
+                    },
+                ));
+            }
+            load.skip_to(i, next);
+        }
+    }
     let (first, ids) = load.finish(&tips);
+    if let Some(r) = &retired {
+        index.note_range_end(r.end_global_sequence);
+    }
     if last_hlc > index.last_hlc {
         index.last_hlc = last_hlc;
     }

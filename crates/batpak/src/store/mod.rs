@@ -514,7 +514,7 @@ impl Store {
         mut progress: impl FnMut(u64, u64),
     ) -> Result<CompactionReport, StoreError> {
         let report = crate::compact::compact(&self.appender, config, &mut progress)?;
-        if report.events_tombstoned > 0 {
+        if report.events_tombstoned > 0 || report.events_dropped > 0 {
             // A state folded before may hold what the tombstones removed.
             self.projections().forget_all(self.shared())?;
         }

@@ -119,7 +119,7 @@ impl Writer {
         keys: Vec<KeyRecord>,
     ) -> Result<Self, StoreError> {
         let cfg = &shared.cfg;
-        let published = shared.index.read().len() as u64;
+        let published = shared.index.read().next_global_sequence();
         let head_size = shared
             .evidence
             .heads
