@@ -651,6 +651,7 @@ fn sample_segment(frames: &[FrameFields<'_>], id: u64) -> (Vec<u8>, Vec<u8>) {
             correlation_id: f.correlation_id,
             causation_id: f.causation_id,
             payload_version: f.payload_version,
+            global_sequence: None,
         });
     }
     footer.frames_end = file.len() as u64;

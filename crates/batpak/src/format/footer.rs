@@ -539,6 +539,7 @@ pub(crate) mod tests {
             correlation_id: None,
             causation_id: Some(EventId::from_u128(4)),
             payload_version: 1,
+            global_sequence: None,
         }];
         Footer {
             base_global_sequence: 100,
@@ -547,6 +548,66 @@ pub(crate) mod tests {
             entities: vec![("e".into(), [3; 32])],
             scopes: vec!["s".into()],
             entries,
+            retired: None,
+        }
+    }
+
+    /// The footer of a range with retired events: two entries at 103 and
+    /// 107 of a range ending at 110, and an entity with no entry left.
+    pub(crate) fn retired_footer() -> Footer {
+        let mut f = footer();
+        let mut second = f.entries[0].clone();
+        second.event_id = EventId::from_u128(9);
+        second.entity_sequence = 4;
+        f.entries[0].global_sequence = Some(103);
+        second.global_sequence = Some(107);
+        f.entries.push(second);
+        f.frames_end += 120;
+        f.entities.push(("gone".into(), [7; 32]));
+        f.retired = Some(Retired {
+            end_global_sequence: 110,
+            next_entity_sequences: vec![5, 12],
+        });
+        f
+    }
+
+    #[test]
+    fn a_version_2_footer_roundtrips_and_its_sequences_are_checked() {
+        let f = retired_footer();
+        let bytes = encode_footer(&f);
+        let (body, trailer) = bytes.split_at(bytes.len() - TRAILER_LEN);
+        let (len, crc) = decode_trailer(trailer).unwrap();
+        assert_eq!(len as usize, body.len());
+        assert_eq!(decode_footer(body, crc).unwrap(), f);
+        // A version-1 footer is byte for byte what it was.
+        let v1 = encode_footer(&footer());
+        assert_eq!(v1[..2], [0x98, 0x01], "8 fields, version 1");
+        assert_eq!(bytes[..2], [0x99, 0x02], "9 fields, version 2");
+        let bad = |edit: &dyn Fn(&mut Footer)| {
+            let mut g = retired_footer();
+            edit(&mut g);
+            let bytes = encode_footer(&g);
+            let (body, trailer) = bytes.split_at(bytes.len() - TRAILER_LEN);
+            let (_, crc) = decode_trailer(trailer).unwrap();
+            decode_footer(body, crc)
+        };
+        // Sequences must rise, start at the base and stay below the end.
+        for e in [
+            &|g: &mut Footer| g.entries[1].global_sequence = Some(103u64),
+            &|g: &mut Footer| g.entries[0].global_sequence = Some(99),
+            &|g: &mut Footer| g.entries[1].global_sequence = Some(110),
+            &|g: &mut Footer| {
+                if let Some(r) = g.retired.as_mut() {
+                    r.end_global_sequence = 99;
+                }
+            },
+        ] as [&dyn Fn(&mut Footer); 4]
+        {
+            assert!(
+                matches!(bad(e), Err(DecodeError::OutOfRange { .. })),
+                "{:?}",
+                bad(e)
+            );
         }
     }
 
