@@ -481,6 +481,27 @@ pub enum StoreError {
         /// The directory.
         path: PathBuf,
     },
+    /// An import named the destination as its own source (the same store,
+    /// or another open of its directory); nothing was written.
+    #[error("cannot import the store at {} into itself", path.display())]
+    ImportFromItself {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// An import involving payload encryption was refused: a sealed payload
+    /// is bound to the key and event id of the store that sealed it, so a
+    /// copy could never be opened, and sealing it again would change its
+    /// content hash. Refused before anything is written when a store has
+    /// payload encryption on; for a sealed payload found in a source
+    /// without its keyset, when that event is reached (the batches before
+    /// it are imported).
+    #[error("import refused: the {store} store's payloads are sealed{}", event_id.map(|id| format!(" (event {id})")).unwrap_or_default())]
+    ImportWithEncryption {
+        /// `"source"` or `"destination"`.
+        store: &'static str,
+        /// The sealed source event, when one was found.
+        event_id: Option<EventId>,
+    },
     /// A reactor's handler panicked; the reactor stopped.
     #[error("reactor handler panicked")]
     ReactorPanicked,
@@ -529,6 +550,8 @@ impl StoreError {
             | Self::DestinationNotEmpty { .. }
             | Self::DestinationInsideSource { .. }
             | Self::DestinationIsSymlink { .. }
+            | Self::ImportFromItself { .. }
+            | Self::ImportWithEncryption { .. }
             | Self::ReactorPanicked
             | Self::Closed => HandlingClass::Domain,
             Self::TreeCorrupt { .. }
@@ -619,6 +642,8 @@ impl StoreError {
             Self::DestinationInsideSource { .. } => "destination_inside_source",
             Self::DestinationIsSymlink { .. } => "destination_is_symlink",
             Self::SnapshotIncomplete { .. } => "snapshot_incomplete",
+            Self::ImportFromItself { .. } => "import_from_itself",
+            Self::ImportWithEncryption { .. } => "import_with_encryption",
             Self::ReactorPanicked => "reactor_panicked",
             Self::Closed => "closed",
             Self::WriterCrashed => "writer_crashed",
@@ -662,6 +687,8 @@ impl StoreError {
             | Self::DestinationNotEmpty { .. }
             | Self::DestinationInsideSource { .. }
             | Self::DestinationIsSymlink { .. }
+            | Self::ImportFromItself { .. }
+            | Self::ImportWithEncryption { .. }
             | Self::ReactorPanicked
             | Self::Closed => Fault::Caller,
             Self::CorruptSegment { .. }
