@@ -348,7 +348,10 @@ impl CliError {
             Self::Store(
                 StoreError::DestinationNotEmpty { .. }
                 | StoreError::DestinationInsideSource { .. }
-                | StoreError::DestinationIsSymlink { .. },
+                | StoreError::DestinationIsSymlink { .. }
+                | StoreError::InvalidGateRecord { .. }
+                | StoreError::ImportFromItself { .. }
+                | StoreError::ImportWithEncryption { .. },
             ) => ExitStatus::BadInput,
             Self::Locked { .. } => ExitStatus::Locked,
             Self::BadRequest(_) => ExitStatus::BadInput,

@@ -2,7 +2,7 @@
 //!
 //! Each subcommand's work lives in a module that returns data and never
 //! prints: [`inspect`], [`verify`], [`export`], [`head`], [`prove`],
-//! [`snapshot`] (also `fork`) and [`bench`](mod@bench); [`serve`] runs
+//! [`snapshot`] (also `fork`), [`import`] and [`bench`](mod@bench); [`serve`] runs
 //! the server on options merged and checked by [`config`], and [`call`] is
 //! the client of `call` and `subscribe`. The binary
 //! (`src/main.rs`) parses arguments, draws progress bars, renders the data
@@ -12,7 +12,8 @@
 //! [`batpak::Store::open_read_only`]: they take no lock, change no file and
 //! work beside a live writer, seeing the prefix committed when they opened.
 //! `snapshot` and `fork` open it as its writer (the writer thread cuts the
-//! copy), so they refuse a directory another process writes to.
+//! copy), so they refuse a directory another process writes to; `import`
+//! reads its source read-only and opens its destination as the writer.
 
 pub mod bench;
 pub mod call;
@@ -21,6 +22,7 @@ pub mod datadir;
 mod error;
 pub mod export;
 pub mod head;
+pub mod import;
 pub mod inspect;
 pub mod progress;
 pub mod prove;

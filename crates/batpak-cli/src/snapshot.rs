@@ -121,7 +121,7 @@ pub fn copy(
 
 /// The store as its writer. Payload encryption is taken from the keyset
 /// the directory holds, if any (a writer must name the granularity).
-fn open_writer(dir: &Path) -> Result<Store, CliError> {
+pub(crate) fn open_writer(dir: &Path) -> Result<Store, CliError> {
     let cfg = StoreConfig::new(dir);
     let locked = |e: StoreError| match e {
         StoreError::StoreLocked { .. } => CliError::Locked {
