@@ -198,10 +198,7 @@ impl ImportOptions {
     /// # let _ = o;
     /// ```
     #[must_use]
-    pub fn with_filter(
-        mut self,
-        filter: Box<dyn Fn(&StoredEvent<serde_json::Value>) -> bool + Send>,
-    ) -> Self {
+    pub fn with_filter(mut self, filter: ImportFilter) -> Self {
         self.filter = Some(filter);
         self
     }

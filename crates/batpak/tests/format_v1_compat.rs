@@ -146,7 +146,7 @@ fn appends_to_a_version_1_store_go_into_a_new_version_2_segment_and_all_verify()
     );
     assert_eq!(
         segment_version(dir.path(), 3),
-        (batpak::SEGMENT_FORMAT_VERSION, false)
+        (batpak::format::SEGMENT_FORMAT_VERSION, false)
     );
     let check_new = |store: &StoreReader| {
         let new: Vec<_> = [single.event_id, batch[0].event_id, batch[1].event_id]
@@ -226,7 +226,7 @@ fn a_torn_batch_in_a_version_1_segment_is_still_dropped() {
         store.append(&coord("account:0", "bank"), K, &"on").unwrap();
         assert_eq!(
             segment_version(copy.path(), 3),
-            (batpak::SEGMENT_FORMAT_VERSION, false)
+            (batpak::format::SEGMENT_FORMAT_VERSION, false)
         );
         store.close().unwrap();
         let store = Store::open(StoreConfig::new(copy.path())).unwrap();
