@@ -136,7 +136,7 @@ type ImportFilter = Box<dyn Fn(&StoredEvent<serde_json::Value>) -> bool + Send>;
 /// let kind = EventKind::custom(0xE, 1);
 /// let options = ImportOptions::new("site-a")
 ///     .with_batch_size(64)
-///     .with_filter(Box::new(move |ev| ev.header().kind == kind));
+///     .with_filter(move |ev| ev.header().kind == kind);
 /// assert_eq!(options.namespace(), "site-a");
 /// assert_eq!(options.batch_size(), 64);
 /// ```
@@ -194,12 +194,15 @@ impl ImportOptions {
     ///
     /// ```
     /// use batpak::ImportOptions;
-    /// let o = ImportOptions::new("a").with_filter(Box::new(|ev| ev.coordinate.scope() == "eu"));
+    /// let o = ImportOptions::new("a").with_filter(|ev| ev.coordinate.scope() == "eu");
     /// # let _ = o;
     /// ```
     #[must_use]
-    pub fn with_filter(mut self, filter: ImportFilter) -> Self {
-        self.filter = Some(filter);
+    pub fn with_filter<F>(mut self, filter: F) -> Self
+    where
+        F: Fn(&StoredEvent<serde_json::Value>) -> bool + Send + 'static,
+    {
+        self.filter = Some(Box::new(filter));
         self
     }
 

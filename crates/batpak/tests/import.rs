@@ -282,9 +282,8 @@ fn selector_and_filter_decide_and_every_event_is_counted_once() {
 
     // Filter: refused events are counted, and imported by a later run without it.
     let dest = open(&dir.path().join("d"));
-    let only_placed = ImportOptions::new("a").with_filter(Box::new(|ev| {
-        ev.header().kind == PLACED && ev.payload().get("batch").is_none()
-    }));
+    let only_placed = ImportOptions::new("a")
+        .with_filter(|ev| ev.header().kind == PLACED && ev.payload().get("batch").is_none());
     let r = dest
         .import_events(&source, &ImportSelector::all(), &only_placed)
         .unwrap();
@@ -318,7 +317,7 @@ fn a_cause_that_is_not_imported_is_dropped() {
     let source = open(&dir.path().join("a"));
     fill_source(&source);
     let dest = open(&dir.path().join("b"));
-    let only_paid = ImportOptions::new("a").with_filter(Box::new(|ev| ev.header().kind == PAID));
+    let only_paid = ImportOptions::new("a").with_filter(|ev| ev.header().kind == PAID);
     let r = dest
         .import_events(&source, &ImportSelector::all(), &only_paid)
         .unwrap();
