@@ -173,7 +173,7 @@ pub enum CliError {
     },
     /// `snapshot` or `fork` needs to be the store's writer, and another
     /// process is.
-    #[error("{}: the store is open for writing by another process (a running `batpak serve`?); snapshot, fork and compact must be its writer: stop that process and run the command again", dir.display())]
+    #[error("{}: the store is open for writing by another process (a running `batpak serve`?); snapshot, fork, compact and import (of its destination) must be its writer: stop that process and run the command again", dir.display())]
     Locked {
         /// The data directory.
         dir: PathBuf,
@@ -348,7 +348,10 @@ impl CliError {
             Self::Store(
                 StoreError::DestinationNotEmpty { .. }
                 | StoreError::DestinationInsideSource { .. }
-                | StoreError::DestinationIsSymlink { .. },
+                | StoreError::DestinationIsSymlink { .. }
+                | StoreError::InvalidGateRecord { .. }
+                | StoreError::ImportFromItself { .. }
+                | StoreError::ImportWithEncryption { .. },
             ) => ExitStatus::BadInput,
             Self::Locked { .. } => ExitStatus::Locked,
             Self::BadRequest(_) => ExitStatus::BadInput,

@@ -2,7 +2,7 @@
 //!
 //! Each subcommand's work lives in a module that returns data and never
 //! prints: [`inspect`], [`verify`], [`export`], [`head`], [`prove`],
-//! [`snapshot`] (also `fork`), [`compact`] and [`bench`](mod@bench); [`serve`] runs
+//! [`snapshot`] (also `fork`), [`compact`], [`import`] and [`bench`](mod@bench); [`serve`] runs
 //! the server on options merged and checked by [`config`], and [`call`] is
 //! the client of `call` and `subscribe`. The binary
 //! (`src/main.rs`) parses arguments, draws progress bars, renders the data
@@ -13,7 +13,8 @@
 //! work beside a live writer, seeing the prefix committed when they opened.
 //! `snapshot`, `fork` and `compact` open it as its writer (the writer thread
 //! cuts the copy; compaction switches segments under the writer), so they
-//! refuse a directory another process writes to.
+//! refuse a directory another process writes to; `import` reads its source
+//! read-only and opens its destination as the writer.
 
 pub mod bench;
 pub mod call;
@@ -23,6 +24,7 @@ pub mod datadir;
 mod error;
 pub mod export;
 pub mod head;
+pub mod import;
 pub mod inspect;
 pub mod progress;
 pub mod prove;

@@ -18,7 +18,8 @@ use batpak_cli::config::{LogFormat, ServeFlags};
 use batpak_cli::head::KeptHead;
 use batpak_cli::progress::Progress;
 use batpak_cli::{
-    call, compact, datadir, export, head, inspect, prove, snapshot, verify, CliError, ExitStatus,
+    call, compact, datadir, export, head, import, inspect, prove, snapshot, verify, CliError,
+    ExitStatus,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
@@ -43,8 +44,9 @@ Exit codes:
      checkpoint, or a --public-key that is not an Ed25519 key in hex
   3  I/O error or corruption that stopped the command
   4  call/subscribe: the server could not be reached
-  5  snapshot/fork/compact: the data directory is locked by its writer (a
-     running batpak serve); stop it first
+  5  snapshot/fork/compact/import: the data directory (import: the
+     destination) is locked by its writer (a running batpak serve); stop it
+     first
   10-16  call: the server answered ERR unknown_operation (10), missing_handler
      (11), handler (12), receipt_sink (13), runtime (14), forbidden (15),
      any other code (16)
@@ -52,7 +54,9 @@ Exit codes:
 inspect, verify, export, head and prove open the directory read-only: they
 take no lock, change no file and work while another process writes to it.
 snapshot, fork and compact open it as its writer; a refused destination
-(not empty, inside the data directory, a symbolic link) exits 2.";
+(not empty, inside the data directory, a symbolic link) exits 2. import
+reads SOURCE read-only and opens DEST as its writer; a bad namespace, DEST
+being SOURCE or a store with payload encryption exits 2.";
 
 /// Inspect, verify, export, copy and benchmark batpak data directories.
 #[derive(Debug, Parser)]
@@ -184,6 +188,24 @@ enum Command {
         /// With --tombstone: events written before this time (ms since the Unix epoch).
         #[arg(long, requires = "tombstone")]
         before_ms: Option<u64>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Append every event of SOURCE to the store in DEST (created if absent)
+    /// with its payload bytes and its provenance under NAMESPACE; a rerun
+    /// imports only what is not there yet. Reads SOURCE read-only, opens
+    /// DEST as its writer.
+    Import {
+        /// The source data directory.
+        source: PathBuf,
+        /// The destination data directory.
+        #[arg(long = "into", value_name = "DEST")]
+        into: PathBuf,
+        /// The name recorded for the source in every imported event; use
+        /// the same one every time the same source is imported.
+        #[arg(long, value_name = "NS")]
+        namespace: String,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -522,6 +544,20 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
                 print_json(&out)?;
             } else {
                 print_text(&compact::render_human(&out))?;
+            }
+            Ok(ExitStatus::Success)
+        }
+        Command::Import {
+            source,
+            into,
+            namespace,
+            json,
+        } => {
+            let summary = import::import(&datadir::check(&source)?, &into, &namespace, &bars)?;
+            if json {
+                print_json(&summary)?;
+            } else {
+                print_text(&import::render_human(&summary))?;
             }
             Ok(ExitStatus::Success)
         }

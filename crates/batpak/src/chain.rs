@@ -31,12 +31,13 @@
 //! | entity             | 4 (length) + UTF-8 bytes                |
 //! | scope              | 4 (length) + UTF-8 bytes                |
 //! | prev_hash          | 32                                      |
-//! | attestation        | 1 tag (`0` absent, `1` gates passed, `2` bypass) + if present 4 (length) + canonical attestation |
+//! | attestation        | 1 tag (`0` absent, `1` gates passed, `2` bypass, `3` import) + if present 4 (length) + canonical attestation |
 //! | batch_remaining    | 4, version 2 only                       |
 //!
 //! The canonical attestation is a list of strings: 4 (count), then per string
 //! 4 (length) + UTF-8 bytes. Passed gates list their names in evaluation
-//! order; a bypass lists exactly `[ticket, reason]`. An ordinary append costs
+//! order; a bypass lists exactly `[ticket, reason]`; an import its four
+//! provenance strings (see `docs/FORMAT.md`). An ordinary append costs
 //! one byte (`0`).
 //!
 //! `batch_remaining` is the number of frames of the same atomic batch after

@@ -88,6 +88,7 @@ mod head;
 mod id;
 mod id_table;
 mod idempotency;
+mod import;
 mod index;
 #[cfg(feature = "payload-encryption")]
 mod keyring;
@@ -148,6 +149,7 @@ pub use gate::{
 };
 pub use head::{ConsistencyProof, HeadVerification, InclusionProof, TreeHead};
 pub use id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
+pub use import::{ImportOptions, ImportReport, ImportSelector};
 pub use keyscope::KeyScopeGranularity;
 pub use kind::EventKind;
 pub use options::{AppendOptions, BatchAppendItem, CausationRef};

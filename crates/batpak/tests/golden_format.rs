@@ -221,7 +221,7 @@ fn a_segment_of_another_format_version_is_refused_by_name() {
     // `batpak::format`: this test reads the format as a third party would.
     let seg = dir.path().join("00000000000000000001.seg");
     let mut bytes = std::fs::read(&seg).unwrap();
-    bytes[8..10].copy_from_slice(&3u16.to_le_bytes());
+    bytes[8..10].copy_from_slice(&4u16.to_le_bytes());
     let crc = crc32fast::hash(&bytes[..28]);
     bytes[28..32].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&seg, &bytes).unwrap();
@@ -236,11 +236,11 @@ fn a_segment_of_another_format_version_is_refused_by_name() {
                 supported,
             } => {
                 assert_eq!(path, &seg);
-                assert_eq!((*found, *supported), (3, 2));
+                assert_eq!((*found, *supported), (4, 3));
             }
             other => panic!("expected UnsupportedVersion, got {other:?}"),
         }
-        assert!(err.to_string().contains("format version 3"), "{err}");
+        assert!(err.to_string().contains("format version 4"), "{err}");
     }
 }
 

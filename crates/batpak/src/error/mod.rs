@@ -514,6 +514,27 @@ pub enum StoreError {
         /// What is wrong.
         reason: DecodeError,
     },
+    /// An import named the destination as its own source (the same store,
+    /// or another open of its directory); nothing was written.
+    #[error("cannot import the store at {} into itself", path.display())]
+    ImportFromItself {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// An import involving payload encryption was refused: a sealed payload
+    /// is bound to the key and event id of the store that sealed it, so a
+    /// copy could never be opened, and sealing it again would change its
+    /// content hash. Refused before anything is written when a store has
+    /// payload encryption on; for a sealed payload found in a source
+    /// without its keyset, when that event is reached (the batches before
+    /// it are imported).
+    #[error("import refused: the {store} store's payloads are sealed{}", event_id.map(|id| format!(" (event {id})")).unwrap_or_default())]
+    ImportWithEncryption {
+        /// `"source"` or `"destination"`.
+        store: &'static str,
+        /// The sealed source event, when one was found.
+        event_id: Option<EventId>,
+    },
     /// A reactor's handler panicked; the reactor stopped.
     #[error("reactor handler panicked")]
     ReactorPanicked,
@@ -564,6 +585,8 @@ impl StoreError {
             | Self::DestinationIsSymlink { .. }
             | Self::PayloadTombstoned { .. }
             | Self::CompactionPredicatePanicked { .. }
+            | Self::ImportFromItself { .. }
+            | Self::ImportWithEncryption { .. }
             | Self::ReactorPanicked
             | Self::Closed => HandlingClass::Domain,
             Self::TreeCorrupt { .. }
@@ -660,6 +683,8 @@ impl StoreError {
             Self::CompactionPredicatePanicked { .. } => "compaction_predicate_panicked",
             Self::CompactionIncomplete { .. } => "compaction_incomplete",
             Self::CompactionMarkerCorrupt { .. } => "compaction_marker_corrupt",
+            Self::ImportFromItself { .. } => "import_from_itself",
+            Self::ImportWithEncryption { .. } => "import_with_encryption",
             Self::ReactorPanicked => "reactor_panicked",
             Self::Closed => "closed",
             Self::WriterCrashed => "writer_crashed",
@@ -705,6 +730,8 @@ impl StoreError {
             | Self::DestinationIsSymlink { .. }
             | Self::PayloadTombstoned { .. }
             | Self::CompactionPredicatePanicked { .. }
+            | Self::ImportFromItself { .. }
+            | Self::ImportWithEncryption { .. }
             | Self::ReactorPanicked
             | Self::Closed => Fault::Caller,
             Self::CorruptSegment { .. }

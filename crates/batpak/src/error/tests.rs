@@ -434,6 +434,19 @@ fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
             "snapshot_incomplete",
             Fault::Data,
         ),
+        (
+            StoreError::ImportFromItself { path: path.clone() },
+            "import_from_itself",
+            Fault::Caller,
+        ),
+        (
+            StoreError::ImportWithEncryption {
+                store: "source",
+                event_id: Some(EventId::from_u128(1)),
+            },
+            "import_with_encryption",
+            Fault::Caller,
+        ),
         (StoreError::Closed, "closed", Fault::Caller),
         (StoreError::WriterCrashed, "writer_crashed", Fault::Internal),
     ]
@@ -442,7 +455,7 @@ fn every_variant() -> Vec<(StoreError, &'static str, Fault)> {
 #[test]
 fn every_variant_has_its_pinned_code_and_fault() {
     let all = every_variant();
-    assert_eq!(all.len(), 57, "a new variant needs a row here");
+    assert_eq!(all.len(), 59, "a new variant needs a row here");
     let mut seen = std::collections::HashSet::new();
     for (err, code, fault) in &all {
         assert_eq!(err.code(), *code, "{err:?}");

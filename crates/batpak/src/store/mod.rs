@@ -24,6 +24,7 @@ use crate::format::LOCK_FILE;
 use crate::fs::FsLock;
 use crate::gate::{Approved, Denial, Pipeline};
 use crate::head::TreeHead;
+use crate::import::{ImportOptions, ImportReport, ImportSelector};
 use crate::kind::EventKind;
 use crate::options::{AppendOptions, BatchAppendItem};
 use crate::projection::ProjectionStates;
@@ -104,6 +105,8 @@ pub struct Store {
     thread: Mutex<Option<JoinHandle<()>>>,
     #[cfg(feature = "payload-encryption")]
     keyring: Option<Arc<crate::keyring::KeyRing>>,
+    /// Held by a running import: imports into one store run one at a time.
+    import_lock: Mutex<()>,
     _lock: Box<dyn FsLock>,
 }
 
@@ -210,6 +213,7 @@ impl Store {
             thread: Mutex::new(Some(thread)),
             #[cfg(feature = "payload-encryption")]
             keyring,
+            import_lock: Mutex::new(()),
             _lock: lock,
         })
     }
@@ -979,6 +983,125 @@ impl ReadOnlyStore {
         }
         *shared.report.lock() = rec.report;
         crate::notary::open_evidence(shared, heads)
+    }
+}
+
+impl Store {
+    /// Appends the events `selector` picks from `source`, another open
+    /// store, in the source's commit order, and reports what it did.
+    ///
+    /// Each imported event keeps its source's kind, coordinate, payload
+    /// version, correlation id and stored payload bytes (so its
+    /// `content_hash` is the source's), and gets its id, sequences, chain
+    /// links and clocks here. Its header records
+    /// [`GateAttestation::Imported`](crate::GateAttestation::Imported)
+    /// (namespace, source event id, sequence and content hash) in place of
+    /// any attestation the source event had, and the idempotency key
+    /// [`ImportOptions::idempotency_key`]. Causation points at the imported
+    /// copy of the cause when the cause was imported under the same
+    /// namespace (in this call or before), and is dropped otherwise.
+    ///
+    /// Only events below the source's frontier at the start of the call
+    /// (visible and durable) are considered. Reserved kinds, tombstoned
+    /// payloads and copies of this store's own events are skipped and
+    /// counted; see [`ImportReport`].
+    ///
+    /// Nothing is imported twice under one namespace, however often the
+    /// import runs or wherever a crash stops it: the import first reads the
+    /// header of every event of this store (one frame read per event; the
+    /// ids found cost about 40 bytes each in memory for the call) to learn
+    /// which source events are already here, then appends the rest in
+    /// atomic batches. When it returns `Ok`, every event it counts as
+    /// imported is durable, whatever the [`SyncMode`](crate::SyncMode).
+    /// Imports into one store run one at a time.
+    ///
+    /// Refused before anything is written: a namespace that is blank, too
+    /// long or holds a control character
+    /// ([`StoreError::InvalidGateRecord`]), a source that is this store or
+    /// its directory ([`StoreError::ImportFromItself`]), and either store
+    /// with payload encryption on ([`StoreError::ImportWithEncryption`]).
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use batpak::{GateAttestation, ImportOptions, ImportSelector};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let source = Store::open(StoreConfig::new(dir.path().join("site-a")))?;
+    /// let target = Store::open(StoreConfig::new(dir.path().join("hq")))?;
+    /// let coord = Coordinate::new("order:1", "shop")?;
+    /// let placed = source.append(&coord, EventKind::custom(0xE, 1), &"placed")?;
+    ///
+    /// let r = target.import_events(&source, &ImportSelector::all(), &ImportOptions::new("site-a"))?;
+    /// assert_eq!((r.imported, r.deduplicated), (1, 0));
+    /// let copy = &target.by_entity("order:1")[0];
+    /// let header = target.get(copy.event_id())?.event.header;
+    /// assert_eq!(header.content_hash, placed.content_hash);
+    /// let (ns, id, _, _) = header.attestation.as_ref().and_then(GateAttestation::provenance).ok_or("no provenance")?;
+    /// assert_eq!((ns, id), ("site-a", placed.event_id));
+    ///
+    /// let again = target.import_events(source.reader(), &ImportSelector::all(), &ImportOptions::new("site-a"))?;
+    /// assert_eq!((again.imported, again.deduplicated), (0, 1));
+    /// # Ok(()) }
+    /// ```
+    pub fn import_events<S: AsRef<StoreReader> + ?Sized>(
+        &self,
+        source: &S,
+        selector: &ImportSelector,
+        options: &ImportOptions,
+    ) -> Result<ImportReport, StoreError> {
+        self.import_events_with_progress(source, selector, options, |_, _| {})
+    }
+
+    /// [`Store::import_events`], calling `progress(done, total)` in source
+    /// global sequences: `total` is the span from the selector's start to
+    /// the source frontier, `done` how much of it has been looked at. It is
+    /// called with 0 at the start, after each batch and with `total` at the end.
+    ///
+    /// ```
+    /// use batpak::prelude::*;
+    /// use batpak::{ImportOptions, ImportSelector};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let source = Store::open(StoreConfig::new(dir.path().join("a")))?;
+    /// for i in 0..10u8 {
+    ///     source.append(&Coordinate::new("e", "s")?, EventKind::custom(0xE, 1), &i)?;
+    /// }
+    /// let target = Store::open(StoreConfig::new(dir.path().join("b")))?;
+    /// let mut seen = Vec::new();
+    /// let options = ImportOptions::new("a").with_batch_size(4);
+    /// target.import_events_with_progress(&source, &ImportSelector::after(1), &options, |d, t| seen.push((d, t)))?;
+    /// assert_eq!(seen.first(), Some(&(0, 8)));
+    /// assert_eq!(seen.last(), Some(&(8, 8)));
+    /// # Ok(()) }
+    /// ```
+    pub fn import_events_with_progress<S: AsRef<StoreReader> + ?Sized>(
+        &self,
+        source: &S,
+        selector: &ImportSelector,
+        options: &ImportOptions,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<ImportReport, StoreError> {
+        let _one_at_a_time = self.import_lock.lock();
+        let source = source.as_ref().shared();
+        crate::import::import(&self.appender, source, selector, options, &mut progress)
+    }
+}
+
+impl AsRef<StoreReader> for Store {
+    fn as_ref(&self) -> &StoreReader {
+        &self.reader
+    }
+}
+
+impl AsRef<StoreReader> for ReadOnlyStore {
+    fn as_ref(&self) -> &StoreReader {
+        &self.reader
+    }
+}
+
+impl AsRef<StoreReader> for StoreReader {
+    fn as_ref(&self) -> &StoreReader {
+        self
     }
 }
 
