@@ -211,37 +211,37 @@ fn check_event(
     if recomputed != h.event_hash || !header_matches_index {
         report.mismatches.push(entry.event_id);
     }
-    let previous = tips.get(&ent).copied();
-    let expected_prev = match (h.entity_sequence, previous) {
+    // The link is judged by the index's entity sequence (checked at open);
+    // a frame that disagrees with it is a mismatch above.
+    let es = entry.entity_sequence;
+    let expected_prev = match (es, tips.get(&ent).copied()) {
         (0, _) => Some(chain::GENESIS_HASH),
         (es, Some((prev_es, hash))) if prev_es + 1 == es => Some(hash),
-        _ => None,
+        (_, Some((_, hash))) if !retired_predecessor(shared, entry) => Some(hash),
+        (_, None) if !retired_predecessor(shared, entry) => None,
+        _ => {
+            report.retired_links.push(entry.event_id);
+            tips.insert(ent, (es, h.event_hash));
+            return;
+        }
     };
-    if expected_prev == Some(h.prev_hash) {
-    } else if expected_prev.is_none()
-        && h.entity_sequence > 0
-        && shared
-            .index
-            .read()
-            .entity_event_at(entry.coordinate.entity(), h.entity_sequence - 1)
-            .is_none()
-        && retired_predecessor(shared, entry)
-    {
-        report.retired_links.push(entry.event_id);
-    } else {
+    if expected_prev != Some(h.prev_hash) {
         report.dangling.push(entry.event_id);
     }
-    tips.insert(ent, (h.entity_sequence, h.event_hash));
+    tips.insert(ent, (es, h.event_hash));
 }
 
-/// True when the store held the entity's previous event and a retention
-/// compaction removed it: its entity sequence is below the entity's next
-/// one (a store never skips a sequence otherwise; open checks that).
+/// True when the entity's previous event was removed by a retention
+/// compaction: the index holds no event at the entity sequence before this
+/// one. Open checks that every range a retention did not rewrite is dense,
+/// so nothing else leaves that gap.
 fn retired_predecessor(shared: &Arc<Shared>, entry: &IndexEntry) -> bool {
     let index = shared.index.read();
     entry.entity_sequence > 0
-        && index.entity_tip(entry.coordinate.entity()).0 > entry.entity_sequence
         && index.next_global_sequence() > index.len() as u64
+        && index
+            .entity_event_at(entry.coordinate.entity(), entry.entity_sequence - 1)
+            .is_none()
 }
 
 /// Checks a receipt against the stored event, recomputing its hashes from
