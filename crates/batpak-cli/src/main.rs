@@ -534,7 +534,7 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             before_ms,
             json,
         } => {
-            let filter = tombstone.then(|| compact::TombstoneFilter {
+            let filter = tombstone.then_some(compact::TombstoneFilter {
                 kinds: kind,
                 entity_prefix,
                 before_ms,

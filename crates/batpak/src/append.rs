@@ -169,7 +169,7 @@ impl Appender {
     }
 
     /// The segments the writer will never write again, from the writer.
-    pub(crate) fn sealed_segments(&self) -> Result<Vec<crate::compact::SealedSegment>, StoreError> {
+    pub(crate) fn sealed_segments(&self) -> Result<Vec<crate::segment::SealedSegment>, StoreError> {
         let (reply, rx) = flume::bounded(1);
         self.tx
             .send(Command::Sealed(reply))

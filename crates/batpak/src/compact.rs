@@ -31,22 +31,24 @@
 //! name events by id or global sequence, never by file offset.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::append::Appender;
-use crate::config::StoreConfig;
 use crate::engine::Shared;
 use crate::error::{Corruption, StoreError};
 use crate::event::{decode_json_payload, Event, StoredEvent};
 use crate::format::{
     self, decode_compaction_marker, decode_frame, encode_compaction_marker, encode_frame,
-    encode_segment_header, segment_file_name, segment_path, CompactionMarker, FrameFields,
-    SegmentHeader, COMPACTING_SUFFIX, COMPACTION_FILE, SEGMENT_HEADER_LEN,
+    encode_segment_header, segment_path, CompactionMarker, FrameFields, SegmentHeader,
+    COMPACTION_FILE, SEGMENT_HEADER_LEN,
 };
 use crate::fs::{write_atomic, OpenMode, StoreFile, StoreFs};
 use crate::index::Location;
+use crate::recovery::{complete, temp_path};
+pub use crate::recovery::{CompactionAtOpen, CompactionKind};
+use crate::segment::SealedSegment;
 use crate::segment::{read_whole, FooterBuilder, SegmentFile};
 
 /// The test a retention or tombstone compaction puts to each event: `true`
@@ -85,37 +87,6 @@ impl std::fmt::Debug for CompactionStrategy {
             Self::Retention(_) => "Retention(..)",
             Self::Tombstone(_) => "Tombstone(..)",
         })
-    }
-}
-
-/// The strategy of a compaction, without its predicate (for reports).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum CompactionKind {
-    /// [`CompactionStrategy::Merge`].
-    Merge,
-    /// [`CompactionStrategy::Retention`].
-    Retention,
-    /// [`CompactionStrategy::Tombstone`].
-    Tombstone,
-}
-
-impl CompactionKind {
-    fn code(self) -> u8 {
-        match self {
-            Self::Merge => 0,
-            Self::Retention => 1,
-            Self::Tombstone => 2,
-        }
-    }
-
-    fn from_code(code: u8) -> Self {
-        match code {
-            1 => Self::Retention,
-            2 => Self::Tombstone,
-            _ => Self::Merge,
-        }
     }
 }
 
@@ -194,39 +165,6 @@ pub struct CompactionReport {
 
 fn serialize_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-}
-
-/// What an open found of an earlier compaction (in `OpenReport::compaction`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum CompactionAtOpen {
-    /// The switch had happened: open removed what was left of the sources
-    /// and renamed the outputs.
-    Completed {
-        /// The strategy the marker recorded.
-        strategy: CompactionKind,
-        /// The segments replaced.
-        sources: Vec<u64>,
-        /// The segments that replaced them.
-        outputs: Vec<u64>,
-    },
-    /// The switch had not happened: open removed the outputs' temporary
-    /// files and the old segments stand.
-    RolledBack {
-        /// Temporary output files removed.
-        removed: usize,
-    },
-}
-
-/// How many times (10 ms apart) a read-only open looks again for a
-/// compaction marker to go before it gives up.
-const READ_ONLY_MARKER_WAITS: u32 = 200;
-
-/// A sealed segment the writer will never write again.
-pub(crate) struct SealedSegment {
-    pub(crate) id: u64,
-    pub(crate) file: SegmentFile,
 }
 
 /// One output being written.
@@ -613,10 +551,6 @@ fn judge(
     })
 }
 
-fn temp_path(dir: &Path, id: u64) -> PathBuf {
-    dir.join(format!("{}{COMPACTING_SUFFIX}", segment_file_name(id)))
-}
-
 /// Removes the temporary outputs of a compaction that will not switch.
 fn discard(fs: &dyn StoreFs, outputs: &[Output]) {
     for o in outputs {
@@ -654,120 +588,4 @@ fn switch_readers(shared: &Shared, outputs: &[Output], sources: &[u64]) {
     if let Some(cache) = &shared.cache {
         cache.clear();
     }
-}
-
-/// Steps 4 and 5 of the module docs: removes the sources that are not
-/// outputs, renames the outputs to their segment names, removes the marker.
-fn complete(fs: &dyn StoreFs, dir: &Path, marker: &CompactionMarker) -> Result<(), StoreError> {
-    let outputs: Vec<u64> = marker.outputs.iter().map(|o| o.0).collect();
-    for id in marker.sources.iter().filter(|id| !outputs.contains(id)) {
-        let path = segment_path(dir, *id);
-        if fs
-            .exists(&path)
-            .map_err(|e| StoreError::io("stat segment", &path, e))?
-        {
-            fs.remove_file(&path)
-                .map_err(|e| StoreError::io("remove compacted segment", &path, e))?;
-        }
-    }
-    for &(id, len) in &marker.outputs {
-        let temp = temp_path(dir, id);
-        let path = segment_path(dir, id);
-        if fs
-            .exists(&temp)
-            .map_err(|e| StoreError::io("stat segment", &temp, e))?
-        {
-            fs.rename(&temp, &path)
-                .map_err(|e| StoreError::io("rename compacted segment", &temp, e))?;
-        } else {
-            // Renamed before: the file under the segment name must be the output.
-            let found = fs
-                .open(&path, OpenMode::Read)
-                .and_then(|f| f.len())
-                .map_err(|e| StoreError::io("open compacted segment", &path, e))?;
-            if found != len {
-                return Err(StoreError::CompactionIncomplete {
-                    path,
-                    reason: "an output is neither under its temporary name nor, at its length, under its segment name",
-                });
-            }
-        }
-    }
-    fs.sync_dir(dir)
-        .map_err(|e| StoreError::io("sync directory", dir, e))?;
-    let marker_path = dir.join(COMPACTION_FILE);
-    fs.remove_file(&marker_path)
-        .and_then(|()| fs.sync_dir(dir))
-        .map_err(|e| StoreError::io("remove compaction marker", &marker_path, e))
-}
-
-/// At open: completes a compaction whose marker is on disk, or removes the
-/// temporary outputs of one that never switched. A read-only open changes
-/// nothing and refuses a directory with a marker (its segments are half
-/// switched until a writer completes them).
-pub(crate) fn settle_at_open(
-    cfg: &StoreConfig,
-    writable: bool,
-) -> Result<Option<CompactionAtOpen>, StoreError> {
-    let fs = cfg.fs.as_ref();
-    let dir = cfg.dir.as_path();
-    let marker_path = dir.join(COMPACTION_FILE);
-    let has_marker = fs
-        .exists(&marker_path)
-        .map_err(|e| StoreError::io("stat compaction marker", &marker_path, e))?;
-    if !writable {
-        // A live writer removes its marker milliseconds after writing it.
-        let mut waited = 0;
-        let mut present = has_marker;
-        while present && waited < READ_ONLY_MARKER_WAITS {
-            std::thread::sleep(Duration::from_millis(10));
-            waited += 1;
-            present = fs
-                .exists(&marker_path)
-                .map_err(|e| StoreError::io("stat compaction marker", &marker_path, e))?;
-        }
-        if present {
-            return Err(StoreError::CompactionIncomplete {
-                path: marker_path,
-                reason: "a compaction switched but did not finish; open the store for writing once to complete it",
-            });
-        }
-        return Ok(None);
-    }
-    if has_marker {
-        let bytes = crate::fs::read_all(fs, &marker_path, 1 << 26)
-            .map_err(|e| StoreError::io("read compaction marker", &marker_path, e))?;
-        let marker = decode_compaction_marker(&bytes).map_err(|reason| {
-            StoreError::CompactionMarkerCorrupt {
-                path: marker_path.clone(),
-                reason,
-            }
-        })?;
-        complete(fs, dir, &marker)?;
-        return Ok(Some(CompactionAtOpen::Completed {
-            strategy: CompactionKind::from_code(marker.strategy),
-            sources: marker.sources,
-            outputs: marker.outputs.iter().map(|o| o.0).collect(),
-        }));
-    }
-    let names = fs
-        .list_dir(dir)
-        .map_err(|e| StoreError::io("list directory", dir, e))?;
-    let mut removed = 0;
-    let stale_marker = format!("{COMPACTION_FILE}{}", format::TEMP_SUFFIX);
-    for name in names
-        .iter()
-        .filter(|n| n.ends_with(COMPACTING_SUFFIX) || **n == stale_marker)
-    {
-        let path = dir.join(name);
-        fs.remove_file(&path)
-            .map_err(|e| StoreError::io("remove compaction leftover", &path, e))?;
-        removed += 1;
-    }
-    if removed == 0 {
-        return Ok(None);
-    }
-    fs.sync_dir(dir)
-        .map_err(|e| StoreError::io("sync directory", dir, e))?;
-    Ok(Some(CompactionAtOpen::RolledBack { removed }))
 }

@@ -271,6 +271,13 @@ impl FooterBuilder {
     }
 }
 
+/// A sealed segment the writer will never write again (what a compaction
+/// may rewrite).
+pub(crate) struct SealedSegment {
+    pub(crate) id: u64,
+    pub(crate) file: SegmentFile,
+}
+
 /// An open segment file with the format version its header declares,
 /// which decides the hash layout of the events read from it.
 #[derive(Clone, Debug)]

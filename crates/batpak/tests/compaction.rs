@@ -139,7 +139,7 @@ fn merge_keeps_every_frame_byte_for_byte_and_every_hash() {
         report.source_segments.len() > report.output_segments.len(),
         "{report:?}"
     );
-    assert!(report.output_segments.len() >= 1);
+    assert!(!report.output_segments.is_empty());
     assert_eq!(report.events_tombstoned, 0);
     assert!(
         report.bytes_reclaimed > 0,

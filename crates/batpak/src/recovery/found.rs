@@ -55,7 +55,7 @@ pub struct OpenReport {
     pub history_lost: Option<HistoryLoss>,
     /// A compaction an earlier run left unfinished, and what open did
     /// about it (completed its switch, or removed its temporary outputs).
-    pub compaction: Option<crate::compact::CompactionAtOpen>,
+    pub compaction: Option<crate::CompactionAtOpen>,
 }
 
 /// Committed events that are gone: a recorded tree head covered more

@@ -3,6 +3,7 @@
 //! [`load`], the repairs open makes to files in [`repair`], and rebuilding
 //! the writer's idempotency keys in `crate::idempotency`.
 
+mod compaction;
 mod found;
 mod ids;
 mod load;
@@ -18,6 +19,8 @@ use crate::idempotency::rebuild_keys;
 use crate::index::Index;
 use crate::segment::SegmentFile;
 
+pub(crate) use compaction::{complete, settle_at_open, temp_path};
+pub use compaction::{CompactionAtOpen, CompactionKind};
 use found::Loaded;
 pub(crate) use found::{segment_ids, Access, Recovered, Tail};
 pub use found::{HistoryLoss, OpenReport, TornTail};
@@ -34,7 +37,7 @@ use repair::apply_sync_failure;
 /// event below it (`Corruption::CutBelowCommitted`, in `load::scan_frames`);
 /// 0 knows of none.
 pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, StoreError> {
-    let compaction = crate::compact::settle_at_open(cfg, access == Access::Writer)?;
+    let compaction = settle_at_open(cfg, access == Access::Writer)?;
     let cut = if access == Access::Writer {
         apply_sync_failure(cfg)?
     } else {

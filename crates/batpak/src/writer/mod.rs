@@ -72,7 +72,7 @@ pub(crate) enum Command {
     /// Take a consistent cut for a snapshot or fork (see [`cut`]).
     Cut(Sender<Result<Cut, StoreError>>),
     /// List the segments before the active one: they never change again.
-    Sealed(Sender<Result<Vec<crate::compact::SealedSegment>, StoreError>>),
+    Sealed(Sender<Result<Vec<crate::segment::SealedSegment>, StoreError>>),
 }
 
 /// A request whose frames are in the group buffer, waiting for the write and sync.
@@ -275,7 +275,7 @@ impl Writer {
         let mut shutdown: Option<Sender<Result<(), StoreError>>> = None;
         let mut heads: Vec<Sender<Result<TreeHead, StoreError>>> = Vec::new();
         let mut cuts: Vec<Sender<Result<Cut, StoreError>>> = Vec::new();
-        let mut sealed: Vec<Sender<Result<Vec<crate::compact::SealedSegment>, StoreError>>> =
+        let mut sealed: Vec<Sender<Result<Vec<crate::segment::SealedSegment>, StoreError>>> =
             Vec::new();
         let mut group_keys = GroupKeys::default();
         for cmd in group {
@@ -408,7 +408,7 @@ impl Writer {
 
     /// The segments before the active one, in id order. Refused after a
     /// write-path failure: the files may not be what was acknowledged.
-    fn sealed_segments(&self) -> Result<Vec<crate::compact::SealedSegment>, StoreError> {
+    fn sealed_segments(&self) -> Result<Vec<crate::segment::SealedSegment>, StoreError> {
         self.check_failed()?;
         let active = self.segments.cut_point().map(|(id, _)| id);
         Ok(self
@@ -417,7 +417,7 @@ impl Writer {
             .read()
             .iter()
             .filter(|(id, _)| Some(**id) != active)
-            .map(|(&id, file)| crate::compact::SealedSegment {
+            .map(|(&id, file)| crate::segment::SealedSegment {
                 id,
                 file: file.clone(),
             })
