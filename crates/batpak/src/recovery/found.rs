@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::compaction::CompactionAtOpen;
 use crate::config::StoreConfig;
 use crate::error::{Corruption, StoreError};
 use crate::format::{self, DecodeError, KeyRecord};
@@ -55,7 +56,7 @@ pub struct OpenReport {
     pub history_lost: Option<HistoryLoss>,
     /// A compaction an earlier run left unfinished, and what open did
     /// about it (completed its switch, or removed its temporary outputs).
-    pub compaction: Option<crate::CompactionAtOpen>,
+    pub compaction: Option<CompactionAtOpen>,
 }
 
 /// Committed events that are gone: a recorded tree head covered more
