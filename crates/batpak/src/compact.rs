@@ -52,7 +52,8 @@ use crate::segment::SealedSegment;
 use crate::segment::{read_whole, FooterBuilder, SegmentFile};
 
 /// The test a retention or tombstone compaction puts to each event: `true`
-/// keeps it as it is.
+/// keeps it as it is. A payload that was shredded or already tombstoned is
+/// seen as `null`.
 pub type CompactionPredicate = Box<dyn Fn(&StoredEvent<serde_json::Value>) -> bool + Send>;
 
 /// What a compaction does with the events of the segments it rewrites.
@@ -518,7 +519,8 @@ fn rewrite(
     }))
 }
 
-/// The predicate's verdict on one event; a panic in it fails the compaction.
+/// The predicate's verdict on one event (a shredded or tombstoned payload
+/// seen as `null`); a panic in it fails the compaction.
 fn judge(
     shared: &Shared,
     keep: &CompactionPredicate,
@@ -535,13 +537,15 @@ fn judge(
     };
     let event = match shared.open_stored(raw) {
         Ok(raw) => decode_json_payload(raw)?,
-        Err(StoreError::PayloadShredded { .. }) => StoredEvent {
-            event: Event {
-                header: f.header(hash_version),
-                payload: serde_json::Value::Null,
-            },
-            coordinate: coordinate.clone(),
-        },
+        Err(StoreError::PayloadShredded { .. } | StoreError::PayloadTombstoned { .. }) => {
+            StoredEvent {
+                event: Event {
+                    header: f.header(hash_version),
+                    payload: serde_json::Value::Null,
+                },
+                coordinate: coordinate.clone(),
+            }
+        }
         Err(e) => return Err(e),
     };
     catch_unwind(AssertUnwindSafe(|| keep(&event))).map_err(|_| {
