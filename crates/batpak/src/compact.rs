@@ -309,18 +309,20 @@ pub(crate) fn compact(
     Ok(report)
 }
 
-/// Runs of consecutive sealed segments of one format version whose frames
-/// fit one output of `target` bytes; runs of one are left alone.
+/// Runs of consecutive sealed segments of one format version whose bytes
+/// add up to at most `target`, taken greedily in log order; runs of one
+/// are left alone.
 fn merge_groups(sealed: &[SealedSegment], lens: &[u64], target: u64) -> Vec<Vec<usize>> {
     let mut groups = Vec::new();
     let mut run: Vec<usize> = Vec::new();
     let mut run_len = 0u64;
     for (i, s) in sealed.iter().enumerate() {
-        // Neighbours in the list are neighbours in the log (every segment
-        // before the active one is listed; ids may skip after a compaction).
+        // The run's last member is this one's neighbour in the log. A
+        // segment as large as the target joins no run and ends up in a run
+        // of one, which is left alone.
         let joins = run
             .last()
-            .is_some_and(|&p| sealed[p].file.version == s.file.version && p + 1 == i)
+            .is_some_and(|&p| sealed[p].file.version == s.file.version)
             && run_len + lens[i] <= target;
         if !joins {
             if run.len() > 1 {
@@ -329,10 +331,8 @@ fn merge_groups(sealed: &[SealedSegment], lens: &[u64], target: u64) -> Vec<Vec<
             run.clear();
             run_len = 0;
         }
-        if lens[i] < target {
-            run.push(i);
-            run_len += lens[i];
-        }
+        run.push(i);
+        run_len += lens[i];
     }
     if run.len() > 1 {
         groups.push(run);
@@ -444,8 +444,8 @@ fn rewrite(
                 used
             } else {
                 let content_hash = f.header(member.file.hash_version()).content_hash;
+                // The encoder writes the tombstone in the payload's place.
                 let stone = FrameFields {
-                    payload: &[],
                     tombstone: Some(content_hash),
                     ..f.clone()
                 };
@@ -591,5 +591,40 @@ fn switch_readers(shared: &Shared, outputs: &[Output], sources: &[u64]) {
     }
     if let Some(cache) = &shared.cache {
         cache.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn configs_and_strategies_say_what_they_are() {
+        let keep: CompactionPredicate = Box::new(|_| true);
+        assert_eq!(format!("{:?}", CompactionStrategy::Merge), "Merge");
+        assert_eq!(
+            format!("{:?}", CompactionStrategy::Retention(Box::new(|_| true))),
+            "Retention(..)"
+        );
+        assert_eq!(
+            format!("{:?}", CompactionStrategy::Tombstone(keep)),
+            "Tombstone(..)"
+        );
+        let c = CompactionConfig::new(CompactionStrategy::Merge);
+        assert_eq!(c.target_segment_bytes(), None);
+        assert_eq!(c.kind(), CompactionKind::Merge);
+        let c = c.with_target_segment_bytes(12_345);
+        assert_eq!(c.target_segment_bytes(), Some(12_345));
+        for k in [
+            CompactionKind::Merge,
+            CompactionKind::Retention,
+            CompactionKind::Tombstone,
+        ] {
+            assert_eq!(CompactionKind::from_code(k.code()), k);
+        }
+        assert_eq!(CompactionKind::Merge.code(), 0);
+        assert_eq!(CompactionKind::Retention.code(), 1);
+        assert_eq!(CompactionKind::Tombstone.code(), 2);
     }
 }

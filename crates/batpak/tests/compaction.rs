@@ -79,6 +79,18 @@ fn frames_on_disk(dir: &Path) -> Vec<(EventId, Vec<u8>)> {
     out
 }
 
+/// Frames per segment id.
+fn frame_counts(dir: &Path) -> BTreeMap<u64, u64> {
+    segments(dir)
+        .iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            let id = batpak::format::parse_segment_file_name(name).unwrap();
+            (id, SegmentReader::open(p).unwrap().frames().count() as u64)
+        })
+        .collect()
+}
+
 /// A store of many small sealed segments: 5 entities, plain appends,
 /// batches and keyed appends, payloads `{"n": i, "secret": bool}`.
 fn filled(dir: &Path) -> (Store, Vec<AppendReceipt>) {
@@ -127,6 +139,7 @@ fn merge_keeps_every_frame_byte_for_byte_and_every_hash() {
     let (store, receipts) = filled(dir.path());
     let before = seen(store.reader());
     let frames_before = frames_on_disk(dir.path());
+    let counts_before = frame_counts(dir.path());
     let files_before = segments(dir.path()).len();
     let head = store.signed_head().unwrap();
     let report = store
@@ -141,6 +154,15 @@ fn merge_keeps_every_frame_byte_for_byte_and_every_hash() {
     );
     assert!(!report.output_segments.is_empty());
     assert_eq!(report.events_tombstoned, 0);
+    assert_eq!(
+        report.events_kept,
+        report
+            .source_segments
+            .iter()
+            .map(|id| counts_before[id])
+            .sum::<u64>(),
+        "every event of the sources is counted once"
+    );
     assert!(
         report.bytes_reclaimed > 0,
         "headers and footers of the merged segments"
@@ -270,6 +292,31 @@ fn tombstones_keep_headers_and_hashes_and_drop_only_rejected_payloads() {
         )
         .unwrap();
     check(store.reader());
+    // Counts are exact: a pass rejecting everything tombstones what still
+    // had a payload and counts no tombstone twice; the next finds nothing.
+    let sealed_events: u64 = {
+        let files = segments(dir.path());
+        files[..files.len() - 1]
+            .iter()
+            .map(|p| SegmentReader::open(p).unwrap().frames().count() as u64)
+            .sum()
+    };
+    let all = store
+        .compact(&CompactionConfig::new(CompactionStrategy::Tombstone(
+            Box::new(|_| false),
+        )))
+        .unwrap();
+    assert_eq!(
+        all.events_tombstoned,
+        sealed_events - report.events_tombstoned
+    );
+    assert_eq!(all.events_kept, 0);
+    let none = store
+        .compact(&CompactionConfig::new(CompactionStrategy::Tombstone(
+            Box::new(|_| false),
+        )))
+        .unwrap();
+    assert_eq!((none.events_tombstoned, none.source_segments.len()), (0, 0));
 }
 
 #[test]
@@ -759,4 +806,160 @@ fn cached_projections_equal_a_fresh_fold_across_every_strategy() {
             );
         }
     }
+}
+
+#[test]
+fn a_tombstone_pass_leaves_version_1_segments_as_they_are_and_reports_its_work_exactly() {
+    let copy = common::copy_dir(&common::fixture("golden-v1/store"));
+    let cfg = || StoreConfig::new(copy.path()).with_segment_max_bytes(4096);
+    let store = Store::open(cfg()).unwrap();
+    let v1_events = store.len();
+    let v1_segments = segments(copy.path()).len();
+    for i in 0..120u32 {
+        store
+            .append(
+                &coord("new:1", "scope:new"),
+                K,
+                &serde_json::json!({"i": i, "pad": "z".repeat(60)}),
+            )
+            .unwrap();
+    }
+    let before = seen(store.reader());
+    let sealed = segments(copy.path()).len() - 1;
+    let mut calls: Vec<(u64, u64)> = Vec::new();
+    let report = store
+        .compact_with_progress(
+            &CompactionConfig::new(CompactionStrategy::Tombstone(Box::new(|_| false))),
+            |d, t| calls.push((d, t)),
+        )
+        .unwrap();
+    // Only the segments written in format 2 or later were rewritten.
+    assert!(
+        report
+            .source_segments
+            .iter()
+            .all(|&id| id > v1_segments as u64),
+        "{report:?}"
+    );
+    assert!(!report.source_segments.is_empty());
+    assert_eq!(report.segments_left, sealed - report.source_segments.len());
+    assert!(report.segments_left >= v1_segments);
+    // Progress rises to its total, which is the bytes of the segments looked at.
+    assert!(
+        calls
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 == w[1].1),
+        "{calls:?}"
+    );
+    let (done, total) = *calls.last().unwrap();
+    assert_eq!(done, total);
+    assert!(total >= report.bytes_before && report.bytes_before > 0);
+    // The version-1 events read and verify in their own hash layout.
+    let after = seen(store.reader());
+    let mut untouched = 0;
+    for (id, was) in &before {
+        let now = &after[id];
+        if now.payload.is_some() {
+            assert_eq!(now, was);
+            untouched += 1;
+        }
+    }
+    assert!(untouched >= v1_events as usize);
+    assert!(store.verify_chain().unwrap().is_intact());
+    // A merge never joins segments of two format versions (each event is
+    // hashed in its own segment's layout).
+    let merged = store
+        .compact(
+            &CompactionConfig::new(CompactionStrategy::Merge).with_target_segment_bytes(1 << 20),
+        )
+        .unwrap();
+    assert!(!merged.source_segments.is_empty());
+    assert!(store.verify_chain().unwrap().is_intact());
+    assert_eq!(seen(store.reader()), after);
+    store.close().unwrap();
+    let store = Store::open(cfg()).unwrap();
+    assert!(store.verify_chain().unwrap().is_intact());
+    assert_eq!(seen(store.reader()), after);
+}
+
+#[test]
+fn a_merge_keeps_every_output_within_its_target_and_leaves_big_segments_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = filled(dir.path());
+    let before = seen(store.reader());
+    let target = 10_000u64;
+    let report = store
+        .compact(
+            &CompactionConfig::new(CompactionStrategy::Merge).with_target_segment_bytes(target),
+        )
+        .unwrap();
+    assert!(report.output_segments.len() > 1, "{report:?}");
+    for id in &report.output_segments {
+        let len = std::fs::metadata(dir.path().join(batpak::format::segment_file_name(*id)))
+            .unwrap()
+            .len();
+        assert!(len <= target, "segment {id}: {len} bytes");
+    }
+    // Segments at least as large as the target are not merged again.
+    let again = store
+        .compact(&CompactionConfig::new(CompactionStrategy::Merge).with_target_segment_bytes(4096))
+        .unwrap();
+    assert!(again.source_segments.is_empty(), "{again:?}");
+    assert_eq!(seen(store.reader()), before);
+}
+
+#[test]
+fn a_merge_joins_greedily_and_does_nothing_when_no_two_segments_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = filled(dir.path());
+    let before = seen(store.reader());
+    let files = segments(dir.path());
+    let sealed: Vec<u64> = files[..files.len() - 1]
+        .iter()
+        .map(|p| p.metadata().unwrap().len())
+        .collect();
+    let (min, max) = (*sealed.iter().min().unwrap(), *sealed.iter().max().unwrap());
+    // Every segment fits the target on its own, no two fit together.
+    let target = max + 1;
+    assert!(2 * min > target, "segments of {min}..{max} bytes");
+    let report = store
+        .compact(
+            &CompactionConfig::new(CompactionStrategy::Merge).with_target_segment_bytes(target),
+        )
+        .unwrap();
+    assert!(report.source_segments.is_empty(), "{report:?}");
+    assert!(report.output_segments.is_empty());
+    assert_eq!(report.segments_left, sealed.len());
+    assert_eq!((report.bytes_before, report.bytes_after), (0, 0));
+    assert_eq!(segments(dir.path()).len(), files.len());
+    // A target that holds them all joins every sealed segment into one.
+    let all: u64 = sealed.iter().sum();
+    let report = store
+        .compact(&CompactionConfig::new(CompactionStrategy::Merge).with_target_segment_bytes(all))
+        .unwrap();
+    assert_eq!(report.source_segments.len(), sealed.len(), "{report:?}");
+    assert_eq!(report.output_segments, vec![report.source_segments[0]]);
+    assert_eq!(report.segments_left, 0);
+    assert_eq!(report.bytes_before, all);
+    assert_eq!(seen(store.reader()), before);
+}
+
+#[test]
+fn a_read_only_open_waits_for_a_live_writers_marker_to_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = filled(dir.path());
+    let events = store.len();
+    store.close().unwrap();
+    let marker = dir.path().join(COMPACTION_FILE);
+    std::fs::write(&marker, b"switching").unwrap();
+    let remover = {
+        let marker = marker.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            std::fs::remove_file(marker).unwrap();
+        })
+    };
+    let ro = Store::open_read_only(StoreConfig::new(dir.path())).unwrap();
+    remover.join().unwrap();
+    assert_eq!(ro.len(), events);
 }

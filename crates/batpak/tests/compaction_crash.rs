@@ -342,3 +342,139 @@ fn seeded_sweep() {
         );
     }
 }
+
+/// A compaction whose marker could not be removed (its switch done, its
+/// last step failed) is completed by the next compaction of the same run
+/// before that one writes a marker of its own; nothing is lost and the next
+/// open finds nothing to do.
+#[test]
+fn a_marker_left_by_a_failed_finish_is_completed_by_the_next_compaction() {
+    let w = Workload {
+        seed: 4,
+        events: 120,
+        entities: 3,
+        strategy: Kind::Tombstone,
+    };
+    let dry = dry_run(w);
+    let marker_removal = dry
+        .trace
+        .iter()
+        .filter(|t| t.op == OpClass::Remove)
+        .position(|t| t.path.ends_with(COMPACTION_FILE))
+        .expect("the marker is removed");
+    let sim = SimFs::with_plan(FaultPlan::none(w.seed));
+    let store = fill(&sim, w);
+    let before = seen(store.reader());
+    sim.arm(FaultKind::FailRemove, marker_removal as u64 + 1);
+    let err = store.compact(&compaction(w)).unwrap_err();
+    assert!(err.to_string().contains("compaction marker"), "{err}");
+    let marker = std::path::Path::new(DIR).join(COMPACTION_FILE);
+    assert!(sim
+        .live_files(std::path::Path::new(DIR))
+        .contains(&COMPACTION_FILE.to_owned()));
+    // Readers already see the new set.
+    assert_eq!(changed(&before, &seen(store.reader())), dry.stones);
+    // More appends seal more segments; the next compaction finishes the
+    // first one and then does its own work.
+    for i in 0..40u32 {
+        store
+            .append(&coord("entity:9", "scope:s"), K, &(i, "q".repeat(150)))
+            .unwrap();
+    }
+    let again = store
+        .compact(
+            &CompactionConfig::new(CompactionStrategy::Merge).with_target_segment_bytes(64 << 10),
+        )
+        .unwrap();
+    assert!(!again.source_segments.is_empty());
+    assert!(
+        !sim.live_files(std::path::Path::new(DIR))
+            .contains(&COMPACTION_FILE.to_owned()),
+        "{marker:?}"
+    );
+    assert!(store.verify_chain().unwrap().is_intact());
+    drop(store);
+    let store = Store::open(config(&sim)).unwrap();
+    assert_eq!(store.open_report().compaction, None);
+    let now = seen(store.reader());
+    assert_eq!(changed(&before, &now), dry.stones);
+    assert!(store.verify_chain().unwrap().is_intact());
+}
+
+/// Appends that seal at least one more segment (big payloads, one entity).
+fn seal_more(store: &Store) {
+    for i in 0..40u32 {
+        store
+            .append(&coord("entity:more", "scope:s"), K, &(i, "m".repeat(180)))
+            .unwrap();
+    }
+    store.sync().unwrap();
+}
+
+/// Retention removes only events a recorded tree head covers: when the
+/// heads write at a seal fails (the writer goes on; the head is simply
+/// missing), the segment sealed past the newest head keeps every event.
+#[test]
+fn retention_keeps_the_events_no_recorded_head_covers() {
+    let w = Workload {
+        seed: 6,
+        events: 120,
+        entities: 3,
+        strategy: Kind::Retention,
+    };
+    let dry = SimFs::with_plan(FaultPlan::none(w.seed));
+    let store = fill(&dry, w);
+    dry.start_trace();
+    seal_more(&store);
+    let trace = dry.take_trace();
+    drop(store);
+    let heads_writes: Vec<usize> = trace
+        .iter()
+        .filter(|t| t.op == OpClass::Write)
+        .enumerate()
+        .filter(|(_, t)| t.path.ends_with(batpak::format::HEADS_FILE))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!heads_writes.is_empty(), "no head was recorded: {trace:?}");
+    let sim = SimFs::with_plan(FaultPlan::none(w.seed));
+    let store = fill(&sim, w);
+    let covered_before = store.latest_head().unwrap().size();
+    // Every heads write of these appends fails (counted from now).
+    for i in &heads_writes {
+        sim.arm(FaultKind::FailWrite, *i as u64 + 1);
+    }
+    seal_more(&store);
+    assert!(!sim.fired().is_empty());
+    let covered = store.latest_head().unwrap().size();
+    assert_eq!(
+        covered, covered_before,
+        "the failed heads writes recorded nothing"
+    );
+    let before = seen(store.reader());
+    assert!(before.keys().any(|gs| *gs >= covered));
+    let report = store
+        .compact(&CompactionConfig::new(CompactionStrategy::Retention(
+            Box::new(|_| false),
+        )))
+        .unwrap();
+    assert!(report.events_dropped > 0);
+    let now = seen(store.reader());
+    for (gs, was) in &before {
+        if *gs >= covered {
+            assert_eq!(
+                now.get(gs),
+                Some(was),
+                "event {gs} past the head {covered} was removed"
+            );
+        }
+    }
+    assert_eq!(
+        before
+            .keys()
+            .filter(|gs| **gs < covered && !now.contains_key(gs))
+            .count() as u64,
+        report.events_dropped,
+        "only events a head covers were removed"
+    );
+    assert!(store.verify_chain().unwrap().is_intact());
+}

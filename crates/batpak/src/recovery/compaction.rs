@@ -36,7 +36,7 @@ impl CompactionKind {
         }
     }
 
-    fn from_code(code: u8) -> Self {
+    pub(crate) fn from_code(code: u8) -> Self {
         match code {
             1 => Self::Retention,
             2 => Self::Tombstone,

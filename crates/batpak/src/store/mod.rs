@@ -968,13 +968,17 @@ impl ReadOnlyStore {
                 self.projections().forget_all(shared)?;
             }
         }
-        *shared.files.write() = std::mem::take(&mut rec.files);
-        if let Some(cache) = &shared.cache {
-            cache.clear();
-        }
         let (next, hlc) = (rec.index.next_global_sequence(), rec.index.last_hlc);
         {
+            // Files and index change together (in the order a compaction
+            // takes them): a segment id may name another file now, and no
+            // reader may pair a location with the wrong one.
+            let mut files = shared.files.write();
             let mut index = shared.index.write();
+            *files = std::mem::take(&mut rec.files);
+            if let Some(cache) = &shared.cache {
+                cache.clear();
+            }
             *index = std::mem::take(&mut rec.index);
             // Under the index lock, as the writer does: `visible` covers what readers see.
             for mark in [Mark::Accepted, Mark::Written, Mark::Durable, Mark::Visible] {
