@@ -476,7 +476,8 @@ impl Store {
     /// for i in 0..200u32 {
     ///     store.append(&c, EventKind::custom(0xE, 1), &i)?;
     /// }
-    /// let report = store.compact(&CompactionConfig::new(CompactionStrategy::Merge))?;
+    /// let merge = CompactionConfig::new(CompactionStrategy::Merge).with_target_segment_bytes(1 << 20);
+    /// let report = store.compact(&merge)?;
     /// assert!(report.output_segments.len() < report.source_segments.len());
     /// assert!(store.verify_chain()?.is_intact());
     ///
