@@ -155,9 +155,22 @@ pub(crate) fn open_evidence(shared: &Shared, loaded: LoadedHeads) -> Result<(), 
 /// The leaf of the event at global sequence `i`, read from its frame.
 pub(crate) fn leaf_at(shared: &Shared, i: u64) -> Result<Hash, StoreError> {
     let entry = shared.index.read().entry_at(i).cloned();
-    let entry = entry.ok_or_else(|| StoreError::TreeSizeOutOfRange {
-        requested: i + 1,
-        size: shared.index.read().next_global_sequence(),
+    let entry = entry.ok_or_else(|| {
+        let index = shared.index.read();
+        if index.is_retired(i) {
+            // Only the tree files hold it: the frame is gone.
+            StoreError::TreeCorrupt {
+                path: shared.cfg.dir.join(crate::format::TREE_DIR),
+                reason: format!(
+                    "leaf {i} is needed from the log, but a retention compaction removed its event"
+                ),
+            }
+        } else {
+            StoreError::TreeSizeOutOfRange {
+                requested: i + 1,
+                size: index.next_global_sequence(),
+            }
+        }
     })?;
     Ok(leaf_hash(
         &read_entry(shared, &entry)?.event.header.event_hash,

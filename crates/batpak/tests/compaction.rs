@@ -963,3 +963,22 @@ fn a_read_only_open_waits_for_a_live_writers_marker_to_go() {
     remover.join().unwrap();
     assert_eq!(ro.len(), events);
 }
+
+#[test]
+fn after_a_retention_a_lost_tree_cannot_be_rebuilt_and_the_open_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = filled(dir.path());
+    let keep = |ev: &StoredEvent<serde_json::Value>| ev.event.payload["secret"] != true;
+    let report = store
+        .compact(&CompactionConfig::new(CompactionStrategy::Retention(
+            Box::new(keep),
+        )))
+        .unwrap();
+    assert!(report.events_dropped > 0);
+    store.close().unwrap();
+    // The removed events' leaves live only in the tree files now.
+    std::fs::remove_dir_all(dir.path().join(batpak::format::TREE_DIR)).unwrap();
+    let err = Store::open(StoreConfig::new(dir.path())).unwrap_err();
+    assert!(matches!(err, StoreError::TreeCorrupt { .. }), "{err}");
+    assert!(err.to_string().contains("retention"), "{err}");
+}
