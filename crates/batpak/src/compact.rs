@@ -40,9 +40,9 @@ use crate::engine::Shared;
 use crate::error::{Corruption, StoreError};
 use crate::event::{decode_json_payload, Event, StoredEvent};
 use crate::format::{
-    self, decode_compaction_marker, decode_frame, encode_compaction_marker, encode_frame,
-    encode_segment_header, segment_path, CompactionMarker, FrameFields, SegmentHeader,
-    COMPACTION_FILE, SEGMENT_HEADER_LEN,
+    self, decode_frame, encode_compaction_marker, encode_frame, encode_segment_header,
+    segment_path, CompactionMarker, FrameFields, SegmentHeader, COMPACTION_FILE,
+    SEGMENT_HEADER_LEN,
 };
 use crate::fs::{write_atomic, OpenMode, StoreFile, StoreFs};
 use crate::index::Location;
@@ -197,20 +197,7 @@ pub(crate) fn compact(
     let dir = shared.cfg.dir.as_path();
     let fs = shared.cfg.fs.as_ref();
     let marker_path = dir.join(COMPACTION_FILE);
-    if fs
-        .exists(&marker_path)
-        .map_err(|e| StoreError::io("stat compaction marker", &marker_path, e))?
-    {
-        let bytes = crate::fs::read_all(fs, &marker_path, 1 << 26)
-            .map_err(|e| StoreError::io("read compaction marker", &marker_path, e))?;
-        let earlier = decode_compaction_marker(&bytes).map_err(|reason| {
-            StoreError::CompactionMarkerCorrupt {
-                path: marker_path.clone(),
-                reason,
-            }
-        })?;
-        complete(fs, dir, &earlier)?;
-    }
+    crate::recovery::finish_pending(fs, dir)?;
     let sealed = appender.sealed_segments()?;
     let kind = config.kind();
     let target = config

@@ -76,6 +76,12 @@ impl Index {
         self.next_sequence
     }
 
+    /// True once a retention compaction removed any event: fewer events
+    /// are held than sequences were assigned.
+    pub(crate) fn has_retired(&self) -> bool {
+        self.next_sequence > self.entries.len() as u64
+    }
+
     /// True for a global sequence below the next one that no event holds:
     /// a retention compaction removed it.
     pub(crate) fn is_retired(&self, global_sequence: u64) -> bool {

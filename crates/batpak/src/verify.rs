@@ -238,7 +238,7 @@ fn check_event(
 fn retired_predecessor(shared: &Arc<Shared>, entry: &IndexEntry) -> bool {
     let index = shared.index.read();
     entry.entity_sequence > 0
-        && index.next_global_sequence() > index.len() as u64
+        && index.has_retired()
         && index
             .entity_event_at(entry.coordinate.entity(), entry.entity_sequence - 1)
             .is_none()
@@ -345,12 +345,11 @@ pub(crate) fn walk_ancestors_outcome(
         let Some(parent) = parent else {
             // Open checks every kept range is dense, so an entity
             // predecessor is absent only when retention removed it.
-            let boundary =
-                if shared.index.read().next_global_sequence() > shared.index.read().len() as u64 {
-                    AncestryBoundary::Retired { child: h.event_id }
-                } else {
-                    AncestryBoundary::MissingParent { child: h.event_id }
-                };
+            let boundary = if shared.index.read().has_retired() {
+                AncestryBoundary::Retired { child: h.event_id }
+            } else {
+                AncestryBoundary::MissingParent { child: h.event_id }
+            };
             return Ok(walk(ancestors, boundary));
         };
         if seen.contains(&parent.event_id) {

@@ -161,19 +161,6 @@ fn changed(before: &BTreeMap<u64, Seen>, now: &BTreeMap<u64, Seen>) -> BTreeSet<
         .collect()
 }
 
-fn fault_for(op: OpClass) -> FaultKind {
-    match op {
-        OpClass::Write => FaultKind::FailWrite,
-        OpClass::Sync => FaultKind::FailSync,
-        OpClass::SyncDir => FaultKind::FailSyncDir,
-        OpClass::Create => FaultKind::FailCreate,
-        OpClass::Rename => FaultKind::FailRename,
-        OpClass::Remove => FaultKind::FailRemove,
-        OpClass::SetLen => FaultKind::FailSetLen,
-        _ => FaultKind::FailRead,
-    }
-}
-
 /// Runs workload `w` again, fails the `i`-th traced operation, crashes
 /// (tearing unsynced bytes if `torn`), reopens and checks (module docs).
 fn crash_at(w: Workload, dry: &Dry, i: usize, torn: bool) -> Outcome {
@@ -186,7 +173,7 @@ fn crash_at(w: Workload, dry: &Dry, i: usize, torn: bool) -> Outcome {
     assert_eq!(before.len(), dry.before.len());
     let op = &trace[i];
     let after = trace[..=i].iter().filter(|t| t.op == op.op).count() as u64;
-    sim.arm(fault_for(op.op), after);
+    sim.arm(common::failing(op.op), after);
     let outcome = store.compact(&compaction(w));
     let fired = !sim.fired().is_empty();
     let what = format!(

@@ -645,19 +645,6 @@ mod crashes {
         (sim.take_trace(), expected, linked)
     }
 
-    fn failing(op: OpClass) -> FaultKind {
-        match op {
-            OpClass::Write => FaultKind::FailWrite,
-            OpClass::Sync => FaultKind::FailSync,
-            OpClass::SyncDir => FaultKind::FailSyncDir,
-            OpClass::Create => FaultKind::FailCreate,
-            OpClass::Rename => FaultKind::FailRename,
-            OpClass::Remove => FaultKind::FailRemove,
-            OpClass::SetLen => FaultKind::FailSetLen,
-            _ => FaultKind::FailRead,
-        }
-    }
-
     /// How the destination came out of a crash.
     #[derive(Debug, Default)]
     struct Outcomes {
@@ -686,7 +673,7 @@ mod crashes {
                 _ => now.reads,
             };
             assert!(t.nth > done, "{what}: the workload is not deterministic");
-            sim.arm(failing(t.op), t.nth - done);
+            sim.arm(common::failing(t.op), t.nth - done);
         }
         let outcome = copy(&store, fork);
         if op.is_none() {

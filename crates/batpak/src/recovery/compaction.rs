@@ -126,6 +126,31 @@ pub(crate) fn complete(
         .map_err(|e| StoreError::io("remove compaction marker", &marker_path, e))
 }
 
+/// Completes the compaction whose marker is in `dir`, if one is, and
+/// returns that marker; a marker that does not decode is an error (which
+/// set of segments stands cannot be known).
+pub(crate) fn finish_pending(
+    fs: &dyn StoreFs,
+    dir: &Path,
+) -> Result<Option<CompactionMarker>, StoreError> {
+    let marker_path = dir.join(COMPACTION_FILE);
+    let present = fs
+        .exists(&marker_path)
+        .map_err(|e| StoreError::io("stat compaction marker", &marker_path, e))?;
+    if !present {
+        return Ok(None);
+    }
+    let bytes = crate::fs::read_all(fs, &marker_path, 1 << 26)
+        .map_err(|e| StoreError::io("read compaction marker", &marker_path, e))?;
+    let marker =
+        decode_compaction_marker(&bytes).map_err(|reason| StoreError::CompactionMarkerCorrupt {
+            path: marker_path.clone(),
+            reason,
+        })?;
+    complete(fs, dir, &marker)?;
+    Ok(Some(marker))
+}
+
 /// At open: completes a compaction whose marker is on disk, or removes the
 /// temporary outputs of one that never switched. A read-only open changes
 /// nothing and refuses a directory with a marker (its segments are half
@@ -159,16 +184,7 @@ pub(crate) fn settle_at_open(
         }
         return Ok(None);
     }
-    if has_marker {
-        let bytes = crate::fs::read_all(fs, &marker_path, 1 << 26)
-            .map_err(|e| StoreError::io("read compaction marker", &marker_path, e))?;
-        let marker = decode_compaction_marker(&bytes).map_err(|reason| {
-            StoreError::CompactionMarkerCorrupt {
-                path: marker_path.clone(),
-                reason,
-            }
-        })?;
-        complete(fs, dir, &marker)?;
+    if let Some(marker) = finish_pending(fs, dir)? {
         return Ok(Some(CompactionAtOpen::Completed {
             strategy: CompactionKind::from_code(marker.strategy),
             sources: marker.sources,

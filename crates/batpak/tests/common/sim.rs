@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use batpak::prelude::*;
-use batpak::sim::{FaultPlan, OpClass, SimFs, TracedOp};
+use batpak::sim::{FaultKind, FaultPlan, OpClass, SimFs, TracedOp};
 
 use super::store::{fill_first_segment, SMALL_SEGMENT_BYTES};
 
@@ -53,4 +53,18 @@ pub fn rotation_dir_sync(
         .find(|t| t.op == OpClass::SyncDir)
         .expect("rotation syncs the directory")
         .nth
+}
+
+/// The fault that makes one operation of class `op` fail outright.
+pub fn failing(op: OpClass) -> FaultKind {
+    match op {
+        OpClass::Write => FaultKind::FailWrite,
+        OpClass::Sync => FaultKind::FailSync,
+        OpClass::SyncDir => FaultKind::FailSyncDir,
+        OpClass::Create => FaultKind::FailCreate,
+        OpClass::Rename => FaultKind::FailRename,
+        OpClass::Remove => FaultKind::FailRemove,
+        OpClass::SetLen => FaultKind::FailSetLen,
+        _ => FaultKind::FailRead,
+    }
 }
