@@ -236,11 +236,13 @@ fn check_event(
 /// one. Open checks that every range a retention did not rewrite is dense,
 /// so nothing else leaves that gap.
 fn retired_predecessor(shared: &Arc<Shared>, entry: &IndexEntry) -> bool {
+    let Some(previous) = entry.entity_sequence.checked_sub(1) else {
+        return false;
+    };
     let index = shared.index.read();
-    entry.entity_sequence > 0
-        && index.has_retired()
+    index.has_retired()
         && index
-            .entity_event_at(entry.coordinate.entity(), entry.entity_sequence - 1)
+            .entity_event_at(entry.coordinate.entity(), previous)
             .is_none()
 }
 
