@@ -982,3 +982,61 @@ fn after_a_retention_a_lost_tree_cannot_be_rebuilt_and_the_open_says_why() {
     assert!(matches!(err, StoreError::TreeCorrupt { .. }), "{err}");
     assert!(err.to_string().contains("retention"), "{err}");
 }
+
+#[test]
+fn after_a_retention_an_unreadable_frame_still_leaves_its_successor_dangling() {
+    // A removed event explains a missing predecessor; an unreadable one
+    // does not: its successor's link cannot be checked and is reported.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || StoreConfig::new(dir.path()).with_segment_max_bytes(4096);
+    let store = Store::open(cfg()).unwrap();
+    for i in 0..20u32 {
+        store
+            .append(
+                &coord("gone:1", "scope:a"),
+                K,
+                &serde_json::json!({"secret": true, "i": i}),
+            )
+            .unwrap();
+    }
+    let kept: Vec<AppendReceipt> = (0..200u32)
+        .map(|i| {
+            store
+                .append(
+                    &coord("other:1", "scope:a"),
+                    K,
+                    &serde_json::json!({"secret": false, "i": i, "pad": "y".repeat(40)}),
+                )
+                .unwrap()
+        })
+        .collect();
+    let keep = |ev: &StoredEvent<serde_json::Value>| ev.event.payload["secret"] != true;
+    let report = store
+        .compact(&CompactionConfig::new(CompactionStrategy::Retention(
+            Box::new(keep),
+        )))
+        .unwrap();
+    assert_eq!(report.events_dropped, 20);
+    let (victim, successor) = (kept[50].event_id, kept[51].event_id);
+    let (_, frame) = frames_on_disk(dir.path())
+        .into_iter()
+        .find(|(id, _)| *id == victim)
+        .unwrap();
+    store.close().unwrap();
+    // Flip one payload byte of the victim's frame, leaving its CRC stale.
+    let mut hit = 0;
+    for path in segments(dir.path()) {
+        let mut bytes = std::fs::read(&path).unwrap();
+        if let Some(at) = bytes.windows(frame.len()).position(|w| w == frame) {
+            bytes[at + frame.len() - 8] ^= 0x01;
+            std::fs::write(&path, bytes).unwrap();
+            hit += 1;
+        }
+    }
+    assert_eq!(hit, 1);
+    let store = Store::open(cfg()).unwrap();
+    let v = store.verify_chain().unwrap();
+    assert_eq!(v.mismatches, vec![victim], "{v:?}");
+    assert_eq!(v.dangling, vec![successor], "{v:?}");
+    assert!(v.retired_links.is_empty(), "{v:?}");
+}
