@@ -38,6 +38,14 @@ struct Level {
     mem: Vec<Hash>,
     /// Written since the last sync.
     dirty: bool,
+    /// Records the last successful fsync made durable (with the header,
+    /// when `header_synced`).
+    synced: u64,
+    header_synced: bool,
+    /// An fsync failed: the pages it could not write are lost even to
+    /// later fsyncs, so the bytes past `synced` are written again before
+    /// the next one.
+    rewrite: bool,
 }
 
 impl Level {
@@ -113,6 +121,8 @@ impl MerkleTree {
             let slot = tree.level_mut(k as usize);
             slot.file = Some(file);
             slot.on_disk = records;
+            slot.synced = records;
+            slot.header_synced = true;
         }
         // A level can only be as long as the level below allows.
         for k in 1..tree.levels.len() {
@@ -266,6 +276,7 @@ impl MerkleTree {
                         file.set_len(TREE_LEVEL_HEADER_LEN as u64 + keep * TREE_RECORD_LEN as u64)
                             .map_err(|e| StoreError::io("truncate tree level", path, e))?;
                         level.dirty = true;
+                        level.synced = level.synced.min(keep);
                     }
                 }
                 level.on_disk = keep;
@@ -351,6 +362,9 @@ impl MerkleTree {
             .map_err(|e| StoreError::io("write tree level", path, e))?;
         self.levels[k].file = Some(file);
         self.levels[k].on_disk = 0;
+        self.levels[k].synced = 0;
+        self.levels[k].header_synced = false;
+        self.levels[k].rewrite = false;
         self.created = true;
         Ok(())
     }
@@ -375,14 +389,34 @@ impl MerkleTree {
             if !self.levels[k].dirty {
                 continue;
             }
-            if let Some(file) = &self.levels[k].file {
+            let level = &mut self.levels[k];
+            if let Some(file) = &level.file {
                 let path = self
                     .dir
                     .join(tree_level_file_name(k as u32 * TREE_LEVEL_STRIDE));
-                file.sync_data()
-                    .map_err(|e| StoreError::io("sync tree level", path, e))?;
+                if level.rewrite {
+                    // Dirty the pages a failed fsync lost, so this one writes them.
+                    let start = if level.header_synced {
+                        TREE_LEVEL_HEADER_LEN as u64 + level.synced * TREE_RECORD_LEN as u64
+                    } else {
+                        0
+                    };
+                    let end = TREE_LEVEL_HEADER_LEN as u64 + level.on_disk * TREE_RECORD_LEN as u64;
+                    let mut bytes =
+                        vec![0u8; usize::try_from(end.saturating_sub(start)).unwrap_or(0)];
+                    file.read_exact_at(&mut bytes, start)
+                        .and_then(|()| file.write_all_at(&bytes, start))
+                        .map_err(|e| StoreError::io("rewrite tree level", &path, e))?;
+                    level.rewrite = false;
+                }
+                if let Err(e) = file.sync_data() {
+                    level.rewrite = true;
+                    return Err(StoreError::io("sync tree level", path, e));
+                }
+                level.synced = level.on_disk;
+                level.header_synced = true;
             }
-            self.levels[k].dirty = false;
+            level.dirty = false;
         }
         if self.created {
             self.fs
