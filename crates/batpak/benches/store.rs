@@ -181,6 +181,34 @@ fn reads(c: &mut Criterion) {
     });
     g.throughput(Throughput::Elements(100_000));
     g.sample_size(10);
+    // A scan of the whole scope in pages of 100, each after the last seen.
+    g.bench_function("page_scope_100k_by_100", |b| {
+        let region = Region::scope("scope");
+        b.iter(|| {
+            let (mut after, mut seen) = (None, 0usize);
+            loop {
+                let page = store.query_entries_after(&region, after, 100);
+                let Some(last) = page.last() else { break };
+                after = Some(last.global_sequence());
+                seen += page.len();
+            }
+            assert_eq!(seen, 100_000);
+        })
+    });
+    // The same through a prefix of all 1,000 entities (a merge of their lists).
+    g.bench_function("page_prefix_100k_by_100", |b| {
+        let region = Region::entity_prefix("entity-");
+        b.iter(|| {
+            let (mut after, mut seen) = (None, 0usize);
+            loop {
+                let page = store.query_entries_after(&region, after, 100);
+                let Some(last) = page.last() else { break };
+                after = Some(last.global_sequence());
+                seen += page.len();
+            }
+            assert_eq!(seen, 100_000);
+        })
+    });
     g.bench_function("verify_chain_100k", |b| {
         b.iter_custom(|iters| {
             let start = Instant::now();

@@ -362,42 +362,70 @@ impl Index {
         positions.iter().map(|&p| self.entries[p].clone()).collect()
     }
 
-    /// Entries in `region` with a global sequence after `after`, in commit order, at most `limit`.
+    /// Entries in `region` with a global sequence after `after`, in commit
+    /// order, at most `limit`. The cost is that of the entries it returns
+    /// (and of those it passes over in its candidate lists), never that of
+    /// copying a whole list: a page through a long history costs its page.
     pub(crate) fn query(
         &self,
         region: &Region,
         after: Option<u64>,
         limit: usize,
     ) -> Vec<IndexEntry> {
-        let start_seq = after.map_or(0, |a| a.saturating_add(1));
-        if after == Some(u64::MAX) {
-            return Vec::new();
-        }
-        let candidates: Option<Vec<usize>> = self.candidate_positions(region);
+        let start_seq = match after {
+            None => 0,
+            Some(u64::MAX) => return Vec::new(),
+            Some(a) => a + 1,
+        };
+        let entries = &self.entries;
+        // The first candidate of a sorted position list at or after `start_seq`.
+        let from =
+            |list: &[usize]| list.partition_point(|&p| entries[p].global_sequence < start_seq);
         let mut out = Vec::new();
-        match candidates {
-            Some(list) => {
-                let from = list.partition_point(|&p| self.entries[p].global_sequence < start_seq);
-                for &p in &list[from..] {
-                    if out.len() >= limit {
+        let mut take = |e: &IndexEntry| {
+            if region.matches(e) {
+                out.push(e.clone());
+            }
+            out.len() < limit
+        };
+        if limit == 0 {
+            return out;
+        }
+        match self.candidate_lists(region) {
+            None => {
+                let at = entries.partition_point(|e| e.global_sequence < start_seq);
+                for e in &entries[at..] {
+                    if !take(e) {
                         break;
-                    }
-                    let e = &self.entries[p];
-                    if region.matches(e) {
-                        out.push(e.clone());
                     }
                 }
             }
-            None => {
-                let from = self
-                    .entries
-                    .partition_point(|e| e.global_sequence < start_seq);
-                for e in &self.entries[from..] {
-                    if out.len() >= limit {
+            Some(lists) if lists.len() == 1 => {
+                let list = lists[0];
+                for &p in &list[from(list)..] {
+                    if !take(&entries[p]) {
                         break;
                     }
-                    if region.matches(e) {
-                        out.push(e.clone());
+                }
+            }
+            Some(lists) => {
+                // A k-way merge of sorted lists (positions are in commit order).
+                let mut heads: std::collections::BinaryHeap<
+                    std::cmp::Reverse<(usize, usize, usize)>,
+                > = lists
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, list)| {
+                        let i = from(list);
+                        list.get(i).map(|&p| std::cmp::Reverse((p, k, i)))
+                    })
+                    .collect();
+                while let Some(std::cmp::Reverse((p, k, i))) = heads.pop() {
+                    if !take(&entries[p]) {
+                        break;
+                    }
+                    if let Some(&next) = lists[k].get(i + 1) {
+                        heads.push(std::cmp::Reverse((next, k, i + 1)));
                     }
                 }
             }
@@ -405,38 +433,35 @@ impl Index {
         out
     }
 
-    /// The narrowest position list that covers the region, sorted; `None` means "scan all".
-    fn candidate_positions(&self, region: &Region) -> Option<Vec<usize>> {
+    /// The narrowest sorted position lists whose union covers the region;
+    /// `None` means "scan all".
+    fn candidate_lists(&self, region: &Region) -> Option<Vec<&[usize]>> {
         const EMPTY: &[usize] = &[];
         if let Some(EntityMatch::Exact(e)) = region.entity_match() {
-            return Some(
-                self.entities
-                    .get(e)
-                    .map_or(EMPTY, |s| &s.positions)
-                    .to_vec(),
-            );
+            return Some(vec![self
+                .entities
+                .get(e)
+                .map_or(EMPTY, |s| s.positions.as_slice())]);
         }
         if let Some(s) = region.scope_name() {
-            return Some(self.scopes.get(s).map_or(EMPTY, Vec::as_slice).to_vec());
+            return Some(vec![self.scopes.get(s).map_or(EMPTY, Vec::as_slice)]);
         }
         if let Some(KindFilter::Kinds(ks)) = region.kind_filter() {
-            let mut v: Vec<usize> = ks
-                .iter()
-                .flat_map(|k| self.kinds.get(k).map_or(EMPTY, Vec::as_slice))
-                .copied()
-                .collect();
-            v.sort_unstable();
-            return Some(v);
+            // Sorted and without repeats (`Region::with_kinds`).
+            return Some(
+                ks.iter()
+                    .map(|k| self.kinds.get(k).map_or(EMPTY, Vec::as_slice))
+                    .collect(),
+            );
         }
         if let Some(EntityMatch::Prefix(p)) = region.entity_match() {
-            let mut v: Vec<usize> = self
-                .entities
-                .iter()
-                .filter(|(name, _)| name.starts_with(&**p))
-                .flat_map(|(_, s)| s.positions.iter().copied())
-                .collect();
-            v.sort_unstable();
-            return Some(v);
+            return Some(
+                self.entities
+                    .iter()
+                    .filter(|(name, _)| name.starts_with(&**p))
+                    .map(|(_, s)| s.positions.as_slice())
+                    .collect(),
+            );
         }
         None
     }
@@ -649,6 +674,10 @@ mod tests {
             Region::entity("ent-2").with_scope("s0").with_kind(b),
             Region::entity_prefix("ent").with_category(0xA),
             Region::entity("missing"),
+            Region::all().with_kinds([a, b]),
+            Region::scope("s0").with_kinds([b, EventKind::custom(0x3, 3)]),
+            Region::entity_prefix("").with_kind(a),
+            Region::entity_prefix("nobody"),
         ];
         for r in &regions {
             for after in [None, Some(0), Some(57), Some(199), Some(u64::MAX)] {
@@ -669,6 +698,23 @@ mod tests {
                     .collect();
                 assert_eq!(got, want, "{r:?} after {after:?}");
             }
+            // Paging by the last sequence seen yields the whole answer once.
+            let mut paged = Vec::new();
+            let mut after = None;
+            loop {
+                let page = idx.query(r, after, 7);
+                let Some(last) = page.last() else { break };
+                after = Some(last.global_sequence);
+                paged.extend(page.iter().map(|e| e.global_sequence));
+            }
+            let all: Vec<u64> = idx
+                .entries()
+                .iter()
+                .filter(|e| r.matches(e))
+                .map(|e| e.global_sequence)
+                .collect();
+            assert_eq!(paged, all, "{r:?} paged");
+            assert!(idx.query(r, None, 0).is_empty());
         }
         assert_eq!(idx.entity_tip("ent-1").0, counts[0]);
         assert_eq!(idx.next_global_sequence(), 200);
