@@ -54,6 +54,11 @@ impl Level {
     }
 }
 
+/// Where record `i` of a level file starts.
+fn record_offset(i: u64) -> u64 {
+    TREE_LEVEL_HEADER_LEN as u64 + i * TREE_RECORD_LEN as u64
+}
+
 /// The tree's level files and the records not yet written to them.
 #[derive(Debug)]
 pub(crate) struct MerkleTree {
@@ -194,7 +199,7 @@ impl MerkleTree {
                 path: path(),
                 reason: "level file missing".into(),
             })?;
-            let at = TREE_LEVEL_HEADER_LEN as u64 + i * TREE_RECORD_LEN as u64;
+            let at = record_offset(i);
             file.read_exact_at(&mut buf, at)
                 .map_err(|e| StoreError::io("read tree level", path(), e))?;
             for chunk in buf.chunks_exact(TREE_RECORD_LEN) {
@@ -273,7 +278,7 @@ impl MerkleTree {
                         let path = self
                             .dir
                             .join(tree_level_file_name(k as u32 * TREE_LEVEL_STRIDE));
-                        file.set_len(TREE_LEVEL_HEADER_LEN as u64 + keep * TREE_RECORD_LEN as u64)
+                        file.set_len(record_offset(keep))
                             .map_err(|e| StoreError::io("truncate tree level", path, e))?;
                         level.dirty = true;
                         level.synced = level.synced.min(keep);
@@ -320,7 +325,7 @@ impl MerkleTree {
             for h in &level.mem {
                 bytes.extend_from_slice(h);
             }
-            let at = TREE_LEVEL_HEADER_LEN as u64 + level.on_disk * TREE_RECORD_LEN as u64;
+            let at = record_offset(level.on_disk);
             if let Some(file) = &level.file {
                 file.write_all_at(&bytes, at)
                     .map_err(|e| StoreError::io("write tree level", &path, e))?;
@@ -397,11 +402,11 @@ impl MerkleTree {
                 if level.rewrite {
                     // Dirty the pages a failed fsync lost, so this one writes them.
                     let start = if level.header_synced {
-                        TREE_LEVEL_HEADER_LEN as u64 + level.synced * TREE_RECORD_LEN as u64
+                        record_offset(level.synced)
                     } else {
                         0
                     };
-                    let end = TREE_LEVEL_HEADER_LEN as u64 + level.on_disk * TREE_RECORD_LEN as u64;
+                    let end = record_offset(level.on_disk);
                     let mut bytes =
                         vec![0u8; usize::try_from(end.saturating_sub(start)).unwrap_or(0)];
                     file.read_exact_at(&mut bytes, start)
@@ -437,7 +442,7 @@ impl MerkleTree {
             .enumerate()
             .filter_map(|(k, level)| {
                 let file = level.file.as_ref()?;
-                let len = TREE_LEVEL_HEADER_LEN as u64 + level.on_disk * TREE_RECORD_LEN as u64;
+                let len = record_offset(level.on_disk);
                 Some((
                     tree_level_file_name(k as u32 * TREE_LEVEL_STRIDE),
                     file.clone(),
