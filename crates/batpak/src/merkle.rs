@@ -54,6 +54,11 @@ impl Level {
     }
 }
 
+/// File name of stored level `k` (level `k × TREE_LEVEL_STRIDE` of the tree).
+fn level_name(k: usize) -> String {
+    tree_level_file_name(k as u32 * TREE_LEVEL_STRIDE)
+}
+
 /// Where record `i` of a level file starts.
 fn record_offset(i: u64) -> u64 {
     TREE_LEVEL_HEADER_LEN as u64 + i * TREE_RECORD_LEN as u64
@@ -191,10 +196,7 @@ impl MerkleTree {
         if i < disk_end {
             let count = usize::try_from(disk_end - i).unwrap_or(0);
             let mut buf = vec![0u8; count * TREE_RECORD_LEN];
-            let path = || {
-                self.dir
-                    .join(tree_level_file_name(k as u32 * TREE_LEVEL_STRIDE))
-            };
+            let path = || self.dir.join(level_name(k));
             let file = level.file.as_ref().ok_or_else(|| StoreError::TreeCorrupt {
                 path: path(),
                 reason: "level file missing".into(),
@@ -275,9 +277,7 @@ impl MerkleTree {
                 level.mem.clear();
                 if self.writable {
                     if let Some(file) = &level.file {
-                        let path = self
-                            .dir
-                            .join(tree_level_file_name(k as u32 * TREE_LEVEL_STRIDE));
+                        let path = self.dir.join(level_name(k));
                         file.set_len(record_offset(keep))
                             .map_err(|e| StoreError::io("truncate tree level", path, e))?;
                         level.dirty = true;
@@ -315,8 +315,7 @@ impl MerkleTree {
             if self.levels[k].mem.is_empty() {
                 continue;
             }
-            let level_no = k as u32 * TREE_LEVEL_STRIDE;
-            let path = self.dir.join(tree_level_file_name(level_no));
+            let path = self.dir.join(level_name(k));
             if self.levels[k].file.is_none() {
                 self.create_level(k, &path)?;
             }
@@ -379,7 +378,7 @@ impl MerkleTree {
         if !self.writable || self.levels[0].file.is_some() {
             return Ok(());
         }
-        let path = self.dir.join(tree_level_file_name(0));
+        let path = self.dir.join(level_name(0));
         self.create_level(0, &path)
     }
 
@@ -396,9 +395,7 @@ impl MerkleTree {
             }
             let level = &mut self.levels[k];
             if let Some(file) = &level.file {
-                let path = self
-                    .dir
-                    .join(tree_level_file_name(k as u32 * TREE_LEVEL_STRIDE));
+                let path = self.dir.join(level_name(k));
                 if level.rewrite {
                     // Dirty the pages a failed fsync lost, so this one writes them.
                     let start = if level.header_synced {
@@ -443,11 +440,7 @@ impl MerkleTree {
             .filter_map(|(k, level)| {
                 let file = level.file.as_ref()?;
                 let len = record_offset(level.on_disk);
-                Some((
-                    tree_level_file_name(k as u32 * TREE_LEVEL_STRIDE),
-                    file.clone(),
-                    len,
-                ))
+                Some((level_name(k), file.clone(), len))
             })
             .collect()
     }
