@@ -12,8 +12,8 @@ use std::path::Path;
 
 use batpak::prelude::*;
 use batpak::{
-    BatchAppendItem, CausationRef, Denial, GateAttestation, ImportOptions, ImportSelector,
-    MAX_IMPORT_NAMESPACE_LEN,
+    BatchAppendItem, CausationRef, Denial, GateAttestation, ImportOptions, ImportReport,
+    ImportSelector, MAX_IMPORT_NAMESPACE_LEN,
 };
 use serde_json::json;
 
@@ -591,6 +591,27 @@ fn an_import_into_or_out_of_an_encrypted_store_is_refused_and_writes_nothing() {
         "{err:?}"
     );
     assert_untouched(&plain, before);
+}
+
+#[test]
+fn options_report_their_settings_and_a_report_sums_its_counts() {
+    let o = ImportOptions::new("site-a").with_batch_size(9);
+    assert_eq!(o.namespace(), "site-a");
+    assert_eq!(o.batch_size(), 9);
+    let shown = format!("{o:?}");
+    assert!(
+        shown.contains("\"site-a\"") && shown.contains("batch_size: 9"),
+        "{shown}"
+    );
+    let mut r = ImportReport::default();
+    r.imported = 1;
+    r.deduplicated = 2;
+    r.filtered = 4;
+    r.skipped_reserved = 8;
+    r.skipped_tombstoned = 16;
+    r.skipped_own_copies = 32;
+    r.source_frontier = 1000;
+    assert_eq!(r.considered(), 63);
 }
 
 #[cfg(feature = "sim")]
