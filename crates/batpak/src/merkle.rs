@@ -38,13 +38,12 @@ struct Level {
     mem: Vec<Hash>,
     /// Written since the last sync.
     dirty: bool,
-    /// Records the last successful fsync made durable (with the header,
-    /// when `header_synced`).
-    synced: u64,
-    header_synced: bool,
+    /// Bytes of the file the last successful fsync made durable (0 for a
+    /// file this run created and has not synced yet).
+    durable_len: u64,
     /// An fsync failed: the pages it could not write are lost even to
-    /// later fsyncs, so the bytes past `synced` are written again before
-    /// the next one.
+    /// later fsyncs, so the bytes past `durable_len` are written again
+    /// before the next one.
     rewrite: bool,
 }
 
@@ -131,8 +130,7 @@ impl MerkleTree {
             let slot = tree.level_mut(k as usize);
             slot.file = Some(file);
             slot.on_disk = records;
-            slot.synced = records;
-            slot.header_synced = true;
+            slot.durable_len = record_offset(records);
         }
         // A level can only be as long as the level below allows.
         for k in 1..tree.levels.len() {
@@ -281,7 +279,7 @@ impl MerkleTree {
                         file.set_len(record_offset(keep))
                             .map_err(|e| StoreError::io("truncate tree level", path, e))?;
                         level.dirty = true;
-                        level.synced = level.synced.min(keep);
+                        level.durable_len = level.durable_len.min(record_offset(keep));
                     }
                 }
                 level.on_disk = keep;
@@ -366,8 +364,7 @@ impl MerkleTree {
             .map_err(|e| StoreError::io("write tree level", path, e))?;
         self.levels[k].file = Some(file);
         self.levels[k].on_disk = 0;
-        self.levels[k].synced = 0;
-        self.levels[k].header_synced = false;
+        self.levels[k].durable_len = 0;
         self.levels[k].rewrite = false;
         self.created = true;
         Ok(())
@@ -398,11 +395,7 @@ impl MerkleTree {
                 let path = self.dir.join(level_name(k));
                 if level.rewrite {
                     // Dirty the pages a failed fsync lost, so this one writes them.
-                    let start = if level.header_synced {
-                        record_offset(level.synced)
-                    } else {
-                        0
-                    };
+                    let start = level.durable_len;
                     let end = record_offset(level.on_disk);
                     let mut bytes =
                         vec![0u8; usize::try_from(end.saturating_sub(start)).unwrap_or(0)];
@@ -415,8 +408,7 @@ impl MerkleTree {
                     level.rewrite = true;
                     return Err(StoreError::io("sync tree level", path, e));
                 }
-                level.synced = level.on_disk;
-                level.header_synced = true;
+                level.durable_len = record_offset(level.on_disk);
             }
             level.dirty = false;
         }
