@@ -161,20 +161,19 @@ pub(crate) fn settle_at_open(
 ) -> Result<Option<CompactionAtOpen>, StoreError> {
     let fs = cfg.fs.as_ref();
     let dir = cfg.dir.as_path();
-    let marker_path = dir.join(COMPACTION_FILE);
-    let has_marker = fs
-        .exists(&marker_path)
-        .map_err(|e| StoreError::io("stat compaction marker", &marker_path, e))?;
     if !writable {
+        let marker_path = dir.join(COMPACTION_FILE);
+        let stat = || {
+            fs.exists(&marker_path)
+                .map_err(|e| StoreError::io("stat compaction marker", &marker_path, e))
+        };
         // A live writer removes its marker milliseconds after writing it.
         let mut waited = 0;
-        let mut present = has_marker;
+        let mut present = stat()?;
         while present && waited < READ_ONLY_MARKER_WAITS {
             std::thread::sleep(Duration::from_millis(10));
             waited += 1;
-            present = fs
-                .exists(&marker_path)
-                .map_err(|e| StoreError::io("stat compaction marker", &marker_path, e))?;
+            present = stat()?;
         }
         if present {
             return Err(StoreError::CompactionIncomplete {
