@@ -373,6 +373,7 @@ impl Index {
         limit: usize,
     ) -> Vec<IndexEntry> {
         let start_seq = match after {
+            _ if limit == 0 => return Vec::new(),
             None => 0,
             Some(u64::MAX) => return Vec::new(),
             Some(a) => a + 1,
@@ -388,9 +389,6 @@ impl Index {
             }
             out.len() < limit
         };
-        if limit == 0 {
-            return out;
-        }
         match self.candidate_lists(region) {
             None => {
                 let at = entries.partition_point(|e| e.global_sequence < start_seq);
