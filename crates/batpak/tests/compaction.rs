@@ -79,6 +79,12 @@ fn frames_on_disk(dir: &Path) -> Vec<(EventId, Vec<u8>)> {
     out
 }
 
+/// The predicate the tests compact with: keeps events whose payload is not
+/// marked `"secret": true`.
+fn not_secret(ev: &StoredEvent<serde_json::Value>) -> bool {
+    ev.event.payload["secret"] != true
+}
+
 /// Frames per segment id.
 fn frame_counts(dir: &Path) -> BTreeMap<u64, u64> {
     segments(dir)
@@ -213,10 +219,9 @@ fn tombstones_keep_headers_and_hashes_and_drop_only_rejected_payloads() {
         .iter()
         .map(|p| p.metadata().unwrap().len())
         .sum();
-    let secret = |ev: &StoredEvent<serde_json::Value>| ev.event.payload["secret"] != true;
     let report = store
         .compact(&CompactionConfig::new(CompactionStrategy::Tombstone(
-            Box::new(secret),
+            Box::new(not_secret),
         )))
         .unwrap();
     assert_eq!(report.strategy, CompactionKind::Tombstone);
@@ -277,7 +282,7 @@ fn tombstones_keep_headers_and_hashes_and_drop_only_rejected_payloads() {
     // A second pass finds nothing new to tombstone.
     let again = store
         .compact(&CompactionConfig::new(CompactionStrategy::Tombstone(
-            Box::new(secret),
+            Box::new(not_secret),
         )))
         .unwrap();
     assert_eq!(again.events_tombstoned, 0);
@@ -559,10 +564,9 @@ fn retention_removes_rejected_events_for_good_and_survivors_keep_every_hash() {
     cursor.poll_batch(upto).unwrap();
     let ckpt = CheckpointId::new("at-a-secret").unwrap();
     cursor.save_checkpoint(&ckpt).unwrap();
-    let keep = |ev: &StoredEvent<serde_json::Value>| ev.event.payload["secret"] != true;
     let report = store
         .compact(&CompactionConfig::new(CompactionStrategy::Retention(
-            Box::new(keep),
+            Box::new(not_secret),
         )))
         .unwrap();
     assert_eq!(report.strategy, CompactionKind::Retention);
@@ -663,37 +667,43 @@ fn after_key(after: &BTreeMap<EventId, Seen>, s: &Seen) -> EventId {
     *after.iter().find(|(_, v)| *v == s).unwrap().0
 }
 
+/// 20 secret events of `gone:1`, then 200 kept ones of `other:1`, and a
+/// retention compaction that removes all of `gone:1`. Returns the store
+/// and the receipts of both entities.
+fn gone_then_other(cfg: StoreConfig) -> (Store, Vec<AppendReceipt>, Vec<AppendReceipt>) {
+    let store = Store::open(cfg).unwrap();
+    let gone: Vec<AppendReceipt> = (0..20u32)
+        .map(|i| {
+            let payload = serde_json::json!({"secret": true, "i": i});
+            store
+                .append(&coord("gone:1", "scope:a"), K, &payload)
+                .unwrap()
+        })
+        .collect();
+    let other: Vec<AppendReceipt> = (0..200u32)
+        .map(|i| {
+            let payload = serde_json::json!({"secret": false, "i": i, "pad": "y".repeat(40)});
+            store
+                .append(&coord("other:1", "scope:a"), K, &payload)
+                .unwrap()
+        })
+        .collect();
+    let report = store
+        .compact(&CompactionConfig::new(CompactionStrategy::Retention(
+            Box::new(not_secret),
+        )))
+        .unwrap();
+    assert_eq!(report.events_dropped, 20);
+    (store, gone, other)
+}
+
 #[test]
 fn an_entity_whose_every_event_was_removed_chains_on_after_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = || StoreConfig::new(dir.path()).with_segment_max_bytes(4096);
-    let store = Store::open(cfg()).unwrap();
+    let (store, gone, _) = gone_then_other(cfg());
+    let last = gone.last().unwrap();
     let gone = coord("gone:1", "scope:a");
-    let mut last = None;
-    for i in 0..20u32 {
-        last = Some(
-            store
-                .append(&gone, K, &serde_json::json!({"secret": true, "i": i}))
-                .unwrap(),
-        );
-    }
-    for i in 0..200u32 {
-        store
-            .append(
-                &coord("other:1", "scope:a"),
-                K,
-                &serde_json::json!({"secret": false, "i": i, "pad": "y".repeat(40)}),
-            )
-            .unwrap();
-    }
-    let last = last.unwrap();
-    let keep = |ev: &StoredEvent<serde_json::Value>| ev.event.payload["secret"] != true;
-    let report = store
-        .compact(&CompactionConfig::new(CompactionStrategy::Retention(
-            Box::new(keep),
-        )))
-        .unwrap();
-    assert_eq!(report.events_dropped, 20);
     assert!(store.query(&Region::entity("gone:1")).is_empty());
     store.close().unwrap();
     let store = Store::open(cfg()).unwrap();
@@ -772,13 +782,12 @@ fn cached_projections_equal_a_fresh_fold_across_every_strategy() {
         for e in &entities {
             assert_eq!(project(&store, e), fold(store.reader(), e));
         }
-        let secret = |ev: &StoredEvent<serde_json::Value>| ev.event.payload["secret"] != true;
         let odd = |ev: &StoredEvent<serde_json::Value>| {
             ev.event.payload["n"].as_u64().is_some_and(|n| n % 2 == 0)
         };
         for config in [
             CompactionConfig::new(CompactionStrategy::Merge).with_target_segment_bytes(1 << 20),
-            CompactionConfig::new(CompactionStrategy::Tombstone(Box::new(secret))),
+            CompactionConfig::new(CompactionStrategy::Tombstone(Box::new(not_secret))),
             CompactionConfig::new(CompactionStrategy::Retention(Box::new(odd))),
         ] {
             let before: Vec<Sum> = entities.iter().map(|e| project(&store, e)).collect();
@@ -968,10 +977,9 @@ fn a_read_only_open_waits_for_a_live_writers_marker_to_go() {
 fn after_a_retention_a_lost_tree_cannot_be_rebuilt_and_the_open_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = filled(dir.path());
-    let keep = |ev: &StoredEvent<serde_json::Value>| ev.event.payload["secret"] != true;
     let report = store
         .compact(&CompactionConfig::new(CompactionStrategy::Retention(
-            Box::new(keep),
+            Box::new(not_secret),
         )))
         .unwrap();
     assert!(report.events_dropped > 0);
@@ -989,34 +997,7 @@ fn after_a_retention_an_unreadable_frame_still_leaves_its_successor_dangling() {
     // does not: its successor's link cannot be checked and is reported.
     let dir = tempfile::tempdir().unwrap();
     let cfg = || StoreConfig::new(dir.path()).with_segment_max_bytes(4096);
-    let store = Store::open(cfg()).unwrap();
-    for i in 0..20u32 {
-        store
-            .append(
-                &coord("gone:1", "scope:a"),
-                K,
-                &serde_json::json!({"secret": true, "i": i}),
-            )
-            .unwrap();
-    }
-    let kept: Vec<AppendReceipt> = (0..200u32)
-        .map(|i| {
-            store
-                .append(
-                    &coord("other:1", "scope:a"),
-                    K,
-                    &serde_json::json!({"secret": false, "i": i, "pad": "y".repeat(40)}),
-                )
-                .unwrap()
-        })
-        .collect();
-    let keep = |ev: &StoredEvent<serde_json::Value>| ev.event.payload["secret"] != true;
-    let report = store
-        .compact(&CompactionConfig::new(CompactionStrategy::Retention(
-            Box::new(keep),
-        )))
-        .unwrap();
-    assert_eq!(report.events_dropped, 20);
+    let (store, _, kept) = gone_then_other(cfg());
     let (victim, successor) = (kept[50].event_id, kept[51].event_id);
     let (_, frame) = frames_on_disk(dir.path())
         .into_iter()
