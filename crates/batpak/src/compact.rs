@@ -181,6 +181,10 @@ struct Output {
     moved: Vec<(u64, Location)>,
     /// Global sequences of the events it leaves out (retention).
     retired: Vec<u64>,
+    /// Its footer, for its index file (written once it is switched in).
+    footer: format::Footer,
+    /// CRC-32 of its encoded footer.
+    footer_crc: u32,
 }
 
 /// Runs a compaction (see the module docs).
@@ -292,6 +296,16 @@ pub(crate) fn compact(
     report.bytes_after = outputs.iter().map(|o| o.len).sum();
     report.bytes_reclaimed = report.bytes_before.saturating_sub(report.bytes_after);
     complete(fs, dir, &marker)?;
+    for out in &outputs {
+        let head = format::IndexFileHead {
+            segment_id: out.id,
+            segment_len: out.len,
+            footer_crc: out.footer_crc,
+        };
+        if let Err(e) = crate::segment_index::write(fs, dir, head, &out.footer) {
+            tracing::warn!(segment = out.id, error = %e, "could not write a compacted segment's index file; the next open rebuilds it");
+        }
+    }
     report.duration = started.elapsed();
     Ok(report)
 }
@@ -503,6 +517,8 @@ fn rewrite(
         len,
         moved,
         retired,
+        footer_crc: crc32fast::hash(&trailer[..trailer.len() - format::TRAILER_LEN]),
+        footer: footer.footer().clone(),
     }))
 }
 

@@ -124,6 +124,22 @@ pub(crate) fn write_visible(fs: &dyn StoreFs, path: &Path, bytes: &[u8]) -> io::
     replace(fs, path, bytes, false)
 }
 
+/// Temp file and rename, without fsyncs: for derived files (a segment's
+/// index file) that open checks and rebuilds when a crash lost or tore them.
+pub(crate) fn write_derived(fs: &dyn StoreFs, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(crate::format::TEMP_SUFFIX);
+    let tmp: PathBuf = dir.join(tmp_name);
+    if fs.exists(&tmp)? {
+        fs.remove_file(&tmp)?;
+    }
+    let file = fs.open(&tmp, OpenMode::CreateNew)?;
+    file.write_all_at(bytes, 0)?;
+    drop(file);
+    fs.rename(&tmp, path)
+}
+
 /// Temp file, fsync, rename, directory fsync; fsync failures are errors
 /// only when `must_sync`.
 fn replace(fs: &dyn StoreFs, path: &Path, bytes: &[u8], must_sync: bool) -> io::Result<()> {

@@ -106,6 +106,7 @@ mod region;
 mod registry;
 mod seam;
 mod segment;
+mod segment_index;
 mod sequence;
 mod shred;
 mod sign;

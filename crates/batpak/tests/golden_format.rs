@@ -113,6 +113,8 @@ fn golden_store_reads_back_byte_for_byte(name: &str, version: u16) {
         .iter()
         .position(|(n, _)| n == batpak::format::HEADS_FILE);
     let heads = after.remove(heads.expect("the first writer open records a head"));
+    // It writes the sealed segments' index files too (derived data).
+    after.retain(|(n, _)| !n.ends_with(batpak::format::INDEX_SUFFIX));
     assert_eq!(
         after, before,
         "{name}: opening and closing without appends rewrites nothing"

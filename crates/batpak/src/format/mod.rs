@@ -40,6 +40,7 @@ mod frame;
 mod frame_view;
 mod heads;
 mod idempotency;
+mod index_file;
 mod keyset;
 mod marker;
 mod names;
@@ -60,13 +61,15 @@ pub use frame_view::FrameView;
 pub(crate) use heads::{
     decode_heads, encode_head_record, encode_heads_header, HeadKind, HeadRecord, HEADS_HEADER_LEN,
 };
+pub(crate) use index_file::{decode_index_file, encode_index_file, IndexFileHead};
+pub use index_file::{INDEX_FILE_MAGIC, INDEX_FORMAT_VERSION, INDEX_PAGE_LEN};
 pub(crate) use marker::SNAPSHOT_MARKER_TEXT;
 pub use names::{
-    parse_segment_file_name, segment_file_name, CHECKPOINT_DIR, CHECKPOINT_SUFFIX, HEADS_FILE,
-    IDEMPOTENCY_FILE, KEYSET_FILE, PROJECTION_DIR, PROJECTION_SUFFIX, SEGMENT_SUFFIX,
-    SNAPSHOT_INCOMPLETE_FILE, SYNC_FAILURE_FILE, TEMP_SUFFIX, TREE_DIR,
+    index_file_name, parse_segment_file_name, segment_file_name, CHECKPOINT_DIR, CHECKPOINT_SUFFIX,
+    HEADS_FILE, IDEMPOTENCY_FILE, INDEX_SUFFIX, KEYSET_FILE, PROJECTION_DIR, PROJECTION_SUFFIX,
+    SEGMENT_SUFFIX, SNAPSHOT_INCOMPLETE_FILE, SYNC_FAILURE_FILE, TEMP_SUFFIX, TREE_DIR,
 };
-pub(crate) use names::{segment_path, LOCK_FILE};
+pub(crate) use names::{index_path, parse_index_file_name, segment_path, LOCK_FILE};
 pub use segment_header::{
     OLDEST_SEGMENT_FORMAT_VERSION, SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC,
 };
@@ -93,7 +96,7 @@ pub(crate) use checkpoint::{
 pub(crate) use footer::decode_trailer;
 pub(crate) use footer::{
     decode_footer, encode_footer, footer_is_a_frame, locate_footer, sealed_len, trailer_offset,
-    Footer, FooterEntry, FooterReader, Retired,
+    Footer, FooterEntry, FooterReader, FooterSpan, Retired,
 };
 #[cfg(feature = "fuzzing")]
 pub(crate) use frame::decode_body;

@@ -3,6 +3,7 @@
 //! | name | what |
 //! |------|------|
 //! | `NNNNNNNNNNNNNNNNNNNN.seg` | segment `N` (20 decimal digits) |
+//! | `NNNNNNNNNNNNNNNNNNNN.idx` | the index file of sealed segment `N` (derived; rebuilt when missing or damaged) |
 //! | [`LOCK_FILE`] | the writer's exclusive lock |
 //! | [`IDEMPOTENCY_FILE`] | idempotency key snapshot |
 //! | [`KEYSET_FILE`] | payload encryption keys, one per key scope |
@@ -16,6 +17,8 @@
 
 /// Suffix of a segment file name.
 pub const SEGMENT_SUFFIX: &str = ".seg";
+/// Suffix of the index file of a sealed segment.
+pub const INDEX_SUFFIX: &str = ".idx";
 /// Decimal digits of the segment id in a segment file name.
 const SEGMENT_DIGITS: usize = 20;
 /// Name of the lock file in a data directory.
@@ -73,6 +76,26 @@ pub fn parse_segment_file_name(name: &str) -> Option<u64> {
 /// Path of segment `id` in the data directory `dir`.
 pub(crate) fn segment_path(dir: &std::path::Path, id: u64) -> std::path::PathBuf {
     dir.join(segment_file_name(id))
+}
+
+/// File name of the index file of segment `id`.
+///
+/// ```
+/// assert_eq!(batpak::format::index_file_name(7), "00000000000000000007.idx");
+/// ```
+pub fn index_file_name(id: u64) -> String {
+    format!("{id:0width$}{INDEX_SUFFIX}", width = SEGMENT_DIGITS)
+}
+
+/// The segment id an index file name encodes, if it is one.
+pub(crate) fn parse_index_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(INDEX_SUFFIX)?;
+    parse_segment_file_name(&format!("{digits}{SEGMENT_SUFFIX}"))
+}
+
+/// Path of the index file of segment `id` in the data directory `dir`.
+pub(crate) fn index_path(dir: &std::path::Path, id: u64) -> std::path::PathBuf {
+    dir.join(index_file_name(id))
 }
 
 /// File name of checkpoint `name` inside [`CHECKPOINT_DIR`].

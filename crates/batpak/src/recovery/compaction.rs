@@ -85,6 +85,12 @@ pub(crate) fn complete(
     marker: &CompactionMarker,
 ) -> Result<(), StoreError> {
     let outputs: Vec<u64> = marker.outputs.iter().map(|o| o.0).collect();
+    // The sources' index files describe footers about to go (an output
+    // takes a source's id); the compaction writes its outputs' afterwards.
+    for &id in &marker.sources {
+        crate::segment_index::remove(fs, dir, id)
+            .map_err(|e| StoreError::io("remove index file", format::index_path(dir, id), e))?;
+    }
     for id in marker.sources.iter().filter(|id| !outputs.contains(id)) {
         let path = segment_path(dir, *id);
         if fs

@@ -19,6 +19,14 @@ pub struct OpenReport {
     pub segments: usize,
     /// Segments whose index came from their footer.
     pub segments_from_footer: usize,
+    /// Sealed segments whose index came from their index file.
+    pub segments_from_index_file: usize,
+    /// Index files written by this open, for sealed segments that had none
+    /// or whose file was damaged (writer opens only).
+    pub index_files_written: usize,
+    /// Sealed segments whose index file failed a check (CRC, or written for
+    /// another footer) and was not used: their footer was read instead.
+    pub damaged_index_files: Vec<PathBuf>,
     /// Frames decoded one by one (segments without a footer).
     pub frames_scanned: u64,
     /// Committed events found.

@@ -11,14 +11,15 @@ use crate::config::StoreConfig;
 use crate::coordinate::{part_problem, Coordinate};
 use crate::error::{Corruption, StoreError};
 use crate::format::{
-    self, decode_frame, decode_segment_header, DecodeError, Footer, FooterReader, FrameFields,
-    KeyRecord, SEGMENT_HEADER_LEN, TRAILER_LEN,
+    self, decode_frame, decode_segment_header, DecodeError, Footer, FooterEntry, FooterReader,
+    FrameFields, IndexFileHead, KeyRecord, SEGMENT_HEADER_LEN, TRAILER_LEN,
 };
 use crate::format::{FRAME_PREFIX_LEN, MAX_FRAME_BODY_LEN, MIN_FRAME_BODY_LEN};
 use crate::fs::StoreFile;
 use crate::id::EventId;
 use crate::index::{Index, IndexEntry, Location};
 use crate::segment::{FileWindow, FooterBuilder, PREALLOCATE_BYTES};
+use crate::segment_index::{self, IndexFileState};
 
 use super::found::{corrupt, decode, Access, Loaded, Recovered, Tail};
 use super::ids::IdSink;
@@ -88,6 +89,49 @@ pub(super) fn load_segment(
         ));
     }
     out.newest_version = out.newest_version.max(version);
+    // A sealed segment before the last is read from its index file when
+    // one agrees with its footer. (The last segment's footer is checked
+    // against its frames below, which needs the footer itself.)
+    let mut index_file_wanted = false;
+    if !is_last {
+        if let Some(span) = footer_span(path, file.as_ref(), len)? {
+            let expected = IndexFileHead {
+                segment_id: id,
+                segment_len: len,
+                footer_crc: span.crc,
+            };
+            match segment_index::read(cfg.fs.as_ref(), &cfg.dir, expected, span.start) {
+                IndexFileState::Usable(mut footer) => {
+                    let entries = std::mem::take(&mut footer.entries);
+                    let remaining = entries.len();
+                    let mut entries = entries.into_iter();
+                    let (first, ids) = load_from_footer(
+                        path,
+                        id,
+                        span.start,
+                        &footer,
+                        remaining,
+                        &mut || Ok(entries.next()),
+                        &mut out.index,
+                    )?;
+                    ids_sink.send(first, ids);
+                    out.report.segments_from_index_file += 1;
+                    return Ok(Loaded::Kept(Box::new(Tail {
+                        id,
+                        version,
+                        footer: FooterBuilder::sealed_head(footer),
+                        sealed: true,
+                    })));
+                }
+                IndexFileState::Missing => index_file_wanted = true,
+                IndexFileState::Damaged(problem) => {
+                    tracing::warn!(segment = %path.display(), %problem, "the segment's index file is unusable; reading its footer");
+                    out.report.damaged_index_files.push(path.to_path_buf());
+                    index_file_wanted = true;
+                }
+            }
+        }
+    }
     let (body, crc, at) = match read_footer(path, file.as_ref(), len)? {
         Trailer::Footer { body, crc, at } => (body, crc, at),
         Trailer::Absent if is_last => {
@@ -134,9 +178,23 @@ pub(super) fn load_segment(
     };
     // The entries go straight into the index; the writer reads them again
     // only if it continues this segment.
-    let (head, first, ids) = load_from_footer(path, id, at, &mut reader, &mut out.index)?;
+    // The reader checks entries against its own name tables as it goes.
+    let head = reader.head.clone();
+    let remaining = reader.remaining();
+    let (first, ids) = load_from_footer(
+        path,
+        id,
+        at,
+        &head,
+        remaining,
+        &mut || reader.next_entry(),
+        &mut out.index,
+    )?;
     ids_sink.send(first, ids);
     out.report.segments_from_footer += 1;
+    if index_file_wanted && access == Access::Writer {
+        write_index_file(cfg, id, len, &body, crc, &mut out.report);
+    }
     Ok(Loaded::Kept(Box::new(Tail {
         id,
         version,
@@ -388,17 +446,68 @@ pub(super) fn footer_error(path: &Path, at: u64, e: DecodeError) -> StoreError {
     corrupt(path, at, decode("footer", e))
 }
 
-/// Loads a sealed segment's events into the index from its footer; returns
-/// the footer's head (no entries) and the loaded ids with the position of the
-/// first, which the caller puts in an id table.
+/// Writes the index file of a sealed segment whose footer (`body`, CRC-32
+/// `crc`) open just read, the segment being `len` bytes long. A failure
+/// loses nothing (the next open tries again).
+fn write_index_file(
+    cfg: &StoreConfig,
+    id: u64,
+    len: u64,
+    body: &[u8],
+    crc: u32,
+    report: &mut super::OpenReport,
+) {
+    let head = IndexFileHead {
+        segment_id: id,
+        segment_len: len,
+        footer_crc: crc,
+    };
+    let written = format::decode_footer(body, crc)
+        .map_err(|e| e.to_string())
+        .and_then(|footer| {
+            segment_index::write(cfg.fs.as_ref(), &cfg.dir, head, &footer)
+                .map_err(|e| e.to_string())
+        });
+    match written {
+        Ok(()) => report.index_files_written += 1,
+        Err(problem) => {
+            tracing::warn!(segment = id, %problem, "could not write the segment's index file");
+        }
+    }
+}
+
+/// Where a sealed segment's footer is, from its trailer alone (`None` when
+/// the file does not end in one the trailer places; the footer path then
+/// reports why).
+fn footer_span(
+    path: &Path,
+    file: &dyn StoreFile,
+    file_len: u64,
+) -> Result<Option<format::FooterSpan>, StoreError> {
+    let Some(start) = format::trailer_offset(file_len) else {
+        return Ok(None);
+    };
+    let mut trailer = [0u8; TRAILER_LEN];
+    match file.read_exact_at(&mut trailer, start) {
+        Ok(()) => Ok(format::locate_footer(file_len, &trailer).ok().flatten()),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(StoreError::io("read segment trailer", path, e)),
+    }
+}
+
+/// Loads a sealed segment's events into the index from its footer's head
+/// `f` (no entries) and its `remaining` entries, which `next_entry` yields
+/// in order; returns the loaded ids with the position of the first, which
+/// the caller puts in an id table.
 pub(super) fn load_from_footer(
     path: &Path,
     id: u64,
     at: u64,
-    reader: &mut FooterReader<'_>,
+    f: &Footer,
+    remaining: usize,
+    next_entry: &mut dyn FnMut() -> Result<Option<FooterEntry>, DecodeError>,
     index: &mut Index,
-) -> Result<(Footer, usize, Vec<EventId>), StoreError> {
-    let f = &reader.head;
+) -> Result<(usize, Vec<EventId>), StoreError> {
     if f.base_global_sequence != index.next_global_sequence() {
         return Err(corrupt(
             path,
@@ -452,10 +561,10 @@ pub(super) fn load_from_footer(
     // retired events, each entry names its own, and the entity table says
     // where each entity's sequences continue.
     let retired = f.retired.clone();
-    let mut load = index.bulk_load(entities.clone(), scopes.clone(), reader.remaining());
+    let mut load = index.bulk_load(entities.clone(), scopes.clone(), remaining);
     let mut offset = SEGMENT_HEADER_LEN as u64;
     let mut i = 0u64;
-    while let Some(e) = reader.next_entry().map_err(|e| footer_error(path, at, e))? {
+    while let Some(e) = next_entry().map_err(|e| footer_error(path, at, e))? {
         let (en, sn) = (e.entity as usize, e.scope as usize);
         let expected_es = load.next_entity_sequence(en);
         let in_order = if retired.is_some() {
@@ -522,7 +631,7 @@ pub(super) fn load_from_footer(
     if last_hlc > index.last_hlc {
         index.last_hlc = last_hlc;
     }
-    Ok((std::mem::take(&mut reader.head), first, ids))
+    Ok((first, ids))
 }
 
 /// How often a read-only open reads a frame again before it takes an

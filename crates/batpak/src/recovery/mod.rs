@@ -44,6 +44,11 @@ pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, St
         0
     };
     let ids = segment_ids(cfg)?;
+    if access == Access::Writer {
+        if let Err(e) = crate::segment_index::remove_orphans(cfg.fs.as_ref(), &cfg.dir, &ids) {
+            tracing::warn!(error = %e, "could not remove index files without a segment");
+        }
+    }
     let mut out = Recovered {
         index: Index::default(),
         files: BTreeMap::new(),

@@ -190,6 +190,10 @@ impl SegmentWriter {
         let a = self.active.as_mut().ok_or(StoreError::WriterCrashed)?;
         let path = segment_path(&self.dir, a.id);
         let end = a.footer.frames_end();
+        // The index file describes the footer about to go.
+        if let Err(e) = crate::segment_index::remove(self.fs.as_ref(), &self.dir, a.id) {
+            tracing::warn!(segment = a.id, error = %e, "could not remove the index file of a segment being continued");
+        }
         a.file
             .set_len(end)
             .map_err(|e| StoreError::io("unseal segment", &path, e))?;
@@ -311,7 +315,31 @@ impl SegmentWriter {
             durable_len: end,
         };
         self.sealed_on_disk = true;
+        self.write_index_file(id, end, &bytes);
         Ok(true)
+    }
+
+    /// Writes the index file of the segment just sealed. It is derived from
+    /// the footer, so a failure loses nothing: it is logged, and the next
+    /// open rebuilds the file.
+    fn write_index_file(&self, id: u64, segment_len: u64, footer_and_trailer: &[u8]) {
+        let Some(a) = self.active.as_ref().filter(|a| a.id == id) else {
+            return;
+        };
+        let body = footer_and_trailer
+            .len()
+            .checked_sub(format::TRAILER_LEN)
+            .map_or(footer_and_trailer, |n| &footer_and_trailer[..n]);
+        let head = format::IndexFileHead {
+            segment_id: id,
+            segment_len,
+            footer_crc: crc32fast::hash(body),
+        };
+        if let Err(e) =
+            crate::segment_index::write(self.fs.as_ref(), &self.dir, head, a.footer.footer())
+        {
+            tracing::warn!(segment = id, error = %e, "could not write the segment's index file; the next open rebuilds it");
+        }
     }
 
     /// Creates the next segment file, whose first event will have global
