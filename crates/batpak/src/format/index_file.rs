@@ -36,10 +36,10 @@ pub const INDEX_FORMAT_VERSION: u16 = 1;
 pub const INDEX_PAGE_LEN: usize = 4096;
 /// Logical bytes one page carries.
 const PAGE_DATA: usize = INDEX_PAGE_LEN - 4;
-const HEAD_LEN: usize = 128;
+const HEAD_LEN: usize = 160;
 const RECORD_LEN: usize = 64;
 const PAIR_LEN: usize = 20;
-const ENTITY_ROW_LEN: usize = 56;
+const ENTITY_ROW_LEN: usize = 64;
 const SCOPE_ROW_LEN: usize = 16;
 const KIND_ROW_LEN: usize = 12;
 const POSTING_LEN: usize = 4;
@@ -136,6 +136,12 @@ pub(crate) fn encode_index_file(head: IndexFileHead, f: &Footer) -> Vec<u8> {
     }
     out.extend_from_slice(&u32_of(correlations.len()).to_le_bytes());
     out.extend_from_slice(&u32_of(causations.len()).to_le_bytes());
+    let (min_id, max_id) = (
+        ids.first().map_or(0, |p| p.0),
+        ids.last().map_or(0, |p| p.0),
+    );
+    out.extend_from_slice(&min_id.to_le_bytes());
+    out.extend_from_slice(&max_id.to_le_bytes());
     out.resize(HEAD_LEN, 0);
     out.extend_from_slice(&records);
     write_pairs(&mut out, &ids);
@@ -149,9 +155,13 @@ pub(crate) fn encode_index_file(head: IndexFileHead, f: &Footer) -> Vec<u8> {
             },
             |r| r.next_entity_sequences.get(i).copied().unwrap_or(0),
         );
+        let first = by_entity[i]
+            .first()
+            .map_or(next, |&r| f.entries[r as usize].entity_sequence);
         out.extend_from_slice(&name_at.to_le_bytes());
         out.extend_from_slice(&name_len.to_le_bytes());
         out.extend_from_slice(tip);
+        out.extend_from_slice(&first.to_le_bytes());
         out.extend_from_slice(&next.to_le_bytes());
         out.extend_from_slice(&start.to_le_bytes());
         out.extend_from_slice(&u32_of(by_entity[i].len()).to_le_bytes());
@@ -208,17 +218,8 @@ fn paginate(logical: &[u8]) -> Vec<u8> {
 /// Checks every page's CRC-32 and returns the logical bytes.
 fn depaginate(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
     let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0usize;
-    for page in bytes.chunks(INDEX_PAGE_LEN) {
-        let Some((data, crc)) = page.split_last_chunk::<4>().filter(|(d, _)| !d.is_empty()) else {
-            return Err(DecodeError::Truncated {
-                offset: at as u64,
-                needed: 5,
-            });
-        };
-        super::check_crc(at as u64, data, u32::from_le_bytes(*crc))?;
-        out.extend_from_slice(data);
-        at += page.len();
+    for (page, stored) in bytes.chunks(INDEX_PAGE_LEN).enumerate() {
+        out.extend_from_slice(index_page_data(stored, page as u64)?);
     }
     Ok(out)
 }
@@ -304,15 +305,18 @@ fn postings_run(
 
 /// Reads a postings table: run `i` of `runs` must list, in commit order,
 /// records whose `row` is `i`; together the runs list every record once.
+/// Returns each run's first record.
 fn check_postings(
     f: &mut Fields<'_>,
     entries: &[FooterEntry],
     runs: &[std::ops::Range<usize>],
     row: impl Fn(&FooterEntry) -> Option<usize>,
-) -> Result<(), DecodeError> {
+) -> Result<Vec<Option<usize>>, DecodeError> {
     let mut listed = vec![false; entries.len()];
+    let mut firsts = Vec::with_capacity(runs.len());
     for (i, run) in runs.iter().enumerate() {
         let mut last: Option<usize> = None;
+        let mut first = None;
         for _ in run.clone() {
             let at = f.at;
             let r = f.u32()? as usize;
@@ -324,18 +328,91 @@ fn check_postings(
             }
             listed[r] = true;
             last = Some(r);
+            first = first.or(Some(r));
         }
+        firsts.push(first);
     }
-    Ok(())
+    Ok(firsts)
 }
 
-/// Decodes an index file, checking every page's CRC and that its tables
-/// agree with each other (each postings table lists every record once, in
-/// order, under the row its record names).
-pub(crate) fn decode_index_file(bytes: &[u8]) -> Result<IndexFile, DecodeError> {
-    let logical = depaginate(bytes)?;
+/// The head of an index file: its binding to a footer, its counts, and so
+/// where each table starts in the logical bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IndexLayout {
+    pub(crate) head: IndexFileHead,
+    /// The footer it repeats is of version 2 (a retention wrote it).
+    pub(crate) retired: bool,
+    pub(crate) base_global_sequence: u64,
+    /// One past the range's last global sequence (version 2; else 0).
+    pub(crate) end_global_sequence: u64,
+    pub(crate) frames_end: u64,
+    pub(crate) last_hlc: HlcPoint,
+    pub(crate) events: u64,
+    pub(crate) entities: u32,
+    pub(crate) scopes: u32,
+    pub(crate) kinds: u32,
+    pub(crate) correlations: u32,
+    pub(crate) causations: u32,
+    /// The lowest and highest event id (0 and 0 without events).
+    pub(crate) min_id: u128,
+    pub(crate) max_id: u128,
+    pub(crate) names_len: u64,
+}
+
+impl IndexLayout {
+    /// Bytes of the head.
+    pub(crate) const HEAD_LEN: u64 = HEAD_LEN as u64;
+
+    /// Logical offset of record `i`.
+    pub(crate) fn record_at(&self, i: u64) -> u64 {
+        Self::HEAD_LEN + i * RECORD_LEN as u64
+    }
+    /// Logical offset of entry `i` of the id table.
+    pub(crate) fn id_at(&self, i: u64) -> u64 {
+        self.record_at(self.events) + i * PAIR_LEN as u64
+    }
+    /// Logical offset of entity row `i`.
+    pub(crate) fn entity_row_at(&self, i: u64) -> u64 {
+        self.id_at(self.events) + i * ENTITY_ROW_LEN as u64
+    }
+    /// Logical offset of scope row `i`.
+    pub(crate) fn scope_row_at(&self, i: u64) -> u64 {
+        self.entity_row_at(u64::from(self.entities)) + i * SCOPE_ROW_LEN as u64
+    }
+    /// Logical offset of kind row `i`.
+    pub(crate) fn kind_row_at(&self, i: u64) -> u64 {
+        self.scope_row_at(u64::from(self.scopes)) + i * KIND_ROW_LEN as u64
+    }
+    /// Logical offset of posting `i` of table `table` (0 entities, 1 scopes, 2 kinds).
+    pub(crate) fn posting_at(&self, table: u64, i: u64) -> u64 {
+        self.kind_row_at(u64::from(self.kinds)) + (table * self.events + i) * POSTING_LEN as u64
+    }
+    /// Logical offset of entry `i` of the correlation table.
+    pub(crate) fn correlation_at(&self, i: u64) -> u64 {
+        self.posting_at(3, 0) + i * PAIR_LEN as u64
+    }
+    /// Logical offset of entry `i` of the causation table.
+    pub(crate) fn causation_at(&self, i: u64) -> u64 {
+        self.correlation_at(u64::from(self.correlations)) + i * PAIR_LEN as u64
+    }
+    /// Logical offset of the names.
+    pub(crate) fn names_at(&self) -> u64 {
+        self.causation_at(u64::from(self.causations))
+    }
+    /// Logical bytes the file must hold (`None` if the counts overflow).
+    pub(crate) fn logical_len(&self) -> Option<u64> {
+        // Every count is bounded so these products fit: events < 2^40.
+        (self.events < 1 << 40).then(|| self.names_at() + self.names_len)
+    }
+}
+
+/// Decodes the head from the first logical bytes of an index file.
+pub(crate) fn decode_index_head(logical: &[u8]) -> Result<IndexLayout, DecodeError> {
     let mut f = Fields {
-        bytes: &logical,
+        bytes: logical.get(..HEAD_LEN).ok_or(DecodeError::Truncated {
+            offset: 0,
+            needed: HEAD_LEN as u64,
+        })?,
         at: 0,
     };
     if f.take(8)? != INDEX_FILE_MAGIC {
@@ -351,8 +428,7 @@ pub(crate) fn decode_index_file(bytes: &[u8]) -> Result<IndexFile, DecodeError> 
             supported: INDEX_FORMAT_VERSION,
         });
     }
-    let footer_version = f.take(2)?;
-    let retired = match footer_version {
+    let retired = match f.take(2)? {
         [1, 0] => false,
         [2, 0] => true,
         _ => {
@@ -365,18 +441,221 @@ pub(crate) fn decode_index_file(bytes: &[u8]) -> Result<IndexFile, DecodeError> 
     let footer_crc = f.u32()?;
     let segment_id = f.u64()?;
     let segment_len = f.u64()?;
-    let base = f.u64()?;
+    let base_global_sequence = f.u64()?;
     let frames_end = f.u64()?;
     let last_hlc = HlcPoint {
         physical_ms: f.u64()?,
         logical: f.u32()?,
     };
-    let (entity_count, scope_count, kind_count) = (f.u32()?, f.u32()?, f.u32()?);
-    let (n, end_gs, names_len) = (f.u64()?, f.u64()?, f.u64()?);
-    let (correlation_count, causation_count) = (f.u32()?, f.u32()?);
+    let (entities, scopes, kinds) = (f.u32()?, f.u32()?, f.u32()?);
+    let (events, end_global_sequence, names_len) = (f.u64()?, f.u64()?, f.u64()?);
+    let (correlations, causations) = (f.u32()?, f.u32()?);
+    let (min_id, max_id) = (f.u128()?, f.u128()?);
     if f.take(HEAD_LEN - f.at)?.iter().any(|&b| b != 0) {
-        return Err(inconsistent(104, "reserved head bytes are not zero"));
+        return Err(inconsistent(136, "reserved head bytes are not zero"));
     }
+    if events >= 1 << 40 || names_len >= 1 << 40 {
+        return Err(DecodeError::OutOfRange {
+            offset: 72,
+            field: "event count",
+        });
+    }
+    Ok(IndexLayout {
+        head: IndexFileHead {
+            segment_id,
+            segment_len,
+            footer_crc,
+        },
+        retired,
+        base_global_sequence,
+        end_global_sequence,
+        frames_end,
+        last_hlc,
+        events,
+        entities,
+        scopes,
+        kinds,
+        correlations,
+        causations,
+        min_id,
+        max_id,
+        names_len,
+    })
+}
+
+/// Logical bytes one page carries.
+pub(crate) const INDEX_PAGE_DATA: usize = PAGE_DATA;
+
+/// The logical bytes of page `page` of an index file, read as `stored`
+/// (a whole page, or the shorter last one), after checking its CRC.
+pub(crate) fn index_page_data(stored: &[u8], page: u64) -> Result<&[u8], DecodeError> {
+    let at = page * INDEX_PAGE_LEN as u64;
+    let Some((data, crc)) = stored
+        .split_last_chunk::<4>()
+        .filter(|(d, _)| !d.is_empty())
+    else {
+        return Err(DecodeError::Truncated {
+            offset: at,
+            needed: 5,
+        });
+    };
+    super::check_crc(at, data, u32::from_le_bytes(*crc))?;
+    Ok(data)
+}
+
+/// One record of an index file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IndexRecord {
+    pub(crate) event_id: EventId,
+    pub(crate) global_sequence: u64,
+    pub(crate) entity_sequence: u64,
+    pub(crate) wall_ms: u64,
+    pub(crate) offset: u64,
+    pub(crate) frame_len: u32,
+    pub(crate) kind: EventKind,
+    pub(crate) payload_version: u16,
+    pub(crate) entity: u32,
+    pub(crate) scope: u32,
+}
+
+/// Bytes of one record.
+pub(crate) const INDEX_RECORD_LEN: usize = RECORD_LEN;
+
+/// Decodes a record from its [`INDEX_RECORD_LEN`] bytes.
+pub(crate) fn decode_index_record(b: &[u8; RECORD_LEN]) -> IndexRecord {
+    let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
+    let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or_default());
+    let u16_at = |i: usize| u16::from_le_bytes(b[i..i + 2].try_into().unwrap_or_default());
+    IndexRecord {
+        event_id: EventId::from_u128(u128::from_le_bytes(b[..16].try_into().unwrap_or_default())),
+        global_sequence: u64_at(16),
+        entity_sequence: u64_at(24),
+        wall_ms: u64_at(32),
+        offset: u64_at(40),
+        frame_len: u32_at(48),
+        kind: EventKind::from_u16(u16_at(52)),
+        payload_version: u16_at(54),
+        entity: u32_at(56),
+        scope: u32_at(60),
+    }
+}
+
+/// An entity row: its name (offset and length in the names), the hash of
+/// its last event in the range, its first and next entity sequence, and
+/// its run of the entity postings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct EntityRow {
+    pub(crate) name: (u32, u32),
+    pub(crate) tip: [u8; 32],
+    pub(crate) first: u64,
+    pub(crate) next: u64,
+    pub(crate) run: (u32, u32),
+}
+
+/// A scope row: its name and its run of the scope postings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ScopeRow {
+    pub(crate) name: (u32, u32),
+    pub(crate) run: (u32, u32),
+}
+
+/// A kind row: the kind and its run of the kind postings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KindRow {
+    pub(crate) kind: EventKind,
+    pub(crate) run: (u32, u32),
+}
+
+/// Bytes of an entity, scope and kind row, of a pair (id or link table
+/// entry) and of a posting.
+pub(crate) const INDEX_ROW_LENS: (usize, usize, usize, usize, usize) = (
+    ENTITY_ROW_LEN,
+    SCOPE_ROW_LEN,
+    KIND_ROW_LEN,
+    PAIR_LEN,
+    POSTING_LEN,
+);
+
+fn u32_le(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or_default())
+}
+
+fn u64_le(b: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default())
+}
+
+/// Decodes an entity row.
+pub(crate) fn decode_entity_row(b: &[u8; ENTITY_ROW_LEN]) -> EntityRow {
+    let mut tip = [0u8; 32];
+    tip.copy_from_slice(&b[8..40]);
+    EntityRow {
+        name: (u32_le(b, 0), u32_le(b, 4)),
+        tip,
+        first: u64_le(b, 40),
+        next: u64_le(b, 48),
+        run: (u32_le(b, 56), u32_le(b, 60)),
+    }
+}
+
+/// Decodes a scope row.
+pub(crate) fn decode_scope_row(b: &[u8; SCOPE_ROW_LEN]) -> ScopeRow {
+    ScopeRow {
+        name: (u32_le(b, 0), u32_le(b, 4)),
+        run: (u32_le(b, 8), u32_le(b, 12)),
+    }
+}
+
+/// Decodes a kind row.
+pub(crate) fn decode_kind_row(b: &[u8; KIND_ROW_LEN]) -> KindRow {
+    KindRow {
+        kind: EventKind::from_u16(u16::from_le_bytes([b[0], b[1]])),
+        run: (u32_le(b, 4), u32_le(b, 8)),
+    }
+}
+
+/// Decodes a pair of the id or a link table: `(id, record)`.
+pub(crate) fn decode_index_pair(b: &[u8; PAIR_LEN]) -> (u128, u32) {
+    (
+        u128::from_le_bytes(b[..16].try_into().unwrap_or_default()),
+        u32_le(b, 16),
+    )
+}
+
+/// Decodes an index file, checking every page's CRC and that its tables
+/// agree with each other (each postings table lists every record once, in
+/// order, under the row its record names).
+pub(crate) fn decode_index_file(bytes: &[u8]) -> Result<IndexFile, DecodeError> {
+    let logical = depaginate(bytes)?;
+    let layout = decode_index_head(&logical)?;
+    if layout.logical_len() != Some(logical.len() as u64) {
+        return Err(inconsistent(72, "the tables do not add up to the file"));
+    }
+    let IndexLayout {
+        head:
+            IndexFileHead {
+                segment_id,
+                segment_len,
+                footer_crc,
+            },
+        retired,
+        base_global_sequence: base,
+        end_global_sequence: end_gs,
+        frames_end,
+        last_hlc,
+        events: n,
+        entities: entity_count,
+        scopes: scope_count,
+        kinds: kind_count,
+        correlations: correlation_count,
+        causations: causation_count,
+        min_id,
+        max_id,
+        names_len,
+    } = layout;
+    let mut f = Fields {
+        bytes: &logical,
+        at: HEAD_LEN,
+    };
     let n = f.count(n, RECORD_LEN + PAIR_LEN + 3 * POSTING_LEN, "event count")?;
     let names_at = logical
         .len()
@@ -403,15 +682,18 @@ pub(crate) fn decode_index_file(bytes: &[u8]) -> Result<IndexFile, DecodeError> 
     let mut previous_gs: Option<u64> = None;
     for i in 0..n {
         let at = f.at;
-        let event_id = EventId::from_u128(f.u128()?);
-        let gs = f.u64()?;
-        let entity_sequence = f.u64()?;
-        let wall_ms = f.u64()?;
-        let frame_at = f.u64()?;
-        let frame_len = f.u32()?;
-        let kind = EventKind::from_u16(f.u16()?);
-        let payload_version = f.u16()?;
-        let (entity, scope) = (f.u32()?, f.u32()?);
+        let IndexRecord {
+            event_id,
+            global_sequence: gs,
+            entity_sequence,
+            wall_ms,
+            offset: frame_at,
+            frame_len,
+            kind,
+            payload_version,
+            entity,
+            scope,
+        } = decode_index_record(&f.array()?);
         let gs_ok = if retired {
             previous_gs.is_none_or(|p| gs > p) && gs >= base && gs < end_gs
         } else {
@@ -465,19 +747,35 @@ pub(crate) fn decode_index_file(bytes: &[u8]) -> Result<IndexFile, DecodeError> 
             ));
         }
         seen[r] = true;
+        if previous.is_none() && id != min_id {
+            return Err(inconsistent(
+                at,
+                "the head's lowest id is not the id table's",
+            ));
+        }
         previous = Some(id);
+    }
+    if previous.unwrap_or(0) != max_id || (n == 0 && min_id != 0) {
+        return Err(inconsistent(
+            104,
+            "the head's id range is not the id table's",
+        ));
     }
     // Rows.
     let entity_count = f.count(u64::from(entity_count), ENTITY_ROW_LEN, "entity count")?;
     let mut entities = Vec::with_capacity(entity_count);
     let mut nexts = Vec::with_capacity(entity_count);
+    let mut firsts = Vec::with_capacity(entity_count);
     let mut entity_runs = Vec::with_capacity(entity_count);
     let mut start = 0u64;
     for _ in 0..entity_count {
         let at = f.at;
         let (off, len) = (f.u32()?, f.u32()?);
         let tip: [u8; 32] = f.array()?;
-        nexts.push(f.u64()?);
+        let first = f.u64()?;
+        let next = f.u64()?;
+        firsts.push((at, first, next));
+        nexts.push(next);
         entity_runs.push(postings_run(&mut f, &mut start)?);
         entities.push((name(at, off, len)?, tip));
     }
@@ -513,11 +811,20 @@ pub(crate) fn decode_index_file(bytes: &[u8]) -> Result<IndexFile, DecodeError> 
         }
     }
     // Postings: each table lists every record once, in order, under its row.
-    check_postings(&mut f, &entries, &entity_runs, |e| Some(e.entity as usize))?;
-    check_postings(&mut f, &entries, &scope_runs, |e| Some(e.scope as usize))?;
+    let heads = check_postings(&mut f, &entries, &entity_runs, |e| Some(e.entity as usize))?;
+    for (&(at, first, next), head) in firsts.iter().zip(heads) {
+        let listed = head.map_or(next, |r| entries[r].entity_sequence);
+        if listed != first || first > next {
+            return Err(inconsistent(
+                at,
+                "an entity's first sequence is not its first event's",
+            ));
+        }
+    }
+    let _ = check_postings(&mut f, &entries, &scope_runs, |e| Some(e.scope as usize))?;
     let kind_rows: Vec<(u16, std::ops::Range<usize>)> = kind_runs;
     let runs: Vec<std::ops::Range<usize>> = kind_rows.iter().map(|(_, r)| r.clone()).collect();
-    check_postings(&mut f, &entries, &runs, |e| {
+    let _ = check_postings(&mut f, &entries, &runs, |e| {
         kind_rows
             .binary_search_by_key(&e.kind.as_u16(), |(k, _)| *k)
             .ok()

@@ -1,0 +1,183 @@
+//! The bytes of index files as the index reads them: a page at a time
+//! through a bounded cache, each page checked against its CRC when it is
+//! read from disk, or from memory for an index built from a footer.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use foldhash::fast::RandomState;
+use parking_lot::Mutex;
+
+use crate::error::{Corruption, StoreError};
+use crate::format::{index_page_data, INDEX_PAGE_DATA, INDEX_PAGE_LEN};
+use crate::fs::StoreFile;
+
+/// Checked pages by `(file key, page)`.
+type Pages = HashMap<(u64, u64), Arc<[u8]>, RandomState>;
+
+/// Checked pages of index files, keyed by `(file key, page)`. When full, an
+/// arbitrary page (by hash order) makes room.
+pub(crate) struct PageCache {
+    pages: Mutex<Pages>,
+    capacity: usize,
+    next_key: AtomicU64,
+}
+
+impl std::fmt::Debug for PageCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PageCache({} pages max)", self.capacity)
+    }
+}
+
+impl PageCache {
+    /// A cache of at most `bytes` of pages (at least one page).
+    pub(crate) fn new(bytes: usize) -> Self {
+        Self {
+            pages: Mutex::new(HashMap::default()),
+            capacity: (bytes / INDEX_PAGE_LEN).max(1),
+            next_key: AtomicU64::new(0),
+        }
+    }
+
+    fn get(&self, key: (u64, u64)) -> Option<Arc<[u8]>> {
+        self.pages.lock().get(&key).cloned()
+    }
+
+    fn insert(&self, key: (u64, u64), page: Arc<[u8]>) {
+        let mut pages = self.pages.lock();
+        if pages.len() >= self.capacity && !pages.contains_key(&key) {
+            if let Some(victim) = pages.keys().next().copied() {
+                pages.remove(&victim);
+            }
+        }
+        pages.insert(key, page);
+    }
+}
+
+/// Where the logical bytes of one index file come from.
+#[derive(Debug)]
+pub(crate) enum IndexSource {
+    /// The file on disk, `len` bytes long.
+    File {
+        file: Arc<dyn StoreFile>,
+        path: PathBuf,
+        len: u64,
+        /// Its pages' key in `cache` (a file of its own, whatever its name).
+        key: u64,
+        cache: Arc<PageCache>,
+    },
+    /// Logical bytes built in memory.
+    Memory(Arc<[u8]>),
+}
+
+impl IndexSource {
+    /// The file at `path`, read through `cache`.
+    pub(crate) fn file(
+        file: Arc<dyn StoreFile>,
+        path: PathBuf,
+        cache: Arc<PageCache>,
+    ) -> Result<Self, StoreError> {
+        let len = file
+            .len()
+            .map_err(|e| StoreError::io("stat index file", &path, e))?;
+        let key = cache.next_key.fetch_add(1, Ordering::Relaxed);
+        Ok(Self::File {
+            file,
+            path,
+            len,
+            key,
+            cache,
+        })
+    }
+
+    /// Logical bytes it holds.
+    pub(crate) fn logical_len(&self) -> u64 {
+        match self {
+            Self::File { len, .. } => {
+                let pages = len.div_ceil(INDEX_PAGE_LEN as u64);
+                len.saturating_sub(pages * 4)
+            }
+            Self::Memory(bytes) => bytes.len() as u64,
+        }
+    }
+
+    /// The `len` logical bytes at `offset`.
+    pub(crate) fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, StoreError> {
+        let end = offset.saturating_add(len as u64);
+        if end > self.logical_len() {
+            return Err(self.damaged(offset, "a table runs past the end of the file"));
+        }
+        match self {
+            Self::Memory(bytes) => Ok(bytes[offset as usize..end as usize].to_vec()),
+            Self::File { .. } => {
+                let mut out = Vec::with_capacity(len);
+                let mut at = offset;
+                while at < end {
+                    let page = at / INDEX_PAGE_DATA as u64;
+                    let data = self.page(page)?;
+                    let from = (at - page * INDEX_PAGE_DATA as u64) as usize;
+                    let take = ((end - at) as usize).min(data.len().saturating_sub(from));
+                    if take == 0 {
+                        return Err(self.damaged(at, "a page shorter than its place"));
+                    }
+                    out.extend_from_slice(&data[from..from + take]);
+                    at += take as u64;
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The checked logical bytes of page `page` of a file.
+    fn page(&self, page: u64) -> Result<Arc<[u8]>, StoreError> {
+        let Self::File {
+            file,
+            path,
+            len,
+            key,
+            cache,
+        } = self
+        else {
+            return Err(self.damaged(0, "not a file"));
+        };
+        if let Some(hit) = cache.get((*key, page)) {
+            return Ok(hit);
+        }
+        let at = page * INDEX_PAGE_LEN as u64;
+        let n = (*len - at).min(INDEX_PAGE_LEN as u64) as usize;
+        let mut stored = vec![0u8; n];
+        file.read_exact_at(&mut stored, at)
+            .map_err(|e| StoreError::io("read index file", path, e))?;
+        let data: Arc<[u8]> = index_page_data(&stored, page)
+            .map_err(|e| {
+                StoreError::corrupt_segment(
+                    path,
+                    at,
+                    Corruption::Decode {
+                        structure: "index file",
+                        source: e,
+                    },
+                )
+            })?
+            .into();
+        cache.insert((*key, page), data.clone());
+        Ok(data)
+    }
+
+    fn damaged(&self, offset: u64, problem: &'static str) -> StoreError {
+        let path = match self {
+            Self::File { path, .. } => path.clone(),
+            Self::Memory(_) => PathBuf::from("(index built in memory)"),
+        };
+        StoreError::corrupt_segment(
+            &path,
+            offset,
+            Corruption::Decode {
+                structure: "index file",
+                source: crate::format::DecodeError::Inconsistent { offset, problem },
+            },
+        )
+    }
+}
