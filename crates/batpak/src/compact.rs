@@ -15,8 +15,9 @@
 //!    the switch: from the moment its rename is durable, the new set
 //!    stands, and an open that finds the marker completes steps 4–5.
 //! 3. Readers are switched in memory: the outputs replace the sources in
-//!    the table of open segments and every moved event's index entry gets
-//!    its new location, under both locks at once. A reader holding an entry
+//!    the table of open segments, and the outputs' index parts (their index
+//!    files are written beside them, under temporary names) replace the
+//!    sources', under both locks at once. A reader holding an entry
 //!    taken before the switch is sent to the new location (`engine`).
 //! 4. Sources are removed and outputs renamed to their segment names (an
 //!    output takes the name of the first source it replaces, so segment
@@ -45,7 +46,7 @@ use crate::format::{
     SEGMENT_HEADER_LEN,
 };
 use crate::fs::{write_atomic, OpenMode, StoreFile, StoreFs};
-use crate::index::Location;
+use crate::index::Part;
 use crate::recovery::{complete, temp_path};
 pub use crate::recovery::{CompactionAtOpen, CompactionKind};
 use crate::segment::SealedSegment;
@@ -177,11 +178,9 @@ struct Output {
     file: Arc<dyn StoreFile>,
     temp: PathBuf,
     len: u64,
-    /// `(global_sequence, new location)` of each event it holds.
-    moved: Vec<(u64, Location)>,
     /// Global sequences of the events it leaves out (retention).
     retired: Vec<u64>,
-    /// Its footer, for its index file (written once it is switched in).
+    /// Its footer, for its index file (written before it is switched in).
     footer: format::Footer,
     /// CRC-32 of its encoded footer.
     footer_crc: u32,
@@ -275,6 +274,36 @@ pub(crate) fn compact(
         report.duration = started.elapsed();
         return Ok(report);
     }
+    // The outputs' index files, under temporary names like the outputs
+    // (a rollback removes both; the switch renames both).
+    let parts = {
+        let index = shared.index.read();
+        outputs
+            .iter()
+            .map(|o| {
+                let s = crate::index::SealedSegment {
+                    fs: shared.cfg.fs.clone(),
+                    file: o.file.clone(),
+                    path: segment_path(dir, o.id),
+                    head: format::IndexFileHead {
+                        segment_id: o.id,
+                        segment_len: o.len,
+                        footer_crc: o.footer_crc,
+                    },
+                    frames_end: o.footer.frames_end,
+                    index_file: crate::recovery::index_temp_path(dir, o.id),
+                };
+                index.open_sealed(&s, Some(&o.footer), true).map(|(p, _)| p)
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let parts = match parts {
+        Ok(parts) => parts,
+        Err(e) => {
+            discard(fs, &outputs);
+            return Err(e);
+        }
+    };
     let marker = CompactionMarker {
         strategy: kind.code(),
         sources: outputs
@@ -288,7 +317,7 @@ pub(crate) fn compact(
         // did, the next open decides, and the files it needs are still here.
         return Err(StoreError::io("write compaction marker", &marker_path, e));
     }
-    switch_readers(shared, &outputs, &marker.sources);
+    switch_readers(shared, &outputs, &marker.sources, parts);
     report.events_dropped = outputs.iter().map(|o| o.retired.len() as u64).sum();
     report.source_segments = marker.sources.clone();
     report.output_segments = outputs.iter().map(|o| o.id).collect();
@@ -296,16 +325,6 @@ pub(crate) fn compact(
     report.bytes_after = outputs.iter().map(|o| o.len).sum();
     report.bytes_reclaimed = report.bytes_before.saturating_sub(report.bytes_after);
     complete(fs, dir, &marker)?;
-    for out in &outputs {
-        let head = format::IndexFileHead {
-            segment_id: out.id,
-            segment_len: out.len,
-            footer_crc: out.footer_crc,
-        };
-        if let Err(e) = crate::segment_index::write(fs, dir, head, &out.footer) {
-            tracing::warn!(segment = out.id, error = %e, "could not write a compacted segment's index file; the next open rebuilds it");
-        }
-    }
     report.duration = started.elapsed();
     Ok(report)
 }
@@ -361,7 +380,6 @@ fn rewrite(
     let mut retired: Vec<u64> = Vec::new();
     let mut frames: Vec<u8> = Vec::new();
     let mut footer: Option<FooterBuilder> = None;
-    let mut moved: Vec<(u64, Location)> = Vec::new();
     let mut kept = 0u64;
     let mut tombstoned = 0u64;
     for member in members {
@@ -407,7 +425,7 @@ fn rewrite(
                     },
                 ));
             }
-            let entry = shared.index.read().entry_at(gs).cloned();
+            let entry = shared.index.read().entry_at(gs)?;
             let Some(entry) = entry.filter(|e| e.event_id == f.event_id) else {
                 return Err(bad(
                     at,
@@ -416,7 +434,6 @@ fn rewrite(
                     },
                 ));
             };
-            let offset = SEGMENT_HEADER_LEN + frames.len();
             let keep = match strategy {
                 CompactionStrategy::Merge => true,
                 CompactionStrategy::Tombstone(_) if f.tombstone.is_some() => true,
@@ -436,13 +453,12 @@ fn rewrite(
                 gs += 1;
                 continue;
             }
-            let len = if keep {
+            if keep {
                 frames.extend_from_slice(&frame_bytes[..used]);
                 builder.push(&f, used);
                 if f.tombstone.is_none() {
                     kept += 1;
                 }
-                used
             } else {
                 let content_hash = f.header(member.file.hash_version()).content_hash;
                 // The encoder writes the tombstone in the payload's place.
@@ -455,16 +471,7 @@ fn rewrite(
                 let n = frames.len() - before;
                 builder.push(&stone, n);
                 tombstoned += 1;
-                n
-            };
-            moved.push((
-                gs,
-                Location {
-                    segment: id,
-                    offset: offset as u64,
-                    len: u32::try_from(len).unwrap_or(u32::MAX),
-                },
-            ));
+            }
             at += used;
             gs += 1;
         }
@@ -515,7 +522,6 @@ fn rewrite(
         file,
         temp,
         len,
-        moved,
         retired,
         footer_crc: crc32fast::hash(&trailer[..trailer.len() - format::TRAILER_LEN]),
         footer: footer.footer().clone(),
@@ -562,22 +568,18 @@ fn judge(
 fn discard(fs: &dyn StoreFs, outputs: &[Output]) {
     for o in outputs {
         let _ = fs.remove_file(&o.temp);
+        let index = crate::recovery::index_temp_path(o.temp.parent().unwrap_or(&o.temp), o.id);
+        let _ = fs.remove_file(&index);
     }
 }
 
 /// Points readers at the outputs (step 3 of the module docs).
-fn switch_readers(shared: &Shared, outputs: &[Output], sources: &[u64]) {
+fn switch_readers(shared: &Shared, outputs: &[Output], sources: &[u64], parts: Vec<Part>) {
     let mut files = shared.files.write();
     let mut index = shared.index.write();
     for id in sources {
         files.remove(id);
     }
-    let mut retired: Vec<u64> = outputs
-        .iter()
-        .flat_map(|o| o.retired.iter().copied())
-        .collect();
-    retired.sort_unstable();
-    index.retire(&retired);
     for o in outputs {
         files.insert(
             o.id,
@@ -586,12 +588,8 @@ fn switch_readers(shared: &Shared, outputs: &[Output], sources: &[u64]) {
                 version: o.version,
             },
         );
-        index.relocate(&o.moved);
     }
-    index.forget_segments(sources);
-    for o in outputs {
-        index.note_moved(&o.moved);
-    }
+    index.replace(sources, parts);
     if let Some(cache) = &shared.cache {
         cache.clear();
     }

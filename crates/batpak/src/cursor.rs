@@ -179,7 +179,7 @@ impl Cursor {
     /// ```
     pub fn poll_batch(&mut self, max: usize) -> Result<Vec<IndexEntry>, StoreError> {
         let after = self.last.map(|(gs, _)| gs);
-        let batch = self.shared.index.read().query(&self.region, after, max);
+        let batch = self.shared.index.read().query(&self.region, after, max)?;
         if let Some(e) = batch.last() {
             self.last = Some((e.global_sequence(), e.event_id()));
         }
@@ -209,7 +209,7 @@ impl Cursor {
         max: usize,
     ) -> Result<Vec<StoredEvent<serde_json::Value>>, StoreError> {
         let after = self.last.map(|(gs, _)| gs);
-        let batch = self.shared.index.read().query(&self.region, after, max);
+        let batch = self.shared.index.read().query(&self.region, after, max)?;
         let mut out = Vec::with_capacity(batch.len());
         for entry in &batch {
             match self.shared.read_json(entry) {
@@ -242,7 +242,7 @@ impl Cursor {
     /// ```
     pub fn poll_with_shredded(&mut self, max: usize) -> Result<Vec<PolledEvent>, StoreError> {
         let after = self.last.map(|(gs, _)| gs);
-        let batch = self.shared.index.read().query(&self.region, after, max);
+        let batch = self.shared.index.read().query(&self.region, after, max)?;
         let mut out = Vec::with_capacity(batch.len());
         for entry in &batch {
             let stored = self.shared.read_entry(entry)?;
@@ -288,11 +288,10 @@ impl Cursor {
     /// assert!(cursor.poll_batch(10).unwrap().is_empty());
     /// ```
     pub fn at_end(mut self) -> Self {
-        let idx = self.shared.index.read();
-        if let Some(e) = idx.entries().last() {
+        let last = self.shared.index.read().last_entry();
+        if let Some(e) = self.shared.or_reported(last, None) {
             self.last = Some((e.global_sequence(), e.event_id()));
         }
-        drop(idx);
         self
     }
 
@@ -461,9 +460,9 @@ fn load(
     let held = {
         let index = shared.index.read();
         index
-            .get(last_event)
+            .get(last_event)?
             .is_some_and(|e| e.global_sequence() == last_gs)
-            || index.is_retired(last_gs)
+            || index.is_retired(last_gs)?
     };
     if !held {
         return Err(StoreError::CursorCheckpointAhead {

@@ -111,8 +111,7 @@ impl Shared {
         let entry = self
             .index
             .read()
-            .get(id)
-            .cloned()
+            .get(id)?
             .ok_or(StoreError::NotFound { event_id: id })?;
         read_entry(self, &entry)
     }
@@ -188,14 +187,30 @@ impl Shared {
         read_entry(self, entry)
     }
 
+    /// What an index read that has no error to return gives when it
+    /// fails: a sealed segment whose index file and footer are both
+    /// unreadable. The failure is logged and counted in the open report
+    /// (`index_read_failures`), and the caller gets `fallback`.
+    pub(crate) fn or_reported<T>(&self, read: Result<T, StoreError>, fallback: T) -> T {
+        match read {
+            Ok(v) => v,
+            Err(error) => {
+                tracing::error!(%error, "an index read failed: its segment's index file and footer are unreadable");
+                self.report.lock().index_read_failures += 1;
+                fallback
+            }
+        }
+    }
+
     /// The index entry of an event.
     pub(crate) fn entry(&self, id: EventId) -> Option<IndexEntry> {
-        self.index.read().get(id).cloned()
+        let read = self.index.read().get(id);
+        self.or_reported(read, None)
     }
 
     /// Every committed event in `region`, in commit order.
     pub(crate) fn query(&self, region: &Region) -> Vec<IndexEntry> {
-        self.index.read().query(region, None, usize::MAX)
+        self.query_entries_after(region, None, usize::MAX)
     }
 
     /// At most `limit` events of `region` after global sequence `after`.
@@ -205,7 +220,8 @@ impl Shared {
         after: Option<u64>,
         limit: usize,
     ) -> Vec<IndexEntry> {
-        self.index.read().query(region, after, limit)
+        let read = self.index.read().query(region, after, limit);
+        self.or_reported(read, Vec::new())
     }
 
     /// Every event of this kind, in commit order.
@@ -279,9 +295,9 @@ pub(crate) fn read_entry(
 ) -> Result<StoredEvent<Vec<u8>>, StoreError> {
     match read_at_entry(shared, entry) {
         Err(e) => {
-            let current = shared.index.read().get(entry.event_id).cloned();
+            let current = shared.index.read().get(entry.event_id);
             match current {
-                Some(now) if now.location != entry.location => read_at_entry(shared, &now),
+                Ok(Some(now)) if now.location != entry.location => read_at_entry(shared, &now),
                 _ => Err(e),
             }
         }

@@ -200,10 +200,14 @@ fn check_sidecar(
     for r in &recs {
         // The key of an event a retention compaction removed is kept: a
         // retry of it is still answered, never written again.
+        let retired = index
+            .is_retired(r.global_sequence)
+            .map_err(|e| e.to_string())?;
         let ok = r.global_sequence < through
-            && (index.is_retired(r.global_sequence)
+            && (retired
                 || index
                     .entry_at(r.global_sequence)
+                    .map_err(|e| e.to_string())?
                     .is_some_and(|e| e.event_id == r.event_id));
         if !ok {
             return Err(format!(

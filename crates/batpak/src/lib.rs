@@ -107,12 +107,6 @@ mod registry;
 mod seam;
 mod segment;
 mod segment_index;
-// The page cache and the sealed-segment part are the read half of the
-// two-tier index, not wired into `Index` yet.
-#[cfg_attr(not(test), allow(dead_code))]
-mod index_pages;
-#[cfg_attr(not(test), allow(dead_code))]
-mod part;
 mod sequence;
 mod shred;
 mod sign;

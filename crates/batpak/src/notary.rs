@@ -154,10 +154,10 @@ pub(crate) fn open_evidence(shared: &Shared, loaded: LoadedHeads) -> Result<(), 
 
 /// The leaf of the event at global sequence `i`, read from its frame.
 pub(crate) fn leaf_at(shared: &Shared, i: u64) -> Result<Hash, StoreError> {
-    let entry = shared.index.read().entry_at(i).cloned();
+    let entry = shared.index.read().entry_at(i)?;
     let entry = entry.ok_or_else(|| {
-        let index = shared.index.read();
-        if index.is_retired(i) {
+        let size = shared.index.read().next_global_sequence();
+        if i < size {
             // Only the tree files hold it: the frame is gone.
             StoreError::TreeCorrupt {
                 path: shared.cfg.dir.join(crate::format::TREE_DIR),
@@ -168,7 +168,7 @@ pub(crate) fn leaf_at(shared: &Shared, i: u64) -> Result<Hash, StoreError> {
         } else {
             StoreError::TreeSizeOutOfRange {
                 requested: i + 1,
-                size: index.next_global_sequence(),
+                size,
             }
         }
     })?;

@@ -32,7 +32,6 @@ use crate::error::StoreError;
 use crate::event::StoredEvent;
 use crate::format::{self, ProjectionRecord};
 use crate::id::EventId;
-use crate::index::IndexEntry;
 use crate::kind::EventKind;
 
 /// A state built by folding one entity's events in order.
@@ -358,12 +357,12 @@ pub(crate) fn project<T: EventSourced>(
             let held = shared
                 .index
                 .read()
-                .get(c.last_event_id)
+                .get(c.last_event_id)?
                 .filter(|e| {
                     e.global_sequence() == c.last_global_sequence
                         && e.coordinate().entity() == entity
                 })
-                .map(IndexEntry::entity_sequence);
+                .map(|e| e.entity_sequence());
             match (held, rmp_serde::from_slice::<T>(&c.state)) {
                 (Some(es), Ok(state)) => {
                     if let (Freshness::MaybeStale { max_age }, Some(at)) = (freshness, c.refreshed)
@@ -395,9 +394,9 @@ pub(crate) fn project<T: EventSourced>(
             let tip = idx.entity_tip(entity).0;
             let mut page = Vec::new();
             while next_es < tip && page.len() < PAGE {
-                if let Some(e) = idx.entity_event_at(entity, next_es) {
+                if let Some(e) = idx.entity_event_at(entity, next_es)? {
                     if kinds.is_none_or(|ks| ks.contains(&e.kind())) {
-                        page.push(e.clone());
+                        page.push(e);
                     }
                 }
                 next_es += 1;

@@ -139,7 +139,8 @@ pub(crate) fn verify_against_head(
         retired_leaves: 0,
     };
     for i in 0..n {
-        let leaf = if shared.index.read().is_retired(i) {
+        let retired = shared.index.read().is_retired(i)?;
+        let leaf = if retired {
             out.retired_leaves += 1;
             shared.evidence.tree.read().leaf(i)?
         } else {

@@ -169,19 +169,24 @@ pub(crate) fn verify_chain_with_progress(
     // entity -> (entity sequence, event_hash as stored) of its latest event checked so far
     let mut tips: HashMap<std::sync::Arc<str>, (u64, [u8; 32]), foldhash::fast::RandomState> =
         HashMap::default();
-    let mut start = 0;
-    while start < total {
-        let end = (start + CHUNK).min(total);
-        let chunk: Vec<IndexEntry> = shared.index.read().entries()[start..end].to_vec();
+    let mut checked = 0;
+    let mut after = None;
+    let all = crate::region::Region::all();
+    while checked < total {
+        let chunk = shared.index.read().query(&all, after, CHUNK)?;
+        let Some(last) = chunk.last() else {
+            break;
+        };
+        after = Some(last.global_sequence);
         for entry in &chunk {
             check_event(shared, entry, &mut tips, &mut report);
         }
-        report.events_checked = end as u64;
+        checked = (checked + chunk.len()).min(total);
+        report.events_checked = checked as u64;
         progress(VerifyProgress {
-            checked: end as u64,
+            checked: checked as u64,
             total: total as u64,
         });
-        start = end;
     }
     Ok(report)
 }
@@ -240,10 +245,11 @@ fn retired_predecessor(shared: &Arc<Shared>, entry: &IndexEntry) -> bool {
         return false;
     };
     let index = shared.index.read();
+    // An unreadable index is not a retirement: the link stays unexplained.
     index.has_retired()
         && index
             .entity_event_at(entry.coordinate.entity(), previous)
-            .is_none()
+            .is_ok_and(|e| e.is_none())
 }
 
 /// Checks a receipt against the stored event, recomputing its hashes from
@@ -340,10 +346,10 @@ pub(crate) fn walk_ancestors_outcome(
         if ancestors.len() >= limit {
             return Ok(walk(ancestors, AncestryBoundary::LimitReached));
         }
-        let parent = h
-            .entity_sequence
-            .checked_sub(1)
-            .and_then(|es| shared.index.read().entity_event_at(&entity, es).cloned());
+        let parent = match h.entity_sequence.checked_sub(1) {
+            Some(es) => shared.index.read().entity_event_at(&entity, es)?,
+            None => None,
+        };
         let Some(parent) = parent else {
             // Open checks every kept range is dense, so an entity
             // predecessor is absent only when retention removed it.

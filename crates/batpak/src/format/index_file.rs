@@ -56,6 +56,12 @@ pub(crate) struct IndexFileHead {
 
 /// Encodes the index file of segment `head.segment_id`, whose footer is `f`.
 pub(crate) fn encode_index_file(head: IndexFileHead, f: &Footer) -> Vec<u8> {
+    paginate(&encode_index_logical(head, f))
+}
+
+/// The logical bytes of the index file [`encode_index_file`] pages: what a
+/// part reads, when it is held in memory instead of on disk.
+pub(crate) fn encode_index_logical(head: IndexFileHead, f: &Footer) -> Vec<u8> {
     let n = f.entries.len();
     let mut names = Vec::new();
     let mut name_ref = |s: &str| {
@@ -191,7 +197,7 @@ pub(crate) fn encode_index_file(head: IndexFileHead, f: &Footer) -> Vec<u8> {
     write_pairs(&mut out, &correlations);
     write_pairs(&mut out, &causations);
     out.extend_from_slice(&names);
-    paginate(&out)
+    out
 }
 
 fn u32_of(n: usize) -> u32 {

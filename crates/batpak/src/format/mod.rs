@@ -63,8 +63,9 @@ pub(crate) use heads::{
 };
 pub(crate) use index_file::{
     decode_entity_row, decode_index_file, decode_index_head, decode_index_pair,
-    decode_index_record, decode_kind_row, decode_scope_row, encode_index_file, index_page_data,
-    IndexFileHead, IndexLayout, INDEX_PAGE_DATA, INDEX_RECORD_LEN, INDEX_ROW_LENS,
+    decode_index_record, decode_kind_row, decode_scope_row, encode_index_file,
+    encode_index_logical, index_page_data, IndexFileHead, IndexLayout, INDEX_PAGE_DATA,
+    INDEX_RECORD_LEN, INDEX_ROW_LENS,
 };
 pub use index_file::{INDEX_FILE_MAGIC, INDEX_FORMAT_VERSION, INDEX_PAGE_LEN};
 pub(crate) use marker::SNAPSHOT_MARKER_TEXT;

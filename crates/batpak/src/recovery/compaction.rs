@@ -77,6 +77,13 @@ pub(crate) fn temp_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("{}{COMPACTING_SUFFIX}", segment_file_name(id)))
 }
 
+/// The temporary name of output `id`'s index file before the switch.
+pub(crate) fn index_temp_path(dir: &Path, id: u64) -> PathBuf {
+    let mut name = format::index_path(dir, id).into_os_string();
+    name.push(COMPACTING_SUFFIX);
+    PathBuf::from(name)
+}
+
 /// Steps 4 and 5 of the module docs: removes the sources that are not
 /// outputs, renames the outputs to their segment names, removes the marker.
 pub(crate) fn complete(
@@ -86,7 +93,7 @@ pub(crate) fn complete(
 ) -> Result<(), StoreError> {
     let outputs: Vec<u64> = marker.outputs.iter().map(|o| o.0).collect();
     // The sources' index files describe footers about to go (an output
-    // takes a source's id); the compaction writes its outputs' afterwards.
+    // takes a source's id); the outputs' take their names after the outputs.
     for &id in &marker.sources {
         crate::segment_index::remove(fs, dir, id)
             .map_err(|e| StoreError::io("remove index file", format::index_path(dir, id), e))?;
@@ -122,6 +129,17 @@ pub(crate) fn complete(
                     reason: "an output is neither under its temporary name nor, at its length, under its segment name",
                 });
             }
+        }
+    }
+    for &(id, _) in &marker.outputs {
+        // Derived data: one that fails to move is rebuilt by the next open.
+        let temp = index_temp_path(dir, id);
+        let moved = fs.exists(&temp).and_then(|there| match there {
+            true => fs.rename(&temp, &format::index_path(dir, id)),
+            false => Ok(()),
+        });
+        if let Err(e) = moved {
+            tracing::warn!(index_file = %temp.display(), error = %e, "could not rename a compacted segment's index file");
         }
     }
     fs.sync_dir(dir)
@@ -200,7 +218,9 @@ pub(crate) fn settle_at_open(
         .list_dir(dir)
         .map_err(|e| StoreError::io("list directory", dir, e))?;
     let mut removed = 0;
+    let mut derived = 0;
     let stale_marker = format!("{COMPACTION_FILE}{}", format::TEMP_SUFFIX);
+    let index_temp = format!("{}{COMPACTING_SUFFIX}", format::INDEX_SUFFIX);
     for name in names
         .iter()
         .filter(|n| n.ends_with(COMPACTING_SUFFIX) || **n == stale_marker)
@@ -208,9 +228,20 @@ pub(crate) fn settle_at_open(
         let path = dir.join(name);
         fs.remove_file(&path)
             .map_err(|e| StoreError::io("remove compaction leftover", &path, e))?;
-        removed += 1;
+        // An output's index file is derived data: one left by a
+        // compaction that completed (its rename failed) says nothing of
+        // which set of segments stands.
+        if name.ends_with(&index_temp) {
+            derived += 1;
+        } else {
+            removed += 1;
+        }
     }
     if removed == 0 {
+        if derived > 0 {
+            fs.sync_dir(dir)
+                .map_err(|e| StoreError::io("sync directory", dir, e))?;
+        }
         return Ok(None);
     }
     fs.sync_dir(dir)

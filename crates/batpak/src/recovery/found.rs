@@ -27,6 +27,19 @@ pub struct OpenReport {
     /// Sealed segments whose index file failed a check (CRC, or written for
     /// another footer) and was not used: their footer was read instead.
     pub damaged_index_files: Vec<PathBuf>,
+    /// Sealed segments held in memory, their index built from the footer
+    /// (a read-only open of a segment without a usable index file, or an
+    /// index file that could not be written).
+    pub segments_indexed_in_memory: usize,
+    /// Index files that failed a read after open (a page's CRC, an I/O
+    /// error): their parts answer from bytes rebuilt from the segment's
+    /// footer, and a writable store writes the file again.
+    pub index_files_rebuilt_after_open: u64,
+    /// Index reads that failed after open, at a segment whose index file
+    /// and footer were both unreadable: the call that made them got no
+    /// entries from that segment, and the error was logged. 0 on a sound
+    /// store.
+    pub index_read_failures: u64,
     /// Frames decoded one by one (segments without a footer).
     pub frames_scanned: u64,
     /// Committed events found.

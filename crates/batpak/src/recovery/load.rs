@@ -18,8 +18,9 @@ use crate::format::{FRAME_PREFIX_LEN, MAX_FRAME_BODY_LEN, MIN_FRAME_BODY_LEN};
 use crate::fs::StoreFile;
 use crate::id::EventId;
 use crate::index::{Index, IndexEntry, Location};
+use crate::index::{PartFrom, SealedSegment};
 use crate::segment::{FileWindow, FooterBuilder, PREALLOCATE_BYTES};
-use crate::segment_index::{self, IndexFileState};
+use crate::segment_index;
 
 use super::found::{corrupt, decode, Access, Loaded, Recovered, Tail};
 use super::ids::IdSink;
@@ -89,47 +90,17 @@ pub(super) fn load_segment(
         ));
     }
     out.newest_version = out.newest_version.max(version);
-    // A sealed segment before the last is read from its index file when
-    // one agrees with its footer. (The last segment's footer is checked
-    // against its frames below, which needs the footer itself.)
-    let mut index_file_wanted = false;
+    // A sealed segment before the last becomes a part: its index file's
+    // head and rows are read, not its events. (The last segment's footer is
+    // checked against its frames below, and it goes to the memtable.)
     if !is_last {
-        if let Some(span) = footer_span(path, file.as_ref(), len)? {
-            let expected = IndexFileHead {
-                segment_id: id,
-                segment_len: len,
-                footer_crc: span.crc,
-            };
-            match segment_index::read(cfg.fs.as_ref(), &cfg.dir, expected, span.start) {
-                IndexFileState::Usable(mut footer) => {
-                    let entries = std::mem::take(&mut footer.entries);
-                    let remaining = entries.len();
-                    let mut entries = entries.into_iter();
-                    let (first, ids) = load_from_footer(
-                        path,
-                        id,
-                        span.start,
-                        &footer,
-                        remaining,
-                        &mut || Ok(entries.next()),
-                        &mut out.index,
-                    )?;
-                    ids_sink.send(first, ids);
-                    out.report.segments_from_index_file += 1;
-                    return Ok(Loaded::Kept(Box::new(Tail {
-                        id,
-                        version,
-                        footer: FooterBuilder::sealed_head(footer),
-                        sealed: true,
-                    })));
-                }
-                IndexFileState::Missing => index_file_wanted = true,
-                IndexFileState::Damaged(problem) => {
-                    tracing::warn!(segment = %path.display(), %problem, "the segment's index file is unusable; reading its footer");
-                    out.report.damaged_index_files.push(path.to_path_buf());
-                    index_file_wanted = true;
-                }
-            }
+        if let Some(head) = load_part(cfg, access, path, id, file, out)? {
+            return Ok(Loaded::Kept(Box::new(Tail {
+                id,
+                version,
+                footer: FooterBuilder::sealed_head(head),
+                sealed: true,
+            })));
         }
     }
     let (body, crc, at) = match read_footer(path, file.as_ref(), len)? {
@@ -168,6 +139,9 @@ pub(super) fn load_segment(
             let footer =
                 rebuild_footer(cfg, access, path, id, file, at, out).map_err(|_| damaged)?;
             out.report.rebuilt_footers.push(path.to_path_buf());
+            if !is_last {
+                park_footer(out, id, 0, 0, footer.footer())?;
+            }
             return Ok(Loaded::Kept(Box::new(Tail {
                 id,
                 version,
@@ -190,10 +164,12 @@ pub(super) fn load_segment(
         &mut || reader.next_entry(),
         &mut out.index,
     )?;
-    ids_sink.send(first, ids);
     out.report.segments_from_footer += 1;
-    if index_file_wanted && access == Access::Writer {
-        write_index_file(cfg, id, len, &body, crc, &mut out.report);
+    if is_last {
+        ids_sink.send(first, ids);
+    } else {
+        // Its events leave the memtable, so their ids must not join it.
+        park_in_memory(out, path, id, len, &body, crc)?;
     }
     Ok(Loaded::Kept(Box::new(Tail {
         id,
@@ -446,53 +422,92 @@ pub(super) fn footer_error(path: &Path, at: u64, e: DecodeError) -> StoreError {
     corrupt(path, at, decode("footer", e))
 }
 
-/// Writes the index file of a sealed segment whose footer (`body`, CRC-32
-/// `crc`) open just read, the segment being `len` bytes long. A failure
-/// loses nothing (the next open tries again).
-fn write_index_file(
+/// Loads sealed segment `id` (`path`, open as `file`) as a part of the
+/// index, and returns its footer's head (no entries). `Ok(None)` when its
+/// trailer, footer or index cannot give a part: the caller reads the
+/// footer, or rebuilds it from the frames, and reports what is wrong.
+fn load_part(
     cfg: &StoreConfig,
+    access: Access,
+    path: &Path,
+    id: u64,
+    file: &Arc<dyn StoreFile>,
+    out: &mut Recovered,
+) -> Result<Option<Footer>, StoreError> {
+    let Some((head, frames_end)) = segment_index::bound_head(id, path, file.as_ref())? else {
+        return Ok(None);
+    };
+    let s = SealedSegment {
+        fs: cfg.fs.clone(),
+        file: file.clone(),
+        path: path.to_path_buf(),
+        head,
+        frames_end,
+        index_file: format::index_path(&cfg.dir, id),
+    };
+    let (part, from) = match out.index.open_sealed(&s, None, access == Access::Writer) {
+        Ok(opened) => opened,
+        Err(e) => {
+            tracing::warn!(segment = %path.display(), error = %e, "the segment's index file and footer give no part; reading it another way");
+            return Ok(None);
+        }
+    };
+    match from {
+        PartFrom::File => out.report.segments_from_index_file += 1,
+        PartFrom::Rebuilt { damaged, written } => {
+            out.report.segments_from_footer += 1;
+            if let Some(problem) = damaged {
+                tracing::warn!(segment = %path.display(), %problem, "the segment's index file is unusable; rebuilt from its footer");
+                out.report.damaged_index_files.push(path.to_path_buf());
+            }
+            if written {
+                out.report.index_files_written += 1;
+            } else {
+                out.report.segments_indexed_in_memory += 1;
+            }
+        }
+    }
+    let footer_head = part.footer_head();
+    out.index.load_part(path, part)?;
+    Ok(Some(footer_head))
+}
+
+/// Moves a sealed segment before the last that was loaded into the
+/// memtable (its index file and footer gave no part: its footer was
+/// rebuilt from its frames, or read the slow way) into a part held in
+/// memory, so the memtable holds only the last segment.
+fn park_in_memory(
+    out: &mut Recovered,
+    path: &Path,
     id: u64,
     len: u64,
     body: &[u8],
     crc: u32,
-    report: &mut super::OpenReport,
-) {
+) -> Result<(), StoreError> {
+    let footer = format::decode_footer(body, crc).map_err(|e| footer_error(path, 0, e))?;
+    park_footer(out, id, len, crc, &footer)
+}
+
+/// [`park_in_memory`] for a decoded footer.
+fn park_footer(
+    out: &mut Recovered,
+    id: u64,
+    len: u64,
+    crc: u32,
+    footer: &Footer,
+) -> Result<(), StoreError> {
     let head = IndexFileHead {
         segment_id: id,
         segment_len: len,
         footer_crc: crc,
     };
-    let written = format::decode_footer(body, crc)
-        .map_err(|e| e.to_string())
-        .and_then(|footer| {
-            segment_index::write(cfg.fs.as_ref(), &cfg.dir, head, &footer)
-                .map_err(|e| e.to_string())
-        });
-    match written {
-        Ok(()) => report.index_files_written += 1,
-        Err(problem) => {
-            tracing::warn!(segment = id, %problem, "could not write the segment's index file");
-        }
-    }
-}
-
-/// Where a sealed segment's footer is, from its trailer alone (`None` when
-/// the file does not end in one the trailer places; the footer path then
-/// reports why).
-fn footer_span(
-    path: &Path,
-    file: &dyn StoreFile,
-    file_len: u64,
-) -> Result<Option<format::FooterSpan>, StoreError> {
-    let Some(start) = format::trailer_offset(file_len) else {
-        return Ok(None);
-    };
-    let mut trailer = [0u8; TRAILER_LEN];
-    match file.read_exact_at(&mut trailer, start) {
-        Ok(()) => Ok(format::locate_footer(file_len, &trailer).ok().flatten()),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
-        Err(e) => Err(StoreError::io("read segment trailer", path, e)),
-    }
+    let bytes = format::encode_index_logical(head, footer);
+    let part = out
+        .index
+        .open_part(id, crate::index::IndexSource::Memory(bytes.into()))?;
+    out.index.seal(vec![part]);
+    out.report.segments_indexed_in_memory += 1;
+    Ok(())
 }
 
 /// Loads a sealed segment's events into the index from its footer's head

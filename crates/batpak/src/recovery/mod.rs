@@ -19,7 +19,7 @@ use crate::idempotency::rebuild_keys;
 use crate::index::Index;
 use crate::segment::SegmentFile;
 
-pub(crate) use compaction::{complete, finish_pending, settle_at_open, temp_path};
+pub(crate) use compaction::{complete, finish_pending, index_temp_path, settle_at_open, temp_path};
 pub use compaction::{CompactionAtOpen, CompactionKind};
 use found::Loaded;
 pub(crate) use found::{segment_ids, Access, Recovered, Tail};

@@ -98,12 +98,14 @@ macro_rules! read_methods {
 
         /// Events whose causation id is `parent`, in commit order.
         pub fn caused_by(&self, parent: EventId) -> Vec<IndexEntry> {
-            self.shared().index.read().caused_by(parent)
+            let read = self.shared().index.read().caused_by(parent);
+            self.shared().or_reported(read, Vec::new())
         }
 
         /// Events carrying this correlation id, in commit order.
         pub fn correlated(&self, id: CorrelationId) -> Vec<IndexEntry> {
-            self.shared().index.read().correlated(id)
+            let read = self.shared().index.read().correlated(id);
+            self.shared().or_reported(read, Vec::new())
         }
 
         /// The index entry of an event.
@@ -184,7 +186,10 @@ macro_rules! read_methods {
 
         /// What opening the store found (segments, events, a recovered torn tail).
         pub fn open_report(&self) -> OpenReport {
-            self.shared().report.lock().clone()
+            let rebuilt = self.shared().index.read().cache().rebuilt();
+            let mut report = self.shared().report.lock().clone();
+            report.index_files_rebuilt_after_open = rebuilt;
+            report
         }
 
         /// The data directory.

@@ -101,6 +101,9 @@ pub(crate) struct Writer {
     head_at: Instant,
     /// A segment was sealed in this group: record a head once it is published.
     head_wanted: bool,
+    /// A new segment was created in this group: once its events are
+    /// published, the sealed segments the memtable holds become parts.
+    parts_wanted: bool,
     /// Frames were written since the last successful sync.
     unsynced: bool,
     /// Events published to readers.
@@ -145,6 +148,7 @@ impl Writer {
             head_size,
             head_at: Instant::now(),
             head_wanted: false,
+            parts_wanted: false,
             // What recovery kept may have been read from the OS cache only.
             unsynced: true,
             published,
@@ -352,6 +356,9 @@ impl Writer {
         if std::mem::take(&mut self.head_wanted) && self.failed.is_none() {
             let _ = self.record_head(false);
         }
+        if std::mem::take(&mut self.parts_wanted) && self.failed.is_none() {
+            self.move_sealed_to_parts();
+        }
         for h in heads {
             let _ = h.send(self.record_head(true));
         }
@@ -452,6 +459,14 @@ impl Writer {
             // Reading changes nothing on disk: a failure here is this
             // request's error, not a reason to stop the writer.
             self.segments.load_footer_entries()?;
+            // The segment it continues leaves its part for the memtable
+            // (before its index file goes).
+            match self.segments.cut_point() {
+                Some((id, _)) if self.segments.is_sealed() => {
+                    self.shared.index.write().unseal(id)?;
+                }
+                _ => {}
+            }
         }
         let result = match room {
             Room::Fits => self.segments.unseal(),
@@ -513,7 +528,67 @@ impl Writer {
     fn create_segment(&mut self) -> Result<(), StoreError> {
         let (id, file) = self.segments.create(self.stager.next_global_sequence())?;
         self.shared.files.write().insert(id, file);
+        self.parts_wanted = true;
         Ok(())
+    }
+
+    /// Turns the sealed segments whose events the memtable holds (all but
+    /// the active one) into parts read from their index files, so memory
+    /// holds only the active segment's events. A segment whose part cannot
+    /// be opened leaves them all where they are (memory, not answers, is
+    /// what that costs), and is logged.
+    fn move_sealed_to_parts(&mut self) {
+        let active = self.segments.cut_point().map(|(id, _)| id);
+        let sealed: Vec<u64> = self
+            .shared
+            .index
+            .read()
+            .mem_segments()
+            .into_iter()
+            .filter(|&id| Some(id) != active)
+            .collect();
+        if sealed.is_empty() {
+            return;
+        }
+        let cfg = &self.shared.cfg;
+        let opened = (|| {
+            let index = self.shared.index.read();
+            let mut parts = Vec::with_capacity(sealed.len());
+            for &id in &sealed {
+                let path = format::segment_path(&cfg.dir, id);
+                let file = self
+                    .shared
+                    .files
+                    .read()
+                    .get(&id)
+                    .map(|f| f.file.clone())
+                    .ok_or(StoreError::WriterCrashed)?;
+                let (head, frames_end) =
+                    crate::segment_index::bound_head(id, &path, file.as_ref())?.ok_or_else(
+                        || StoreError::CorruptSegment {
+                            segment: path.clone(),
+                            offset: 0,
+                            reason: crate::error::Corruption::FooterMissing,
+                        },
+                    )?;
+                let s = crate::index::SealedSegment {
+                    fs: cfg.fs.clone(),
+                    file,
+                    path,
+                    head,
+                    frames_end,
+                    index_file: format::index_path(&cfg.dir, id),
+                };
+                parts.push(index.open_sealed(&s, None, true)?.0);
+            }
+            Ok::<_, StoreError>(parts)
+        })();
+        match opened {
+            Ok(parts) => self.shared.index.write().seal(parts),
+            Err(error) => {
+                tracing::warn!(%error, "sealed segments stay in memory: their parts could not be opened");
+            }
+        }
     }
 
     /// Snapshots the idempotency keys of published events. A failure only costs

@@ -137,6 +137,12 @@ impl SegmentWriter {
         self.active.as_ref().map(|a| (a.id, a.footer.frames_end()))
     }
 
+    /// True while the active segment ends in a footer (it was sealed and
+    /// is not continued yet).
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.sealed_on_disk
+    }
+
     /// True if the active segment holds at least one frame.
     pub(crate) fn has_frames(&self) -> bool {
         self.active.as_ref().is_some_and(|a| !a.footer.is_empty())

@@ -431,7 +431,7 @@ impl Stager {
         match item.causation {
             CausationRef::None => Ok(None),
             CausationRef::Event(id) => {
-                if self.shared.index.read().get(id).is_some() {
+                if self.shared.index.read().get(id)?.is_some() {
                     Ok(Some(id))
                 } else {
                     Err(StoreError::InvalidCausation {

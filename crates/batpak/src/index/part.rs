@@ -1,7 +1,7 @@
 //! The index of one sealed segment, read from its index file: the head,
 //! the names and the entity, scope and kind rows are held; records, the id
 //! table, postings and link tables are read on demand (a page at a time,
-//! through [`PageCache`](crate::index_pages::PageCache)).
+//! through [`PageCache`](super::pages::PageCache)).
 //!
 //! What a part holds in memory grows with the segment's entities, scopes
 //! and kinds, not with its events.
@@ -11,16 +11,17 @@ use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
+use super::pages::IndexSource;
 use crate::coordinate::Coordinate;
 use crate::entry::{IndexEntry, Location};
 use crate::error::{Corruption, StoreError};
 use crate::format::{
     decode_entity_row, decode_index_head, decode_index_pair, decode_index_record, decode_kind_row,
-    decode_scope_row, DecodeError, IndexLayout, INDEX_RECORD_LEN, INDEX_ROW_LENS,
+    decode_scope_row, DecodeError, Footer, IndexLayout, Retired, INDEX_RECORD_LEN, INDEX_ROW_LENS,
 };
 use crate::id::EventId;
-use crate::index_pages::IndexSource;
 use crate::kind::EventKind;
+use crate::region::{EntityMatch, KindFilter, Region};
 
 type Map<K, V> = HashMap<K, V, RandomState>;
 
@@ -72,12 +73,13 @@ fn damaged(segment: u64, offset: u64, problem: &'static str) -> StoreError {
 
 impl Part {
     /// Reads the head, rows and names of segment `segment`'s index file
-    /// from `source`. `intern` gives the shared copy of a name (entities
-    /// then scopes), so a part's names are the index's strings.
+    /// from `source`. `intern` gives the shared copy of an entity
+    /// ([`Postings::Entity`]) or scope name, so a part's names are the
+    /// index's strings.
     pub(crate) fn open(
         segment: u64,
         source: IndexSource,
-        intern: &mut dyn FnMut(&str) -> Arc<str>,
+        intern: &mut dyn FnMut(Postings, &str) -> Arc<str>,
     ) -> Result<Self, StoreError> {
         let head = source.read(0, IndexLayout::HEAD_LEN as usize)?;
         let layout = decode_index_head(&head).map_err(|e| {
@@ -113,7 +115,7 @@ impl Part {
                 return Err(damaged(segment, at, "an entity's sequences disagree"));
             }
             entities.push(PartEntity {
-                name: intern(name(at, row.name)?),
+                name: intern(Postings::Entity, name(at, row.name)?),
                 tip: row.tip,
                 first: row.first,
                 next: row.next,
@@ -135,7 +137,7 @@ impl Part {
             let at = layout.scope_row_at(i as u64);
             let row = decode_scope_row(b.try_into().unwrap_or(&[0; 16]));
             check_run(segment, at, row.run, &mut expected)?;
-            scopes.push((intern(name(at, row.name)?), row.run));
+            scopes.push((intern(Postings::Scope, name(at, row.name)?), row.run));
         }
         if expected != layout.events {
             return Err(damaged(
@@ -167,16 +169,26 @@ impl Part {
                 "kind runs do not cover the records",
             ));
         }
-        let by_entity = entities
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.name.clone(), i as u32))
-            .collect();
-        let by_scope = scopes
-            .iter()
-            .enumerate()
-            .map(|(i, (s, _))| (s.clone(), i as u32))
-            .collect();
+        let mut by_entity = Map::default();
+        for (i, e) in entities.iter().enumerate() {
+            if by_entity.insert(e.name.clone(), i as u32).is_some() {
+                return Err(damaged(
+                    segment,
+                    layout.entity_row_at(i as u64),
+                    "an entity named twice",
+                ));
+            }
+        }
+        let mut by_scope = Map::default();
+        for (i, (s, _)) in scopes.iter().enumerate() {
+            if by_scope.insert(s.clone(), i as u32).is_some() {
+                return Err(damaged(
+                    segment,
+                    layout.scope_row_at(i as u64),
+                    "a scope named twice",
+                ));
+            }
+        }
         Ok(Self {
             segment,
             layout,
@@ -194,9 +206,245 @@ impl Part {
         self.layout.events
     }
 
+    /// The global sequence of its range's first event.
+    pub(crate) fn base(&self) -> u64 {
+        self.layout.base_global_sequence
+    }
+
+    /// One past its range's last global sequence (retired ones included).
+    pub(crate) fn end(&self) -> u64 {
+        if self.layout.retired {
+            self.layout.end_global_sequence
+        } else {
+            self.layout.base_global_sequence + self.layout.events
+        }
+    }
+
+    /// Where its segment's frames end (and its footer starts).
+    pub(crate) fn frames_end(&self) -> u64 {
+        self.layout.frames_end
+    }
+
+    /// Records `from..from + n` as index entries, read in one go.
+    pub(crate) fn entries(&self, from: u64, n: u64) -> Result<Vec<IndexEntry>, StoreError> {
+        let n = n.min(self.layout.events.saturating_sub(from));
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let b = self
+            .source
+            .read(self.layout.record_at(from), INDEX_RECORD_LEN * n as usize)?;
+        b.chunks_exact(INDEX_RECORD_LEN)
+            .enumerate()
+            .map(|(k, r)| self.decode_entry(from + k as u64, r))
+            .collect()
+    }
+
+    /// Posting `k` of `run` in `table`.
+    fn posting(&self, table: Postings, run: (u32, u32), k: u32) -> Result<u64, StoreError> {
+        let got = self.postings(table, run, k, 1)?;
+        got.first()
+            .copied()
+            .ok_or_else(|| damaged(self.segment, 0, "a posting out of its run"))
+    }
+
+    /// The first position in `run` whose record is at least `record`.
+    fn run_lower_bound(
+        &self,
+        table: Postings,
+        run: (u32, u32),
+        record: u64,
+    ) -> Result<u32, StoreError> {
+        let (mut lo, mut hi) = (0u32, run.1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.posting(table, run, mid)? < record {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// The event of entity `row` at `entity_sequence`, if the part holds it.
+    pub(crate) fn entity_event(
+        &self,
+        row: &PartEntity,
+        entity_sequence: u64,
+    ) -> Result<Option<IndexEntry>, StoreError> {
+        if entity_sequence < row.first || entity_sequence >= row.next {
+            return Ok(None);
+        }
+        let at = |k: u32| -> Result<IndexEntry, StoreError> {
+            self.entry(self.posting(Postings::Entity, row.run, k)?)
+        };
+        // Dense unless a retention removed some: try the direct slot first.
+        if let Ok(k) = u32::try_from(entity_sequence - row.first) {
+            if k < row.run.1 {
+                let e = at(k)?;
+                if e.entity_sequence == entity_sequence {
+                    return Ok(Some(e));
+                }
+            }
+        }
+        let (mut lo, mut hi) = (0u32, row.run.1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let e = at(mid)?;
+            match e.entity_sequence.cmp(&entity_sequence) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(Some(e)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Appends to `out` its entries in `region` with a global sequence of
+    /// at least `start`, in commit order, until `out` holds `limit`.
+    pub(crate) fn query_into(
+        &self,
+        region: &Region,
+        start: u64,
+        limit: usize,
+        out: &mut Vec<IndexEntry>,
+    ) -> Result<(), StoreError> {
+        if out.len() >= limit || self.end() <= start {
+            return Ok(());
+        }
+        let first = self.lower_bound(start)?;
+        let runs = match self.candidate_runs(region) {
+            None => {
+                let mut at = first;
+                while at < self.layout.events {
+                    let batch = self.entries(at, SCAN_BATCH)?;
+                    at += batch.len() as u64;
+                    for e in batch {
+                        if region.matches(&e) {
+                            out.push(e);
+                            if out.len() >= limit {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+                return Ok(());
+            }
+            Some(runs) => runs,
+        };
+        let mut cursors = Vec::with_capacity(runs.len());
+        for (table, run) in runs {
+            let next = self.run_lower_bound(table, run, first)?;
+            cursors.push(RunCursor {
+                table,
+                run,
+                next,
+                buf: Vec::new(),
+                at: 0,
+            });
+        }
+        // A k-way merge of sorted runs (record numbers are in commit order).
+        let mut heads = std::collections::BinaryHeap::new();
+        for (k, c) in cursors.iter_mut().enumerate() {
+            if let Some(r) = c.peek(self)? {
+                heads.push(std::cmp::Reverse((r, k)));
+            }
+        }
+        while let Some(std::cmp::Reverse((r, k))) = heads.pop() {
+            let e = self.entry(r)?;
+            if region.matches(&e) {
+                out.push(e);
+                if out.len() >= limit {
+                    return Ok(());
+                }
+            }
+            let c = &mut cursors[k];
+            c.at += 1;
+            if let Some(r) = c.peek(self)? {
+                heads.push(std::cmp::Reverse((r, k)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The narrowest runs whose union covers `region`; `None` means all
+    /// records.
+    fn candidate_runs(&self, region: &Region) -> Option<Vec<(Postings, (u32, u32))>> {
+        let none = EventKind::from_u16(0);
+        if let Some(EntityMatch::Exact(e)) = region.entity_match() {
+            return Some(vec![(
+                Postings::Entity,
+                self.run(Postings::Entity, e, none),
+            )]);
+        }
+        if let Some(s) = region.scope_name() {
+            return Some(vec![(Postings::Scope, self.run(Postings::Scope, s, none))]);
+        }
+        if let Some(KindFilter::Kinds(ks)) = region.kind_filter() {
+            return Some(
+                ks.iter()
+                    .map(|&k| (Postings::Kind, self.run(Postings::Kind, "", k)))
+                    .collect(),
+            );
+        }
+        if let Some(EntityMatch::Prefix(p)) = region.entity_match() {
+            return Some(
+                self.entities
+                    .iter()
+                    .filter(|e| e.name.starts_with(&**p))
+                    .map(|e| (Postings::Entity, e.run))
+                    .collect(),
+            );
+        }
+        None
+    }
+
+    /// Every `(key, record)` pair of the correlation (or causation) table.
+    pub(crate) fn all_links(&self, correlation: bool) -> Result<Vec<(u128, u32)>, StoreError> {
+        let (count, at) = if correlation {
+            (self.layout.correlations, self.layout.correlation_at(0))
+        } else {
+            (self.layout.causations, self.layout.causation_at(0))
+        };
+        let (_, _, _, pair_len, _) = INDEX_ROW_LENS;
+        let b = self.source.read(at, pair_len * count as usize)?;
+        Ok(b.chunks_exact(pair_len)
+            .map(|c| decode_index_pair(c.try_into().unwrap_or(&[0; 20])))
+            .collect())
+    }
+
     /// The entities with events (or a retired range) in the segment.
     pub(crate) fn entities(&self) -> &[PartEntity] {
         &self.entities
+    }
+
+    /// The head of the footer it repeats (no entries): what the writer
+    /// needs of a sealed segment it may continue (it reads the entries
+    /// from the footer if it does).
+    pub(crate) fn footer_head(&self) -> Footer {
+        let l = &self.layout;
+        Footer {
+            base_global_sequence: l.base_global_sequence,
+            frames_end: l.frames_end,
+            last_hlc: l.last_hlc,
+            entities: self
+                .entities
+                .iter()
+                .map(|e| (e.name.to_string(), e.tip))
+                .collect(),
+            scopes: self.scopes.iter().map(|(s, _)| s.to_string()).collect(),
+            entries: Vec::new(),
+            retired: l.retired.then(|| Retired {
+                end_global_sequence: l.end_global_sequence,
+                next_entity_sequences: self.entities.iter().map(|e| e.next).collect(),
+            }),
+        }
+    }
+
+    /// The scopes with events in the segment.
+    pub(crate) fn scope_names(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.scopes.iter().map(|(name, _)| name)
     }
 
     /// The row of entity `name`, if the segment has it.
@@ -213,7 +461,13 @@ impl Part {
             return Err(damaged(self.segment, at, "a record number out of range"));
         }
         let b = self.source.read(at, INDEX_RECORD_LEN)?;
-        let r = decode_index_record(b.as_slice().try_into().unwrap_or(&[0; 64]));
+        self.decode_entry(i, &b)
+    }
+
+    /// Record `i`, whose bytes are `b`, as an index entry.
+    fn decode_entry(&self, i: u64, b: &[u8]) -> Result<IndexEntry, StoreError> {
+        let at = self.layout.record_at(i);
+        let r = decode_index_record(b.try_into().unwrap_or(&[0; 64]));
         let entity = self.entities.get(r.entity as usize);
         let scope = self.scopes.get(r.scope as usize);
         let (Some(entity), Some((scope, _))) = (entity, scope) else {
@@ -374,6 +628,37 @@ impl Part {
     }
 }
 
+/// Records a query scan reads at a time.
+const SCAN_BATCH: u64 = 256;
+
+/// Postings a run cursor reads at a time.
+const RUN_BATCH: usize = 256;
+
+/// A position in one run of a postings table, read a batch at a time.
+struct RunCursor {
+    table: Postings,
+    run: (u32, u32),
+    /// Position in the run of the first posting not yet in `buf`.
+    next: u32,
+    buf: Vec<u64>,
+    at: usize,
+}
+
+impl RunCursor {
+    /// The record at the cursor, reading the next batch when needed.
+    fn peek(&mut self, part: &Part) -> Result<Option<u64>, StoreError> {
+        if self.at == self.buf.len() {
+            if self.next >= self.run.1 {
+                return Ok(None);
+            }
+            self.buf = part.postings(self.table, self.run, self.next, RUN_BATCH)?;
+            self.next += self.buf.len() as u32;
+            self.at = 0;
+        }
+        Ok(self.buf.get(self.at).copied())
+    }
+}
+
 /// Checks that a row's run starts where the previous one ended.
 fn check_run(segment: u64, at: u64, run: (u32, u32), expected: &mut u64) -> Result<(), StoreError> {
     if u64::from(run.0) != *expected {
@@ -387,9 +672,9 @@ fn check_run(segment: u64, at: u64, run: (u32, u32), expected: &mut u64) -> Resu
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::format::{encode_index_file, Footer, FooterEntry, IndexFileHead, Retired};
+    use crate::format::{encode_index_file, FooterEntry, IndexFileHead};
     use crate::id::{CorrelationId, HlcPoint};
-    use crate::index_pages::PageCache;
+    use crate::index::pages::PageCache;
     use proptest::prelude::*;
 
     /// A footer of `n` events over `entities` entities, 3 scopes, 4 kinds,
@@ -458,7 +743,7 @@ mod tests {
         }
         vec![
             IndexSource::Memory(mem.into()),
-            IndexSource::file(file, path, Arc::new(PageCache::new(3 * 4096))).unwrap(),
+            IndexSource::file(file, path, Arc::new(PageCache::new(3 * 4096)), None).unwrap(),
         ]
     }
 
@@ -469,7 +754,7 @@ mod tests {
             let f = footer(n, entities, retired, seed);
             let dir = tempfile::tempdir().unwrap();
             for source in sources(&f, dir.path()) {
-                let part = Part::open(3, source, &mut |s| Arc::from(s)).unwrap();
+                let part = Part::open(3, source, &mut |_, s| Arc::from(s)).unwrap();
                 prop_assert_eq!(part.len(), n);
                 let gs_of = |i: usize| f.entries[i].global_sequence.unwrap_or(100 + i as u64);
                 for (i, e) in f.entries.iter().enumerate() {
@@ -535,8 +820,9 @@ mod tests {
         bad[crate::format::INDEX_PAGE_LEN + 100] ^= 1;
         std::fs::write(&path, &bad).unwrap();
         let file = crate::fs::open_regular_file(&path).unwrap().unwrap();
-        let source = IndexSource::file(file, path, Arc::new(PageCache::new(1 << 20))).unwrap();
-        let part = Part::open(3, source, &mut |s| Arc::from(s)).unwrap();
+        let source =
+            IndexSource::file(file, path, Arc::new(PageCache::new(1 << 20)), None).unwrap();
+        let part = Part::open(3, source, &mut |_, s| Arc::from(s)).unwrap();
         let mut failed = 0;
         for (i, e) in f.entries.iter().enumerate() {
             match part.entry(i as u64) {

@@ -1,6 +1,10 @@
 //! The bytes of index files as the index reads them: a page at a time
 //! through a bounded cache, each page checked against its CRC when it is
 //! read from disk, or from memory for an index built from a footer.
+//!
+//! A file that fails a read (an I/O error, a page whose CRC fails) is never
+//! used again: its part rebuilds the same bytes from the segment's footer,
+//! holds them in memory, and answers from them.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,6 +27,8 @@ pub(crate) struct PageCache {
     pages: Mutex<Pages>,
     capacity: usize,
     next_key: AtomicU64,
+    /// Index files that failed a read and were rebuilt in memory.
+    rebuilt: AtomicU64,
 }
 
 impl std::fmt::Debug for PageCache {
@@ -38,7 +44,19 @@ impl PageCache {
             pages: Mutex::new(HashMap::default()),
             capacity: (bytes / INDEX_PAGE_LEN).max(1),
             next_key: AtomicU64::new(0),
+            rebuilt: AtomicU64::new(0),
         }
+    }
+
+    /// Index files that failed a read since open and are answered from
+    /// bytes rebuilt from their segment's footer.
+    pub(crate) fn rebuilt(&self) -> u64 {
+        self.rebuilt.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of pages it holds at most.
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.capacity * INDEX_PAGE_LEN
     }
 
     fn get(&self, key: (u64, u64)) -> Option<Arc<[u8]>> {
@@ -56,6 +74,35 @@ impl PageCache {
     }
 }
 
+/// Rebuilds the logical bytes of an index file from its segment's footer.
+pub(crate) type Rebuild = Box<dyn Fn() -> Result<Vec<u8>, StoreError> + Send + Sync>;
+
+/// What a file-backed source falls back to once its file fails a read.
+pub(crate) struct Heal {
+    rebuild: Rebuild,
+    healed: std::sync::OnceLock<Arc<[u8]>>,
+    /// Held while rebuilding, so one thread rebuilds.
+    rebuilding: Mutex<()>,
+}
+
+impl std::fmt::Debug for Heal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let healed = self.healed.get().is_some();
+        write!(f, "Heal {{ healed: {healed} }}")
+    }
+}
+
+impl Heal {
+    /// A fallback that calls `rebuild` the first time it is needed.
+    pub(crate) fn new(rebuild: Rebuild) -> Self {
+        Self {
+            rebuild,
+            healed: std::sync::OnceLock::new(),
+            rebuilding: Mutex::new(()),
+        }
+    }
+}
+
 /// Where the logical bytes of one index file come from.
 #[derive(Debug)]
 pub(crate) enum IndexSource {
@@ -67,6 +114,8 @@ pub(crate) enum IndexSource {
         /// Its pages' key in `cache` (a file of its own, whatever its name).
         key: u64,
         cache: Arc<PageCache>,
+        /// Where its bytes come from once the file fails a read.
+        heal: Option<Heal>,
     },
     /// Logical bytes built in memory.
     Memory(Arc<[u8]>),
@@ -78,6 +127,7 @@ impl IndexSource {
         file: Arc<dyn StoreFile>,
         path: PathBuf,
         cache: Arc<PageCache>,
+        heal: Option<Heal>,
     ) -> Result<Self, StoreError> {
         let len = file
             .len()
@@ -89,6 +139,7 @@ impl IndexSource {
             len,
             key,
             cache,
+            heal,
         })
     }
 
@@ -111,23 +162,58 @@ impl IndexSource {
         }
         match self {
             Self::Memory(bytes) => Ok(bytes[offset as usize..end as usize].to_vec()),
-            Self::File { .. } => {
-                let mut out = Vec::with_capacity(len);
-                let mut at = offset;
-                while at < end {
-                    let page = at / INDEX_PAGE_DATA as u64;
-                    let data = self.page(page)?;
-                    let from = (at - page * INDEX_PAGE_DATA as u64) as usize;
-                    let take = ((end - at) as usize).min(data.len().saturating_sub(from));
-                    if take == 0 {
-                        return Err(self.damaged(at, "a page shorter than its place"));
-                    }
-                    out.extend_from_slice(&data[from..from + take]);
-                    at += take as u64;
+            Self::File { heal, .. } => {
+                if let Some(bytes) = heal.as_ref().and_then(|h| h.healed.get()) {
+                    return Ok(bytes[offset as usize..end as usize].to_vec());
                 }
-                Ok(out)
+                match self.read_file(offset, end, len) {
+                    Ok(out) => Ok(out),
+                    Err(e) => match heal {
+                        Some(h) => {
+                            let bytes = self.heal(h, &e)?;
+                            Ok(bytes[offset as usize..end as usize].to_vec())
+                        }
+                        None => Err(e),
+                    },
+                }
             }
         }
+    }
+
+    /// Rebuilds the bytes of a file that failed a read with `failure`.
+    fn heal(&self, h: &Heal, failure: &StoreError) -> Result<Arc<[u8]>, StoreError> {
+        let _one = h.rebuilding.lock();
+        if let Some(bytes) = h.healed.get() {
+            return Ok(bytes.clone());
+        }
+        let bytes = (h.rebuild)()?;
+        if bytes.len() as u64 != self.logical_len() {
+            return Err(self.damaged(0, "rebuilt from the footer, it has another length"));
+        }
+        let bytes: Arc<[u8]> = bytes.into();
+        if let Self::File { cache, path, .. } = self {
+            tracing::warn!(index_file = %path.display(), error = %failure, "an index file failed a read; its part answers from its segment's footer");
+            cache.rebuilt.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(h.healed.get_or_init(|| bytes).clone())
+    }
+
+    /// The logical bytes `offset..end` read from the file, `len` of them.
+    fn read_file(&self, offset: u64, end: u64, len: usize) -> Result<Vec<u8>, StoreError> {
+        let mut out = Vec::with_capacity(len);
+        let mut at = offset;
+        while at < end {
+            let page = at / INDEX_PAGE_DATA as u64;
+            let data = self.page(page)?;
+            let from = (at - page * INDEX_PAGE_DATA as u64) as usize;
+            let take = ((end - at) as usize).min(data.len().saturating_sub(from));
+            if take == 0 {
+                return Err(self.damaged(at, "a page shorter than its place"));
+            }
+            out.extend_from_slice(&data[from..from + take]);
+            at += take as u64;
+        }
+        Ok(out)
     }
 
     /// The checked logical bytes of page `page` of a file.
@@ -138,6 +224,7 @@ impl IndexSource {
             len,
             key,
             cache,
+            ..
         } = self
         else {
             return Err(self.damaged(0, "not a file"));

@@ -1,4 +1,9 @@
-//! The in-memory index: every committed event's metadata and where its frame lives.
+//! The memtable: the in-memory part of the index, which holds every
+//! event after the last sealed part (the active segment's, and at open the
+//! last segment's), each with its metadata and where its frame lives.
+//!
+//! It also holds what the index keeps of every entity, parts included: its
+//! tip, its next sequence and the coordinates its entries share.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,7 +12,7 @@ use foldhash::fast::RandomState;
 
 use crate::coordinate::Coordinate;
 pub(crate) use crate::entry::{IndexEntry, Location};
-use crate::id::{CorrelationId, EventId, HlcPoint};
+use crate::id::{CorrelationId, EventId};
 use crate::id_table::IdTable;
 use crate::kind::EventKind;
 use crate::region::{EntityMatch, KindFilter, Region};
@@ -44,9 +49,9 @@ impl EntityState {
     }
 }
 
-/// Everything the index holds. Mutated only by the writer (and by open).
+/// The memtable. Mutated only by the writer (and by open).
 #[derive(Debug, Default)]
-pub(crate) struct Index {
+pub(crate) struct Mem {
     entries: Vec<IndexEntry>,
     by_id: IdTable,
     entities: Map<Arc<str>, EntityState>,
@@ -61,11 +66,10 @@ pub(crate) struct Index {
     /// removed by a retention compaction (open checks every other range is
     /// dense).
     next_sequence: u64,
-    pub(crate) last_hlc: HlcPoint,
 }
 
-impl Index {
-    /// Number of committed events the store holds (retired ones not counted).
+impl Mem {
+    /// Number of events it holds.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
@@ -74,18 +78,6 @@ impl Index {
     /// has a lower one (the size of the log's Merkle tree).
     pub(crate) fn next_global_sequence(&self) -> u64 {
         self.next_sequence
-    }
-
-    /// True once a retention compaction removed any event: fewer events
-    /// are held than sequences were assigned.
-    pub(crate) fn has_retired(&self) -> bool {
-        self.next_sequence > self.entries.len() as u64
-    }
-
-    /// True for a global sequence below the next one that no event holds:
-    /// a retention compaction removed it.
-    pub(crate) fn is_retired(&self, global_sequence: u64) -> bool {
-        global_sequence < self.next_sequence && self.entry_at(global_sequence).is_none()
     }
 
     /// Shares the index's copy of a name so every entry of an entity points at one string.
@@ -180,12 +172,12 @@ impl Index {
         }
     }
 
-    /// An empty id table that can be filled apart and given to [`Index::absorb_ids`].
+    /// An empty id table that can be filled apart and given to [`Mem::absorb_ids`].
     pub(crate) fn id_table_like(&self) -> IdTable {
         self.by_id.empty_like()
     }
 
-    /// Adds the ids of a table made by [`Index::id_table_like`].
+    /// Adds the ids of a table made by [`Mem::id_table_like`].
     pub(crate) fn absorb_ids(&mut self, mut table: IdTable) {
         if table.len() > self.by_id.len() {
             std::mem::swap(&mut self.by_id, &mut table);
@@ -193,7 +185,8 @@ impl Index {
         self.by_id.absorb(table);
     }
 
-    fn note_segment_end(&mut self, loc: Location) {
+    /// Notes that `segment`'s frames reach at least the end of `loc`.
+    pub(crate) fn note_segment_end(&mut self, loc: Location) {
         let end = loc.offset + u64::from(loc.len);
         let e = self.segment_ends.entry(loc.segment).or_insert(0);
         if end > *e {
@@ -211,51 +204,25 @@ impl Index {
             .filter(|e| e.global_sequence == global_sequence)
     }
 
-    /// Gives the events of `moved` (`(global_sequence, location)`, in
-    /// commit order) their new locations, after a compaction rewrote them.
-    pub(crate) fn relocate(&mut self, moved: &[(u64, Location)]) {
-        let Some(&(first, _)) = moved.first() else {
-            return;
-        };
-        let mut pos = self.entries.partition_point(|e| e.global_sequence < first);
-        for &(gs, loc) in moved {
-            while self
-                .entries
-                .get(pos)
-                .is_some_and(|e| e.global_sequence < gs)
-            {
-                pos += 1;
-            }
-            if let Some(e) = self
-                .entries
-                .get_mut(pos)
-                .filter(|e| e.global_sequence == gs)
-            {
-                e.location = loc;
-            }
-        }
-    }
-
-    /// Removes the events at `retired` (sorted global sequences) after a
-    /// retention compaction dropped them: every position list is rebuilt
-    /// without them. Entity tips and next sequences stay (they count
-    /// retired events too), as does the next global sequence.
-    pub(crate) fn retire(&mut self, retired: &[u64]) {
-        if retired.is_empty() {
+    /// Removes the events of `segments` (sealed into a part, or replaced by
+    /// a compaction's outputs): every position list is rebuilt without
+    /// them. Entity tips and next sequences stay, as does the next global
+    /// sequence.
+    pub(crate) fn remove_segments(&mut self, segments: &[u64]) {
+        if !self
+            .entries
+            .iter()
+            .any(|e| segments.contains(&e.location.segment))
+        {
             return;
         }
         let mut remap = vec![usize::MAX; self.entries.len()];
-        let mut kept = Vec::with_capacity(self.entries.len().saturating_sub(retired.len()));
-        let mut r = 0;
+        let mut kept = Vec::new();
         for (pos, e) in std::mem::take(&mut self.entries).into_iter().enumerate() {
-            while r < retired.len() && retired[r] < e.global_sequence {
-                r += 1;
+            if !segments.contains(&e.location.segment) {
+                remap[pos] = kept.len();
+                kept.push(e);
             }
-            if r < retired.len() && retired[r] == e.global_sequence {
-                continue;
-            }
-            remap[pos] = kept.len();
-            kept.push(e);
         }
         self.entries = kept;
         let fix = |list: &mut Vec<usize>| {
@@ -273,10 +240,48 @@ impl Index {
         self.by_causation.values_mut().for_each(fix);
         self.by_correlation.retain(|_, v| !v.is_empty());
         self.by_causation.retain(|_, v| !v.is_empty());
+        self.kinds.retain(|_, v| !v.is_empty());
         let mut ids = self.by_id.empty_like();
         let all: Vec<EventId> = self.entries.iter().map(|e| e.event_id).collect();
         ids.insert_run(0, &all);
         self.by_id = ids;
+    }
+
+    /// Records what a sealed part says of entity `name`: its tip and next
+    /// sequence at the part's end (the name becomes the index's copy if it
+    /// is new).
+    pub(crate) fn note_entity(&mut self, name: &Arc<str>, tip: [u8; 32], next: u64) {
+        let st = self.entities.entry(name.clone()).or_default();
+        st.tip = tip;
+        st.next = st.next.max(next);
+    }
+
+    /// Adds scope name `name` (its copy becomes the index's) if it is new.
+    pub(crate) fn intern_scope(&mut self, name: &Arc<str>) {
+        if !self.scopes.contains_key(name) {
+            self.scopes.insert(name.clone(), Vec::new());
+        }
+    }
+
+    /// The segments it holds events of, in commit order.
+    pub(crate) fn segments(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = Vec::new();
+        for e in &self.entries {
+            if out.last() != Some(&e.location.segment) {
+                out.push(e.location.segment);
+            }
+        }
+        out
+    }
+
+    /// Its first entry.
+    pub(crate) fn first(&self) -> Option<&IndexEntry> {
+        self.entries.first()
+    }
+
+    /// Its last entry.
+    pub(crate) fn last(&self) -> Option<&IndexEntry> {
+        self.entries.last()
     }
 
     /// What a version-2 footer says of the range: the next global sequence
@@ -285,17 +290,10 @@ impl Index {
         self.next_sequence = self.next_sequence.max(next);
     }
 
-    /// Drops the frame ends of segments that are gone (see [`Index::note_moved`]).
+    /// Drops the frame ends of segments that are gone (see [`Mem::note_segment_end`]).
     pub(crate) fn forget_segments(&mut self, ids: &[u64]) {
         for id in ids {
             self.segment_ends.remove(id);
-        }
-    }
-
-    /// Records the frame ends of relocated events' new segments.
-    pub(crate) fn note_moved(&mut self, moved: &[(u64, Location)]) {
-        for &(_, loc) in moved {
-            self.note_segment_end(loc);
         }
     }
 
@@ -469,7 +467,7 @@ impl Index {
 /// by the segment's own entity and scope numbers, so no name is hashed per
 /// event; the groups join the index's lists in [`BulkLoad::finish`].
 pub(crate) struct BulkLoad<'a> {
-    index: &'a mut Index,
+    index: &'a mut Mem,
     entities: Vec<(Arc<str>, Vec<usize>)>,
     scopes: Vec<(Arc<str>, Vec<usize>)>,
     next_entity_sequence: Vec<u64>,
@@ -508,7 +506,7 @@ impl BulkLoad<'_> {
     }
 
     /// Adds the next event. `entity` and `scope` must be in range of the
-    /// tables given to [`Index::bulk_load`] and `entry.coordinate` must name them.
+    /// tables given to [`Mem::bulk_load`] and `entry.coordinate` must name them.
     pub(crate) fn push(
         &mut self,
         entity: usize,
@@ -546,7 +544,7 @@ impl BulkLoad<'_> {
     /// Joins the grouped positions to the index; `tips` (one per segment
     /// entity, in table order) become the entities' tip hashes. Returns the
     /// loaded ids and the position of the first: the caller adds them to an
-    /// id table ([`Index::absorb_ids`]), which open builds on a helper thread.
+    /// id table ([`Mem::absorb_ids`]), which open builds on a helper thread.
     pub(crate) fn finish(self, tips: &[[u8; 32]]) -> (usize, Vec<EventId>) {
         let index = self.index;
         let next = self.next_entity_sequence;
@@ -607,7 +605,7 @@ mod tests {
     #[test]
     fn entries_of_one_entity_and_scope_share_one_coordinate() {
         let k = EventKind::custom(0xE, 1);
-        let mut idx = Index::default();
+        let mut idx = Mem::default();
         let names: Vec<Arc<str>> = vec![Arc::from("e")];
         let scopes: Vec<Arc<str>> = vec![Arc::from("s")];
         let mut load = idx.bulk_load(names, scopes, 3);
@@ -648,7 +646,7 @@ mod tests {
     fn query_paths_agree_with_a_full_scan() {
         let a = EventKind::custom(0xE, 1);
         let b = EventKind::custom(0xA, 2);
-        let mut idx = Index::default();
+        let mut idx = Mem::default();
         let names = ["ent-1", "ent-10", "ent-2", "other"];
         let mut counts = [0u64; 4];
         for i in 0..200u64 {
@@ -717,7 +715,7 @@ mod tests {
         assert_eq!(idx.entity_tip("ent-1").0, counts[0]);
         assert_eq!(idx.next_global_sequence(), 200);
         // Bulk loading (used at open) builds the same index as one-by-one pushes.
-        let mut bulk = Index::default();
+        let mut bulk = Mem::default();
         let entities: Vec<Arc<str>> = names.iter().map(|&n| Arc::from(n)).collect();
         let scopes: Vec<Arc<str>> = ["s0", "s1"].iter().map(|&n| Arc::from(n)).collect();
         let mut load = bulk.bulk_load(entities.clone(), scopes.clone(), 200);
