@@ -238,11 +238,25 @@ enum Command {
         /// bank.commit calls of each served row (S1, S8, S64) [default: --events / 20, as W2].
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         serve_calls: Option<u64>,
+        /// Instead of the other sections: batpak and SQLite on data sets of
+        /// these sizes, comma-separated (open time and memory in a fresh
+        /// process, point reads, one entity). The data sets are built once
+        /// under --dir (required) and reused by later runs.
+        #[arg(long, value_delimiter = ',', requires = "dir", value_parser = clap::value_parser!(u64).range(1000..))]
+        scale: Vec<u64>,
         /// Instead of the comparison with SQLite, run W1, W3 and W5 on batpak
         /// with payload encryption off and on.
         #[cfg(feature = "payload-encryption")]
         #[arg(long)]
         encryption: bool,
+    },
+    /// Opens a scale data set in this process and prints what it cost (run
+    /// by `bench --scale`).
+    #[command(hide = true)]
+    ScaleProbe {
+        system: String,
+        dir: PathBuf,
+        events: u64,
     },
     /// Serve the reference operations on a data directory over NETBAT/1
     /// (calls) and NETBAT/2 (subscriptions). Prints `calls ADDR` and
@@ -570,9 +584,23 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             fsync_probe_ms,
             calls,
             serve_calls,
+            scale,
             #[cfg(feature = "payload-encryption")]
             encryption,
         } => {
+            if let (false, Some(dir)) = (scale.is_empty(), dir.as_ref()) {
+                let cfg = bench::scale::ScaleConfig {
+                    sizes: scale,
+                    dir: dir.clone(),
+                };
+                let report = bench::scale::run(&cfg, &bars)?;
+                if json {
+                    print_json(&report)?;
+                } else {
+                    print_text(&bench::scale::render_human(&report))?;
+                }
+                return Ok(ExitStatus::Success);
+            }
             let mut cfg = BenchConfig::new(events);
             if !only.is_empty() {
                 cfg.sections = only.into_iter().map(Into::into).collect();
@@ -598,6 +626,14 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             } else {
                 print_text(&bench::render_human(&report))?;
             }
+            Ok(ExitStatus::Success)
+        }
+        Command::ScaleProbe {
+            system,
+            dir,
+            events,
+        } => {
+            print_json(&bench::scale::probe(&system, &dir, events)?)?;
             Ok(ExitStatus::Success)
         }
         Command::Serve { flags } => serve(flags),

@@ -95,6 +95,7 @@ pub struct StoreConfig {
     pub(crate) idempotency_window: u64,
     pub(crate) idempotency_capacity: usize,
     pub(crate) read_cache_bytes: usize,
+    pub(crate) index_cache_bytes: usize,
     pub(crate) projection_cache: ProjectionCache,
     /// Payload encryption: the key scope granularity, when it is on.
     #[cfg_attr(not(feature = "payload-encryption"), allow(dead_code))]
@@ -147,6 +148,7 @@ impl StoreConfig {
             idempotency_window: 1_000_000,
             idempotency_capacity: 1_000_000,
             read_cache_bytes: 32 << 20,
+            index_cache_bytes: crate::index::DEFAULT_PAGE_CACHE_BYTES,
             projection_cache: ProjectionCache::default(),
             payload_encryption: None,
             payload_transform: None,
@@ -283,6 +285,15 @@ impl StoreConfig {
     /// (default 32 MiB; 0 turns it off and every read is one `pread`).
     pub fn with_read_cache_bytes(mut self, bytes: usize) -> Self {
         self.read_cache_bytes = bytes;
+        self
+    }
+
+    /// Size of the cache of checked 4 KiB pages of sealed segments' index
+    /// files that index reads share (default 32 MiB; at least one page is
+    /// kept). With the index's other parts it bounds the memory the index
+    /// holds: see [`IndexStats`](crate::IndexStats).
+    pub fn with_index_cache_bytes(mut self, bytes: usize) -> Self {
+        self.index_cache_bytes = bytes;
         self
     }
 

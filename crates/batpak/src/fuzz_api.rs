@@ -285,6 +285,84 @@ pub fn keyset(data: &[u8]) -> bool {
     true
 }
 
+/// Opens an index part over `data` as an index file's logical bytes (no
+/// page CRCs, which the part's page cache checks before this point) and
+/// reads everything it points at: records, the id table, postings through
+/// every kind of query, the links and the rows. Where the full decoder
+/// accepts the same bytes, the part must open and answer exactly what the
+/// footer it decodes lists. True if the part opened.
+pub fn index_file(data: &[u8]) -> bool {
+    use crate::index::{Index, IndexSource};
+    use crate::region::Region;
+    let index = Index::default();
+    let decoded = format::decode_index_file(&format::paginate_index(data));
+    let part = match index.open_part(7, IndexSource::Memory(data.into())) {
+        Ok(part) => part,
+        Err(e) => {
+            assert!(
+                decoded.is_err(),
+                "the decoder accepts what the part refuses: {e}"
+            );
+            return false;
+        }
+    };
+    let n = part.len().min(1 << 12);
+    let entries: Vec<_> = (0..n).map(|i| part.entry(i).ok()).collect();
+    for e in entries.iter().flatten().take(64) {
+        let _ = part.find(e.event_id);
+        let _ = part.lower_bound(e.global_sequence);
+        let _ = part.links(false, e.event_id.as_u128());
+        let _ = part.links(true, e.event_id.as_u128());
+    }
+    let _ = part.find(EventId::from_u128(u128::MAX));
+    let mut regions = vec![Region::all(), Region::entity_prefix("")];
+    if let Some(row) = part.entities().first() {
+        regions.push(Region::entity(row.name.to_string()));
+        let _ = part.entity_event(row, row.first);
+        let _ = part.entity_event(row, row.next.saturating_sub(1));
+    }
+    if let Some(scope) = part.scope_names().next() {
+        regions.push(Region::scope(scope.to_string()));
+    }
+    if let Some(Some(e)) = entries.first() {
+        regions.push(Region::all().with_kinds([e.kind, EventKind::custom(0xF, 0xFFF)]));
+    }
+    for r in &regions {
+        let mut out = Vec::new();
+        let _ = part.query_into(r, 0, 1 << 12, &mut out);
+    }
+    let _ = part.all_links(true);
+    let _ = part.all_links(false);
+    let _ = part.footer_head();
+    if let Ok(file) = decoded {
+        let f = &file.footer;
+        assert_eq!(part.len(), f.entries.len() as u64, "events");
+        for (i, e) in f.entries.iter().enumerate().take(1 << 12) {
+            let got = part
+                .entry(i as u64)
+                .unwrap_or_else(|err| panic!("record {i}: {err}"));
+            assert_eq!(got.event_id, e.event_id, "record {i}");
+            assert_eq!(got.entity_sequence, e.entity_sequence, "record {i}");
+            assert_eq!(
+                got.coordinate.entity(),
+                f.entities[e.entity as usize].0,
+                "record {i}"
+            );
+            assert_eq!(
+                got.coordinate.scope(),
+                f.scopes[e.scope as usize],
+                "record {i}"
+            );
+            assert_eq!(
+                part.find(e.event_id).ok().flatten(),
+                Some(i as u64),
+                "id {i}"
+            );
+        }
+    }
+    true
+}
+
 /// Splits a sealed payload into its parts; true if it parsed.
 pub fn sealed(data: &[u8]) -> bool {
     let Ok(v) = format::decode_sealed(data) else {
@@ -449,6 +527,18 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         format::encode_frame(&mut active, f);
     }
     out.push(("segment", active));
+    for n in [1, frames.len()] {
+        let (_, footer) = sample_segment(&frames[..n], n as u64);
+        let body = &footer[..footer.len() - TRAILER_LEN];
+        if let Ok(f) = format::decode_footer(body, crc32fast::hash(body)) {
+            let head = format::IndexFileHead {
+                segment_id: 7,
+                segment_len: 1 << 20,
+                footer_crc: 1,
+            };
+            out.push(("index_file", format::encode_index_logical(head, &f)));
+        }
+    }
     for id in [1, u64::MAX] {
         out.push((
             "segment_header",

@@ -151,6 +151,7 @@ pub use gate::{
 pub use head::{ConsistencyProof, HeadVerification, InclusionProof, TreeHead};
 pub use id::{CorrelationId, EventId, HlcPoint, IdempotencyKey};
 pub use import::{ImportOptions, ImportReport, ImportSelector};
+pub use index::IndexStats;
 pub use keyscope::KeyScopeGranularity;
 pub use kind::EventKind;
 pub use options::{AppendOptions, BatchAppendItem, CausationRef};

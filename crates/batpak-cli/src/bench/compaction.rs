@@ -103,7 +103,7 @@ pub(crate) fn run(
                 BatchAppendItem::new(
                     fx.coordinates[i % ENTITIES].clone(),
                     KIND,
-                    &fx.payloads[i],
+                    fx.payload(i),
                     AppendOptions::default(),
                     CausationRef::None,
                 )
@@ -148,8 +148,8 @@ pub(crate) fn run(
         let started = Instant::now();
         let mut done = 0u64;
         while !stop.load(Ordering::Relaxed) {
-            let i = done as usize % fx.payloads.len();
-            store.append(&fx.coordinates[i % ENTITIES], KIND, &fx.payloads[i])?;
+            let i = done as usize % fx.len();
+            store.append(&fx.coordinates[i % ENTITIES], KIND, fx.payload(i))?;
             done += 1;
         }
         Ok((done, started.elapsed().as_secs_f64()))

@@ -31,6 +31,7 @@ pub mod encryption;
 mod machine;
 mod ours;
 mod runtime;
+pub mod scale;
 mod served;
 mod sqlite;
 mod workload;

@@ -43,7 +43,7 @@ impl Ours {
         for i in range {
             let r = self
                 .store
-                .append(&fx.coordinates[i % ENTITIES], KIND, &fx.payloads[i])?;
+                .append(&fx.coordinates[i % ENTITIES], KIND, fx.payload(i))?;
             if let Some(ids) = ids.as_deref_mut() {
                 ids.push(r.event_id);
             }
@@ -71,7 +71,7 @@ impl Ours {
                             self.store.append(
                                 &fx.coordinates[i % ENTITIES],
                                 KIND,
-                                &fx.payloads[i],
+                                fx.payload(i),
                             )?;
                             tick.step();
                         }
@@ -102,7 +102,7 @@ impl Ours {
                     BatchAppendItem::new(
                         fx.coordinates[i % ENTITIES].clone(),
                         KIND,
-                        &fx.payloads[i],
+                        fx.payload(i),
                         AppendOptions::default(),
                         CausationRef::None,
                     )

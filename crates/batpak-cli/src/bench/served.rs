@@ -129,7 +129,7 @@ fn request(fx: &Fixture, i: usize) -> Result<Vec<u8>, CliError> {
         scope: SCOPE.to_owned(),
         kind_category: KIND.category(),
         kind_type_id: KIND.type_id(),
-        payload_hex: hostbat::hex::encode(&workload::encode(&fx.payloads[i])?),
+        payload_hex: hostbat::hex::encode(&workload::encode(fx.payload(i))?),
         idempotency_key_hex: None,
     };
     rmp_serde::to_vec_named(&req).map_err(|e| CliError::Codec {
@@ -314,7 +314,7 @@ mod tests {
         assert_eq!(req.scope, SCOPE);
         assert_eq!((req.kind_category, req.kind_type_id), (0xE, 1));
         let payload = hostbat::hex::decode(&req.payload_hex).unwrap();
-        assert_eq!(workload::decode(&payload).unwrap(), fx.payloads[2]);
+        assert_eq!(workload::decode(&payload).unwrap(), *fx.payload(2));
     }
 
     #[test]

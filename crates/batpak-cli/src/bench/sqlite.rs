@@ -102,7 +102,7 @@ impl Chain {
         let entity = fx.entities[e].as_str();
         let id = *uuid::Uuid::now_v7().as_bytes();
         let wall = now_ms();
-        let payload = encode(&fx.payloads[i])?;
+        let payload = encode(fx.payload(i))?;
         let content = blake3::hash(&payload);
         let (eseq, prev) = self.tips[e];
         let mut h = blake3::Hasher::new();
@@ -373,4 +373,50 @@ struct Row {
     gseq: i64,
     payload: Vec<u8>,
     _fields: (String, String, i64, i64, i64, Vec<u8>, Vec<u8>),
+}
+
+/// The scale probe: opens the database in `dir` and counts its rows;
+/// returns the count and the open connection.
+pub(crate) fn open_and_count(dir: &Path) -> Result<(u64, Connection), CliError> {
+    let conn = Connection::open(db_path(dir)).map_err(CliError::sqlite("open"))?;
+    let count: i64 = conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .map_err(CliError::sqlite("count"))?;
+    Ok((u64::try_from(count).unwrap_or(0), conn))
+}
+
+/// The ids of `count` events drawn by `rng` by global sequence below `n`,
+/// in draw order (one scan of the table; before any clock starts).
+pub(crate) fn ids_by_sequence(
+    dir: &Path,
+    rng: &mut Rng,
+    n: u64,
+    count: usize,
+) -> Result<Vec<[u8; 16]>, CliError> {
+    let wanted: Vec<i64> = (0..count)
+        .map(|_| rng.below(usize::try_from(n).unwrap_or(usize::MAX)) as i64)
+        .collect();
+    let set: std::collections::HashSet<i64> = wanted.iter().copied().collect();
+    let conn = Connection::open(db_path(dir)).map_err(CliError::sqlite("open"))?;
+    let mut found = std::collections::HashMap::with_capacity(set.len());
+    {
+        let mut stmt = conn
+            .prepare("SELECT gseq, event_id FROM events")
+            .map_err(CliError::sqlite("prepare scan"))?;
+        let mut rows = stmt.query([]).map_err(CliError::sqlite("scan"))?;
+        while let Some(r) = rows.next().map_err(CliError::sqlite("scan"))? {
+            let gseq: i64 = r.get(0).map_err(CliError::sqlite("scan"))?;
+            if set.contains(&gseq) {
+                let id: Vec<u8> = r.get(1).map_err(CliError::sqlite("scan"))?;
+                if let Ok(id) = <[u8; 16]>::try_from(id.as_slice()) {
+                    found.insert(gseq, id);
+                }
+            }
+        }
+    }
+    close(conn)?;
+    Ok(wanted
+        .iter()
+        .filter_map(|g| found.get(g).copied())
+        .collect())
 }

@@ -47,23 +47,43 @@ impl BenchPayload {
 pub(crate) struct Fixture {
     pub(crate) entities: Vec<String>,
     pub(crate) coordinates: Vec<Coordinate>,
-    pub(crate) payloads: Vec<BenchPayload>,
+    /// The payloads of events `first..first + payloads.len()`.
+    payloads: Vec<BenchPayload>,
+    first: usize,
 }
 
 impl Fixture {
     /// Entities and coordinates for [`ENTITIES`] and payloads for `events` events.
     pub(crate) fn new(events: usize) -> Result<Self, CliError> {
+        Self::window(0..events)
+    }
+
+    /// Entities and coordinates, and payloads for events `range` only (a
+    /// large data set is built a window at a time).
+    pub(crate) fn window(range: std::ops::Range<usize>) -> Result<Self, CliError> {
         let entities: Vec<String> = (0..ENTITIES).map(|e| format!("account:{e:04}")).collect();
         let coordinates = entities
             .iter()
             .map(|e| Coordinate::new(e, SCOPE))
             .collect::<Result<Vec<_>, _>>()?;
-        let payloads = (0..events).map(BenchPayload::nth).collect();
+        let first = range.start;
+        let payloads = range.map(BenchPayload::nth).collect();
         Ok(Self {
             entities,
             coordinates,
             payloads,
+            first,
         })
+    }
+
+    /// Events whose payloads it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.payloads.len()
+    }
+
+    /// The payload of event `i` (in the window).
+    pub(crate) fn payload(&self, i: usize) -> &BenchPayload {
+        &self.payloads[i - self.first]
     }
 
     /// Encoded size of the first payload (all are the same size).

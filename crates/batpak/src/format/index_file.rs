@@ -23,9 +23,13 @@
 //! segment on disk; otherwise it rebuilds the file from the footer.
 
 use super::error::DecodeError;
-use super::footer::{Footer, FooterEntry, Retired};
+use super::footer::Footer;
+#[cfg(any(test, feature = "fuzzing"))]
+use super::footer::{FooterEntry, Retired};
 use super::segment_header::SEGMENT_HEADER_LEN;
-use crate::id::{CorrelationId, EventId, HlcPoint};
+#[cfg(any(test, feature = "fuzzing"))]
+use crate::id::CorrelationId;
+use crate::id::{EventId, HlcPoint};
 use crate::kind::EventKind;
 
 /// First eight bytes of an index file.
@@ -212,7 +216,7 @@ fn write_pairs(out: &mut Vec<u8>, pairs: &[(u128, u32)]) {
 }
 
 /// Splits logical bytes into pages, each followed by its CRC-32.
-fn paginate(logical: &[u8]) -> Vec<u8> {
+pub(crate) fn paginate(logical: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(logical.len() + logical.len() / PAGE_DATA * 4 + 4);
     for chunk in logical.chunks(PAGE_DATA) {
         out.extend_from_slice(chunk);
@@ -221,6 +225,7 @@ fn paginate(logical: &[u8]) -> Vec<u8> {
     out
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// Checks every page's CRC-32 and returns the logical bytes.
 fn depaginate(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
     let mut out = Vec::with_capacity(bytes.len());
@@ -230,6 +235,7 @@ fn depaginate(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
     Ok(out)
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// A decoded index file: its head and the footer it repeats.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct IndexFile {
@@ -274,6 +280,7 @@ impl<'a> Fields<'a> {
         Ok(u128::from_le_bytes(self.array()?))
     }
     /// A count of `width`-byte items that must fit in what is left.
+    #[cfg(any(test, feature = "fuzzing"))]
     fn count(&self, n: u64, width: usize, field: &'static str) -> Result<usize, DecodeError> {
         usize::try_from(n)
             .ok()
@@ -295,6 +302,7 @@ fn inconsistent(at: usize, problem: &'static str) -> DecodeError {
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// A postings row: the run `start..start + len` of its table.
 fn postings_run(
     f: &mut Fields<'_>,
@@ -309,6 +317,7 @@ fn postings_run(
     Ok(start as usize..(start + len) as usize)
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// Reads a postings table: run `i` of `runs` must list, in commit order,
 /// records whose `row` is `i`; together the runs list every record once.
 /// Returns each run's first record.
@@ -627,6 +636,7 @@ pub(crate) fn decode_index_pair(b: &[u8; PAIR_LEN]) -> (u128, u32) {
     )
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// Decodes an index file, checking every page's CRC and that its tables
 /// agree with each other (each postings table lists every record once, in
 /// order, under the row its record names).

@@ -62,11 +62,12 @@ pub(crate) use heads::{
     decode_heads, encode_head_record, encode_heads_header, HeadKind, HeadRecord, HEADS_HEADER_LEN,
 };
 pub(crate) use index_file::{
-    decode_entity_row, decode_index_file, decode_index_head, decode_index_pair,
-    decode_index_record, decode_kind_row, decode_scope_row, encode_index_file,
-    encode_index_logical, index_page_data, IndexFileHead, IndexLayout, INDEX_PAGE_DATA,
-    INDEX_RECORD_LEN, INDEX_ROW_LENS,
+    decode_entity_row, decode_index_head, decode_index_pair, decode_index_record, decode_kind_row,
+    decode_scope_row, encode_index_file, encode_index_logical, index_page_data, IndexFileHead,
+    IndexLayout, INDEX_PAGE_DATA, INDEX_RECORD_LEN, INDEX_ROW_LENS,
 };
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use index_file::{decode_index_file, paginate as paginate_index};
 pub use index_file::{INDEX_FILE_MAGIC, INDEX_FORMAT_VERSION, INDEX_PAGE_LEN};
 pub(crate) use marker::SNAPSHOT_MARKER_TEXT;
 pub use names::{
@@ -101,7 +102,7 @@ pub(crate) use checkpoint::{
 pub(crate) use footer::decode_trailer;
 pub(crate) use footer::{
     decode_footer, encode_footer, footer_is_a_frame, locate_footer, sealed_len, trailer_offset,
-    Footer, FooterEntry, FooterReader, FooterSpan, Retired,
+    Footer, FooterEntry, FooterReader, Retired,
 };
 #[cfg(feature = "fuzzing")]
 pub(crate) use frame::decode_body;

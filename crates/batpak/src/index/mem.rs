@@ -274,9 +274,9 @@ impl Mem {
         out
     }
 
-    /// Its first entry.
-    pub(crate) fn first(&self) -> Option<&IndexEntry> {
-        self.entries.first()
+    /// Entities it knows (parts' included).
+    pub(crate) fn entity_count(&self) -> usize {
+        self.entities.len()
     }
 
     /// Its last entry.
@@ -335,6 +335,7 @@ impl Mem {
             .filter(|e| e.entity_sequence == entity_sequence)
     }
 
+    #[cfg(test)]
     pub(crate) fn entries(&self) -> &[IndexEntry] {
         &self.entries
     }

@@ -34,6 +34,76 @@ pub(crate) use sealed::{PartFrom, SealedSegment};
 /// Bytes of index pages the cache holds by default.
 pub(crate) const DEFAULT_PAGE_CACHE_BYTES: usize = 32 << 20;
 
+/// What the index holds in memory, and the bound the page cache sets.
+///
+/// The index's resident memory is about
+///
+/// ```text
+/// FIXED + PER_PART × sealed_parts + PER_ENTITY_ROW × entity_rows
+///       + PER_ENTITY × entities + PER_EVENT × memtable_events
+///       + sealed_events / 204 × 16 + page_cache_capacity
+/// ```
+///
+/// bytes ([`IndexStats::estimated_bytes`]): a head per sealed segment, a
+/// row per entity per sealed segment it has events in, every entity's tip
+/// and next sequence, the active segment's events (at most one segment's
+/// worth), a fence key per page of each id table read so far, and the page
+/// cache (`StoreConfig::with_index_cache_bytes`, default 32 MiB). It grows
+/// with segments and entities, not with the events of sealed segments.
+///
+/// ```
+/// # use batpak::prelude::*;
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+/// store.append(&Coordinate::new("e", "s").unwrap(), EventKind::custom(0xE, 1), &1u8).unwrap();
+/// let stats = store.index_stats();
+/// assert_eq!((stats.memtable_events, stats.entities), (1, 1));
+/// assert!(stats.estimated_bytes() > stats.page_cache_bytes as u64);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IndexStats {
+    /// Sealed segments, each a part read from its index file.
+    pub sealed_parts: usize,
+    /// Events of the sealed parts.
+    pub sealed_events: u64,
+    /// Entity rows the parts hold (an entity counts once per part it has
+    /// events in).
+    pub entity_rows: usize,
+    /// Events held in memory (the active segment's).
+    pub memtable_events: usize,
+    /// Entities the index knows.
+    pub entities: usize,
+    /// Bytes of checked pages in the page cache now.
+    pub page_cache_bytes: usize,
+    /// The most bytes of pages the cache holds.
+    pub page_cache_capacity: usize,
+}
+
+impl IndexStats {
+    /// Bytes of the index's own structures and allocations.
+    pub const FIXED: u64 = 4 << 10;
+    /// Bytes per sealed part (its head, maps and fence header).
+    pub const PER_PART: u64 = 512;
+    /// Bytes per entity row of a part.
+    pub const PER_ENTITY_ROW: u64 = 112;
+    /// Bytes per entity (tip, next sequence, shared coordinates, name).
+    pub const PER_ENTITY: u64 = 160;
+    /// Bytes per event held in memory.
+    pub const PER_EVENT: u64 = 168;
+
+    /// The formula above, in bytes (the cache counted at its capacity).
+    pub fn estimated_bytes(&self) -> u64 {
+        Self::FIXED
+            + Self::PER_PART * self.sealed_parts as u64
+            + Self::PER_ENTITY_ROW * self.entity_rows as u64
+            + Self::PER_ENTITY * self.entities as u64
+            + Self::PER_EVENT * self.memtable_events as u64
+            + self.sealed_events / 204 * 16
+            + self.page_cache_capacity as u64
+    }
+}
+
 /// Everything the index holds. Mutated only by the writer, by compaction
 /// (under the writer's lock) and by open.
 #[derive(Debug)]
@@ -76,9 +146,17 @@ impl Index {
         self.parts_len + self.mem.len()
     }
 
-    /// Sealed parts, and events in the memtable.
-    pub(crate) fn tiers(&self) -> (usize, usize) {
-        (self.parts.len(), self.mem.len())
+    /// What it holds in memory.
+    pub(crate) fn stats(&self) -> IndexStats {
+        IndexStats {
+            sealed_parts: self.parts.len(),
+            sealed_events: self.parts_len as u64,
+            entity_rows: self.parts.iter().map(|p| p.entities().len()).sum(),
+            memtable_events: self.mem.len(),
+            entities: self.mem.entity_count(),
+            page_cache_bytes: self.cache.held_bytes(),
+            page_cache_capacity: self.cache.capacity_bytes(),
+        }
     }
 
     /// The global sequence the next event gets: every event ever committed

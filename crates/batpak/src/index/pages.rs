@@ -54,6 +54,11 @@ impl PageCache {
         self.rebuilt.load(Ordering::Relaxed)
     }
 
+    /// Bytes of pages it holds now.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.pages.lock().len() * INDEX_PAGE_LEN
+    }
+
     /// Bytes of pages it holds at most.
     pub(crate) fn capacity_bytes(&self) -> usize {
         self.capacity * INDEX_PAGE_LEN

@@ -58,6 +58,10 @@ pub(crate) struct Part {
     scopes: Vec<(Arc<str>, (u32, u32))>,
     by_scope: Map<Arc<str>, u32>,
     kinds: Vec<(EventKind, (u32, u32))>,
+    /// Every [`FENCE_STRIDE`]-th key of the id table, read on the first
+    /// lookup by id: a lookup is then a search in memory and one window
+    /// of the table (about a page), not a search over the pages.
+    fence: std::sync::OnceLock<Vec<u128>>,
 }
 
 fn damaged(segment: u64, offset: u64, problem: &'static str) -> StoreError {
@@ -198,6 +202,7 @@ impl Part {
             scopes,
             by_scope,
             kinds,
+            fence: std::sync::OnceLock::new(),
         })
     }
 
@@ -516,25 +521,55 @@ impl Part {
         Ok(lo)
     }
 
-    /// The record of event `id`, by a binary search of the id table.
+    /// The record of event `id`: a search of the fence, then of one window
+    /// of the id table.
     pub(crate) fn find(&self, id: EventId) -> Result<Option<u64>, StoreError> {
         let key = id.as_u128();
         if self.layout.events == 0 || key < self.layout.min_id || key > self.layout.max_id {
             return Ok(None);
         }
         let (_, _, _, pair_len, _) = INDEX_ROW_LENS;
-        let (mut lo, mut hi) = (0u64, self.layout.events);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let b = self.source.read(self.layout.id_at(mid), pair_len)?;
-            let (k, r) = decode_index_pair(b.as_slice().try_into().unwrap_or(&[0; 20]));
-            match k.cmp(&key) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Ok(Some(u64::from(r))),
-            }
+        let fence = self.fence()?;
+        let Some(w) = fence.partition_point(|&k| k <= key).checked_sub(1) else {
+            return Ok(None);
+        };
+        let start = w as u64 * FENCE_STRIDE;
+        let n = FENCE_STRIDE.min(self.layout.events - start);
+        let b = self
+            .source
+            .read(self.layout.id_at(start), pair_len * n as usize)?;
+        let pairs: Vec<(u128, u32)> = b
+            .chunks_exact(pair_len)
+            .map(|c| decode_index_pair(c.try_into().unwrap_or(&[0; 20])))
+            .collect();
+        Ok(pairs
+            .binary_search_by_key(&key, |&(k, _)| k)
+            .ok()
+            .map(|i| u64::from(pairs[i].1)))
+    }
+
+    /// The fence of the id table, read on first use.
+    fn fence(&self) -> Result<&[u128], StoreError> {
+        if let Some(f) = self.fence.get() {
+            return Ok(f);
         }
-        Ok(None)
+        let (_, _, _, pair_len, _) = INDEX_ROW_LENS;
+        let n = self.layout.events;
+        let mut keys = Vec::with_capacity(n.div_ceil(FENCE_STRIDE) as usize);
+        let mut at = 0;
+        while at < n {
+            let b = self.source.read(self.layout.id_at(at), pair_len)?;
+            keys.push(decode_index_pair(b.as_slice().try_into().unwrap_or(&[0; 20])).0);
+            at += FENCE_STRIDE;
+        }
+        if keys.windows(2).any(|w| w[0] > w[1]) {
+            return Err(damaged(
+                self.segment,
+                self.layout.id_at(0),
+                "the id table is not sorted",
+            ));
+        }
+        Ok(self.fence.get_or_init(|| keys))
     }
 
     /// The run of `table` for entity `name`, scope `name` or kind `kind`.
@@ -627,6 +662,9 @@ impl Part {
         Ok(out)
     }
 }
+
+/// Id-table entries per fence key (about a page of the table).
+const FENCE_STRIDE: u64 = 204;
 
 /// Records a query scan reads at a time.
 const SCAN_BATCH: u64 = 256;

@@ -115,6 +115,15 @@ impl Index {
         ))
     }
 
+    /// The part of `s` from its index file, only if one is there and bound
+    /// to it (nothing is rebuilt or written).
+    pub(crate) fn open_bound(&self, s: &SealedSegment, write: bool) -> Option<Part> {
+        match s.fs.exists(&s.index_file) {
+            Ok(true) => self.open_file_part(s, &s.index_file, write).ok(),
+            _ => None,
+        }
+    }
+
     /// The part read from the index file at `path`, if it is bound to `s`
     /// (`write`: a rebuild after a failed read writes the file again).
     fn open_file_part(

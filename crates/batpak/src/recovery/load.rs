@@ -90,10 +90,21 @@ pub(super) fn load_segment(
         ));
     }
     out.newest_version = out.newest_version.max(version);
-    // A sealed segment before the last becomes a part: its index file's
-    // head and rows are read, not its events. (The last segment's footer is
-    // checked against its frames below, and it goes to the memtable.)
-    if !is_last {
+    // A sealed segment becomes a part: its index file's head and rows are
+    // read, not its events. The last one only with an index file bound to
+    // it (one is written at seal, and removed durably before the writer
+    // continues the segment); without one, its footer is checked against
+    // its frames below, and its events go to the memtable.
+    if is_last {
+        if let Some(head) = load_bound_last(cfg, access, path, id, file, out)? {
+            return Ok(Loaded::Kept(Box::new(Tail {
+                id,
+                version,
+                footer: FooterBuilder::sealed_head(head),
+                sealed: true,
+            })));
+        }
+    } else {
         if let Some(head) = load_part(cfg, access, path, id, file, out)? {
             return Ok(Loaded::Kept(Box::new(Tail {
                 id,
@@ -469,6 +480,43 @@ fn load_part(
     }
     let footer_head = part.footer_head();
     out.index.load_part(path, part)?;
+    Ok(Some(footer_head))
+}
+
+/// Loads the last segment as a part when it ends in a footer its index
+/// file is bound to and whose bytes still pass their CRC (the writer may
+/// continue this segment from its footer, so damage there is found now,
+/// and the footer rebuilt); returns its footer's head, or `None` (then it
+/// is read from its footer or frames).
+fn load_bound_last(
+    cfg: &StoreConfig,
+    access: Access,
+    path: &Path,
+    id: u64,
+    file: &Arc<dyn StoreFile>,
+    out: &mut Recovered,
+) -> Result<Option<Footer>, StoreError> {
+    let Some((head, frames_end)) = segment_index::bound_head(id, path, file.as_ref())? else {
+        return Ok(None);
+    };
+    let s = SealedSegment {
+        fs: cfg.fs.clone(),
+        file: file.clone(),
+        path: path.to_path_buf(),
+        head,
+        frames_end,
+        index_file: format::index_path(&cfg.dir, id),
+    };
+    let Some(part) = out.index.open_bound(&s, access == Access::Writer) else {
+        return Ok(None);
+    };
+    match read_footer(path, file.as_ref(), head.segment_len)? {
+        Trailer::Footer { body, crc, .. } if crc32fast::hash(&body) == crc => {}
+        _ => return Ok(None),
+    }
+    let footer_head = part.footer_head();
+    out.index.load_part(path, part)?;
+    out.report.segments_from_index_file += 1;
     Ok(Some(footer_head))
 }
 

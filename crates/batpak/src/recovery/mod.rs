@@ -50,7 +50,7 @@ pub(crate) fn recover(cfg: &StoreConfig, access: Access) -> Result<Recovered, St
         }
     }
     let mut out = Recovered {
-        index: Index::default(),
+        index: Index::new(cfg.index_cache_bytes),
         files: BTreeMap::new(),
         tail: None,
         report: OpenReport::default(),

@@ -192,6 +192,12 @@ macro_rules! read_methods {
             report
         }
 
+        /// What the index holds in memory now, and the bound on it (see
+        /// [`IndexStats`](crate::IndexStats)).
+        pub fn index_stats(&self) -> crate::IndexStats {
+            self.shared().index.read().stats()
+        }
+
         /// The data directory.
         pub fn dir(&self) -> &Path {
             &self.shared().cfg.dir

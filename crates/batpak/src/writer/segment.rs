@@ -196,10 +196,13 @@ impl SegmentWriter {
         let a = self.active.as_mut().ok_or(StoreError::WriterCrashed)?;
         let path = segment_path(&self.dir, a.id);
         let end = a.footer.frames_end();
-        // The index file describes the footer about to go.
-        if let Err(e) = crate::segment_index::remove(self.fs.as_ref(), &self.dir, a.id) {
-            tracing::warn!(segment = a.id, error = %e, "could not remove the index file of a segment being continued");
-        }
+        // The index file describes the footer about to go. Its removal is
+        // made durable first: an open that found it again after a crash
+        // would take the segment for sealed at that footer.
+        let index_file = format::index_path(&self.dir, a.id);
+        crate::segment_index::remove(self.fs.as_ref(), &self.dir, a.id)
+            .and_then(|()| self.fs.sync_dir(&self.dir))
+            .map_err(|e| StoreError::io("remove index file", &index_file, e))?;
         a.file
             .set_len(end)
             .map_err(|e| StoreError::io("unseal segment", &path, e))?;
