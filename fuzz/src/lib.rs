@@ -72,7 +72,7 @@ mod tests {
     type Decode = fn(&[u8]) -> bool;
 
     /// Each target's decoder entry point, as the target calls it.
-    const TARGETS: [(&str, Decode); 9] = [
+    const TARGETS: [(&str, Decode); 14] = [
         ("frame", api::frame),
         ("frame_body", api::frame_body),
         ("footer", api::footer),
@@ -82,6 +82,11 @@ mod tests {
         ("sync_failure", api::sync_failure),
         ("checkpoint", api::checkpoint),
         ("projection", api::projection),
+        ("index_file", api::index_file),
+        ("keyset", api::keyset),
+        ("sealed", api::sealed),
+        ("compaction_marker", api::compaction_marker),
+        ("heads", api::heads),
     ];
 
     #[test]
@@ -108,9 +113,9 @@ mod tests {
                 );
             }
         }
-        assert!(seeds
-            .iter()
-            .all(|(t, _)| TARGETS.iter().any(|(n, _)| n == t)));
+        for (t, _) in &seeds {
+            assert!(TARGETS.iter().any(|(n, _)| n == t), "{t}: seeds, but no target here");
+        }
     }
 
     #[test]

@@ -60,6 +60,24 @@ pub struct InspectReport {
     pub torn_tail: Option<TornTailInfo>,
     /// Other files (lock, sidecars).
     pub other_files: Vec<OtherFile>,
+    /// What the index holds in memory after this open, and its bound.
+    pub index_memory: IndexMemory,
+}
+
+/// The index's memory after open (see `batpak::IndexStats`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IndexMemory {
+    /// Sealed segments read from their index files.
+    pub sealed_parts: usize,
+    /// Entity rows those parts hold.
+    pub entity_rows: usize,
+    /// Events held in memory (the active segment's).
+    pub memtable_events: usize,
+    /// The page cache's bound, in bytes.
+    pub page_cache_capacity: usize,
+    /// The estimate of `batpak::IndexStats::estimated_bytes`: fixed + per
+    /// part + per entity row + per entity + per event in memory + the cache.
+    pub estimated_bytes: u64,
 }
 
 /// Opens `dir` read-only and gathers the report.
@@ -70,6 +88,7 @@ pub fn inspect(dir: &DataDir) -> Result<InspectReport, CliError> {
 
 fn report(dir: &DataDir, store: &ReadOnlyStore) -> InspectReport {
     let open = store.open_report();
+    let stats = store.index_stats();
     let events = store.len();
     let all = Region::all();
     let first_wall_ms = store
@@ -110,6 +129,13 @@ fn report(dir: &DataDir, store: &ReadOnlyStore) -> InspectReport {
             dropped_batch_frames: t.dropped_batch_frames,
         }),
         other_files: dir.other_files.clone(),
+        index_memory: IndexMemory {
+            sealed_parts: stats.sealed_parts,
+            entity_rows: stats.entity_rows,
+            memtable_events: stats.memtable_events,
+            page_cache_capacity: stats.page_cache_capacity,
+            estimated_bytes: stats.estimated_bytes(),
+        },
     }
 }
 
@@ -131,6 +157,19 @@ pub fn render_human(r: &InspectReport) -> String {
         ),
     );
     kv(&mut out, "events", human_number(r.events as f64, 0));
+    let m = &r.index_memory;
+    kv(
+        &mut out,
+        "index memory",
+        format!(
+            "about {} ({} sealed parts, {} entity rows, {} events in memory, page cache up to {})",
+            human_bytes(m.estimated_bytes),
+            m.sealed_parts,
+            human_number(m.entity_rows as f64, 0),
+            human_number(m.memtable_events as f64, 0),
+            human_bytes(m.page_cache_capacity as u64)
+        ),
+    );
     kv(&mut out, "entities", human_number(r.entities as f64, 0));
     let per_event = r
         .segment_bytes_per_event

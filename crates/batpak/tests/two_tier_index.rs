@@ -346,3 +346,39 @@ fn every_read_api_answers_what_a_scan_of_the_segments_says() {
         run(seed, 400);
     }
 }
+
+#[test]
+fn open_reads_a_few_pages_per_sealed_segment_and_holds_none_of_their_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || StoreConfig::new(dir.path()).with_segment_max_bytes(64 << 10);
+    let store = Store::open(cfg()).unwrap();
+    for i in 0..6000u64 {
+        let c = coord(format!("e:{}", i % 40), format!("s:{}", i % 3));
+        store
+            .append(&c, KINDS[(i % 3) as usize], &serde_json::json!({ "i": i }))
+            .unwrap();
+    }
+    // While the writer runs, only the active segment's events are in memory.
+    let live = store.index_stats();
+    assert!(live.sealed_parts >= 5, "{live:?}");
+    assert!(live.memtable_events < 1000, "{live:?}");
+    store.close().unwrap();
+    let segs = segments(dir.path()).len();
+    let store = Store::open(cfg()).unwrap();
+    let stats = store.index_stats();
+    assert_eq!(stats.sealed_parts, segs, "{stats:?}");
+    assert_eq!(stats.memtable_events, 0, "{stats:?}");
+    assert_eq!(stats.sealed_events, 6000);
+    assert_eq!(stats.entities, 40);
+    // A head, the rows and the names: no record, id or postings page.
+    let pages = stats.page_cache_bytes / batpak::format::INDEX_PAGE_LEN;
+    assert!(pages <= 4 * segs, "{pages} pages for {segs} segments");
+    assert!(stats.estimated_bytes() < stats.page_cache_capacity as u64 + (1 << 20));
+    check(store.reader(), dir.path(), "after open");
+    // The writer continues the last segment: it leaves its part.
+    store.append(&coord("e:1", "s:1"), KINDS[0], &1).unwrap();
+    let after = store.index_stats();
+    assert_eq!(after.sealed_parts, segs - 1, "{after:?}");
+    assert!(after.memtable_events > 1);
+    check(store.reader(), dir.path(), "continued");
+}
