@@ -6,7 +6,8 @@
 //! logical bytes: [head 128][records n×64][ids n×20]
 //!                [entity rows e×56][scope rows s×16][kind rows k×12]
 //!                [entity postings n×4][scope postings n×4][kind postings n×4]
-//!                [correlations c×20][causations d×20][names]
+//!                [correlations c×20][causations d×20]
+//!                [id fence ⌈n/204⌉×16][names]
 //! on disk:       pages of INDEX_PAGE_LEN bytes, each the next
 //!                INDEX_PAGE_LEN - 4 logical bytes then their CRC-32 (u32 LE);
 //!                the last page may be shorter
@@ -200,9 +201,16 @@ pub(crate) fn encode_index_logical(head: IndexFileHead, f: &Footer) -> Vec<u8> {
     }
     write_pairs(&mut out, &correlations);
     write_pairs(&mut out, &causations);
+    for (key, _) in ids.iter().step_by(ID_FENCE_STRIDE) {
+        out.extend_from_slice(&key.to_le_bytes());
+    }
     out.extend_from_slice(&names);
     out
 }
+
+/// Id-table entries per key of the id fence (a window of about one page
+/// of the table): a lookup by id searches the fence, then one window.
+pub(crate) const ID_FENCE_STRIDE: usize = 204;
 
 fn u32_of(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
@@ -410,9 +418,17 @@ impl IndexLayout {
     pub(crate) fn causation_at(&self, i: u64) -> u64 {
         self.correlation_at(u64::from(self.correlations)) + i * PAIR_LEN as u64
     }
+    /// Keys of the id fence: the id table's every [`ID_FENCE_STRIDE`]-th.
+    pub(crate) fn fence_len(&self) -> u64 {
+        self.events.div_ceil(ID_FENCE_STRIDE as u64)
+    }
+    /// Logical offset of key `i` of the id fence.
+    pub(crate) fn fence_at(&self, i: u64) -> u64 {
+        self.causation_at(u64::from(self.causations)) + i * 16
+    }
     /// Logical offset of the names.
     pub(crate) fn names_at(&self) -> u64 {
-        self.causation_at(u64::from(self.causations))
+        self.fence_at(self.fence_len())
     }
     /// Logical bytes the file must hold (`None` if the counts overflow).
     pub(crate) fn logical_len(&self) -> Option<u64> {
@@ -752,9 +768,13 @@ pub(crate) fn decode_index_file(bytes: &[u8]) -> Result<IndexFile, DecodeError> 
     // The id table: every record once, sorted by id.
     let mut previous: Option<u128> = None;
     let mut seen = vec![false; n];
-    for _ in 0..n {
+    let mut fence = Vec::with_capacity(n.div_ceil(ID_FENCE_STRIDE));
+    for i in 0..n {
         let at = f.at;
         let (id, r) = (f.u128()?, f.u32()? as usize);
+        if i % ID_FENCE_STRIDE == 0 {
+            fence.push(id);
+        }
         let named = entries.get(r).map(|e| e.event_id.as_u128());
         if named != Some(id) || previous.is_some_and(|p| p >= id) || seen[r] {
             return Err(inconsistent(
@@ -874,6 +894,12 @@ pub(crate) fn decode_index_file(bytes: &[u8]) -> Result<IndexFile, DecodeError> 
             previous = Some(pair);
         }
     }
+    for key in &fence {
+        let at = f.at;
+        if f.u128()? != *key {
+            return Err(inconsistent(at, "the id fence is not the id table's"));
+        }
+    }
     if f.at != names_at {
         return Err(inconsistent(f.at, "bytes between the tables and the names"));
     }
@@ -969,12 +995,19 @@ mod tests {
         let logical = depaginate(&bytes).unwrap();
         let records_at = HEAD_LEN;
         let ids_at = records_at + f.entries.len() * RECORD_LEN;
+        let layout = decode_index_head(&logical).unwrap();
+        let fence_at = layout.fence_at(1) as usize;
+        assert!(
+            layout.fence_len() > 1,
+            "a footer long enough for two fence keys"
+        );
         for at in [
             records_at + 16, // a global sequence
             records_at + 40, // a frame offset
             records_at + 56, // an entity number
             ids_at,          // an id in the id table
             ids_at + 16,     // a record number in the id table
+            fence_at,        // a key of the id fence
         ] {
             let mut l = logical.clone();
             l[at] ^= 0x01;

@@ -64,7 +64,7 @@ pub(crate) use heads::{
 pub(crate) use index_file::{
     decode_entity_row, decode_index_head, decode_index_pair, decode_index_record, decode_kind_row,
     decode_scope_row, encode_index_file, encode_index_logical, index_page_data, IndexFileHead,
-    IndexLayout, INDEX_PAGE_DATA, INDEX_RECORD_LEN, INDEX_ROW_LENS,
+    IndexLayout, ID_FENCE_STRIDE, INDEX_PAGE_DATA, INDEX_RECORD_LEN, INDEX_ROW_LENS,
 };
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use index_file::{decode_index_file, paginate as paginate_index};

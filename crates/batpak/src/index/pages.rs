@@ -185,6 +185,40 @@ impl IndexSource {
         }
     }
 
+    /// Calls `f` on the `len` logical bytes at `offset`: in place when they
+    /// lie in one page (or in memory), else on a copy.
+    pub(crate) fn with<R>(
+        &self,
+        offset: u64,
+        len: usize,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, StoreError> {
+        let end = offset.saturating_add(len as u64);
+        if end > self.logical_len() {
+            return Err(self.damaged(offset, "a table runs past the end of the file"));
+        }
+        let page_data = INDEX_PAGE_DATA as u64;
+        match self {
+            Self::Memory(bytes) => Ok(f(&bytes[offset as usize..end as usize])),
+            Self::File { heal, .. } => {
+                if let Some(bytes) = heal.as_ref().and_then(|h| h.healed.get()) {
+                    return Ok(f(&bytes[offset as usize..end as usize]));
+                }
+                let page = offset / page_data;
+                if len > 0 && (end - 1) / page_data == page {
+                    if let Ok(data) = self.page(page) {
+                        let from = (offset - page * page_data) as usize;
+                        if let Some(b) = data.get(from..from + len) {
+                            return Ok(f(b));
+                        }
+                    }
+                }
+                // Across pages, or a page that failed (read heals it).
+                self.read(offset, len).map(|b| f(&b))
+            }
+        }
+    }
+
     /// Rebuilds the bytes of a file that failed a read with `failure`.
     fn heal(&self, h: &Heal, failure: &StoreError) -> Result<Arc<[u8]>, StoreError> {
         let _one = h.rebuilding.lock();

@@ -58,9 +58,9 @@ pub(crate) struct Part {
     scopes: Vec<(Arc<str>, (u32, u32))>,
     by_scope: Map<Arc<str>, u32>,
     kinds: Vec<(EventKind, (u32, u32))>,
-    /// Every [`FENCE_STRIDE`]-th key of the id table, read on the first
-    /// lookup by id: a lookup is then a search in memory and one window
-    /// of the table (about a page), not a search over the pages.
+    /// The id fence (every [`FENCE_STRIDE`]-th key of the id table), read
+    /// on the first lookup by id: a lookup is then a search in memory and
+    /// one window of the table (about a page), not a search over pages.
     fence: std::sync::OnceLock<Vec<u128>>,
 }
 
@@ -323,7 +323,9 @@ impl Part {
             None => {
                 let mut at = first;
                 while at < self.layout.events {
-                    let batch = self.entries(at, SCAN_BATCH)?;
+                    // No more than the page still needs when all match.
+                    let want = (limit - out.len()) as u64;
+                    let batch = self.entries(at, SCAN_BATCH.min(want.max(1)))?;
                     at += batch.len() as u64;
                     for e in batch {
                         if region.matches(&e) {
@@ -465,8 +467,8 @@ impl Part {
         if i >= self.layout.events {
             return Err(damaged(self.segment, at, "a record number out of range"));
         }
-        let b = self.source.read(at, INDEX_RECORD_LEN)?;
-        self.decode_entry(i, &b)
+        self.source
+            .with(at, INDEX_RECORD_LEN, |b| self.decode_entry(i, b))?
     }
 
     /// Record `i`, whose bytes are `b`, as an index entry.
@@ -500,10 +502,9 @@ impl Part {
 
     /// The global sequence of record `i`.
     fn sequence_of(&self, i: u64) -> Result<u64, StoreError> {
-        let b = self.source.read(self.layout.record_at(i) + 16, 8)?;
-        Ok(u64::from_le_bytes(
-            b.as_slice().try_into().unwrap_or_default(),
-        ))
+        self.source.with(self.layout.record_at(i) + 16, 8, |b| {
+            u64::from_le_bytes(b.try_into().unwrap_or_default())
+        })
     }
 
     /// The first record whose global sequence is at least `global_sequence`
@@ -535,38 +536,47 @@ impl Part {
         };
         let start = w as u64 * FENCE_STRIDE;
         let n = FENCE_STRIDE.min(self.layout.events - start);
-        let b = self
-            .source
-            .read(self.layout.id_at(start), pair_len * n as usize)?;
-        let pairs: Vec<(u128, u32)> = b
-            .chunks_exact(pair_len)
-            .map(|c| decode_index_pair(c.try_into().unwrap_or(&[0; 20])))
-            .collect();
-        Ok(pairs
-            .binary_search_by_key(&key, |&(k, _)| k)
-            .ok()
-            .map(|i| u64::from(pairs[i].1)))
+        self.source
+            .with(self.layout.id_at(start), pair_len * n as usize, |b| {
+                let pair = |i: usize| {
+                    decode_index_pair(
+                        b.get(i * pair_len..(i + 1) * pair_len)
+                            .and_then(|c| c.try_into().ok())
+                            .unwrap_or(&[0; 20]),
+                    )
+                };
+                let (mut lo, mut hi) = (0usize, b.len() / pair_len);
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    let (k, r) = pair(mid);
+                    match k.cmp(&key) {
+                        std::cmp::Ordering::Less => lo = mid + 1,
+                        std::cmp::Ordering::Greater => hi = mid,
+                        std::cmp::Ordering::Equal => return Some(u64::from(r)),
+                    }
+                }
+                None
+            })
     }
 
-    /// The fence of the id table, read on first use.
+    /// The id fence, read from the file on first use.
     fn fence(&self) -> Result<&[u128], StoreError> {
         if let Some(f) = self.fence.get() {
             return Ok(f);
         }
-        let (_, _, _, pair_len, _) = INDEX_ROW_LENS;
-        let n = self.layout.events;
-        let mut keys = Vec::with_capacity(n.div_ceil(FENCE_STRIDE) as usize);
-        let mut at = 0;
-        while at < n {
-            let b = self.source.read(self.layout.id_at(at), pair_len)?;
-            keys.push(decode_index_pair(b.as_slice().try_into().unwrap_or(&[0; 20])).0);
-            at += FENCE_STRIDE;
-        }
-        if keys.windows(2).any(|w| w[0] > w[1]) {
+        let n = self.layout.fence_len();
+        let keys: Vec<u128> = self
+            .source
+            .read(self.layout.fence_at(0), 16 * n as usize)?
+            .chunks_exact(16)
+            .map(|c| u128::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect();
+        let sorted = keys.windows(2).all(|w| w[0] < w[1]);
+        if !sorted || keys.first().is_some_and(|&k| k != self.layout.min_id) {
             return Err(damaged(
                 self.segment,
-                self.layout.id_at(0),
-                "the id table is not sorted",
+                self.layout.fence_at(0),
+                "the id fence is not sorted",
             ));
         }
         Ok(self.fence.get_or_init(|| keys))
@@ -615,12 +625,15 @@ impl Part {
                 "a run past the postings",
             ));
         }
-        let b = self
-            .source
-            .read(self.layout.posting_at(t, start), posting_len * n as usize)?;
-        Ok(b.chunks_exact(posting_len)
-            .map(|c| u64::from(u32::from_le_bytes(c.try_into().unwrap_or_default())))
-            .collect())
+        self.source.with(
+            self.layout.posting_at(t, start),
+            posting_len * n as usize,
+            |b| {
+                b.chunks_exact(posting_len)
+                    .map(|c| u64::from(u32::from_le_bytes(c.try_into().unwrap_or_default())))
+                    .collect()
+            },
+        )
     }
 
     /// The records linked to `key` in the correlation (or causation) table.
@@ -636,10 +649,9 @@ impl Part {
         };
         let (_, _, _, pair_len, _) = INDEX_ROW_LENS;
         let pair = |i: u64| -> Result<(u128, u32), StoreError> {
-            let b = self.source.read(at(i), pair_len)?;
-            Ok(decode_index_pair(
-                b.as_slice().try_into().unwrap_or(&[0; 20]),
-            ))
+            self.source.with(at(i), pair_len, |b| {
+                decode_index_pair(b.try_into().unwrap_or(&[0; 20]))
+            })
         };
         let (mut lo, mut hi) = (0u64, count);
         while lo < hi {
@@ -664,7 +676,7 @@ impl Part {
 }
 
 /// Id-table entries per fence key (about a page of the table).
-const FENCE_STRIDE: u64 = 204;
+const FENCE_STRIDE: u64 = crate::format::ID_FENCE_STRIDE as u64;
 
 /// Records a query scan reads at a time.
 const SCAN_BATCH: u64 = 256;

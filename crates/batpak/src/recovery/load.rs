@@ -178,6 +178,12 @@ pub(super) fn load_segment(
     out.report.segments_from_footer += 1;
     if is_last {
         ids_sink.send(first, ids);
+        // Sealed, and its footer agrees with its frames, yet no index file
+        // bound to it was found: a writer writes one, so the next open
+        // reads the segment as a part.
+        if access == Access::Writer {
+            write_last_index_file(cfg, path, id, len, &body, crc, &mut out.report);
+        }
     } else {
         // Its events leave the memtable, so their ids must not join it.
         park_in_memory(out, path, id, len, &body, crc)?;
@@ -518,6 +524,38 @@ fn load_bound_last(
     out.index.load_part(path, part)?;
     out.report.segments_from_index_file += 1;
     Ok(Some(footer_head))
+}
+
+/// Writes the index file of the last segment, sealed with footer `body`
+/// (CRC `crc`) at length `len`. Derived data: a failure is logged, and the
+/// next open tries again.
+fn write_last_index_file(
+    cfg: &StoreConfig,
+    path: &Path,
+    id: u64,
+    len: u64,
+    body: &[u8],
+    crc: u32,
+    report: &mut super::OpenReport,
+) {
+    let head = IndexFileHead {
+        segment_id: id,
+        segment_len: len,
+        footer_crc: crc,
+    };
+    let written = format::decode_footer(body, crc)
+        .map_err(|e| e.to_string())
+        .and_then(|footer| {
+            segment_index::check_footer_names(path, &footer).map_err(|e| e.to_string())?;
+            segment_index::write(cfg.fs.as_ref(), &cfg.dir, head, &footer)
+                .map_err(|e| e.to_string())
+        });
+    match written {
+        Ok(()) => report.index_files_written += 1,
+        Err(problem) => {
+            tracing::warn!(segment = %path.display(), %problem, "could not write the last segment's index file");
+        }
+    }
 }
 
 /// Moves a sealed segment before the last that was loaded into the
