@@ -18,11 +18,16 @@ use crate::error::{Corruption, StoreError};
 use crate::format::{index_page_data, INDEX_PAGE_DATA, INDEX_PAGE_LEN};
 use crate::fs::StoreFile;
 
-/// Checked pages by `(file key, page)`.
-type Pages = HashMap<(u64, u64), Arc<[u8]>, RandomState>;
+/// Checked pages by `(file key, page)`, and their keys in the order they
+/// came in (the oldest makes room when the cache is full).
+#[derive(Default)]
+struct Pages {
+    by_key: HashMap<(u64, u64), Arc<[u8]>, RandomState>,
+    order: std::collections::VecDeque<(u64, u64)>,
+}
 
-/// Checked pages of index files, keyed by `(file key, page)`. When full, an
-/// arbitrary page (by hash order) makes room.
+/// Checked pages of index files, keyed by `(file key, page)`. When full,
+/// the page that came in first makes room.
 pub(crate) struct PageCache {
     pages: Mutex<Pages>,
     capacity: usize,
@@ -41,7 +46,7 @@ impl PageCache {
     /// A cache of at most `bytes` of pages (at least one page).
     pub(crate) fn new(bytes: usize) -> Self {
         Self {
-            pages: Mutex::new(HashMap::default()),
+            pages: Mutex::new(Pages::default()),
             capacity: (bytes / INDEX_PAGE_LEN).max(1),
             next_key: AtomicU64::new(0),
             rebuilt: AtomicU64::new(0),
@@ -56,7 +61,7 @@ impl PageCache {
 
     /// Bytes of pages it holds now.
     pub(crate) fn held_bytes(&self) -> usize {
-        self.pages.lock().len() * INDEX_PAGE_LEN
+        self.pages.lock().by_key.len() * INDEX_PAGE_LEN
     }
 
     /// Bytes of pages it holds at most.
@@ -65,17 +70,23 @@ impl PageCache {
     }
 
     fn get(&self, key: (u64, u64)) -> Option<Arc<[u8]>> {
-        self.pages.lock().get(&key).cloned()
+        self.pages.lock().by_key.get(&key).cloned()
     }
 
     fn insert(&self, key: (u64, u64), page: Arc<[u8]>) {
         let mut pages = self.pages.lock();
-        if pages.len() >= self.capacity && !pages.contains_key(&key) {
-            if let Some(victim) = pages.keys().next().copied() {
-                pages.remove(&victim);
+        if pages.by_key.insert(key, page).is_some() {
+            return;
+        }
+        pages.order.push_back(key);
+        while pages.by_key.len() > self.capacity {
+            match pages.order.pop_front() {
+                Some(oldest) => {
+                    pages.by_key.remove(&oldest);
+                }
+                None => break,
             }
         }
-        pages.insert(key, page);
     }
 }
 
@@ -305,5 +316,29 @@ impl IndexSource {
                 source: crate::format::DecodeError::Inconsistent { offset, problem },
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_full_cache_lets_its_oldest_page_go_and_never_holds_more() {
+        let cache = PageCache::new(3 * INDEX_PAGE_LEN);
+        let page = |n: u8| -> Arc<[u8]> { vec![n; 8].into() };
+        for n in 0..3u8 {
+            cache.insert((1, u64::from(n)), page(n));
+        }
+        // Inserting a page it holds changes nothing.
+        cache.insert((1, 0), page(9));
+        assert_eq!(cache.held_bytes(), 3 * INDEX_PAGE_LEN);
+        cache.insert((2, 0), page(7));
+        assert_eq!(cache.held_bytes(), 3 * INDEX_PAGE_LEN);
+        assert!(cache.get((1, 0)).is_none(), "the oldest went");
+        assert_eq!(cache.get((1, 1)).unwrap()[0], 1);
+        assert_eq!(cache.get((2, 0)).unwrap()[0], 7);
+        assert_eq!(cache.capacity_bytes(), 3 * INDEX_PAGE_LEN);
     }
 }
