@@ -169,11 +169,17 @@ pub(crate) fn verify_chain_with_progress(
     // entity -> (entity sequence, event_hash as stored) of its latest event checked so far
     let mut tips: HashMap<std::sync::Arc<str>, (u64, [u8; 32]), foldhash::fast::RandomState> =
         HashMap::default();
+    // The first `total` events in commit order (appends made meanwhile are
+    // the next verification's), a page at a time.
     let mut checked = 0;
     let mut after = None;
     let all = crate::region::Region::all();
-    while checked < total {
-        let chunk = shared.index.read().query(&all, after, CHUNK)?;
+    loop {
+        let left = total - checked;
+        if left == 0 {
+            break;
+        }
+        let chunk = shared.index.read().query(&all, after, left.min(CHUNK))?;
         let Some(last) = chunk.last() else {
             break;
         };
@@ -181,7 +187,7 @@ pub(crate) fn verify_chain_with_progress(
         for entry in &chunk {
             check_event(shared, entry, &mut tips, &mut report);
         }
-        checked = (checked + chunk.len()).min(total);
+        checked += chunk.len();
         report.events_checked = checked as u64;
         progress(VerifyProgress {
             checked: checked as u64,

@@ -57,6 +57,36 @@ fn assert_tamper_caught(dir: &Path, expect_mismatch: &[EventId], expect_dangling
 }
 
 #[test]
+fn a_verification_checks_the_events_there_were_when_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(small_segments(dir.path())).unwrap();
+    let c = coord("entity:v", "scope:v");
+    for i in 0..300u32 {
+        store.append(&c, EventKind::custom(0xE, 1), &i).unwrap();
+    }
+    // Events appended while it runs (here, from its progress callback,
+    // between pages) are the next verification's.
+    let mut seen = Vec::new();
+    let report = store
+        .verify_chain_with_progress(|p| {
+            seen.push(p);
+            store.append(&c, EventKind::custom(0xE, 1), &0u32).unwrap();
+        })
+        .unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.events_checked, 300);
+    assert!(
+        seen.iter().all(|p| p.total == 300 && p.checked <= 300),
+        "{seen:?}"
+    );
+    assert_eq!(seen.last().unwrap().checked, 300);
+    assert_eq!(
+        store.verify_chain().unwrap().events_checked,
+        300 + seen.len() as u64
+    );
+}
+
+#[test]
 fn untampered_store_is_intact_both_ways() {
     let (img, rs) = image();
     let store = Store::open(
