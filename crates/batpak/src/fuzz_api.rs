@@ -317,12 +317,12 @@ pub fn index_file(data: &[u8]) -> bool {
     let _ = part.find(EventId::from_u128(u128::MAX));
     let mut regions = vec![Region::all(), Region::entity_prefix("")];
     if let Some(row) = part.entities().first() {
-        regions.push(Region::entity(row.name.to_string()));
+        regions.push(Region::entity(&*row.name));
         let _ = part.entity_event(row, row.first);
         let _ = part.entity_event(row, row.next.saturating_sub(1));
     }
     if let Some(scope) = part.scope_names().next() {
-        regions.push(Region::scope(scope.to_string()));
+        regions.push(Region::scope(&**scope));
     }
     if let Some(Some(e)) = entries.first() {
         regions.push(Region::all().with_kinds([e.kind, EventKind::custom(0xF, 0xFFF)]));
