@@ -352,7 +352,6 @@ pub(crate) fn import(
     };
     let mut batch = Batch::default();
     let mut after = selector.after;
-    let mut all_durable = true;
     'pages: loop {
         let page = source.query_entries_after(&selector.region, after, SCAN_PAGE);
         if page.is_empty() {
@@ -369,14 +368,14 @@ pub(crate) fn import(
             let full = batch.items.len() >= batch_items
                 || batch.bytes + item.payload.len() > cfg.max_batch_bytes;
             if full && !batch.items.is_empty() {
-                all_durable &= batch.commit(appender, &mut imported, &mut report)?;
+                batch.commit(appender, &mut imported, &mut report)?;
                 progress(entry.global_sequence - start, total);
             }
             batch.push(item, entry.event_id, &imported);
         }
     }
-    all_durable &= batch.commit(appender, &mut imported, &mut report)?;
-    if !all_durable {
+    batch.commit(appender, &mut imported, &mut report)?;
+    if cfg.sync_mode != crate::config::SyncMode::EveryGroup {
         // Under a non-durable sync mode: what the report counts is on disk
         // when the call returns.
         appender.sync()?;
@@ -564,16 +563,15 @@ impl Batch {
         self.sources.push(source_id);
     }
 
-    /// Appends the batch atomically and waits for it; returns whether its
-    /// receipts say durable. Empties the batch.
+    /// Appends the batch atomically and waits for it. Empties the batch.
     fn commit(
         &mut self,
         appender: &Appender,
         imported: &mut Imported,
         report: &mut ImportReport,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(), StoreError> {
         if self.items.is_empty() {
-            return Ok(true);
+            return Ok(());
         }
         let sources = std::mem::take(&mut self.sources);
         self.bytes = 0;
@@ -592,9 +590,7 @@ impl Batch {
             .accepted
             .next_global_sequence;
         let receipts = appender.send(prepared, true)?.wait_batch()?;
-        let mut durable = true;
         for (source_id, r) in sources.into_iter().zip(&receipts) {
-            durable &= r.durable;
             if r.global_sequence >= before {
                 report.imported += 1;
             } else {
@@ -602,7 +598,7 @@ impl Batch {
             }
             imported.insert(source_id, r.event_id);
         }
-        Ok(durable)
+        Ok(())
     }
 }
 

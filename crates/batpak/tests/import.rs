@@ -456,6 +456,71 @@ fn batches_stay_within_the_destinations_limits() {
     assert!(dest.verify_chain().unwrap().is_intact());
 }
 
+#[test]
+fn a_batch_is_cut_when_the_next_payload_would_pass_the_byte_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = open(&dir.path().join("a"));
+    let c = coord("order:1", "eu");
+    for i in 0..25u32 {
+        source.append(&c, PLACED, &vec![i as u8; 100]).unwrap();
+    }
+    let payload = source
+        .read_raw(source.query(&Region::all())[0].event_id())
+        .unwrap();
+    let bytes = payload.event.payload.len();
+    // Room for exactly four payloads: the items limit does not bind.
+    let cfg = StoreConfig::new(dir.path().join("b")).with_batch_limits(100, 4 * bytes);
+    let dest = Store::open(cfg).unwrap();
+    let r = dest
+        .import_events(&source, &ImportSelector::all(), &ImportOptions::new("a"))
+        .unwrap();
+    assert_eq!(r.imported, 25);
+    dest.close().unwrap();
+    // Each atomic batch holds four events (the last one), by the frames'
+    // batch framing: a batch fills up to the limit, never past it.
+    let mut remaining = Vec::new();
+    for path in common::segments(&dir.path().join("b")) {
+        let seg = batpak::format::SegmentReader::open(&path).unwrap();
+        for f in seg.frames() {
+            remaining.push(f.unwrap().batch_remaining());
+        }
+    }
+    let firsts: Vec<u32> = remaining
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i == 0 || remaining[i - 1] == 0)
+        .map(|(_, &r)| r)
+        .collect();
+    assert_eq!(firsts, [vec![3; 6], vec![0]].concat(), "{remaining:?}");
+}
+
+#[test]
+fn progress_rises_from_zero_to_the_total_of_the_sequences_considered() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = open(&dir.path().join("a"));
+    let users = fill_source(&source);
+    let dest = open(&dir.path().join("b"));
+    let selector = ImportSelector::after(9);
+    let mut seen = Vec::new();
+    let options = ImportOptions::new("a").with_batch_size(4);
+    let r = dest
+        .import_events_with_progress(&source, &selector, &options, |done, total| {
+            seen.push((done, total))
+        })
+        .unwrap();
+    let total = source.len() - 10;
+    assert!(r.imported > 0 && r.imported < users);
+    assert_eq!(seen.first(), Some(&(0, total)));
+    assert_eq!(seen.last(), Some(&(total, total)));
+    assert!(
+        seen.iter().all(|&(d, t)| t == total && d <= total),
+        "{seen:?}"
+    );
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+    // One report per batch between the first and the last.
+    assert!(seen.len() >= 2 + (r.imported as usize - 1) / 4, "{seen:?}");
+}
+
 /// Nothing in the destination changed: same length, same frontier.
 fn assert_untouched(dest: &Store, before: (u64, Frontier)) {
     assert_eq!((dest.len(), dest.frontier()), before);
@@ -638,6 +703,27 @@ mod crash {
             .unwrap();
         dest.close().unwrap();
         users
+    }
+
+    #[test]
+    fn under_buffered_sync_what_the_report_counts_is_on_disk_when_it_returns() {
+        let sim = SimFs::with_plan(FaultPlan::none(7));
+        let users = setup(&sim);
+        let source = Store::open_read_only(cfg(&sim, SOURCE)).unwrap();
+        let dest = Store::open(cfg(&sim, DEST).with_sync_mode(SyncMode::OsBuffered)).unwrap();
+        let options = ImportOptions::new("site-a").with_batch_size(5);
+        let r = dest
+            .import_events(&source, &ImportSelector::all(), &options)
+            .unwrap();
+        assert_eq!(r.imported, users);
+        // The power goes the moment it returns: nothing unsynced survives.
+        sim.crash_with(|_, _| 0);
+        drop(dest);
+        drop(source);
+        sim.heal();
+        let dest = Store::open(cfg(&sim, DEST)).unwrap();
+        assert_eq!(copies(&dest, "site-a").len() as u64, users);
+        assert!(dest.verify_chain().unwrap().is_intact());
     }
 
     /// Runs an import whose `nth` fsync fails, then cuts the power keeping

@@ -375,12 +375,16 @@ impl Index {
         let mut at = 0;
         while at < n {
             let batch = part.entries(at, 4096)?;
+            if batch.is_empty() {
+                break;
+            }
             at += batch.len() as u64;
             entries.extend(batch);
         }
         // Everything is read: nothing below can fail halfway.
-        let part = self.parts.pop().unwrap_or_else(|| unreachable!());
-        self.parts_len -= part.len() as usize;
+        if let Some(part) = self.parts.pop() {
+            self.parts_len -= part.len() as usize;
+        }
         for (i, e) in entries.into_iter().enumerate() {
             let coordinate = self.mem.interned_coordinate(&e.coordinate);
             self.mem.push(
