@@ -289,7 +289,7 @@ impl StoreConfig {
     }
 
     /// Size of the cache of checked 4 KiB pages of sealed segments' index
-    /// files that index reads share (default 32 MiB; at least one page is
+    /// files that index reads share (default 64 MiB; at least one page is
     /// kept). With the index's other parts it bounds the memory the index
     /// holds: see [`IndexStats`](crate::IndexStats).
     pub fn with_index_cache_bytes(mut self, bytes: usize) -> Self {

@@ -263,6 +263,11 @@ impl Mem {
         }
     }
 
+    /// Its first entry of `segment`.
+    pub(crate) fn first_of(&self, segment: u64) -> Option<&IndexEntry> {
+        self.entries.iter().find(|e| e.location.segment == segment)
+    }
+
     /// The segments it holds events of, in commit order.
     pub(crate) fn segments(&self) -> Vec<u64> {
         let mut out: Vec<u64> = Vec::new();

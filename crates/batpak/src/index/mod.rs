@@ -32,7 +32,7 @@ pub(crate) use part::{Part, Postings};
 pub(crate) use sealed::{PartFrom, SealedSegment};
 
 /// Bytes of index pages the cache holds by default.
-pub(crate) const DEFAULT_PAGE_CACHE_BYTES: usize = 32 << 20;
+pub(crate) const DEFAULT_PAGE_CACHE_BYTES: usize = 64 << 20;
 
 /// What the index holds in memory, and the bound the page cache sets.
 ///
@@ -48,7 +48,7 @@ pub(crate) const DEFAULT_PAGE_CACHE_BYTES: usize = 32 << 20;
 /// row per entity per sealed segment it has events in, every entity's tip
 /// and next sequence, the active segment's events (at most one segment's
 /// worth), a fence key per page of each id table read so far, and the page
-/// cache (`StoreConfig::with_index_cache_bytes`, default 32 MiB). It grows
+/// cache (`StoreConfig::with_index_cache_bytes`, default 64 MiB). It grows
 /// with segments and entities, not with the events of sealed segments.
 ///
 /// ```
@@ -337,8 +337,21 @@ impl Index {
     /// Sealed segments the memtable held (every one of them but the
     /// active segment, in commit order) now answer from `parts`: their
     /// events leave the memtable, and any older part of the same segment
-    /// (one the writer continued) goes.
+    /// (one the writer continued) goes. A part of a segment whose events
+    /// the memtable no longer holds is dropped: a compaction replaced that
+    /// segment while the part was being opened.
     pub(crate) fn seal(&mut self, parts: Vec<Part>) {
+        let held = self.mem.segments();
+        let parts: Vec<Part> = parts
+            .into_iter()
+            .filter(|p| {
+                held.contains(&p.segment)
+                    && self
+                        .mem
+                        .first_of(p.segment)
+                        .is_some_and(|e| e.global_sequence == p.base())
+            })
+            .collect();
         let ids: Vec<u64> = parts.iter().map(|p| p.segment).collect();
         self.parts.retain(|p| !ids.contains(&p.segment));
         self.parts_len = self.parts.iter().map(|p| p.len() as usize).sum();

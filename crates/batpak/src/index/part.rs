@@ -99,6 +99,12 @@ impl Part {
         if layout.logical_len() != Some(source.logical_len()) {
             return Err(damaged(segment, 72, "the tables do not add up to the file"));
         }
+        // The range holds its events: base + events fits, and a version-2
+        // range ends at or after its last event.
+        match layout.base_global_sequence.checked_add(layout.events) {
+            Some(end) if !layout.retired || layout.end_global_sequence >= end => {}
+            _ => return Err(damaged(segment, 24, "the range does not hold its events")),
+        }
         let (entity_len, scope_len, kind_len, _, _) = INDEX_ROW_LENS;
         let names = source.read(layout.names_at(), layout.names_len as usize)?;
         let name = |at: u64, (off, len): (u32, u32)| -> Result<&str, StoreError> {
@@ -221,7 +227,10 @@ impl Part {
         if self.layout.retired {
             self.layout.end_global_sequence
         } else {
-            self.layout.base_global_sequence + self.layout.events
+            // Open checked that this does not overflow.
+            self.layout
+                .base_global_sequence
+                .saturating_add(self.layout.events)
         }
     }
 
@@ -850,6 +859,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_range_whose_end_overflows_is_refused_at_open() {
+        // Found by the index_file fuzz target: a base sequence of u64::MAX
+        // with events after it made `end()` overflow.
+        let hex = [
+            "42504b494e444558010001000100000007000000000000000000100000000000ffffffffffffffff9e00000000000000",
+            "0068e5cf8b01000000000000010000000100000001000000010000000000000000000000000000000200000000000000",
+            "000000000000000001000000000000000000000000000000010000000000000000000000000000000000000000000000",
+            "000000000000000000000000000000000100000000000000000000000000000000000000000000000000000000040000",
+            "0068e5cf8b01000020000000000000007e00000001e00100000000000000000001000000000000000000000000000000",
+            "000000000000000001000000010101010101010101010101010101010101010101010101010101010101010100000000",
+            "00000000010000000000000000000000010000000100000001000000000000000100000001e000000000000001000000",
+            "010000000000000e00000007010000000001000000000000000000000100",
+        ]
+        .concat();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let opened = Part::open(7, IndexSource::Memory(bytes.into()), &mut |_, s| {
+            Arc::from(s)
+        });
+        assert!(opened.is_err());
     }
 
     #[test]
