@@ -545,3 +545,33 @@ impl Index {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_estimate_is_the_documented_formula() {
+        let s = IndexStats {
+            sealed_parts: 2,
+            sealed_events: 408,
+            entity_rows: 3,
+            memtable_events: 5,
+            entities: 7,
+            page_cache_bytes: 10,
+            page_cache_capacity: 1000,
+        };
+        // Fixed + per part + per row + per entity + per event + fences + cache.
+        let want = 4096 + 512 * 2 + 112 * 3 + 160 * 7 + 168 * 5 + 2 * 16 + 1000;
+        assert_eq!(s.estimated_bytes(), want);
+        assert_eq!(IndexStats::FIXED, 4096);
+        let index = Index::new(8 << 20);
+        let empty = index.stats();
+        assert_eq!(
+            (empty.sealed_parts, empty.memtable_events, empty.entities),
+            (0, 0, 0)
+        );
+        assert_eq!(empty.page_cache_capacity, 8 << 20);
+        assert_eq!(empty.estimated_bytes(), 4096 + (8 << 20));
+    }
+}
