@@ -265,17 +265,8 @@ impl Index {
         path: &std::path::Path,
         part: Part,
     ) -> Result<(), StoreError> {
-        if self.mem.len() != 0 {
-            return Err(StoreError::corrupt_segment(
-                path,
-                part.frames_end(),
-                Corruption::GlobalSequence {
-                    found: part.base(),
-                    expected: self.next_global_sequence(),
-                },
-            ));
-        }
-        if part.base() != self.next_global_sequence() {
+        // Parts come before the memtable's events, in commit order.
+        if self.mem.len() != 0 || part.base() != self.next_global_sequence() {
             return Err(StoreError::corrupt_segment(
                 path,
                 part.frames_end(),
@@ -414,18 +405,13 @@ impl Index {
     /// outputs' parts answer for their events from now on.
     pub(crate) fn replace(&mut self, sources: &[u64], outputs: Vec<Part>) {
         self.parts.retain(|p| !sources.contains(&p.segment));
+        self.parts_len = self.parts.iter().map(|p| p.len() as usize).sum();
         self.mem.remove_segments(sources);
         self.mem.forget_segments(sources);
         for part in outputs {
-            self.mem.note_segment_end(Location {
-                segment: part.segment,
-                offset: part.frames_end(),
-                len: 0,
-            });
-            self.parts.push(part);
+            self.add(part);
         }
         self.parts.sort_by_key(Part::base);
-        self.parts_len = self.parts.iter().map(|p| p.len() as usize).sum();
     }
 
     /// The entry of the event at `global_sequence`.

@@ -38,6 +38,28 @@ pub(crate) enum PartFrom {
 }
 
 impl SealedSegment {
+    /// Sealed segment `id` of `cfg`'s directory (`path`, open as `file`),
+    /// with its index file at its usual name; `None` when the file does
+    /// not end in a trailer that places a footer.
+    pub(crate) fn at(
+        cfg: &crate::config::StoreConfig,
+        id: u64,
+        path: &Path,
+        file: &Arc<dyn StoreFile>,
+    ) -> Result<Option<Self>, StoreError> {
+        let Some((head, frames_end)) = segment_index::bound_head(id, path, file.as_ref())? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            fs: cfg.fs.clone(),
+            file: file.clone(),
+            path: path.to_path_buf(),
+            head,
+            frames_end,
+            index_file: crate::format::index_path(&cfg.dir, id),
+        }))
+    }
+
     /// Rebuilds the index file's logical bytes from the segment's footer
     /// and, when `write`, writes the file again (the next open then reads
     /// a sound one).

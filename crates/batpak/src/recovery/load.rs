@@ -451,16 +451,8 @@ fn load_part(
     file: &Arc<dyn StoreFile>,
     out: &mut Recovered,
 ) -> Result<Option<Footer>, StoreError> {
-    let Some((head, frames_end)) = segment_index::bound_head(id, path, file.as_ref())? else {
+    let Some(s) = SealedSegment::at(cfg, id, path, file)? else {
         return Ok(None);
-    };
-    let s = SealedSegment {
-        fs: cfg.fs.clone(),
-        file: file.clone(),
-        path: path.to_path_buf(),
-        head,
-        frames_end,
-        index_file: format::index_path(&cfg.dir, id),
     };
     let (part, from) = match out.index.open_sealed(&s, None, access == Access::Writer) {
         Ok(opened) => opened,
@@ -502,21 +494,13 @@ fn load_bound_last(
     file: &Arc<dyn StoreFile>,
     out: &mut Recovered,
 ) -> Result<Option<Footer>, StoreError> {
-    let Some((head, frames_end)) = segment_index::bound_head(id, path, file.as_ref())? else {
+    let Some(s) = SealedSegment::at(cfg, id, path, file)? else {
         return Ok(None);
-    };
-    let s = SealedSegment {
-        fs: cfg.fs.clone(),
-        file: file.clone(),
-        path: path.to_path_buf(),
-        head,
-        frames_end,
-        index_file: format::index_path(&cfg.dir, id),
     };
     let Some(part) = out.index.open_bound(&s, access == Access::Writer) else {
         return Ok(None);
     };
-    match read_footer(path, file.as_ref(), head.segment_len)? {
+    match read_footer(path, file.as_ref(), s.head.segment_len)? {
         Trailer::Footer { body, crc, .. } if crc32fast::hash(&body) == crc => {}
         _ => return Ok(None),
     }

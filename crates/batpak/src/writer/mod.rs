@@ -563,22 +563,14 @@ impl Writer {
                     .get(&id)
                     .map(|f| f.file.clone())
                     .ok_or(StoreError::WriterCrashed)?;
-                let (head, frames_end) =
-                    crate::segment_index::bound_head(id, &path, file.as_ref())?.ok_or_else(
-                        || StoreError::CorruptSegment {
+                let s =
+                    crate::index::SealedSegment::at(cfg, id, &path, &file)?.ok_or_else(|| {
+                        StoreError::CorruptSegment {
                             segment: path.clone(),
                             offset: 0,
                             reason: crate::error::Corruption::FooterMissing,
-                        },
-                    )?;
-                let s = crate::index::SealedSegment {
-                    fs: cfg.fs.clone(),
-                    file,
-                    path,
-                    head,
-                    frames_end,
-                    index_file: format::index_path(&cfg.dir, id),
-                };
+                        }
+                    })?;
                 parts.push(index.open_sealed(&s, None, true)?.0);
             }
             Ok::<_, StoreError>(parts)
