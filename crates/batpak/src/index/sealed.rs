@@ -38,11 +38,12 @@ pub(crate) enum PartFrom {
 }
 
 impl SealedSegment {
-    /// Sealed segment `id` of `cfg`'s directory (`path`, open as `file`),
-    /// with its index file at its usual name; `None` when the file does
-    /// not end in a trailer that places a footer.
+    /// Sealed segment `id` of directory `dir` on `fs` (`path`, open as
+    /// `file`), with its index file at its usual name; `None` when the file
+    /// does not end in a trailer that places a footer.
     pub(crate) fn at(
-        cfg: &crate::config::StoreConfig,
+        fs: &Arc<dyn StoreFs>,
+        dir: &Path,
         id: u64,
         path: &Path,
         file: &Arc<dyn StoreFile>,
@@ -51,12 +52,12 @@ impl SealedSegment {
             return Ok(None);
         };
         Ok(Some(Self {
-            fs: cfg.fs.clone(),
+            fs: fs.clone(),
             file: file.clone(),
             path: path.to_path_buf(),
             head,
             frames_end,
-            index_file: crate::format::index_path(&cfg.dir, id),
+            index_file: crate::format::index_path(dir, id),
         }))
     }
 

@@ -451,7 +451,7 @@ fn load_part(
     file: &Arc<dyn StoreFile>,
     out: &mut Recovered,
 ) -> Result<Option<Footer>, StoreError> {
-    let Some(s) = SealedSegment::at(cfg, id, path, file)? else {
+    let Some(s) = SealedSegment::at(&cfg.fs, &cfg.dir, id, path, file)? else {
         return Ok(None);
     };
     let (part, from) = match out.index.open_sealed(&s, None, access == Access::Writer) {
@@ -494,7 +494,7 @@ fn load_bound_last(
     file: &Arc<dyn StoreFile>,
     out: &mut Recovered,
 ) -> Result<Option<Footer>, StoreError> {
-    let Some(s) = SealedSegment::at(cfg, id, path, file)? else {
+    let Some(s) = SealedSegment::at(&cfg.fs, &cfg.dir, id, path, file)? else {
         return Ok(None);
     };
     let Some(part) = out.index.open_bound(&s, access == Access::Writer) else {

@@ -563,13 +563,11 @@ impl Writer {
                     .get(&id)
                     .map(|f| f.file.clone())
                     .ok_or(StoreError::WriterCrashed)?;
-                let s =
-                    crate::index::SealedSegment::at(cfg, id, &path, &file)?.ok_or_else(|| {
-                        StoreError::CorruptSegment {
-                            segment: path.clone(),
-                            offset: 0,
-                            reason: crate::error::Corruption::FooterMissing,
-                        }
+                let s = crate::index::SealedSegment::at(&cfg.fs, &cfg.dir, id, &path, &file)?
+                    .ok_or_else(|| StoreError::CorruptSegment {
+                        segment: path.clone(),
+                        offset: 0,
+                        reason: crate::error::Corruption::FooterMissing,
                     })?;
                 parts.push(index.open_sealed(&s, None, true)?.0);
             }
